@@ -1,0 +1,116 @@
+package sysextbuild
+
+// ELF reading (debug/elf) and rewriting (patchelf) for Flix.
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// flixELF is what Flix needs to know about one ELF file.
+type flixELF struct {
+	Class   elf.Class
+	Machine elf.Machine
+	Interp  string   // PT_INTERP, "" for static binaries and libraries
+	Needed  []string // DT_NEEDED
+	RPath   []string // DT_RPATH and DT_RUNPATH entries, in order
+}
+
+// flixReadELF reads an ELF file's interpreter, needed libraries and rpaths.
+// ok is false (and err nil) when the file is not ELF.
+func flixReadELF(p string) (info *flixELF, ok bool, err error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, false, fmt.Errorf("opening %s: %w", p, err)
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != elf.ELFMAG {
+		return nil, false, nil
+	}
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading ELF file %s: %w", p, err)
+	}
+	defer ef.Close()
+	info = &flixELF{Class: ef.Class, Machine: ef.Machine}
+	for _, prog := range ef.Progs {
+		if prog.Type != elf.PT_INTERP {
+			continue
+		}
+		b, err := io.ReadAll(prog.Open())
+		if err != nil {
+			return nil, false, fmt.Errorf("reading interpreter of %s: %w", p, err)
+		}
+		info.Interp = string(bytes.TrimRight(b, "\x00"))
+	}
+	if ef.Section(".dynamic") == nil && !flixHasDynamic(ef) {
+		return info, true, nil
+	}
+	if info.Needed, err = ef.ImportedLibraries(); err != nil {
+		return nil, false, fmt.Errorf("reading needed libraries of %s: %w", p, err)
+	}
+	for _, tag := range []elf.DynTag{elf.DT_RPATH, elf.DT_RUNPATH} {
+		vals, err := ef.DynString(tag)
+		if err != nil {
+			return nil, false, fmt.Errorf("reading rpath of %s: %w", p, err)
+		}
+		for _, v := range vals {
+			for _, d := range strings.Split(v, ":") {
+				if d != "" {
+					info.RPath = append(info.RPath, d)
+				}
+			}
+		}
+	}
+	return info, true, nil
+}
+
+func flixHasDynamic(ef *elf.File) bool {
+	for _, prog := range ef.Progs {
+		if prog.Type == elf.PT_DYNAMIC {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrPatchelfMissing is returned when the patchelf tool is not installed.
+var ErrPatchelfMissing = errors.New("patchelf not found in PATH: install it (Debian/Ubuntu package \"patchelf\")")
+
+func flixFindPatchelf() (string, error) {
+	p, err := exec.LookPath("patchelf")
+	if err != nil {
+		return "", ErrPatchelfMissing
+	}
+	return p, nil
+}
+
+// flixPatch rewrites the interpreter (when interp is not "") and the rpath
+// (when rpath is not "", also setting DF_1_NODEFLIB so that the host's
+// default library directories are never searched) of file. The flag is set
+// in a separate patchelf run: patchelf 0.14 drops it when combined with
+// --set-rpath.
+func flixPatch(ctx context.Context, patchelf, file, interp, rpath string) error {
+	var runs [][]string
+	if interp != "" {
+		runs = append(runs, []string{"--set-interpreter", interp})
+	}
+	if rpath != "" {
+		runs = append(runs, []string{"--set-rpath", rpath}, []string{"--no-default-lib"})
+	}
+	for _, args := range runs {
+		out, err := exec.CommandContext(ctx, patchelf, append(args, file)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("patching %s with patchelf %s: %w: %s", file, args[0], err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}

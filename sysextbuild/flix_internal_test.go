@@ -1,0 +1,140 @@
+package sysextbuild
+
+import (
+	"context"
+	"debug/elf"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bake-os/bake-os/internal/testutil"
+)
+
+// privateRun runs argv in a private mount namespace where tree's
+// usr/local/NAME is mounted at /usr/local/NAME, like the merged sysext
+// would be. It skips the test when namespaces are not allowed.
+func privateRun(t *testing.T, tree, name string, argv ...string) string {
+	t.Helper()
+	bw, err := exec.LookPath("bwrap")
+	if err != nil {
+		testutil.RequireTool(t, "bwrap")
+	}
+	if out, err := exec.Command(bw, "--bind", "/", "/", "true").CombinedOutput(); err != nil {
+		t.Skipf("bwrap not allowed here: %v: %s", err, out)
+	}
+	args := []string{"--bind", "/", "/", "--tmpfs", "/usr/local",
+		"--bind", filepath.Join(tree, "usr/local", name), "/usr/local/" + name, "--"}
+	out, err := exec.Command(bw, append(args, argv...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("running %v privately: %v\n%s", argv, err, out)
+	}
+	return string(out)
+}
+
+func TestFlixTreeHostBinary(t *testing.T) {
+	testutil.RequireTool(t, "patchelf", "ldd")
+	root := makeHostRootfs(t, "cat")
+	write(t, filepath.Join(root, "usr/share/flixtest/data"), "resource\n")
+	write(t, filepath.Join(root, "etc/flixtest.conf"), "conf\n")
+	must(t, os.Symlink("/usr/bin/cat", filepath.Join(root, "usr/bin/kitty")))
+
+	tree := filepath.Join(t.TempDir(), "tree")
+	var warnings []string
+	err := buildFlixTree(context.Background(), root, "cattest",
+		[]string{"/usr/bin/kitty", "/usr/share/flixtest", "/etc/flixtest.conf:/usr/share/flixtest.conf"},
+		nil, tree, func(m string) { warnings = append(warnings, m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("warnings: %q", warnings)
+	if l, err := os.Readlink(filepath.Join(tree, "usr/bin/kitty")); err != nil || l != "/usr/bin/cat" {
+		t.Errorf("kitty link = %q, %v", l, err)
+	}
+	for _, f := range []string{"usr/share/flixtest/data", "usr/share/flixtest.conf", "usr/local/cattest/libc.so.6"} {
+		if _, err := os.Stat(filepath.Join(tree, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	bin := filepath.Join(tree, "usr/bin/cat")
+	ef, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ef.Close()
+	var interp string
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err != nil {
+				t.Fatal(err)
+			}
+			interp = strings.TrimRight(string(b), "\x00")
+		}
+	}
+	if !strings.HasPrefix(interp, "/usr/local/cattest/ld-") {
+		t.Errorf("interpreter = %q", interp)
+	}
+	if _, err := os.Stat(filepath.Join(tree, interp)); err != nil {
+		t.Errorf("interpreter not shipped: %v", err)
+	}
+	for _, f := range []string{bin, filepath.Join(tree, "usr/local/cattest/libc.so.6")} {
+		ef, err := elf.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp, _ := ef.DynString(elf.DT_RUNPATH)
+		rp2, _ := ef.DynString(elf.DT_RPATH)
+		flags, _ := ef.DynValue(elf.DT_FLAGS_1)
+		ef.Close()
+		if got := strings.Join(append(rp, rp2...), ":"); got != "/usr/local/cattest:/usr/local/cattest/extralibs" {
+			t.Errorf("%s rpath = %q", f, got)
+		}
+		if len(flags) == 0 || flags[0]&uint64(elf.DF_1_NODEFLIB) == 0 {
+			t.Errorf("%s lacks DF_1_NODEFLIB: %v", f, flags)
+		}
+	}
+
+	// Run it: the mapped libraries must come from /usr/local/cattest only.
+	maps := privateRun(t, tree, "cattest", bin, "/proc/self/maps")
+	if !strings.Contains(maps, "/usr/local/cattest/libc.so.6") || !strings.Contains(maps, interp) {
+		t.Errorf("flixed cat did not map its own libc and loader:\n%s", maps)
+	}
+	for _, line := range strings.Split(maps, "\n") {
+		if strings.Contains(line, ".so") && !strings.Contains(line, "/usr/local/cattest/") {
+			t.Errorf("foreign library mapped: %s", line)
+		}
+	}
+	if out := privateRun(t, tree, "cattest", bin, filepath.Join(tree, "usr/share/flixtest/data")); out != "resource\n" {
+		t.Errorf("flixed cat output %q", out)
+	}
+}
+
+func TestFlixTreeRefusesEscapes(t *testing.T) {
+	testutil.RequireTool(t, "patchelf")
+	root := t.TempDir()
+	write(t, filepath.Join(root, "usr/bin/tool"), "#!/bin/sh\n")
+	must(t, os.Symlink("../../../../../../etc/passwd", filepath.Join(root, "usr/bin/evil")))
+	must(t, os.MkdirAll(filepath.Join(root, "usr/share"), 0o755))
+	must(t, os.Symlink("../../..", filepath.Join(root, "usr/share/up")))
+	for _, paths := range [][]string{
+		{"/usr/bin/../../etc/passwd"},
+		{"/usr/bin/evil"},
+		{"/usr/share/up/etc/passwd"},
+		{"/usr/bin/tool:/usr/../etc/tool"},
+	} {
+		err := buildFlixTree(context.Background(), root, "x", paths, nil, filepath.Join(t.TempDir(), "tree"), nil)
+		if !errors.Is(err, ErrPathEscapes) {
+			t.Errorf("paths %q: error %v, want ErrPathEscapes", paths, err)
+		}
+	}
+	err := buildFlixTree(context.Background(), root, "x", []string{"/usr/bin/tool"}, []string{"/../lib/libz.so"}, filepath.Join(t.TempDir(), "tree"), nil)
+	if !errors.Is(err, ErrPathEscapes) {
+		t.Errorf("extra lib with ..: %v", err)
+	}
+	if err := buildFlixTree(context.Background(), root, "x", []string{"/etc/passwd"}, nil, filepath.Join(t.TempDir(), "tree"), nil); err == nil || !strings.Contains(err.Error(), "SRC:/usr/TARGET") {
+		t.Errorf("path outside /usr without target: %v", err)
+	}
+}
