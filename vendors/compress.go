@@ -1,0 +1,229 @@
+package vendors
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+	"github.com/ulikunitz/xz"
+)
+
+// Compression is a release compression: none, bz2, gz, xz, zst or zip.
+type Compression string
+
+const (
+	CompressNone Compression = "none"
+	CompressBz2  Compression = "bz2"
+	CompressGz   Compression = "gz"
+	CompressXz   Compression = "xz"
+	CompressZst  Compression = "zst"
+	CompressZip  Compression = "zip"
+)
+
+// Compressions lists the valid --compress values.
+func Compressions() []string { return []string{"none", "bz2", "gz", "xz", "zst", "zip"} }
+
+// ParseCompression validates one --compress value.
+func ParseCompression(s string) (Compression, error) {
+	switch c := Compression(strings.ToLower(strings.TrimSpace(s))); c {
+	case CompressNone, CompressBz2, CompressGz, CompressXz, CompressZst, CompressZip:
+		return c, nil
+	}
+	return "", fmt.Errorf("unknown compression %q: use one of %s", s, strings.Join(Compressions(), ", "))
+}
+
+// ParseCompressions parses a comma-separated --compress list ("" -> nil:
+// each vendor's release default).
+func ParseCompressions(s string) ([]Compression, error) {
+	var out []Compression
+	for _, f := range strings.Split(s, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		c, err := ParseCompression(f)
+		if err != nil {
+			return nil, err
+		}
+		if !containsComp(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func containsComp(cs []Compression, c Compression) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Ext is the file name suffix the compression adds ("" for none).
+func (c Compression) Ext() string {
+	if c == CompressNone || c == "" {
+		return ""
+	}
+	return "." + string(c)
+}
+
+// checkCompressionTools reports a missing external tool before any work.
+func checkCompressionTools(cs []Compression) error {
+	if containsComp(cs, CompressBz2) {
+		if _, err := bzip2Tool(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func bzip2Tool() (string, error) {
+	for _, t := range []string{"lbzip2", "bzip2"} {
+		if p, err := exec.LookPath(t); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("bz2 compression needs the lbzip2 or bzip2 tool (Go has no bzip2 writer): install one, or pass --compress with another format (gz, xz, zst, zip, none)")
+}
+
+// archiveTime is the timestamp written into archives and compression
+// headers: SOURCE_DATE_EPOCH when set, else 2000-01-01 (zip cannot store
+// times before 1980). Fixed so outputs are reproducible.
+func archiveTime() time.Time {
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 315532800 {
+			return time.Unix(n, 0).UTC()
+		}
+	}
+	return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// CompressFile writes src compressed with c to dst (created or truncated;
+// the caller renames it into place). name is the member name stored in the
+// gz header and in zip archives. Holes of src are not read from disk.
+func CompressFile(ctx context.Context, src, dst, name string, c Compression, workers int) error {
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", src, err)
+	}
+	defer in.Close()
+	r, err := newSparseReader(in)
+	if err != nil {
+		return err
+	}
+	cr := &ctxReader{ctx: ctx, r: r}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", dst, err)
+	}
+	defer out.Close()
+	if err := compressTo(ctx, out, cr, name, c, workers); err != nil {
+		return fmt.Errorf("compressing %s with %s: %w", filepath.Base(dst), c, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	return nil
+}
+
+func compressTo(ctx context.Context, out io.Writer, in io.Reader, name string, c Compression, workers int) error {
+	buf := make([]byte, 1<<20)
+	switch c {
+	case CompressGz:
+		zw, err := pgzip.NewWriterLevel(out, pgzip.DefaultCompression)
+		if err != nil {
+			return err
+		}
+		if err := zw.SetConcurrency(1<<20, 2*workers); err != nil {
+			return err
+		}
+		zw.Name = name
+		zw.ModTime = archiveTime()
+		if _, err := io.CopyBuffer(zw, in, buf); err != nil {
+			return err
+		}
+		return zw.Close()
+	case CompressZst:
+		zw, err := zstd.NewWriter(out, zstd.WithEncoderConcurrency(workers))
+		if err != nil {
+			return err
+		}
+		if _, err := io.CopyBuffer(zw, in, buf); err != nil {
+			zw.Close()
+			return err
+		}
+		return zw.Close()
+	case CompressXz:
+		zw, err := xz.NewWriter(out)
+		if err != nil {
+			return err
+		}
+		if _, err := io.CopyBuffer(zw, in, buf); err != nil {
+			return err
+		}
+		return zw.Close()
+	case CompressZip:
+		zw := zip.NewWriter(out)
+		zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
+			return flate.NewWriter(w, flate.DefaultCompression)
+		})
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: archiveTime()})
+		if err != nil {
+			return err
+		}
+		if _, err := io.CopyBuffer(fw, in, buf); err != nil {
+			return err
+		}
+		return zw.Close()
+	case CompressBz2:
+		tool, err := bzip2Tool()
+		if err != nil {
+			return err
+		}
+		args := []string{"-c"}
+		if filepath.Base(tool) == "lbzip2" {
+			args = append(args, "-n", strconv.Itoa(workers))
+		}
+		cmd := exec.CommandContext(ctx, tool, args...)
+		cmd.Stdin = in
+		cmd.Stdout = out
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s: %w: %s", filepath.Base(tool), err, strings.TrimSpace(stderr.String()))
+		}
+		return nil
+	case CompressNone:
+		_, err := io.CopyBuffer(out, in, buf)
+		return err
+	}
+	return fmt.Errorf("unknown compression %q", c)
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -1,0 +1,121 @@
+package vendors
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bake-os/bake-os/internal/testutil"
+)
+
+// sparseFixture writes a 64 MiB file with a few data runs and holes.
+func sparseFixture(t *testing.T) (string, [32]byte) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "disk.img")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const size = 64 << 20
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	for i, off := range []int64{0, 5 << 20, 33<<20 + 512, size - 4096} {
+		b := bytes.Repeat([]byte{byte('a' + i), 1, 2, 3}, 1024)
+		if _, err := f.WriteAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, sha256.Sum256(data)
+}
+
+func TestSparseReader(t *testing.T) {
+	p, sum := sparseFixture(t)
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := newSparseReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	buf := make([]byte, 3<<20+17) // odd size to cross extent edges
+	for {
+		n, err := r.Read(buf)
+		h.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	if [32]byte(h.Sum(nil)) != sum {
+		t.Error("sparse reader output differs from the file")
+	}
+}
+
+func TestCompressRoundTrip(t *testing.T) {
+	src, sum := sparseFixture(t)
+	for _, tc := range []struct {
+		c      Compression
+		tool   string
+		test   []string // integrity test
+		decomp []string // decompress to stdout
+	}{
+		{CompressGz, "gzip", []string{"gzip", "-t"}, []string{"gzip", "-dc"}},
+		{CompressXz, "xz", []string{"xz", "-t"}, []string{"xz", "-dc"}},
+		{CompressZst, "zstd", []string{"zstd", "-t", "-q"}, []string{"zstd", "-dcq"}},
+		{CompressBz2, "bzip2", []string{"bzip2", "-t"}, []string{"bzip2", "-dc"}},
+		{CompressZip, "unzip", []string{"unzip", "-tq"}, []string{"unzip", "-p"}},
+	} {
+		t.Run(string(tc.c), func(t *testing.T) {
+			testutil.RequireTool(t, tc.tool)
+			dst := filepath.Join(t.TempDir(), "out"+tc.c.Ext())
+			if err := CompressFile(context.Background(), src, dst, "disk.img", tc.c, 2); err != nil {
+				t.Fatal(err)
+			}
+			testutil.Run(t, tc.test[0], append(tc.test[1:], dst)...)
+			out, err := exec.Command(tc.decomp[0], append(tc.decomp[1:], dst)...).Output()
+			if err != nil {
+				t.Fatalf("%v: %v", tc.decomp, err)
+			}
+			if sha256.Sum256(out) != sum {
+				t.Errorf("%s round trip differs (%d bytes)", tc.c, len(out))
+			}
+			if tc.c == CompressZip {
+				l := testutil.Run(t, "unzip", "-l", dst)
+				if !strings.Contains(l, "disk.img") {
+					t.Errorf("zip member name: %s", l)
+				}
+			}
+		})
+	}
+}
+
+func TestParseCompressions(t *testing.T) {
+	cs, err := ParseCompressions("gz, bz2,gz,none")
+	if err != nil || len(cs) != 3 || cs[0] != CompressGz || cs[2] != CompressNone {
+		t.Errorf("ParseCompressions = %v, %v", cs, err)
+	}
+	if _, err := ParseCompressions("rar"); err == nil || !strings.Contains(err.Error(), "none, bz2, gz, xz, zst, zip") {
+		t.Errorf("bad compression error: %v", err)
+	}
+}
+
+func TestBzip2MissingError(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	err := checkCompressionTools([]Compression{CompressBz2})
+	if err == nil || !strings.Contains(err.Error(), "Go has no bzip2 writer") {
+		t.Errorf("missing bzip2 error: %v", err)
+	}
+}

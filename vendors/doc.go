@@ -1,0 +1,26 @@
+// Package vendors owns the Flatcar vendor images: the registry of every
+// vendor of FLATCAR.md §5 (disk format, layout, OEM sysext, GRUB settings,
+// output names, release compression, architectures, extra artefacts), the
+// OEM files each vendor writes (/grub.cfg, /oem-release), the bundles some
+// vendors ship (qemu_uefi launcher, .vmx, OVF, .ova, GCE tarball, Vagrant
+// .box, Parallels .tgz, Xen configs, ISO and PXE) and the release
+// compressions.
+//
+// # Registry
+//
+// All returns the vendors in one explicit table (no init registration);
+// Parse turns a --vendor list into vendors and is the single place that
+// validates names. The table drives --help (HelpText) and the tests.
+//
+// # Build
+//
+// Build takes a baked generic image (never modified) and produces every
+// requested vendor. Vendors that share a (layout, OEM sysext) pair share one
+// prepared disk: it is grown and gets its OEM files once, then written in
+// each vendor's format. Inputs are validated before any work; outputs are
+// written to temp files in the output directory and renamed at the end, and
+// nothing is left behind on failure.
+//
+// Disk formats themselves (raw, qcow2, vmdk, vhd, vhdx, parallels) are
+// owned by the sub-package diskfmt.
+package vendors
