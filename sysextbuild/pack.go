@@ -1,0 +1,200 @@
+package sysextbuild
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/bake-os/bake-os/flatcar"
+)
+
+// PackOptions say what to pack and how. Only Dir is required.
+type PackOptions struct {
+	Dir       string           // tree to pack (not modified)
+	Name      string           // extension name (extension-release.NAME); default base(Dir)
+	OS        string           // "_any" (default) or an os-release ID such as "flatcar"
+	Arch      flatcar.Arch     // "" means: no ARCHITECTURE field
+	Format    Format           // default squashfs
+	Reload    bool             // EXTENSION_RELOAD_MANAGER=1
+	Epoch     int64            // all timestamps; default SOURCE_DATE_EPOCH else 0 (resolved by caller, see EpochFromEnv)
+	Output    string           // output file; default NAME.raw
+	ExtFSSize int64            // ext formats only; 0 = computed
+	Sysupdate bool             // also write NAME.conf beside Output
+	Warn      func(msg string) // optional warnings sink (anything outside usr/ and opt/)
+
+	// BakeryURL and BakeryRelease set the sysupdate source directory
+	// BakeryURL/BakeryRelease/ (defaults DefaultBakeryURL and Name).
+	BakeryURL     string
+	BakeryRelease string
+}
+
+// PackResult names what Pack wrote.
+type PackResult struct {
+	Output         string // the image
+	SHA256         string // hex digest of the image
+	SHA256SumsFile string // SHA256SUMS.NAME beside the image
+	ConfFile       string // NAME.conf beside the image, when Sysupdate
+}
+
+// EpochFromEnv returns $SOURCE_DATE_EPOCH, or 0 when it is unset or empty.
+func EpochFromEnv() (int64, error) {
+	v := os.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > math.MaxUint32 {
+		return 0, fmt.Errorf("invalid SOURCE_DATE_EPOCH %q: use seconds since 1970 (0 to %d)", v, uint32(math.MaxUint32))
+	}
+	return n, nil
+}
+
+// Pack packs o.Dir into a sysext image at o.Output with the
+// extension-release file added, then writes SHA256SUMS.NAME (and NAME.conf
+// with o.Sysupdate) beside it. All outputs are written to temporary files
+// in the output directory and renamed at the end; an existing output is
+// replaced.
+func Pack(ctx context.Context, o PackOptions) (*PackResult, error) {
+	j, err := resolvePack(&o)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTree(j.dir, o.Warn); err != nil {
+		return nil, err
+	}
+	if o.Warn != nil {
+		if _, err := os.Lstat(filepath.Join(j.dir, ExtensionReleasePath(j.name))); err == nil {
+			o.Warn(fmt.Sprintf("%s: replacing %s with the generated one", j.dir, ExtensionReleasePath(j.name)))
+		}
+	}
+	var conf string
+	if o.Sysupdate {
+		if conf, err = SysupdateConf(SysupdateOptions{Name: j.name, BakeryURL: o.BakeryURL, Release: o.BakeryRelease}); err != nil {
+			return nil, err
+		}
+	}
+	outDir := filepath.Dir(o.Output)
+	scratch, err := os.MkdirTemp(outDir, "."+j.name+".pack-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating temporary directory for %s: %w", o.Output, err)
+	}
+	defer os.RemoveAll(scratch)
+	j.scratch = scratch
+	j.out = filepath.Join(scratch, "image.raw")
+
+	if err := writerFor(j.format)(ctx, j); err != nil {
+		return nil, fmt.Errorf("packing %s as %s: %w", j.dir, j.format, err)
+	}
+	if err := os.Chmod(j.out, 0o644); err != nil {
+		return nil, fmt.Errorf("setting mode of %s: %w", o.Output, err)
+	}
+	sum, err := fileSHA256(j.out)
+	if err != nil {
+		return nil, err
+	}
+	res := &PackResult{
+		Output:         o.Output,
+		SHA256:         sum,
+		SHA256SumsFile: filepath.Join(outDir, SHA256SumsName(j.name)),
+	}
+	renames := [][2]string{{j.out, o.Output}}
+	sumsTmp := filepath.Join(scratch, "sums")
+	sums := FormatSHA256Sums(map[string]string{filepath.Base(o.Output): sum})
+	if err := os.WriteFile(sumsTmp, []byte(sums), 0o644); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", res.SHA256SumsFile, err)
+	}
+	renames = append(renames, [2]string{sumsTmp, res.SHA256SumsFile})
+	if o.Sysupdate {
+		res.ConfFile = filepath.Join(outDir, SysupdateConfName(j.name))
+		confTmp := filepath.Join(scratch, "conf")
+		if err := os.WriteFile(confTmp, []byte(conf), 0o644); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", res.ConfFile, err)
+		}
+		renames = append(renames, [2]string{confTmp, res.ConfFile})
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, r := range renames {
+		if err := os.Rename(r[0], r[1]); err != nil {
+			return nil, fmt.Errorf("renaming %s into place: %w", r[1], err)
+		}
+	}
+	return res, nil
+}
+
+// resolvePack fills defaults into o and validates it before any work.
+func resolvePack(o *PackOptions) (*packJob, error) {
+	if o.Dir == "" {
+		return nil, errors.New("no sysext tree given: pass the directory to pack")
+	}
+	dir := filepath.Clean(o.Dir)
+	if o.Name == "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, fmt.Errorf("resolving %s: %w", dir, err)
+		}
+		o.Name = filepath.Base(abs)
+	}
+	if err := validExtName(o.Name); err != nil {
+		return nil, err
+	}
+	if o.OS == "" {
+		o.OS = AnyOS
+	}
+	f, err := ParseFormat(string(o.Format))
+	if err != nil {
+		return nil, err
+	}
+	o.Format = f
+	for _, t := range f.Tools() {
+		if _, err := lookTool(t); err != nil {
+			return nil, fmt.Errorf("packing %s needs %s: %w", f, t, err)
+		}
+	}
+	if o.Epoch < 0 || o.Epoch > math.MaxUint32 {
+		return nil, fmt.Errorf("invalid epoch %d: use seconds since 1970 (0 to %d)", o.Epoch, uint32(math.MaxUint32))
+	}
+	if o.ExtFSSize < 0 {
+		return nil, fmt.Errorf("invalid ext filesystem size %d: use a positive size or 0 to compute it", o.ExtFSSize)
+	}
+	if o.ExtFSSize != 0 && f != FormatExt4 && f != FormatExt2 {
+		return nil, fmt.Errorf("an ext filesystem size was given for format %s: it applies to ext4 and ext2 only", f)
+	}
+	if o.Output == "" {
+		o.Output = o.Name + ".raw"
+	}
+	rel, err := ExtensionRelease(o.OS, o.Arch, o.Reload)
+	if err != nil {
+		return nil, err
+	}
+	return &packJob{
+		dir:     dir,
+		name:    o.Name,
+		release: []byte(rel.String()),
+		epoch:   o.Epoch,
+		extSize: o.ExtFSSize,
+		uuid:    fixedUUID("fs", o.Name, string(f)),
+		format:  f,
+	}, nil
+}
+
+// fixedUUID derives a stable RFC 4122 (version 4 layout) UUID from parts,
+// so that repacks of the same extension get the same filesystem UUID.
+func fixedUUID(parts ...string) string {
+	h := sha256.New()
+	h.Write([]byte("bake-os sysext"))
+	for _, p := range parts {
+		h.Write([]byte{0})
+		h.Write([]byte(p))
+	}
+	b := h.Sum(nil)[:16]
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

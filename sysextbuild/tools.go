@@ -1,0 +1,86 @@
+package sysextbuild
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// ErrToolMissing is wrapped by the error returned when a format's external
+// tool is not installed.
+var ErrToolMissing = errors.New("tool not found")
+
+// toolPackages maps each external tool to the Debian package providing it.
+var toolPackages = map[string]string{
+	"mksquashfs": "squashfs-tools",
+	"unsquashfs": "squashfs-tools",
+	"mkfs.erofs": "erofs-utils",
+	"mke2fs":     "e2fsprogs",
+	"debugfs":    "e2fsprogs",
+	"mkfs.btrfs": "btrfs-progs",
+}
+
+// lookTool finds an external tool in PATH. A missing tool is a one-line
+// error saying which Debian package to install.
+func lookTool(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p, nil
+	}
+	if pkg, ok := toolPackages[name]; ok {
+		return "", fmt.Errorf("%s %w in PATH: install the Debian package %s (apt-get install %s): %w",
+			name, ErrToolMissing, pkg, pkg, err)
+	}
+	return "", fmt.Errorf("%s %w in PATH: %w", name, ErrToolMissing, err)
+}
+
+// runTool runs an external tool with an environment from which
+// SOURCE_DATE_EPOCH is removed (we pass times explicitly, and mksquashfs
+// refuses both), plus extra variables. Its combined output is included in
+// the error when it fails.
+func runTool(ctx context.Context, extraEnv []string, stdin []byte, name string, args ...string) ([]byte, error) {
+	path, err := lookTool(name)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	env := make([]string, 0, len(os.Environ())+len(extraEnv))
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "SOURCE_DATE_EPOCH=") || strings.HasPrefix(kv, "E2FSPROGS_FAKE_TIME=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	cmd.Env = append(env, extraEnv...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return out.Bytes(), fmt.Errorf("running %s: %w: %s", name, err, lastLines(out.String(), 8))
+	}
+	return out.Bytes(), nil
+}
+
+// lastLines keeps the last n non-empty lines of s, joined by "; ".
+func lastLines(s string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "; ")
+}
