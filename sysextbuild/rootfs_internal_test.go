@@ -71,12 +71,13 @@ func makeHostRootfs(t *testing.T, bins ...string) string {
 			}
 			continue
 		}
-		// Libraries go to a directory only ld.so.conf.d names.
-		dir := "/usr/lib/triplet"
+		// Libraries go where the host has them (a multiarch directory
+		// only ld.so.conf.d names, on Debian).
+		dir := filepath.Dir(real)
 		confDirs = append(confDirs, dir)
 		copyHostFile(t, real, filepath.Join(root, dir, filepath.Base(lib)))
 	}
-	write(t, filepath.Join(root, "etc/ld.so.conf.d/triplet.conf"), "# test\n/usr/lib/triplet\n")
+	write(t, filepath.Join(root, "etc/ld.so.conf.d/libs.conf"), "# test\n"+strings.Join(confDirs, "\n")+"\n")
 	return root
 }
 

@@ -1,0 +1,284 @@
+package sysextbuild
+
+// Flatwrap: ship a whole foreign root filesystem under /usr/local/NAME/ and
+// generate entry-point wrappers that run its binaries inside it, with the
+// host's /dev, /proc, /sys, /run, /tmp (and by default /etc, /var, /home)
+// mapped in.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Flatwrap map modes for /etc, /var and /home.
+const (
+	MapHost   = "host"
+	MapChroot = "chroot"
+)
+
+// Defaults for the directories taken from the chroot and from the host.
+var (
+	FlatwrapDefaultChrootDirs = []string{"/usr", "/lib", "/lib64", "/bin", "/sbin"}
+	FlatwrapDefaultHostDirs   = []string{"/dev", "/proc", "/sys", "/run", "/tmp", "/var/tmp"}
+)
+
+// flatwrapSpec is the tree-level part of FlatwrapOptions.
+type flatwrapSpec struct {
+	Rootfs, Name            string
+	Paths                   []string
+	EtcMap, VarMap, HomeMap string
+	ChrootDirs, HostDirs    []string
+	Warn                    func(string)
+}
+
+// flatwrapBind is one bind mount of the private root: Src is a host path
+// (may start with the runtime root prefix), Dst the path inside.
+type flatwrapBind struct {
+	Src     string // root-relative path inside the tree when Chroot, host path otherwise
+	Dst     string
+	Chroot  bool
+	Devices bool
+}
+
+// buildFlatwrapTree writes the Flatwrap tree into dst (created, must not
+// exist). It is Flatwrap without the packing.
+func buildFlatwrapTree(ctx context.Context, s flatwrapSpec, dst string) error {
+	if err := rootfsCheckName(s.Name); err != nil {
+		return err
+	}
+	if len(s.Paths) == 0 {
+		return fmt.Errorf("no paths given: name the binaries and units to expose from %s", s.Rootfs)
+	}
+	if fi, err := os.Stat(s.Rootfs); err != nil || !fi.IsDir() {
+		return fmt.Errorf("root filesystem %s is not a directory", s.Rootfs)
+	}
+	chrootDirs := s.ChrootDirs
+	if chrootDirs == nil {
+		chrootDirs = FlatwrapDefaultChrootDirs
+	}
+	hostDirs := s.HostDirs
+	if hostDirs == nil {
+		hostDirs = FlatwrapDefaultHostDirs
+	}
+	chrootDirs = append([]string(nil), chrootDirs...)
+	hostDirs = append([]string(nil), hostDirs...)
+	for _, m := range []struct{ dir, mode string }{{"/etc", s.EtcMap}, {"/var", s.VarMap}, {"/home", s.HomeMap}} {
+		switch m.mode {
+		case "", MapHost:
+			hostDirs = append(hostDirs, m.dir)
+		case MapChroot:
+			chrootDirs = append(chrootDirs, m.dir)
+		default:
+			return fmt.Errorf("invalid map mode %q for %s: use %q or %q", m.mode, m.dir, MapHost, MapChroot)
+		}
+	}
+	type mapping struct{ src, dest string }
+	var maps []mapping
+	for _, p := range s.Paths {
+		src, dest, err := rootfsSplitMapping(p)
+		if err != nil {
+			return err
+		}
+		maps = append(maps, mapping{src, dest})
+	}
+	lib := "usr/local/" + s.Name
+	chroot := rootfsHost(dst, lib)
+
+	binds, err := flatwrapBinds(s.Rootfs, chrootDirs, hostDirs)
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		return fmt.Errorf("creating tree %s: %w", dst, err)
+	}
+	if err := os.MkdirAll(chroot, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", chroot, err)
+	}
+	cp := rootfsCopier{OneFileSystem: true, Warn: s.Warn}
+	if err := cp.CopyTree(s.Rootfs, chroot); err != nil {
+		return fmt.Errorf("copying root filesystem: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(chroot, "mount-dir"), 0o755); err != nil {
+		return fmt.Errorf("creating mount-dir: %w", err)
+	}
+	for _, h := range []struct {
+		file string
+		text string
+	}{
+		{"unshare-helper", flatwrapHelper(s.Name, binds, false)},
+		{"unshare-helper-unpriv", flatwrapHelper(s.Name, binds, true)},
+	} {
+		if err := os.WriteFile(filepath.Join(chroot, h.file), []byte(h.text), 0o755); err != nil {
+			return fmt.Errorf("writing %s: %w", h.file, err)
+		}
+	}
+	for _, m := range maps {
+		if err := flatwrapEntry(s, binds, dst, m.src, m.dest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flatwrapBinds lists the bind mounts of the private root, sorted so that
+// parents come before children (/var before /var/tmp).
+func flatwrapBinds(root string, chrootDirs, hostDirs []string) ([]flatwrapBind, error) {
+	var binds []flatwrapBind
+	seen := map[string]bool{}
+	add := func(b flatwrapBind) {
+		if !seen[b.Dst] {
+			seen[b.Dst] = true
+			binds = append(binds, b)
+		}
+	}
+	sortDirs := func(d []string) ([]string, error) {
+		var out []string
+		for _, x := range d {
+			rel, err := rootfsCleanArg(x)
+			if err != nil {
+				return nil, err
+			}
+			if rel == "" {
+				return nil, fmt.Errorf("cannot map / itself: name directories such as /usr")
+			}
+			out = append(out, rel)
+		}
+		sort.Strings(out)
+		return out, nil
+	}
+	cd, err := sortDirs(chrootDirs)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range cd {
+		if _, err := os.Lstat(rootfsHost(root, d)); err != nil {
+			continue // not in this root filesystem
+		}
+		res, err := rootfsResolve(root, d, true)
+		if err != nil {
+			return nil, fmt.Errorf("resolving %s in %s: %w", d, root, err)
+		}
+		add(flatwrapBind{Src: res, Dst: "/" + d, Chroot: true})
+	}
+	hd, err := sortDirs(hostDirs)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range hd {
+		add(flatwrapBind{Src: "/" + d, Dst: "/" + d, Devices: d == "dev"})
+	}
+	return binds, nil
+}
+
+// shQuote quotes s for POSIX sh.
+func shQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// flatwrapHelper renders the helper that a wrapper runs in a fresh mount
+// namespace: it assembles the private root on a tmpfs and enters it
+// without changing the working directory.
+func flatwrapHelper(name string, binds []flatwrapBind, unpriv bool) string {
+	lib := "/usr/local/" + name
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n# Generated by bake-os sysext flatwrap; runs in a private mount namespace.\nset -e\n")
+	if unpriv {
+		b.WriteString("U=\"$1\"\nG=\"$2\"\nshift 2\n")
+	}
+	fmt.Fprintf(&b, "R=\"${FLATWRAP_ROOT-}\"\nM=\"$R\"%s\n", shQuote(lib+"/mount-dir"))
+	b.WriteString("mount -t tmpfs tmpfs \"$M\"\n")
+	for _, bd := range binds {
+		src := shQuote(bd.Src)
+		if bd.Chroot {
+			src = "\"$R\"" + shQuote(lib+"/"+bd.Src)
+		}
+		fmt.Fprintf(&b, "mkdir -p \"$M\"%s\nmount --rbind %s \"$M\"%s\n", shQuote(bd.Dst), src, shQuote(bd.Dst))
+	}
+	if unpriv {
+		b.WriteString("exec unshare --map-user=\"$U\" --map-group=\"$G\" -U --root \"$M\" --wd \"$PWD\" \"$@\"\n")
+	} else {
+		b.WriteString("exec unshare --root \"$M\" --wd \"$PWD\" \"$@\"\n")
+	}
+	return b.String()
+}
+
+// flatwrapWrapper renders the entry point for entry (an absolute path
+// inside the chroot). Root uses unshare; other users bwrap when present,
+// else an unprivileged user namespace. FLATWRAP_MODE=unshare|bwrap|
+// unshare-unpriv forces one way (for debugging), FLATWRAP_ROOT prefixes
+// all tree paths (for running from an unpacked tree).
+func flatwrapWrapper(name string, binds []flatwrapBind, entry string) string {
+	lib := "/usr/local/" + name
+	var bw strings.Builder
+	for _, bd := range binds {
+		flag := "--bind"
+		if bd.Devices {
+			flag = "--dev-bind"
+		}
+		src := shQuote(bd.Src)
+		if bd.Chroot {
+			src = "\"$R\"" + shQuote(lib+"/"+bd.Src)
+		}
+		fmt.Fprintf(&bw, " %s %s %s", flag, src, shQuote(bd.Dst))
+	}
+	e := shQuote(entry)
+	helper := "\"$R\"" + shQuote(lib+"/unshare-helper")
+	return fmt.Sprintf(`#!/bin/sh
+# Generated by bake-os sysext flatwrap: runs %[1]s from %[2]s.
+R="${FLATWRAP_ROOT-}"
+mode="${FLATWRAP_MODE-}"
+if [ -z "$mode" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    mode=unshare
+  elif command -v bwrap >/dev/null && [ -z "${NOBWRAP-}" ]; then
+    mode=bwrap
+  else
+    mode=unshare-unpriv
+  fi
+fi
+case "$mode" in
+  unshare) exec unshare -m %[3]s %[4]s "$@" ;;
+  bwrap) exec bwrap%[5]s -- %[4]s "$@" ;;
+  *) exec unshare -m -U -r %[3]s-unpriv "$(id -u)" "$(id -g)" %[4]s "$@" ;;
+esac
+`, entry, lib, helper, e, bw.String())
+}
+
+// flatwrapEntry exposes one path of the chroot at dest: executables get a
+// wrapper, everything else (units, directories, data) a symlink into the
+// tree.
+func flatwrapEntry(s flatwrapSpec, binds []flatwrapBind, dst, src, dest string) error {
+	res, err := rootfsResolve(s.Rootfs, src, true)
+	if err != nil {
+		return fmt.Errorf("resolving /%s in %s: %w", src, s.Rootfs, err)
+	}
+	fi, err := os.Stat(rootfsHost(s.Rootfs, res))
+	if err != nil {
+		return fmt.Errorf("path /%s not found in %s: %w", src, s.Rootfs, err)
+	}
+	hostDest := rootfsHost(dst, dest)
+	if err := os.MkdirAll(filepath.Dir(hostDest), 0o755); err != nil {
+		return fmt.Errorf("creating directory for /%s: %w", dest, err)
+	}
+	_ = os.Remove(hostDest)
+	if fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		w := flatwrapWrapper(s.Name, binds, "/"+src)
+		if err := os.WriteFile(hostDest, []byte(w), 0o755); err != nil {
+			return fmt.Errorf("writing wrapper /%s: %w", dest, err)
+		}
+		return nil
+	}
+	target := path.Join("/usr/local", s.Name, res)
+	if err := os.Symlink(target, hostDest); err != nil {
+		return fmt.Errorf("creating link /%s: %w", dest, err)
+	}
+	return nil
+}
