@@ -1,0 +1,177 @@
+package fetch
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Sysext is a verified bakery sysext in the cache.
+type Sysext struct {
+	Name     string
+	RawPath  string // FILE
+	ConfPath string // NAME.conf, "" when the bakery has none
+}
+
+// FetchSysext returns the bakery sysext NAME:FILE from the cache,
+// downloading BakeryURL/FILE (and BakeryURL/NAME.conf when it exists) when
+// missing. FILE must be listed with the same SHA256 in
+// BakeryURL/SHA256SUMS; so must NAME.conf when SHA256SUMS lists it. A
+// cached FILE is re-checked against the SHA256SUMS it was fetched with.
+func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, error) {
+	for _, s := range []string{name, file} {
+		if s == "" || strings.ContainsAny(s, `/\`) || s == "." || s == ".." {
+			return nil, fmt.Errorf("sysext %s:%s: %q is not a plain file name", name, file, s)
+		}
+	}
+	f, err := newFetcher(o)
+	if err != nil {
+		return nil, err
+	}
+	base := strings.TrimRight(f.o.BakeryURL, "/")
+	rawURL, confURL, sumsURL := base+"/"+file, base+"/"+name+".conf", base+"/SHA256SUMS"
+	dest, err := cachePath(f.o.CacheDir, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	confDest, err := cachePath(f.o.CacheDir, confURL)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lockEntry(dest)
+	if err != nil {
+		return nil, fmt.Errorf("locking cache entry for %s: %w", file, err)
+	}
+	defer unlock()
+
+	out := &Sysext{Name: name, RawPath: dest}
+	if exists(dest) {
+		err := verifyCachedSysext(dest, confDest, file, name)
+		if err == nil {
+			if exists(confDest) {
+				out.ConfPath = confDest
+			}
+			return out, nil
+		}
+		if f.o.Offline {
+			return nil, fmt.Errorf("cached %s: %w", dest, err)
+		}
+	}
+	if f.o.Offline {
+		return nil, offlineError("sysext "+file, rawURL, dest)
+	}
+
+	sums, err := f.c.getSmall(ctx, sumsURL)
+	if err != nil {
+		return nil, fmt.Errorf("sysext %s: fetching checksums: %w", file, err)
+	}
+	want, ok := sumFor(sums, file)
+	if !ok {
+		return nil, fmt.Errorf("sysext %s: %w: not listed in %s; refusing it", file, ErrSignature, sumsURL)
+	}
+	partial := dest + ".partial"
+	if err := f.c.download(ctx, rawURL, partial, file); err != nil {
+		return nil, fmt.Errorf("sysext %s: %w", name, err)
+	}
+	if err := checkSHA256(partial, file, want, sumsURL); err != nil {
+		_ = os.Remove(partial)
+		return nil, err
+	}
+	conf, err := f.c.getSmall(ctx, confURL)
+	switch {
+	case errors.Is(err, errNotFound):
+		conf = nil
+	case err != nil:
+		return nil, fmt.Errorf("sysext %s: %w", name, err)
+	}
+	if conf != nil {
+		if want, ok := sumFor(sums, name+".conf"); ok {
+			if got := sha256Hex(conf); got != want {
+				return nil, fmt.Errorf("sysext %s: %w: %s.conf has SHA256 %s, %s lists %s", name, ErrSignature, name, got, sumsURL, want)
+			}
+		}
+		err = writeFileAtomic(confDest, conf)
+		out.ConfPath = confDest
+	} else if err = os.Remove(confDest); errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("caching %s.conf: %w", name, err)
+	}
+	if err := writeFileAtomic(dest+".SHA256SUMS", sums); err != nil {
+		return nil, fmt.Errorf("caching SHA256SUMS for %s: %w", file, err)
+	}
+	if err := commitFile(partial, dest); err != nil {
+		return nil, fmt.Errorf("caching %s: %w", file, err)
+	}
+	return out, nil
+}
+
+// verifyCachedSysext re-checks a cached sysext (and its conf, when the
+// sums list it) against the SHA256SUMS cached with it.
+func verifyCachedSysext(dest, confDest, file, name string) error {
+	sums, err := os.ReadFile(dest + ".SHA256SUMS")
+	if err != nil {
+		return fmt.Errorf("sysext %s: %w: reading cached SHA256SUMS: %w", file, ErrSignature, err)
+	}
+	want, ok := sumFor(sums, file)
+	if !ok {
+		return fmt.Errorf("sysext %s: %w: not listed in cached SHA256SUMS", file, ErrSignature)
+	}
+	if err := checkSHA256(dest, file, want, "cached SHA256SUMS"); err != nil {
+		return err
+	}
+	if conf, err := readOptional(confDest); err != nil {
+		return err
+	} else if conf != nil {
+		if want, ok := sumFor(sums, name+".conf"); ok && sha256Hex(conf) != want {
+			return fmt.Errorf("sysext %s: %w: cached %s.conf does not match SHA256SUMS", name, ErrSignature, name)
+		}
+	}
+	return nil
+}
+
+func checkSHA256(path, file, want, sumsName string) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("checking sysext %s: %w", file, err)
+	}
+	defer fh.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, fh); err != nil {
+		return fmt.Errorf("checking sysext %s: %w", file, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return fmt.Errorf("sysext %s: %w: SHA256 %s, %s lists %s; refusing it", file, ErrSignature, got, sumsName, want)
+	}
+	return nil
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// sumFor finds name in sha256sum output ("<hex>  name" or "<hex> *name",
+// optionally "./name").
+func sumFor(sums []byte, name string) (string, bool) {
+	sc := bufio.NewScanner(bytes.NewReader(sums))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 || len(f[0]) != 2*sha256.Size {
+			continue
+		}
+		n := strings.TrimPrefix(strings.TrimPrefix(f[1], "*"), "./")
+		if n == name {
+			return strings.ToLower(f[0]), true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,135 @@
+package fetch
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// cachePath maps a URL to its place in the cache:
+// CACHE/files/<host>/<path>. It refuses URLs whose path would leave that
+// directory.
+func cachePath(cacheDir, rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("parsing URL %q: %w", rawURL, err)
+	}
+	host := strings.NewReplacer(":", "_", "/", "_").Replace(u.Host)
+	if host == "" || host == "." || host == ".." {
+		host = "_"
+	}
+	p := u.Path
+	for _, seg := range strings.Split(p, "/") {
+		if seg == ".." {
+			return "", fmt.Errorf("URL %q has a \"..\" path segment", rawURL)
+		}
+	}
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return "", fmt.Errorf("URL %q names no file", rawURL)
+	}
+	return filepath.Join(cacheDir, "files", host, filepath.FromSlash(p)), nil
+}
+
+// writeFileAtomic writes data to a temp file beside path, syncs it and
+// renames it over path.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// commitFile renames a finished, synced file into place.
+func commitFile(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(to))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}
+
+// lockEntry takes an exclusive lock on a cache entry (path.lock) so that
+// two processes sharing the cache do not write the same partial file. It
+// blocks until the other process is done.
+func lockEntry(path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// readOptional reads path; a missing file gives nil, nil.
+func readOptional(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return data, err
+}
+
+// fresh reports whether path exists and is younger than maxAge.
+func fresh(path string, maxAge time.Duration) bool {
+	st, err := os.Stat(path)
+	return err == nil && time.Since(st.ModTime()) < maxAge
+}
+
+func offlineError(what, rawURL, cached string) error {
+	return fmt.Errorf("%s (%s) is missing from the cache at %s: %w; run once without --offline to fetch it", what, rawURL, cached, ErrOffline)
+}

@@ -1,0 +1,346 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/bake-os/bake-os/progress"
+)
+
+// Retry policy: up to maxAttempts tries without progress, waiting
+// baseBackoff, 2x, 4x ... (at most maxBackoff) in between. A try that
+// received bytes does not count, so a long download over a flaky link
+// keeps resuming.
+const (
+	maxAttempts  = 5
+	maxTries     = 100 // in all, even when every try makes progress
+	baseBackoff  = 250 * time.Millisecond
+	maxBackoff   = 8 * time.Second
+	stallTimeout = 60 * time.Second // no body bytes for this long: retry
+	maxSmallFile = 64 << 20         // indexes, signatures, checksums, configs
+)
+
+// errNotFound means the server answered 404 or 410.
+var errNotFound = fmt.Errorf("server answered 404: %w", ErrNotFound)
+
+// errStalled means no body bytes arrived for stallTimeout.
+var errStalled = errors.New("transfer stalled")
+
+// statusError is an unexpected HTTP status.
+type statusError struct {
+	code   int
+	status string
+}
+
+func (e *statusError) Error() string { return "server answered " + e.status }
+
+func defaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 30 * time.Second
+	t.ResponseHeaderTimeout = 60 * time.Second
+	return &http.Client{Transport: t}
+}
+
+// client is the HTTP side of fetch: requests with a User-Agent, retries
+// and resumable downloads.
+type client struct {
+	http *http.Client
+	ua   string
+	rep  progress.Reporter
+}
+
+// transient reports whether err is worth another try.
+func transient(err error) bool {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.code >= 500 || se.code == http.StatusTooManyRequests || se.code == http.StatusRequestTimeout
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, errStalled) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// retry runs try until it succeeds, fails for good, or fails maxAttempts
+// times in a row without progress.
+func (c *client) retry(ctx context.Context, url string, try func() (progressed bool, err error)) error {
+	fails := 0
+	for tries := 1; ; tries++ {
+		progressed, err := try()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !transient(err) {
+			return err
+		}
+		if progressed {
+			fails = 0
+		}
+		fails++
+		if fails >= maxAttempts || tries >= maxTries {
+			return fmt.Errorf("giving up after %d tries: %w", tries, err)
+		}
+		wait := min(baseBackoff<<(fails-1), maxBackoff)
+		slog.Debug("retrying download", "url", url, "err", err, "wait", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (c *client) request(ctx context.Context, url string, rangeFrom int64) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", c.ua)
+	if rangeFrom > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", rangeFrom))
+	}
+	return c.http.Do(req)
+}
+
+// getSmall fetches url into memory (at most maxSmallFile bytes). A 404 or
+// 410 gives errNotFound.
+func (c *client) getSmall(ctx context.Context, url string) ([]byte, error) {
+	var data []byte
+	err := c.retry(ctx, url, func() (bool, error) {
+		actx, wd, stop := newWatchdog(ctx)
+		defer stop()
+		resp, err := c.request(actx, url, 0)
+		if err != nil {
+			return false, wd.err(err)
+		}
+		defer resp.Body.Close()
+		if err := checkStatus(resp); err != nil {
+			return false, err
+		}
+		var buf bytes.Buffer
+		_, err = copyBody(&buf, io.LimitReader(resp.Body, maxSmallFile+1), wd, progress.Nop().Counter("", 0))
+		data = buf.Bytes()
+		if err != nil {
+			return false, err // small files restart from zero
+		}
+		if len(data) > maxSmallFile {
+			return false, fmt.Errorf("larger than %d bytes", maxSmallFile)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("downloading %s: %w", url, err)
+	}
+	return data, nil
+}
+
+// missing reports whether a HEAD request for url says 404 or 410.
+func (c *client) missing(ctx context.Context, url string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("User-Agent", c.ua)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone
+}
+
+func checkStatus(resp *http.Response) error {
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusPartialContent:
+		return nil
+	case http.StatusNotFound, http.StatusGone:
+		return errNotFound
+	}
+	return &statusError{code: resp.StatusCode, status: resp.Status}
+}
+
+// download fetches url into partial, resuming from partial's current size
+// with a Range request. On success partial holds the whole body, synced.
+func (c *client) download(ctx context.Context, url, partial, desc string) error {
+	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("downloading %s: %w", desc, err)
+	}
+	defer f.Close()
+	var counter progress.Counter
+	defer func() {
+		if counter != nil {
+			counter.Done()
+		}
+	}()
+	err = c.retry(ctx, url, func() (bool, error) {
+		off, err := f.Seek(0, io.SeekEnd)
+		if err != nil {
+			return false, err
+		}
+		actx, wd, stop := newWatchdog(ctx)
+		defer stop()
+		resp, err := c.request(actx, url, off)
+		if err != nil {
+			return false, wd.err(err)
+		}
+		defer resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && off > 0:
+			// The partial is complete, or longer than the file now is.
+			if total, ok := contentRangeTotal(resp.Header.Get("Content-Range")); ok && total == off {
+				return false, nil
+			}
+			return false, restart(f, "server refused to resume")
+		case resp.StatusCode == http.StatusOK && off > 0:
+			// The server ignored Range: start over.
+			if err := f.Truncate(0); err != nil {
+				return false, err
+			}
+			off = 0
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return false, err
+			}
+		case resp.StatusCode == http.StatusPartialContent:
+			if start, ok := contentRangeStart(resp.Header.Get("Content-Range")); !ok || start != off {
+				return false, restart(f, "server sent another range")
+			}
+		default:
+			if err := checkStatus(resp); err != nil {
+				return false, err
+			}
+		}
+		if counter == nil {
+			total := int64(-1)
+			if resp.ContentLength >= 0 {
+				total = off + resp.ContentLength
+			}
+			counter = c.rep.Counter("downloading "+desc, total)
+			counter.Add(off)
+		}
+		n, err := copyBody(f, resp.Body, wd, counter)
+		if err != nil {
+			return n > 0, err
+		}
+		if resp.ContentLength >= 0 && n != resp.ContentLength {
+			return n > 0, io.ErrUnexpectedEOF
+		}
+		return n > 0, nil
+	})
+	if err != nil {
+		if errors.Is(err, errNotFound) {
+			return fmt.Errorf("downloading %s: %s: %w", desc, url, err)
+		}
+		return fmt.Errorf("downloading %s from %s: %w", desc, url, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("downloading %s: %w", desc, err)
+	}
+	return nil
+}
+
+// restart empties the partial file and returns a transient error so that
+// the next try starts from zero.
+func restart(f *os.File, why string) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: %w", why, io.ErrUnexpectedEOF)
+}
+
+// watchdog cancels a try when no body byte arrives for stallTimeout.
+type watchdog struct {
+	timer   *time.Timer
+	stalled atomic.Bool
+}
+
+func newWatchdog(ctx context.Context) (context.Context, *watchdog, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &watchdog{}
+	w.timer = time.AfterFunc(stallTimeout, func() {
+		w.stalled.Store(true)
+		cancel()
+	})
+	return ctx, w, func() {
+		w.timer.Stop()
+		cancel()
+	}
+}
+
+// err turns the cancellation it caused into errStalled.
+func (w *watchdog) err(err error) error {
+	if err != nil && w.stalled.Load() {
+		return errStalled
+	}
+	return err
+}
+
+// copyBody copies body to w, kicking the watchdog on every read.
+func copyBody(dst io.Writer, body io.Reader, wd *watchdog, counter progress.Counter) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		k, err := body.Read(buf)
+		if k > 0 {
+			wd.timer.Reset(stallTimeout)
+			if _, werr := dst.Write(buf[:k]); werr != nil {
+				return n, werr
+			}
+			n += int64(k)
+			counter.Add(int64(k))
+		}
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, wd.err(err)
+		}
+	}
+}
+
+// contentRangeStart parses "bytes START-END/TOTAL".
+func contentRangeStart(v string) (int64, bool) {
+	v, ok := strings.CutPrefix(v, "bytes ")
+	if !ok {
+		return 0, false
+	}
+	s, _, ok := strings.Cut(v, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// contentRangeTotal parses the TOTAL of "bytes */TOTAL" or "bytes A-B/TOTAL".
+func contentRangeTotal(v string) (int64, bool) {
+	_, t, ok := strings.Cut(v, "/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	return n, err == nil
+}

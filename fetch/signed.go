@@ -1,0 +1,149 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"time"
+)
+
+// fetcher carries the resolved options of one call.
+type fetcher struct {
+	o    Options
+	c    *client
+	keys *Keyring
+}
+
+func newFetcher(o Options) (*fetcher, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &fetcher{o: o, c: &client{http: o.HTTPClient, ua: o.UserAgent, rep: o.Reporter}}, nil
+}
+
+func (f *fetcher) keyring() (*Keyring, error) {
+	if f.keys == nil {
+		k, err := LoadKeyring(f.o.SigningKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		f.keys = k
+	}
+	return f.keys, nil
+}
+
+// signedFile returns the cache path of a verified copy of rawURL, a release
+// file with rawURL.sig and maybe rawURL.DIGESTS beside it. A cached copy is
+// re-verified and reused (when younger than maxAge, if maxAge > 0); one that
+// fails is fetched again, unless offline.
+func (f *fetcher) signedFile(ctx context.Context, rawURL string, maxAge time.Duration) (string, error) {
+	name := path.Base(rawURL)
+	keys, err := f.keyring()
+	if err != nil {
+		return "", err
+	}
+	dest, err := cachePath(f.o.CacheDir, rawURL)
+	if err != nil {
+		return "", err
+	}
+	unlock, err := lockEntry(dest)
+	if err != nil {
+		return "", fmt.Errorf("locking cache entry for %s: %w", name, err)
+	}
+	defer unlock()
+
+	if exists(dest) && (maxAge <= 0 || f.o.Offline || fresh(dest, maxAge)) {
+		err := f.verifyCached(keys, dest, name)
+		if err == nil {
+			return dest, nil
+		}
+		if f.o.Offline {
+			return "", fmt.Errorf("cached %s: %w", dest, err)
+		}
+		slog.Info("cached file failed verification, fetching it again", "file", dest, "err", err)
+	}
+	if f.o.Offline {
+		return "", offlineError(name, rawURL, dest)
+	}
+
+	sig, err := f.c.getSmall(ctx, rawURL+".sig")
+	if errors.Is(err, errNotFound) {
+		if f.c.missing(ctx, rawURL) {
+			return "", fmt.Errorf("%s is not on the server (%s): %w", name, rawURL, ErrNotFound)
+		}
+		return "", fmt.Errorf("verifying %s: %w: no signature %s.sig on the server", name, ErrSignature, rawURL)
+	}
+	if err != nil {
+		return "", err
+	}
+	digests, err := f.c.getSmall(ctx, rawURL+".DIGESTS")
+	if errors.Is(err, errNotFound) {
+		digests = nil
+	} else if err != nil {
+		return "", err
+	}
+	partial := dest + ".partial"
+	if err := f.c.download(ctx, rawURL, partial, name); err != nil {
+		return "", err
+	}
+	st, err := os.Stat(partial)
+	if err != nil {
+		return "", err
+	}
+	counter := f.o.Reporter.Counter("verifying "+name, st.Size())
+	err = verifyReleaseFile(keys, partial, name, sig, digests, counter.Add)
+	counter.Done()
+	if err != nil {
+		_ = os.Remove(partial) // never resume onto bytes that failed
+		return "", err
+	}
+	if err := writeFileAtomic(dest+".sig", sig); err != nil {
+		return "", fmt.Errorf("caching %s.sig: %w", name, err)
+	}
+	if digests != nil {
+		err = writeFileAtomic(dest+".DIGESTS", digests)
+	} else if err = os.Remove(dest + ".DIGESTS"); errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("caching %s.DIGESTS: %w", name, err)
+	}
+	if err := commitFile(partial, dest); err != nil {
+		return "", fmt.Errorf("caching %s: %w", name, err)
+	}
+	return dest, nil
+}
+
+// verifyCached re-verifies a cached release file with its cached signature
+// and, when cached, .DIGESTS.
+func (f *fetcher) verifyCached(keys *Keyring, dest, name string) error {
+	sig, err := os.ReadFile(dest + ".sig")
+	if err != nil {
+		return fmt.Errorf("verifying %s: %w: reading cached signature: %w", name, ErrSignature, err)
+	}
+	digests, err := readOptional(dest + ".DIGESTS")
+	if err != nil {
+		return fmt.Errorf("verifying %s: %w", name, err)
+	}
+	st, err := os.Stat(dest)
+	if err != nil {
+		return err
+	}
+	counter := f.o.Reporter.Counter("verifying cached "+name, st.Size())
+	defer counter.Done()
+	return verifyReleaseFile(keys, dest, name, sig, digests, counter.Add)
+}
+
+// cachedComplete reports whether a release file and its signature are in
+// the cache (not whether they verify).
+func (f *fetcher) cachedComplete(rawURL string) (string, bool) {
+	dest, err := cachePath(f.o.CacheDir, rawURL)
+	if err != nil {
+		return "", false
+	}
+	return dest, exists(dest) && exists(dest+".sig")
+}
