@@ -27,13 +27,35 @@ var (
 	FlatwrapDefaultHostDirs   = []string{"/dev", "/proc", "/sys", "/run", "/tmp", "/var/tmp"}
 )
 
-// flatwrapSpec is the tree-level part of FlatwrapOptions.
-type flatwrapSpec struct {
-	Rootfs, Name            string
-	Paths                   []string
+// FlatwrapOptions say what Flatwrap ships and how its wrappers map
+// directories.
+type FlatwrapOptions struct {
+	// Rootfs is the root filesystem shipped under /usr/local/NAME/.
+	Rootfs string
+	// Name is the extension name.
+	Name string
+	// Paths are the entry points: "/usr/..." or "SRC:/usr/DEST".
+	// Executables get wrappers, everything else a symlink into the tree.
+	Paths []string
+	// EtcMap, VarMap and HomeMap say whether /etc, /var and /home come
+	// from the host (MapHost, the default) or from the chroot (MapChroot).
 	EtcMap, VarMap, HomeMap string
-	ChrootDirs, HostDirs    []string
-	Warn                    func(string)
+	// ChrootDirs are taken from the chroot (nil means
+	// FlatwrapDefaultChrootDirs); HostDirs from the host (nil means
+	// FlatwrapDefaultHostDirs).
+	ChrootDirs, HostDirs []string
+	// Keep leaves the tree as directory NAME beside the output image.
+	Keep bool
+	// Pack says how to pack the tree; Dir and Name are set by Flatwrap.
+	Pack PackOptions
+}
+
+// Flatwrap ships o.Rootfs under /usr/local/NAME/, generates wrappers for
+// the entry points in o.Paths and packs the tree.
+func Flatwrap(ctx context.Context, o FlatwrapOptions) (*PackResult, error) {
+	return rootfsBuildAndPack(ctx, o.Name, o.Keep, o.Pack, func(dst string) error {
+		return buildFlatwrapTree(ctx, o, dst)
+	})
 }
 
 // flatwrapBind is one bind mount of the private root: Src is a host path
@@ -47,7 +69,7 @@ type flatwrapBind struct {
 
 // buildFlatwrapTree writes the Flatwrap tree into dst (created, must not
 // exist). It is Flatwrap without the packing.
-func buildFlatwrapTree(ctx context.Context, s flatwrapSpec, dst string) error {
+func buildFlatwrapTree(ctx context.Context, s FlatwrapOptions, dst string) error {
 	if err := rootfsCheckName(s.Name); err != nil {
 		return err
 	}
@@ -99,7 +121,7 @@ func buildFlatwrapTree(ctx context.Context, s flatwrapSpec, dst string) error {
 	if err := os.MkdirAll(chroot, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", chroot, err)
 	}
-	cp := rootfsCopier{OneFileSystem: true, Warn: s.Warn}
+	cp := rootfsCopier{OneFileSystem: true, Warn: s.Pack.Warn}
 	if err := cp.CopyTree(s.Rootfs, chroot); err != nil {
 		return fmt.Errorf("copying root filesystem: %w", err)
 	}
@@ -255,7 +277,7 @@ esac
 // flatwrapEntry exposes one path of the chroot at dest: executables get a
 // wrapper, everything else (units, directories, data) a symlink into the
 // tree.
-func flatwrapEntry(s flatwrapSpec, binds []flatwrapBind, dst, src, dest string) error {
+func flatwrapEntry(s FlatwrapOptions, binds []flatwrapBind, dst, src, dest string) error {
 	res, err := rootfsResolve(s.Rootfs, src, true)
 	if err != nil {
 		return fmt.Errorf("resolving /%s in %s: %w", src, s.Rootfs, err)

@@ -15,15 +15,15 @@ import (
 func TestFlatwrapTree(t *testing.T) {
 	testutil.RequireTool(t, "ldd")
 	root := makeHostRootfs(t, "cat")
-	write(t, filepath.Join(root, "usr/share/marker"), "from the chroot\n")
-	write(t, filepath.Join(root, "etc/flatwrap-marker"), "chroot etc\n")
-	write(t, filepath.Join(root, "usr/lib/systemd/system/demo.service"), "[Service]\nExecStart=/usr/bin/cat\n")
-	must(t, os.Symlink("cat", filepath.Join(root, "usr/bin/kitty")))
+	fxWrite(t, filepath.Join(root, "usr/share/marker"), "from the chroot\n")
+	fxWrite(t, filepath.Join(root, "etc/flatwrap-marker"), "chroot etc\n")
+	fxWrite(t, filepath.Join(root, "usr/lib/systemd/system/demo.service"), "[Service]\nExecStart=/usr/bin/cat\n")
+	fxMust(t, os.Symlink("cat", filepath.Join(root, "usr/bin/kitty")))
 
 	for _, etc := range []string{MapHost, MapChroot} {
 		t.Run(etc, func(t *testing.T) {
 			tree := filepath.Join(t.TempDir(), "tree")
-			err := buildFlatwrapTree(context.Background(), flatwrapSpec{
+			err := buildFlatwrapTree(context.Background(), FlatwrapOptions{
 				Rootfs: root, Name: "wrapped", EtcMap: etc,
 				Paths: []string{"/usr/bin/cat", "/bin/kitty:/usr/bin/kitty", "/usr/lib/systemd/system/demo.service", "/usr/share"},
 			}, tree)
@@ -84,7 +84,7 @@ func TestFlatwrapTree(t *testing.T) {
 // allows and checks it sees the chroot's files plus the mapped host ones.
 func runFlatwrap(t *testing.T, tree, etc string) {
 	hostFile := filepath.Join(t.TempDir(), "host-file")
-	write(t, hostFile, "from the host\n")
+	fxWrite(t, hostFile, "from the host\n")
 	wantEtc, etcFile := "", "/etc/flatwrap-marker"
 	if etc == MapHost {
 		etcFile = "/etc/hostname"
@@ -132,19 +132,19 @@ func runFlatwrap(t *testing.T, tree, etc string) {
 
 func TestFlatwrapRefusesEscapes(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "usr/bin/tool"), "#!/bin/sh\n")
-	must(t, os.Symlink("../../../../etc", filepath.Join(root, "usr/etc")))
+	fxWrite(t, filepath.Join(root, "usr/bin/tool"), "#!/bin/sh\n")
+	fxMust(t, os.Symlink("../../../../etc", filepath.Join(root, "usr/etc")))
 	for _, paths := range [][]string{{"/usr/../etc/passwd:/usr/bin/x"}, {"/usr/etc/passwd"}} {
-		err := buildFlatwrapTree(context.Background(), flatwrapSpec{Rootfs: root, Name: "x", Paths: paths}, filepath.Join(t.TempDir(), "t"))
+		err := buildFlatwrapTree(context.Background(), FlatwrapOptions{Rootfs: root, Name: "x", Paths: paths}, filepath.Join(t.TempDir(), "t"))
 		if !errors.Is(err, ErrPathEscapes) {
 			t.Errorf("paths %q: %v, want ErrPathEscapes", paths, err)
 		}
 	}
-	err := buildFlatwrapTree(context.Background(), flatwrapSpec{Rootfs: root, Name: "x", Paths: []string{"/usr/bin/tool"}, ChrootDirs: []string{"/usr/etc"}}, filepath.Join(t.TempDir(), "t"))
+	err := buildFlatwrapTree(context.Background(), FlatwrapOptions{Rootfs: root, Name: "x", Paths: []string{"/usr/bin/tool"}, ChrootDirs: []string{"/usr/etc"}}, filepath.Join(t.TempDir(), "t"))
 	if !errors.Is(err, ErrPathEscapes) {
 		t.Errorf("escaping chroot dir: %v", err)
 	}
-	err = buildFlatwrapTree(context.Background(), flatwrapSpec{Rootfs: root, Name: "x", Paths: []string{"/usr/bin/tool"}, EtcMap: "both"}, filepath.Join(t.TempDir(), "t"))
+	err = buildFlatwrapTree(context.Background(), FlatwrapOptions{Rootfs: root, Name: "x", Paths: []string{"/usr/bin/tool"}, EtcMap: "both"}, filepath.Join(t.TempDir(), "t"))
 	if err == nil || !strings.Contains(err.Error(), "chroot") {
 		t.Errorf("bad map mode: %v", err)
 	}

@@ -15,6 +15,34 @@ import (
 	"strings"
 )
 
+// FlixOptions say what Flix takes from a root filesystem.
+type FlixOptions struct {
+	// Rootfs is the root filesystem to take binaries and libraries from.
+	Rootfs string
+	// Name is the extension name; libraries go to /usr/local/NAME/.
+	Name string
+	// Paths are binaries and resources: "/usr/..." or "SRC:/usr/DEST".
+	Paths []string
+	// ExtraLibs are libraries loaded with dlopen, copied to
+	// /usr/local/NAME/extralibs/ with what they need.
+	ExtraLibs []string
+	// Keep leaves the tree as directory NAME beside the output image.
+	Keep bool
+	// Pack says how to pack the tree; Dir and Name are set by Flix. Its
+	// Warn also receives Flix's warnings.
+	Pack PackOptions
+}
+
+// Flix copies the binaries and resources named in o.Paths from o.Rootfs
+// into a sysext tree, together with their dynamic loader and needed
+// libraries in /usr/local/NAME/, rewrites their interpreter and rpath to
+// point there (with patchelf), and packs the tree.
+func Flix(ctx context.Context, o FlixOptions) (*PackResult, error) {
+	return rootfsBuildAndPack(ctx, o.Name, o.Keep, o.Pack, func(dst string) error {
+		return buildFlixTree(ctx, o, dst)
+	})
+}
+
 // flixTree holds the state of one Flix tree build.
 type flixTree struct {
 	ctx      context.Context
@@ -36,7 +64,8 @@ func flixLibDir(name string) string { return "usr/local/" + name }
 
 // buildFlixTree writes the Flix tree for rootfs into dst (created, must not
 // exist yet). It is Flix without the packing.
-func buildFlixTree(ctx context.Context, rootfs, name string, paths, extraLibs []string, dst string, warn func(string)) error {
+func buildFlixTree(ctx context.Context, o FlixOptions, dst string) error {
+	rootfs, name, paths, extraLibs, warn := o.Rootfs, o.Name, o.Paths, o.ExtraLibs, o.Pack.Warn
 	if err := rootfsCheckName(name); err != nil {
 		return err
 	}

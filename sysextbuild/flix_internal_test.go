@@ -37,15 +37,15 @@ func privateRun(t *testing.T, tree, name string, argv ...string) string {
 func TestFlixTreeHostBinary(t *testing.T) {
 	testutil.RequireTool(t, "patchelf", "ldd")
 	root := makeHostRootfs(t, "cat")
-	write(t, filepath.Join(root, "usr/share/flixtest/data"), "resource\n")
-	write(t, filepath.Join(root, "etc/flixtest.conf"), "conf\n")
-	must(t, os.Symlink("/usr/bin/cat", filepath.Join(root, "usr/bin/kitty")))
+	fxWrite(t, filepath.Join(root, "usr/share/flixtest/data"), "resource\n")
+	fxWrite(t, filepath.Join(root, "etc/flixtest.conf"), "conf\n")
+	fxMust(t, os.Symlink("/usr/bin/cat", filepath.Join(root, "usr/bin/kitty")))
 
 	tree := filepath.Join(t.TempDir(), "tree")
 	var warnings []string
-	err := buildFlixTree(context.Background(), root, "cattest",
-		[]string{"/usr/bin/kitty", "/usr/share/flixtest", "/etc/flixtest.conf:/usr/share/flixtest.conf"},
-		nil, tree, func(m string) { warnings = append(warnings, m) })
+	err := buildFlixTree(context.Background(), FlixOptions{Rootfs: root, Name: "cattest",
+		Paths: []string{"/usr/bin/kitty", "/usr/share/flixtest", "/etc/flixtest.conf:/usr/share/flixtest.conf"},
+		Pack:  PackOptions{Warn: func(m string) { warnings = append(warnings, m) }}}, tree)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,26 +115,74 @@ func TestFlixTreeHostBinary(t *testing.T) {
 func TestFlixTreeRefusesEscapes(t *testing.T) {
 	testutil.RequireTool(t, "patchelf")
 	root := t.TempDir()
-	write(t, filepath.Join(root, "usr/bin/tool"), "#!/bin/sh\n")
-	must(t, os.Symlink("../../../../../../etc/passwd", filepath.Join(root, "usr/bin/evil")))
-	must(t, os.MkdirAll(filepath.Join(root, "usr/share"), 0o755))
-	must(t, os.Symlink("../../..", filepath.Join(root, "usr/share/up")))
+	fxWrite(t, filepath.Join(root, "usr/bin/tool"), "#!/bin/sh\n")
+	fxMust(t, os.Symlink("../../../../../../etc/passwd", filepath.Join(root, "usr/bin/evil")))
+	fxMust(t, os.MkdirAll(filepath.Join(root, "usr/share"), 0o755))
+	fxMust(t, os.Symlink("../../..", filepath.Join(root, "usr/share/up")))
 	for _, paths := range [][]string{
 		{"/usr/bin/../../etc/passwd"},
 		{"/usr/bin/evil"},
 		{"/usr/share/up/etc/passwd"},
 		{"/usr/bin/tool:/usr/../etc/tool"},
 	} {
-		err := buildFlixTree(context.Background(), root, "x", paths, nil, filepath.Join(t.TempDir(), "tree"), nil)
+		err := buildFlixTree(context.Background(), FlixOptions{Rootfs: root, Name: "x", Paths: paths}, filepath.Join(t.TempDir(), "tree"))
 		if !errors.Is(err, ErrPathEscapes) {
 			t.Errorf("paths %q: error %v, want ErrPathEscapes", paths, err)
 		}
 	}
-	err := buildFlixTree(context.Background(), root, "x", []string{"/usr/bin/tool"}, []string{"/../lib/libz.so"}, filepath.Join(t.TempDir(), "tree"), nil)
+	err := buildFlixTree(context.Background(), FlixOptions{Rootfs: root, Name: "x", Paths: []string{"/usr/bin/tool"}, ExtraLibs: []string{"/../lib/libz.so"}}, filepath.Join(t.TempDir(), "tree"))
 	if !errors.Is(err, ErrPathEscapes) {
 		t.Errorf("extra lib with ..: %v", err)
 	}
-	if err := buildFlixTree(context.Background(), root, "x", []string{"/etc/passwd"}, nil, filepath.Join(t.TempDir(), "tree"), nil); err == nil || !strings.Contains(err.Error(), "SRC:/usr/TARGET") {
+	if err := buildFlixTree(context.Background(), FlixOptions{Rootfs: root, Name: "x", Paths: []string{"/etc/passwd"}}, filepath.Join(t.TempDir(), "tree")); err == nil || !strings.Contains(err.Error(), "SRC:/usr/TARGET") {
 		t.Errorf("path outside /usr without target: %v", err)
+	}
+}
+
+// TestFlixPacked runs the whole of Flix and executes the binary from the
+// unpacked squashfs image.
+func TestFlixPacked(t *testing.T) {
+	testutil.RequireTool(t, "patchelf", "ldd", "mksquashfs", "unsquashfs")
+	root := makeHostRootfs(t, "cat")
+	out := t.TempDir()
+	res, err := Flix(context.Background(), FlixOptions{Rootfs: root, Name: "catsx", Paths: []string{"/usr/bin/cat"},
+		Pack: PackOptions{Output: filepath.Join(out, "catsx.raw")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Output != filepath.Join(out, "catsx.raw") || len(res.SHA256) != 64 {
+		t.Errorf("result %+v", res)
+	}
+	ents, _ := os.ReadDir(out)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "SHA256SUMS.catsx catsx.raw" {
+		t.Errorf("output dir holds %q (temporary tree left behind?)", names)
+	}
+	unpacked := filepath.Join(t.TempDir(), "sx")
+	testutil.Run(t, "unsquashfs", "-no-xattrs", "-d", unpacked, res.Output)
+	rel, err := os.ReadFile(filepath.Join(unpacked, "usr/lib/extension-release.d/extension-release.catsx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("extension-release: %q", rel)
+	maps := privateRun(t, unpacked, "catsx", filepath.Join(unpacked, "usr/bin/cat"), "/proc/self/maps")
+	if !strings.Contains(maps, "/usr/local/catsx/libc.so.6") {
+		t.Errorf("unpacked flixed cat did not use its own libc:\n%s", maps)
+	}
+
+	// Keep leaves the tree beside the output and refuses to overwrite it.
+	o := FlixOptions{Rootfs: root, Name: "kept", Paths: []string{"/usr/bin/cat"}, Keep: true,
+		Pack: PackOptions{Output: filepath.Join(out, "kept.raw")}}
+	if _, err := Flix(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "kept/usr/local/kept/libc.so.6")); err != nil {
+		t.Error("kept tree missing:", err)
+	}
+	if _, err := Flix(context.Background(), o); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("second kept run: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ package sysextbuild
 // inside a root filesystem as if it were "/", and copying trees out of it.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -286,4 +287,45 @@ func rootfsSplitMapping(arg string) (src, dest string, err error) {
 		return "", "", fmt.Errorf("path %q is outside /usr: pass it as SRC:/usr/TARGET, e.g. /bin/foo:/usr/bin/foo", arg)
 	}
 	return src, dest, nil
+}
+
+// rootfsBuildAndPack builds a tree with build and packs it as extension
+// name. The tree is built in a temporary directory beside the output and
+// removed afterwards, unless keep: then it stays as NAME beside the output
+// (which must not exist yet).
+func rootfsBuildAndPack(ctx context.Context, name string, keep bool, pack PackOptions, build func(dst string) error) (*PackResult, error) {
+	if err := rootfsCheckName(name); err != nil {
+		return nil, err
+	}
+	pack.Name = name
+	if pack.Output == "" {
+		pack.Output = name + ".raw"
+	}
+	outDir := filepath.Dir(pack.Output)
+	var dst string
+	if keep {
+		dst = filepath.Join(outDir, name)
+		if _, err := os.Lstat(dst); err == nil {
+			return nil, fmt.Errorf("tree directory %s already exists: remove it or drop the keep option", dst)
+		}
+	} else {
+		tmp, err := os.MkdirTemp(outDir, "."+name+".tree-*")
+		if err != nil {
+			return nil, fmt.Errorf("creating temporary tree directory: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		dst = filepath.Join(tmp, name)
+	}
+	if err := build(dst); err != nil {
+		if keep {
+			_ = os.RemoveAll(dst)
+		}
+		return nil, err
+	}
+	pack.Dir = dst
+	res, err := Pack(ctx, pack)
+	if err != nil {
+		return nil, fmt.Errorf("packing %s: %w", name, err)
+	}
+	return res, nil
 }

@@ -26,7 +26,7 @@ func makeHostRootfs(t *testing.T, bins ...string) string {
 			t.Fatal(err)
 		}
 	}
-	write(t, filepath.Join(root, "etc/ld.so.conf"), "include /etc/ld.so.conf.d/*.conf\n")
+	fxWrite(t, filepath.Join(root, "etc/ld.so.conf"), "include /etc/ld.so.conf.d/*.conf\n")
 	libs := map[string]bool{}
 	for _, bin := range bins {
 		hostBin, err := exec.LookPath(bin)
@@ -77,7 +77,7 @@ func makeHostRootfs(t *testing.T, bins ...string) string {
 		confDirs = append(confDirs, dir)
 		copyHostFile(t, real, filepath.Join(root, dir, filepath.Base(lib)))
 	}
-	write(t, filepath.Join(root, "etc/ld.so.conf.d/libs.conf"), "# test\n"+strings.Join(confDirs, "\n")+"\n")
+	fxWrite(t, filepath.Join(root, "etc/ld.so.conf.d/libs.conf"), "# test\n"+strings.Join(confDirs, "\n")+"\n")
 	return root
 }
 
@@ -91,7 +91,7 @@ func copyHostFile(t *testing.T, src, dst string) {
 	}
 }
 
-func write(t *testing.T, p, content string) {
+func fxWrite(t *testing.T, p, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
@@ -103,12 +103,12 @@ func write(t *testing.T, p, content string) {
 
 func TestRootfsResolve(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "usr/lib/x/real"), "x")
-	must(t, os.Symlink("usr/lib", filepath.Join(root, "lib")))
-	must(t, os.Symlink("/usr/lib/x/real", filepath.Join(root, "usr/lib/abs")))
-	must(t, os.Symlink("../../../../etc/passwd", filepath.Join(root, "usr/lib/escape")))
-	must(t, os.Symlink("loop2", filepath.Join(root, "loop1")))
-	must(t, os.Symlink("loop1", filepath.Join(root, "loop2")))
+	fxWrite(t, filepath.Join(root, "usr/lib/x/real"), "x")
+	fxMust(t, os.Symlink("usr/lib", filepath.Join(root, "lib")))
+	fxMust(t, os.Symlink("/usr/lib/x/real", filepath.Join(root, "usr/lib/abs")))
+	fxMust(t, os.Symlink("../../../../etc/passwd", filepath.Join(root, "usr/lib/escape")))
+	fxMust(t, os.Symlink("loop2", filepath.Join(root, "loop1")))
+	fxMust(t, os.Symlink("loop1", filepath.Join(root, "loop2")))
 	for _, tc := range []struct {
 		in, want string
 		follow   bool
@@ -150,7 +150,7 @@ func TestRootfsResolve(t *testing.T) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func fxMust(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
