@@ -1,0 +1,481 @@
+package partitions
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Ext4 edits an ext4 filesystem at a byte offset of a disk image with
+// debugfs. It is not safe for concurrent use.
+type Ext4 struct {
+	image   string
+	offset  int64
+	pending []string
+	tmpDir  string
+	env     []string
+}
+
+// Ext4Options tunes the ext4 editor.
+type Ext4Options struct {
+	// Epoch, when non-zero, is used for every timestamp debugfs writes
+	// (E2FSPROGS_FAKE_TIME), for reproducible bakes.
+	Epoch int64
+}
+
+// OpenExt4 opens the ext4 filesystem at offset in image for editing.
+func OpenExt4(image string, offset int64, o Ext4Options) (*Ext4, error) {
+	if _, err := exec.LookPath("debugfs"); err != nil {
+		return nil, fmt.Errorf("editing ext4: debugfs not found: install e2fsprogs")
+	}
+	e := &Ext4{image: image, offset: offset}
+	if o.Epoch != 0 {
+		e.env = []string{fmt.Sprintf("E2FSPROGS_FAKE_TIME=%d", o.Epoch)}
+	}
+	if _, err := e.run(false, "stats"); err != nil {
+		return nil, fmt.Errorf("opening ext4 at offset %d of %s: %w", offset, image, err)
+	}
+	return e, nil
+}
+
+func (e *Ext4) spec() string { return fmt.Sprintf("%s?offset=%d", e.image, e.offset) }
+
+// quote makes a debugfs argument; debugfs splits on blanks and honours
+// double quotes.
+func quote(s string) (string, error) {
+	if strings.ContainsAny(s, "\"\n\r") {
+		return "", fmt.Errorf("path %q has characters debugfs cannot take", s)
+	}
+	if strings.ContainsAny(s, " \t") {
+		return `"` + s + `"`, nil
+	}
+	return s, nil
+}
+
+// run executes commands in one debugfs process; stdout is returned. Every
+// line debugfs prints to stderr besides its banner is an error.
+func (e *Ext4) run(write bool, cmds ...string) ([]byte, error) {
+	args := []string{}
+	if write {
+		args = append(args, "-w")
+	}
+	args = append(args, "-f", "-", e.spec())
+	cmd := exec.Command("debugfs", args...)
+	cmd.Env = append(os.Environ(), e.env...)
+	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\n")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var problems []string
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "debugfs ") {
+			continue
+		}
+		problems = append(problems, l)
+	}
+	if err != nil || len(problems) > 0 {
+		return stdout.Bytes(), fmt.Errorf("debugfs on %s: %s (%v)", e.spec(), strings.Join(problems, "; "), err)
+	}
+	return stdout.Bytes(), nil
+}
+
+func (e *Ext4) flush() error {
+	if len(e.pending) == 0 {
+		return nil
+	}
+	cmds := e.pending
+	e.pending = nil
+	if _, err := e.run(true, cmds...); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (e *Ext4) queue(format string, paths ...string) error {
+	args := make([]any, len(paths))
+	for i, p := range paths {
+		q, err := quote(p)
+		if err != nil {
+			return err
+		}
+		args[i] = q
+	}
+	e.pending = append(e.pending, fmt.Sprintf(format, args...))
+	return nil
+}
+
+// MkdirAll implements Editor.
+func (e *Ext4) MkdirAll(p string, perm fs.FileMode) error {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return nil
+	}
+	if err := e.MkdirAll(path.Dir(p), perm); err != nil {
+		return err
+	}
+	fi, err := e.Stat(p)
+	if err == nil {
+		if !fi.Mode.IsDir() {
+			return fmt.Errorf("making directory %s: a %s is in the way", p, fi.Mode.Type())
+		}
+		return nil
+	}
+	if err := e.queue("mkdir %s", p); err != nil {
+		return err
+	}
+	return e.setOwnerMode(p, 0o040000, perm)
+}
+
+func (e *Ext4) setOwnerMode(p string, typeBits uint32, perm fs.FileMode) error {
+	if err := e.queue("sif %s uid 0", p); err != nil {
+		return err
+	}
+	if err := e.queue("sif %s gid 0", p); err != nil {
+		return err
+	}
+	return e.queue(fmt.Sprintf("sif %%s mode 0%o", typeBits|uint32(perm.Perm())), p)
+}
+
+// remove queues removal of an existing non-directory entry at p.
+func (e *Ext4) remove(p string) error {
+	fi, err := e.Stat(p)
+	if err != nil {
+		return nil
+	}
+	if fi.Mode.IsDir() {
+		return fmt.Errorf("replacing %s: it is a directory", p)
+	}
+	return e.queue("rm %s", p)
+}
+
+// WriteFile implements Editor. debugfs reads from a local file: an
+// *os.File source is used in place, anything else is spooled first.
+func (e *Ext4) WriteFile(p string, src io.Reader, perm fs.FileMode) error {
+	if err := e.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755); err != nil {
+		return err
+	}
+	p = path.Clean("/" + p)
+	local := ""
+	if f, ok := src.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			if off, err := f.Seek(0, io.SeekCurrent); err == nil && off == 0 {
+				local = f.Name()
+			}
+		}
+	}
+	if local == "" {
+		if e.tmpDir == "" {
+			d, err := os.MkdirTemp("", "bake-os-ext4-")
+			if err != nil {
+				return fmt.Errorf("creating spool dir: %w", err)
+			}
+			e.tmpDir = d
+		}
+		tf, err := os.CreateTemp(e.tmpDir, "spool-")
+		if err != nil {
+			return fmt.Errorf("spooling %s: %w", p, err)
+		}
+		if _, err := io.Copy(tf, src); err != nil {
+			tf.Close()
+			return fmt.Errorf("spooling %s: %w", p, err)
+		}
+		if err := tf.Close(); err != nil {
+			return fmt.Errorf("spooling %s: %w", p, err)
+		}
+		local = tf.Name()
+	}
+	if err := e.remove(p); err != nil {
+		return err
+	}
+	if err := e.queue("write %s %s", local, p); err != nil {
+		return err
+	}
+	return e.setOwnerMode(p, 0o100000, perm)
+}
+
+// Symlink implements Editor.
+func (e *Ext4) Symlink(target, p string) error {
+	if err := e.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755); err != nil {
+		return err
+	}
+	p = path.Clean("/" + p)
+	if err := e.remove(p); err != nil {
+		return err
+	}
+	if err := e.queue("symlink %s %s", p, target); err != nil {
+		return err
+	}
+	if err := e.queue("sif %s uid 0", p); err != nil {
+		return err
+	}
+	return e.queue("sif %s gid 0", p)
+}
+
+// Chmod implements Editor.
+func (e *Ext4) Chmod(p string, perm fs.FileMode) error {
+	fi, err := e.Stat(p)
+	if err != nil {
+		return err
+	}
+	return e.queue(fmt.Sprintf("sif %%s mode 0%o", modeTypeBits(fi.Mode)|uint32(perm.Perm())), p)
+}
+
+// Chown implements Editor.
+func (e *Ext4) Chown(p string, uid, gid int) error {
+	if err := e.queue(fmt.Sprintf("sif %%s uid %d", uid), p); err != nil {
+		return err
+	}
+	return e.queue(fmt.Sprintf("sif %%s gid %d", gid), p)
+}
+
+// Open implements Editor: the file is dumped to a temp file first.
+func (e *Ext4) Open(p string) (io.ReadCloser, error) {
+	fi, err := e.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode.IsRegular() {
+		return nil, fmt.Errorf("reading %s: not a regular file", p)
+	}
+	tf, err := os.CreateTemp("", "bake-os-dump-")
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	tf.Close()
+	q, err := quote(p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.run(false, fmt.Sprintf("dump %s %s", q, tf.Name())); err != nil {
+		os.Remove(tf.Name())
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	f, err := os.Open(tf.Name())
+	if err != nil {
+		return nil, err
+	}
+	return &removeOnClose{f}, nil
+}
+
+type removeOnClose struct{ *os.File }
+
+func (r *removeOnClose) Close() error {
+	err := r.File.Close()
+	os.Remove(r.File.Name())
+	return err
+}
+
+// Stat implements Editor.
+func (e *Ext4) Stat(p string) (FileInfo, error) {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return FileInfo{Name: "/", Mode: fs.ModeDir | 0o755}, nil
+	}
+	list, err := e.ReadDir(path.Dir(p))
+	if err != nil {
+		return FileInfo{}, err
+	}
+	for _, fi := range list {
+		if fi.Name == path.Base(p) {
+			return fi, nil
+		}
+	}
+	return FileInfo{}, fmt.Errorf("stat %s: %w", p, fs.ErrNotExist)
+}
+
+// ReadDir implements Editor using "ls -p" (/inode/mode/uid/gid/name/size/).
+func (e *Ext4) ReadDir(p string) ([]FileInfo, error) {
+	if err := e.flush(); err != nil {
+		return nil, err
+	}
+	p = path.Clean("/" + p)
+	q, err := quote(p)
+	if err != nil {
+		return nil, err
+	}
+	out, err := e.run(false, "ls -p "+q)
+	if err != nil {
+		if strings.Contains(err.Error(), "File not found") {
+			return nil, fmt.Errorf("listing %s: %w", p, fs.ErrNotExist)
+		}
+		return nil, fmt.Errorf("listing %s: %w", p, err)
+	}
+	var list []FileInfo
+	var links []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		l := sc.Text()
+		if !strings.HasPrefix(l, "/") {
+			continue
+		}
+		f := strings.Split(l, "/")
+		if len(f) < 7 {
+			continue
+		}
+		name := strings.Join(f[5:len(f)-2], "/")
+		if name == "." || name == ".." || name == "" {
+			continue
+		}
+		mode, err1 := strconv.ParseUint(f[2], 8, 32)
+		uid, err2 := strconv.Atoi(f[3])
+		gid, err3 := strconv.Atoi(f[4])
+		size, _ := strconv.ParseInt(f[len(f)-2], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil {
+			return nil, fmt.Errorf("listing %s: unexpected debugfs line %q", p, l)
+		}
+		fi := FileInfo{Name: name, Mode: unixMode(uint32(mode)), Size: size, UID: uid, GID: gid}
+		if fi.Mode&fs.ModeSymlink != 0 {
+			q, err := quote(path.Join(p, name))
+			if err != nil {
+				return nil, err
+			}
+			links = append(links, q)
+		}
+		list = append(list, fi)
+	}
+	if len(links) > 0 {
+		if err := e.readLinks(list, links); err != nil {
+			return nil, fmt.Errorf("listing %s: %w", p, err)
+		}
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return list, nil
+}
+
+// fastLinkRE finds the target of a fast symlink (stored in the inode) in
+// debugfs's stat output; slow symlinks are read with "cat".
+var fastLinkRE = regexp.MustCompile(`(?m)^Fast link dest: "(.*)"$`)
+
+// readLinks fills in symlink targets; their lengths are known from ls.
+func (e *Ext4) readLinks(list []FileInfo, cmds []string) error {
+	for i := range list {
+		if list[i].Mode&fs.ModeSymlink == 0 {
+			continue
+		}
+		out, err := e.request("stat " + cmds[0])
+		if err != nil {
+			return err
+		}
+		if m := fastLinkRE.FindSubmatch(out); m != nil {
+			out = m[1]
+		} else if out, err = e.request("cat " + cmds[0]); err != nil {
+			return err
+		}
+		cmds = cmds[1:]
+		if int64(len(out)) < list[i].Size {
+			return fmt.Errorf("short symlink target for %s", list[i].Name)
+		}
+		list[i].LinkTarget = string(out[:list[i].Size])
+	}
+	return nil
+}
+
+// request runs one read-only command with -R, whose stdout is not mixed
+// with echoed command lines.
+func (e *Ext4) request(command string) ([]byte, error) {
+	cmd := exec.Command("debugfs", "-R", command, e.spec())
+	cmd.Env = append(os.Environ(), e.env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("debugfs -R %q on %s: %w: %s", command, e.spec(), err, stderr.String())
+	}
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "debugfs ") {
+			return nil, fmt.Errorf("debugfs -R %q on %s: %s", command, e.spec(), l)
+		}
+	}
+	return stdout.Bytes(), nil
+}
+
+// FreeBytes implements Editor: free blocks minus the reserved ones (what a
+// root-owned writer may use is more, but Flatcar's first boot needs room).
+func (e *Ext4) FreeBytes() (int64, error) {
+	if err := e.flush(); err != nil {
+		return 0, err
+	}
+	out, err := e.run(false, "stats")
+	if err != nil {
+		return 0, err
+	}
+	var free, bs int64
+	for _, l := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch strings.TrimSpace(k) {
+		case "Free blocks":
+			free = n
+		case "Block size":
+			bs = n
+		}
+	}
+	if bs == 0 {
+		return 0, fmt.Errorf("reading ext4 stats of %s: no block size", e.spec())
+	}
+	return free * bs, nil
+}
+
+// Commit implements Editor.
+func (e *Ext4) Commit(context.Context) error { return e.flush() }
+
+// Close implements Editor; uncommitted edits are dropped.
+func (e *Ext4) Close() error {
+	e.pending = nil
+	if e.tmpDir != "" {
+		os.RemoveAll(e.tmpDir)
+		e.tmpDir = ""
+	}
+	return nil
+}
+
+func unixMode(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	switch m & 0o170000 {
+	case 0o040000:
+		mode |= fs.ModeDir
+	case 0o120000:
+		mode |= fs.ModeSymlink
+	case 0o020000:
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	case 0o060000:
+		mode |= fs.ModeDevice
+	case 0o010000:
+		mode |= fs.ModeNamedPipe
+	case 0o140000:
+		mode |= fs.ModeSocket
+	}
+	if m&0o4000 != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
+}
+
+func modeTypeBits(m fs.FileMode) uint32 {
+	switch {
+	case m.IsDir():
+		return 0o040000
+	case m&fs.ModeSymlink != 0:
+		return 0o120000
+	}
+	return 0o100000
+}

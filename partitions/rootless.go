@@ -1,0 +1,54 @@
+package partitions
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// command builds an exec.Cmd for a tool that must see files as root-owned.
+// As root it runs the tool directly; otherwise it runs it under
+// "unshare --map-root-user", a user namespace in which the caller is uid 0,
+// so files the caller owns are recorded as owned by root.
+func command(ctx context.Context, name string, args ...string) (*exec.Cmd, error) {
+	if _, err := exec.LookPath(name); err != nil {
+		return nil, fmt.Errorf("%s not found: install %s", name, debianPackage(name))
+	}
+	if os.Geteuid() == 0 {
+		return exec.CommandContext(ctx, name, args...), nil
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		return nil, fmt.Errorf("running %s without root needs unshare: install util-linux", name)
+	}
+	return exec.CommandContext(ctx, "unshare", append([]string{"--map-root-user", name}, args...)...), nil
+}
+
+// runTool runs a tool (see command) and returns its stdout; failures carry
+// the tool's stderr.
+func runTool(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd, err := command(ctx, name, args...)
+	if err != nil {
+		return nil, err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+func debianPackage(tool string) string {
+	switch tool {
+	case "btrfs", "mkfs.btrfs":
+		return "btrfs-progs"
+	case "debugfs", "e2fsck", "mke2fs", "resize2fs":
+		return "e2fsprogs"
+	case "mkfs.vfat", "fsck.vfat":
+		return "dosfstools"
+	}
+	return "the package that provides " + tool
+}
