@@ -1,0 +1,138 @@
+package sysext
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/filesystem/squashfs"
+)
+
+// ErrNotFound is wrapped when the requested file is not in the image.
+var ErrNotFound = fs.ErrNotExist
+
+// ReadFile returns the content of path (relative, e.g.
+// "usr/lib/extension-release.d/extension-release.foo") inside the sysext
+// image at image.
+func ReadFile(image, path string) ([]byte, error) {
+	format, err := DetectFormat(image)
+	if err != nil {
+		return nil, err
+	}
+	path = strings.TrimPrefix(path, "/")
+	switch format {
+	case FormatSquashfs:
+		data, err := readSquashfs(image, path)
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			return data, err
+		}
+		// go-diskfs lacks some compressors (lz4): ask unsquashfs.
+		return readUnsquashfs(image, path)
+	case FormatExt4:
+		return readDebugfs(image, path)
+	case FormatErofs:
+		return readExtracted(image, path, "fsck.erofs", "erofs-utils", func(dir string) []string {
+			return []string{"--extract=" + dir, "--force", "--no-preserve", image}
+		})
+	case FormatBtrfs:
+		return readExtracted(image, path, "btrfs", "btrfs-progs", func(dir string) []string {
+			return []string{"restore", image, dir}
+		})
+	}
+	return nil, fmt.Errorf("reading %s: unsupported format %s", image, format)
+}
+
+func readSquashfs(image, path string) ([]byte, error) {
+	f, err := os.Open(image)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	sq, err := squashfs.Read(file.New(f, true), st.Size(), 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reading squashfs %s: %w", image, err)
+	}
+	h, err := sq.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "does not exist") {
+			return nil, fmt.Errorf("%s: %s: %w", image, path, fs.ErrNotExist)
+		}
+		return nil, fmt.Errorf("reading %s from %s: %w", path, image, err)
+	}
+	defer h.Close()
+	return io.ReadAll(io.LimitReader(h, 1<<20))
+}
+
+func lookTool(tool, pkg string) error {
+	if _, err := exec.LookPath(tool); err != nil {
+		return fmt.Errorf("%s not found: install %s", tool, pkg)
+	}
+	return nil
+}
+
+func readUnsquashfs(image, path string) ([]byte, error) {
+	if err := lookTool("unsquashfs", "squashfs-tools"); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", image, err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("unsquashfs", "-cat", image, path)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if strings.Contains(stderr.String(), "not found") || strings.Contains(stderr.String(), "No such file") || strings.Contains(stderr.String(), "does not exist") {
+			return nil, fmt.Errorf("%s: %s: %w", image, path, fs.ErrNotExist)
+		}
+		return nil, fmt.Errorf("unsquashfs -cat %s %s: %w: %s", image, path, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+func readDebugfs(image, path string) ([]byte, error) {
+	if err := lookTool("debugfs", "e2fsprogs"); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", image, err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("debugfs", "-R", "cat /"+path, image)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("debugfs on %s: %w: %s", image, err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "File not found") {
+		return nil, fmt.Errorf("%s: %s: %w", image, path, fs.ErrNotExist)
+	}
+	return stdout.Bytes(), nil
+}
+
+// readExtracted unpacks the whole image with a tool and reads path.
+func readExtracted(image, path, tool, pkg string, args func(dir string) []string) ([]byte, error) {
+	if err := lookTool(tool, pkg); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", image, err)
+	}
+	dir, err := os.MkdirTemp("", "bake-os-sysext-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	out, err := exec.Command(tool, args(dir)...).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w: %s", tool, image, err, strings.TrimSpace(string(out)))
+	}
+	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(path)))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %s: %w", image, path, fs.ErrNotExist)
+		}
+		return nil, err
+	}
+	return data, nil
+}
