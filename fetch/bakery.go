@@ -76,14 +76,6 @@ func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, er
 	if !ok {
 		return nil, fmt.Errorf("sysext %s: %w: not listed in %s; refusing it", file, ErrSignature, sumsURL)
 	}
-	partial := dest + ".partial"
-	if err := f.c.download(ctx, rawURL, partial, file); err != nil {
-		return nil, fmt.Errorf("sysext %s: %w", name, err)
-	}
-	if err := checkSHA256(partial, file, want, sumsURL); err != nil {
-		_ = os.Remove(partial)
-		return nil, err
-	}
 	conf, err := f.c.getSmall(ctx, confURL)
 	switch {
 	case errors.Is(err, errNotFound):
@@ -97,6 +89,16 @@ func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, er
 				return nil, fmt.Errorf("sysext %s: %w: %s.conf has SHA256 %s, %s lists %s", name, ErrSignature, name, got, sumsURL, want)
 			}
 		}
+	}
+	partial := dest + ".partial"
+	if err := f.c.download(ctx, rawURL, partial, file); err != nil {
+		return nil, fmt.Errorf("sysext %s: %w", name, err)
+	}
+	if err := checkSHA256(partial, file, want, sumsURL); err != nil {
+		_ = os.Remove(partial)
+		return nil, err
+	}
+	if conf != nil {
 		err = writeFileAtomic(confDest, conf)
 		out.ConfPath = confDest
 	} else if err = os.Remove(confDest); errors.Is(err, os.ErrNotExist) {

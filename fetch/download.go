@@ -24,13 +24,16 @@ import (
 // received bytes does not count, so a long download over a flaky link
 // keeps resuming.
 const (
-	maxAttempts  = 5
-	maxTries     = 100 // in all, even when every try makes progress
-	baseBackoff  = 250 * time.Millisecond
-	maxBackoff   = 8 * time.Second
-	stallTimeout = 60 * time.Second // no body bytes for this long: retry
-	maxSmallFile = 64 << 20         // indexes, signatures, checksums, configs
+	maxAttempts    = 5
+	maxTries       = 100 // in all, even when every try makes progress
+	defaultBackoff = 250 * time.Millisecond
+	maxBackoff     = 8 * time.Second
+	stallTimeout   = 60 * time.Second // no body bytes for this long: retry
+	maxSmallFile   = 64 << 20         // indexes, signatures, checksums, configs
 )
+
+// baseBackoff is the first wait between tries (tests shorten it).
+var baseBackoff = defaultBackoff
 
 // errNotFound means the server answered 404 or 410.
 var errNotFound = fmt.Errorf("server answered 404: %w", ErrNotFound)

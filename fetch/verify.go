@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -113,7 +112,9 @@ func (k *Keyring) PrimaryFingerprints() []string {
 	return out
 }
 
-func fingerprint(pk *packet.PublicKey) string { return strings.ToUpper(hex.EncodeToString(pk.Fingerprint)) }
+func fingerprint(pk *packet.PublicKey) string {
+	return strings.ToUpper(hex.EncodeToString(pk.Fingerprint))
+}
 
 // Subkey describes one subkey as the verifier sees it.
 type Subkey struct {
@@ -265,7 +266,7 @@ func verifyReleaseFile(k *Keyring, path, name string, sig, digests []byte, c cou
 	h := sha512.New()
 	r := io.TeeReader(&countingReader{r: f, add: c}, h)
 	if _, err := k.Verify(r, sig); err != nil {
-		return fmt.Errorf("verifying %s (%s): %w", name, filepath.Base(path)+".sig", err)
+		return fmt.Errorf("verifying %s with %s.sig: %w", name, name, err)
 	}
 	if want != "" {
 		if got := hex.EncodeToString(h.Sum(nil)); got != want {
