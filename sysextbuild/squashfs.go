@@ -42,7 +42,7 @@ func writeSquashfs(ctx context.Context, j *packJob) error {
 		}
 		args = append(args, "-ef", ef)
 	}
-	_, err = runTool(ctx, nil, nil, "mksquashfs", args...)
+	_, _, err = runTool(ctx, nil, nil, "mksquashfs", args...)
 	return err
 }
 

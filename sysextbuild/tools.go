@@ -39,13 +39,14 @@ func lookTool(name string) (string, error) {
 }
 
 // runTool runs an external tool with an environment from which
-// SOURCE_DATE_EPOCH is removed (we pass times explicitly, and mksquashfs
-// refuses both), plus extra variables. Its combined output is included in
-// the error when it fails.
-func runTool(ctx context.Context, extraEnv []string, stdin []byte, name string, args ...string) ([]byte, error) {
+// SOURCE_DATE_EPOCH and E2FSPROGS_FAKE_TIME are removed (we pass times
+// explicitly, and mksquashfs refuses both), plus extraEnv. It returns the
+// tool's stdout and stderr; on failure the error carries the last lines
+// of its output.
+func runTool(ctx context.Context, extraEnv []string, stdin []byte, name string, args ...string) (stdout, stderr []byte, err error) {
 	path, err := lookTool(name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
 	env := make([]string, 0, len(os.Environ())+len(extraEnv))
@@ -59,16 +60,16 @@ func runTool(ctx context.Context, extraEnv []string, stdin []byte, name string, 
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	cmd.Stdout = &out
-	cmd.Stderr = &out
+	cmd.Stderr = &errOut
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
-		return out.Bytes(), fmt.Errorf("running %s: %w: %s", name, err, lastLines(out.String(), 8))
+		return out.Bytes(), errOut.Bytes(), fmt.Errorf("running %s: %w: %s", name, err, lastLines(out.String()+"\n"+errOut.String(), 8))
 	}
-	return out.Bytes(), nil
+	return out.Bytes(), errOut.Bytes(), nil
 }
 
 // lastLines keeps the last n non-empty lines of s, joined by "; ".

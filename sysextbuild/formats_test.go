@@ -1,0 +1,181 @@
+package sysextbuild_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/sysextbuild"
+)
+
+// treePaths are the entries makeTree creates plus the generated ones,
+// with their expected permission bits.
+var treePaths = map[string]string{
+	"usr":                                  "0755",
+	"usr/bin":                              "0755",
+	"usr/bin/hello":                        "0755",
+	"usr/bin/hello2":                       "0755",
+	"usr/bin/hi":                           "0777",
+	"usr/lib/hello/data.txt":               "0644",
+	"usr/lib/hello/secret":                 "0600",
+	"usr/lib/systemd/system/hello.service": "0644",
+	"usr/share/empty":                      "0750",
+	"opt/hello/README":                     "0444",
+	"usr/lib/extension-release.d":          "0755",
+	"usr/lib/extension-release.d/extension-release.hello": "0644",
+}
+
+func packFormat(t *testing.T, f sysextbuild.Format, epoch int64) (tree, img string) {
+	t.Helper()
+	tree = makeTree(t, time.Date(2020, 5, 6, 7, 8, 9, 0, time.UTC))
+	before := snapshot(t, tree)
+	img = filepath.Join(t.TempDir(), "hello."+string(f))
+	_, err := sysextbuild.Pack(context.Background(), sysextbuild.PackOptions{
+		Dir: tree, Format: f, OS: "flatcar", Arch: flatcar.ArchX86_64, Reload: true, Epoch: epoch, Output: img,
+	})
+	must(t, err)
+	if after := snapshot(t, tree); after != before {
+		t.Errorf("input tree was modified")
+	}
+	return tree, img
+}
+
+func TestPackErofs(t *testing.T) {
+	testutil.RequireTool(t, "mkfs.erofs", "dump.erofs", "fsck.erofs")
+	_, img := packFormat(t, sysextbuild.FormatErofs, testEpoch)
+	sb := testutil.Run(t, "dump.erofs", "-s", img)
+	if !strings.Contains(sb, "Nov 14 22:13:20 2023") {
+		t.Errorf("erofs creation time is not the epoch:\n%s", sb)
+	}
+	re := regexp.MustCompile(`Uid: (\d+)\s+Gid: (\d+)\s+Access: (\d+)/\S+\s+Timestamp: (\S+ \S+)`)
+	for p, mode := range treePaths {
+		out := testutil.Run(t, "dump.erofs", "--path=/"+p, img)
+		m := re.FindStringSubmatch(out)
+		if m == nil {
+			t.Errorf("dump.erofs --path=/%s: unexpected output:\n%s", p, out)
+			continue
+		}
+		if m[1] != "0" || m[2] != "0" || m[3] != mode || m[4] != "2023-11-14 22:13:20.000000000" {
+			t.Errorf("/%s: uid %s gid %s mode %s time %s; want 0 0 %s 2023-11-14 22:13:20", p, m[1], m[2], m[3], m[4], mode)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "x")
+	testutil.Run(t, "fsck.erofs", "--extract="+dir, img)
+	checkExtracted(t, dir)
+}
+
+// checkExtracted compares file contents extracted from an image with what
+// makeTree wrote, and the generated extension-release with its golden.
+func checkExtracted(t *testing.T, dir string) {
+	t.Helper()
+	got, err := os.ReadFile(filepath.Join(dir, "usr/lib/hello/data.txt"))
+	must(t, err)
+	if string(got) != strings.Repeat("data ", 1000) {
+		t.Errorf("data.txt content differs")
+	}
+	if target, err := os.Readlink(filepath.Join(dir, "usr/bin/hi")); err != nil || target != "hello" {
+		t.Errorf("usr/bin/hi -> %q, %v; want hello", target, err)
+	}
+	rel, err := os.ReadFile(filepath.Join(dir, "usr/lib/extension-release.d/extension-release.hello"))
+	must(t, err)
+	golden(t, "extension-release.flatcar-x86-64-reload", string(rel))
+}
+
+func TestPackExt(t *testing.T) {
+	testutil.RequireTool(t, "mke2fs", "debugfs", "e2fsck")
+	for _, f := range []sysextbuild.Format{sysextbuild.FormatExt4, sysextbuild.FormatExt2} {
+		for _, epoch := range []int64{testEpoch, 0} {
+			t.Run(string(f)+"/"+itoa(epoch), func(t *testing.T) {
+				_, img := packFormat(t, f, epoch)
+				checkExtImage(t, img, f, epoch)
+			})
+		}
+	}
+}
+
+func checkExtImage(t *testing.T, img string, f sysextbuild.Format, epoch int64) {
+	t.Helper()
+	testutil.Run(t, "e2fsck", "-fn", img)
+	hdr := testutil.Run(t, "dumpe2fs", "-h", img)
+	if f == sysextbuild.FormatExt4 && strings.Contains(hdr, "has_journal") {
+		t.Errorf("ext4 image has a journal")
+	}
+	if f == sysextbuild.FormatExt2 && strings.Contains(hdr, "extent") {
+		t.Errorf("ext2 image has extents")
+	}
+	hexEpoch := hex8(epoch)
+	for _, field := range []string{"Filesystem created", "Last write time", "Last checked"} {
+		line := grepLine(hdr, field+":")
+		if line == "" && epoch == 0 && field == "Filesystem created" {
+			continue // dumpe2fs leaves out a zero creation time
+		}
+		want := time.Unix(epoch, 0).UTC().Format("Mon Jan _2 15:04:05 2006")
+		if !strings.Contains(line, want) {
+			t.Errorf("%s: %q, want %s", field, line, want)
+		}
+	}
+	paths := []string{"", "lost+found"}
+	for p := range treePaths {
+		paths = append(paths, p)
+	}
+	for _, p := range paths {
+		out := debugfs(t, img, "stat \"/"+p+"\"")
+		if !regexp.MustCompile(`User:\s+0\s+Group:\s+0\b`).MatchString(out) {
+			t.Errorf("/%s not owned by 0:0:\n%s", p, out)
+		}
+		for _, tf := range []string{"ctime", "atime", "mtime", "crtime"} {
+			line := grepLine(out, tf+":")
+			if line == "" && f == sysextbuild.FormatExt2 && tf == "crtime" {
+				continue
+			}
+			if !strings.HasPrefix(strings.TrimSpace(line), tf+": "+hexEpoch+":00000000") {
+				t.Errorf("/%s %s = %q, want %s", p, tf, line, hexEpoch)
+			}
+		}
+		if mode, ok := treePaths[p]; ok && !strings.Contains(out, "Mode:  "+mode) && !strings.Contains(out, "Mode: "+mode) {
+			t.Errorf("/%s: want mode %s:\n%s", p, mode, grepLine(out, "Mode:"))
+		}
+	}
+	dir := t.TempDir()
+	debugfs(t, img, "rdump / "+dir)
+	checkExtracted(t, dir)
+}
+
+// hex8 formats n as debugfs prints times: 0x and 8 lower-case hex digits.
+func hex8(n int64) string { return fmt.Sprintf("0x%08x", n) }
+
+func debugfs(t *testing.T, img, cmd string) string {
+	t.Helper()
+	c := exec.Command("debugfs", "-R", cmd, img)
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("debugfs -R %q: %v", cmd, err)
+	}
+	return string(out)
+}
+
+func grepLine(s, prefix string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), prefix) {
+			return l
+		}
+	}
+	return ""
+}
+
+func TestPackReproducibleOtherFormats(t *testing.T) {
+	for _, f := range []sysextbuild.Format{sysextbuild.FormatErofs, sysextbuild.FormatExt4, sysextbuild.FormatExt2} {
+		t.Run(string(f), func(t *testing.T) {
+			testutil.RequireTool(t, f.Tools()...)
+			checkReproducible(t, f)
+		})
+	}
+}
