@@ -20,7 +20,7 @@ func TestFlatwrapTree(t *testing.T) {
 	fxWrite(t, filepath.Join(root, "usr/lib/systemd/system/demo.service"), "[Service]\nExecStart=/usr/bin/cat\n")
 	fxMust(t, os.Symlink("cat", filepath.Join(root, "usr/bin/kitty")))
 
-	for _, etc := range []string{MapHost, MapChroot} {
+	for _, etc := range []string{FlatwrapMapHost, FlatwrapMapChroot} {
 		t.Run(etc, func(t *testing.T) {
 			tree := filepath.Join(t.TempDir(), "tree")
 			err := buildFlatwrapTree(context.Background(), FlatwrapOptions{
@@ -45,7 +45,7 @@ func TestFlatwrapTree(t *testing.T) {
 			}
 			wrapper := string(w)
 			wantEtc := ` --bind '/etc' '/etc'`
-			if etc == MapChroot {
+			if etc == FlatwrapMapChroot {
 				wantEtc = ` --bind "$R"'/usr/local/wrapped/etc' '/etc'`
 			}
 			for _, want := range []string{
@@ -86,7 +86,7 @@ func runFlatwrap(t *testing.T, tree, etc string) {
 	hostFile := filepath.Join(t.TempDir(), "host-file")
 	fxWrite(t, hostFile, "from the host\n")
 	wantEtc, etcFile := "", "/etc/flatwrap-marker"
-	if etc == MapHost {
+	if etc == FlatwrapMapHost {
 		etcFile = "/etc/hostname"
 		b, err := os.ReadFile(etcFile)
 		if err != nil {

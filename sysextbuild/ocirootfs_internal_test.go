@@ -1,0 +1,323 @@
+package sysextbuild
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/bake-os/bake-os/flatcar"
+)
+
+// ociTarEnt is one entry of a test layer.
+type ociTarEnt struct {
+	name, body, link string
+	typ              byte
+	mode             int64
+}
+
+func ociMakeTar(t *testing.T, ents []ociTarEnt) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range ents {
+		h := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.link, Size: int64(len(e.body))}
+		if h.Typeflag == 0 {
+			h.Typeflag = tar.TypeReg
+		}
+		if h.Typeflag != tar.TypeReg {
+			h.Size = 0
+		}
+		if h.Mode == 0 {
+			h.Mode = 0o644
+			if h.Typeflag == tar.TypeDir {
+				h.Mode = 0o755
+			}
+		}
+		fxMust(t, tw.WriteHeader(h))
+		if h.Size > 0 {
+			_, err := tw.Write([]byte(e.body))
+			fxMust(t, err)
+		}
+	}
+	fxMust(t, tw.Close())
+	return buf.Bytes()
+}
+
+// Two layers: the second removes a file by whiteout, empties a directory
+// with the opaque marker, replaces a file and writes through a symlinked
+// directory.
+var (
+	ociLayer1 = []ociTarEnt{
+		{name: "etc/", typ: tar.TypeDir},
+		{name: "etc/gone", body: "old"},
+		{name: "etc/kept", body: "kept"},
+		{name: "usr/", typ: tar.TypeDir},
+		{name: "usr/bin/", typ: tar.TypeDir},
+		{name: "usr/bin/tool", body: "v1", mode: 0o755},
+		{name: "usr/bin/tool-hard", typ: tar.TypeLink, link: "usr/bin/tool"},
+		{name: "bin", typ: tar.TypeSymlink, link: "usr/bin"},
+		{name: "opq/", typ: tar.TypeDir},
+		{name: "opq/old", body: "old"},
+		{name: "opq/sub/", typ: tar.TypeDir},
+		{name: "opq/sub/deep", body: "old"},
+	}
+	ociLayer2 = []ociTarEnt{
+		{name: "etc/.wh.gone", body: ""},
+		{name: "opq/", typ: tar.TypeDir},
+		{name: "opq/.wh..wh..opq", body: ""},
+		{name: "opq/new", body: "new"},
+		{name: "./usr/bin/tool", body: "v2", mode: 0o755},
+		{name: "bin/other", body: "through the link", mode: 0o700},
+		{name: "suid", body: "s", mode: 0o4755},
+	}
+)
+
+// checkOCITree checks the result of applying ociLayer1 then ociLayer2.
+func checkOCITree(t *testing.T, dir string) {
+	t.Helper()
+	var got []string
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			return nil
+		}
+		desc := rel
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			desc += " -> " + l
+		case fi.Mode().IsRegular():
+			b, _ := os.ReadFile(p)
+			desc += fmt.Sprintf(" %q %o", b, fi.Mode().Perm())
+		case fi.IsDir():
+			desc += "/"
+		}
+		got = append(got, desc)
+		return nil
+	})
+	fxMust(t, err)
+	sort.Strings(got)
+	want := []string{
+		"bin -> usr/bin",
+		"etc/",
+		`etc/kept "kept" 644`,
+		"opq/",
+		`opq/new "new" 644`,
+		`suid "s" 755`,
+		"usr/",
+		"usr/bin/",
+		`usr/bin/other "through the link" 700`,
+		`usr/bin/tool "v2" 755`,
+		`usr/bin/tool-hard "v1" 755`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("tree:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "suid")); err != nil || fi.Mode()&os.ModeSetuid == 0 {
+		t.Errorf("setuid bit lost: %v %v", fi.Mode(), err)
+	}
+}
+
+// writeBlob stores b under blobs/sha256/ and returns its descriptor digest.
+func ociWriteBlob(t *testing.T, layoutDir string, b []byte) string {
+	t.Helper()
+	sum := sha256.Sum256(b)
+	h := hex.EncodeToString(sum[:])
+	fxMust(t, os.MkdirAll(filepath.Join(layoutDir, "blobs/sha256"), 0o755))
+	fxMust(t, os.WriteFile(filepath.Join(layoutDir, "blobs/sha256", h), b, 0o644))
+	return "sha256:" + h
+}
+
+func ociGzip(t *testing.T, b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, err := zw.Write(b)
+	fxMust(t, err)
+	fxMust(t, zw.Close())
+	return buf.Bytes()
+}
+
+func ociDiffID(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+func ociJSON(t *testing.T, v any) []byte {
+	b, err := json.Marshal(v)
+	fxMust(t, err)
+	return b
+}
+
+// makeOCILayout writes an OCI image layout by hand (no library) holding a
+// two-layer amd64 image (gzip and plain layers).
+func makeOCILayout(t *testing.T) string {
+	dir := filepath.Join(t.TempDir(), "layout")
+	l1, l2 := ociMakeTar(t, ociLayer1), ociMakeTar(t, ociLayer2)
+	l1gz := ociGzip(t, l1)
+	cfg := ociJSON(t, map[string]any{
+		"architecture": "amd64", "os": "linux",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{ociDiffID(l1), ociDiffID(l2)}},
+	})
+	desc := func(mt string, b []byte) map[string]any {
+		return map[string]any{"mediaType": mt, "digest": ociWriteBlob(t, dir, b), "size": len(b)}
+	}
+	manifest := ociJSON(t, map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
+		"config":        desc("application/vnd.oci.image.config.v1+json", cfg),
+		"layers": []any{
+			desc("application/vnd.oci.image.layer.v1.tar+gzip", l1gz),
+			desc("application/vnd.oci.image.layer.v1.tar", l2),
+		},
+	})
+	md := desc("application/vnd.oci.image.manifest.v1+json", manifest)
+	md["platform"] = map[string]string{"os": "linux", "architecture": "amd64"}
+	index := ociJSON(t, map[string]any{"schemaVersion": 2, "manifests": []any{md}})
+	fxMust(t, os.WriteFile(filepath.Join(dir, "index.json"), index, 0o644))
+	fxMust(t, os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644))
+	return dir
+}
+
+func TestOCIRootfsLayout(t *testing.T) {
+	layoutDir := makeOCILayout(t)
+	out := filepath.Join(t.TempDir(), "rootfs")
+	if err := OCIRootfs(context.Background(), OCIOptions{Image: layoutDir, Dir: out}); err != nil {
+		t.Fatal(err)
+	}
+	checkOCITree(t, out)
+	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
+		t.Errorf("temporary files left beside the output: %v", ents)
+	}
+	if err := OCIRootfs(context.Background(), OCIOptions{Image: layoutDir, Dir: out}); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("unpacking into a non-empty directory: %v", err)
+	}
+	err := OCIRootfs(context.Background(), OCIOptions{Image: layoutDir, Dir: filepath.Join(t.TempDir(), "x"), Arch: flatcar.ArchARM64})
+	if err == nil || !strings.Contains(err.Error(), "no linux/arm64 image") {
+		t.Errorf("wrong arch: %v", err)
+	}
+}
+
+// TestOCIRootfsDockerSave unpacks a docker-save style archive built by hand.
+func TestOCIRootfsDockerSave(t *testing.T) {
+	l1, l2 := ociMakeTar(t, ociLayer1), ociMakeTar(t, ociLayer2)
+	cfg := ociJSON(t, map[string]any{
+		"architecture": "amd64", "os": "linux",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{ociDiffID(l1), ociDiffID(l2)}},
+	})
+	manifest := ociJSON(t, []map[string]any{{
+		"Config": "cfg.json", "RepoTags": []string{"test:latest"},
+		"Layers": []string{"aaa/layer.tar", "bbb/layer.tar"},
+	}})
+	archive := ociMakeTar(t, []ociTarEnt{
+		{name: "aaa/", typ: tar.TypeDir}, {name: "aaa/layer.tar", body: string(l1)},
+		{name: "bbb/", typ: tar.TypeDir}, {name: "bbb/layer.tar", body: string(l2)},
+		{name: "cfg.json", body: string(cfg)},
+		{name: "manifest.json", body: string(manifest)},
+	})
+	p := filepath.Join(t.TempDir(), "img.tar")
+	fxMust(t, os.WriteFile(p, archive, 0o644))
+	out := filepath.Join(t.TempDir(), "rootfs")
+	if err := OCIRootfs(context.Background(), OCIOptions{Image: p, Dir: out}); err != nil {
+		t.Fatal(err)
+	}
+	checkOCITree(t, out)
+}
+
+// TestOCIRootfsRegistry pulls from an in-memory registry on 127.0.0.1 and
+// picks the platform.
+func TestOCIRootfsRegistry(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	imgFor := func(content string) v1.Image {
+		data := ociMakeTar(t, []ociTarEnt{{name: "arch", body: content}})
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+		fxMust(t, err)
+		img, err := mutate.AppendLayers(empty.Image, l)
+		fxMust(t, err)
+		return img
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: imgFor("amd64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: imgFor("arm64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	ref, err := name.ParseReference(host + "/test/multi:1")
+	fxMust(t, err)
+	fxMust(t, remote.WriteIndex(ref, idx))
+	for _, arch := range []flatcar.Arch{flatcar.ArchX86_64, flatcar.ArchARM64} {
+		out := filepath.Join(t.TempDir(), "rootfs")
+		if err := OCIRootfs(context.Background(), OCIOptions{Image: ref.String(), Dir: out, Arch: arch}); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(out, "arch")); string(b) != arch.GoArch() {
+			t.Errorf("arch %s: got content %q", arch, b)
+		}
+	}
+}
+
+func TestOCIRootfsRefusesEscapes(t *testing.T) {
+	for _, layer := range [][]ociTarEnt{
+		{{name: "../evil", body: "x"}},
+		{{name: "a/../../evil", body: "x"}},
+		{{name: "up", typ: tar.TypeSymlink, link: "../.."}, {name: "up/evil", body: "x"}},
+		{{name: "h", typ: tar.TypeLink, link: "../etc/passwd"}},
+	} {
+		root := filepath.Join(t.TempDir(), "r")
+		fxMust(t, os.Mkdir(root, 0o755))
+		a := &ociApplier{Root: root, Whiteouts: true}
+		err := a.Apply(context.Background(), bytes.NewReader(ociMakeTar(t, layer)))
+		if !errors.Is(err, ErrPathEscapes) {
+			t.Errorf("layer %v: %v, want ErrPathEscapes", layer, err)
+		}
+		if _, err := os.Lstat(filepath.Join(filepath.Dir(root), "evil")); err == nil {
+			t.Errorf("layer %v wrote outside the root", layer)
+		}
+	}
+	// An absolute symlink is followed inside the root, not on the host.
+	root := filepath.Join(t.TempDir(), "r")
+	fxMust(t, os.Mkdir(root, 0o755))
+	a := &ociApplier{Root: root, Whiteouts: true}
+	outside := t.TempDir()
+	fxMust(t, a.Apply(context.Background(), bytes.NewReader(ociMakeTar(t, []ociTarEnt{
+		{name: "abs", typ: tar.TypeSymlink, link: outside}, {name: "abs/file", body: "x"},
+	}))))
+	if _, err := os.Stat(filepath.Join(outside, "file")); err == nil {
+		t.Error("absolute symlink followed on the host")
+	}
+	if b, err := os.ReadFile(filepath.Join(root, outside, "file")); err != nil || string(b) != "x" {
+		t.Errorf("file through absolute link not inside root: %q %v", b, err)
+	}
+}
+
+func TestOCIRootfsCmdNeedsEngine(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	err := OCIRootfs(context.Background(), OCIOptions{Image: "alpine", Dir: filepath.Join(t.TempDir(), "r"), Cmd: "true"})
+	if !errors.Is(err, ErrOCICmdNeedsEngine) || !strings.Contains(err.Error(), "podman or docker") {
+		t.Errorf("error %v", err)
+	}
+}
