@@ -24,16 +24,20 @@ import (
 // received bytes does not count, so a long download over a flaky link
 // keeps resuming.
 const (
-	maxAttempts    = 5
-	maxTries       = 100 // in all, even when every try makes progress
-	defaultBackoff = 250 * time.Millisecond
-	maxBackoff     = 8 * time.Second
-	stallTimeout   = 60 * time.Second // no body bytes for this long: retry
-	maxSmallFile   = 64 << 20         // indexes, signatures, checksums, configs
+	maxAttempts         = 5
+	maxTries            = 100 // in all, even when every try makes progress
+	defaultBackoff      = 250 * time.Millisecond
+	maxBackoff          = 8 * time.Second
+	defaultStallTimeout = 60 * time.Second // no body bytes for this long: retry
+	maxSmallFile        = 64 << 20         // indexes, signatures, checksums, configs
 )
 
-// baseBackoff is the first wait between tries (tests shorten it).
-var baseBackoff = defaultBackoff
+// baseBackoff is the first wait between tries; stallTimeout is how long
+// a try may go without receiving a byte. Tests shorten both.
+var (
+	baseBackoff  = defaultBackoff
+	stallTimeout = defaultStallTimeout
+)
 
 // errNotFound means the server answered 404 or 410.
 var errNotFound = fmt.Errorf("server answered 404: %w", ErrNotFound)

@@ -8,3 +8,9 @@ func SetRetryBackoffForTest(d time.Duration) func() {
 	baseBackoff = d
 	return func() { baseBackoff = defaultBackoff }
 }
+
+// SetStallTimeoutForTest shortens the no-progress timeout of a try.
+func SetStallTimeoutForTest(d time.Duration) func() {
+	stallTimeout = d
+	return func() { stallTimeout = defaultStallTimeout }
+}

@@ -398,3 +398,53 @@ func TestMain(m *testing.M) {
 	fetch.SetRetryBackoffForTest(time.Millisecond)
 	os.Exit(m.Run())
 }
+
+func TestStalledTransferResumes(t *testing.T) {
+	defer fetch.SetStallTimeoutForTest(200 * time.Millisecond)()
+	s, _, rel, o := setup(t, 256<<10)
+	s.hang[rel.dir+"/"+imageName] = 1
+	img, err := fetch.FetchImage(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkImage(t, img, rel)
+	var ranges []string
+	for _, l := range s.requestLog() {
+		if strings.HasPrefix(l, "GET "+rel.dir+"/"+imageName+" ") {
+			ranges = append(ranges, strings.TrimPrefix(l, "GET "+rel.dir+"/"+imageName+" "))
+		}
+	}
+	if strings.Join(ranges, "|") != "|bytes=131072-" {
+		t.Fatalf("image requests with ranges %q", ranges)
+	}
+}
+
+func TestConcurrentFetchesShareOneDownload(t *testing.T) {
+	s, _, rel, o := setup(t, 512<<10)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			img, err := fetch.FetchImage(t.Context(), o)
+			if err == nil && img.Path == "" {
+				err = errors.New("no path")
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	gets := 0
+	for _, l := range s.requestLog() {
+		if strings.HasPrefix(l, "GET "+rel.dir+"/"+imageName+" ") {
+			gets++
+		}
+	}
+	if gets != 1 {
+		t.Fatalf("image downloaded %d times", gets)
+	}
+}

@@ -155,7 +155,7 @@ func (f *fetcher) latestFromCurrent(ctx context.Context, channel string) (string
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", cur, err)
 	}
-	if v.Channel() != channel && !(channel == "lts" && v.Minor > 2) {
+	if v.Channel() != channel {
 		return "", errors.New(cur + " names " + v.String() + ", not a " + channel + " version")
 	}
 	return v.String(), nil

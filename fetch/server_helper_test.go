@@ -28,13 +28,14 @@ type fakeServer struct {
 	files    map[string][]byte
 	fail500  map[string]int // path -> remaining 500 answers
 	cut      map[string]int // path -> remaining bodies cut in half
+	hang     map[string]int // path -> remaining bodies that stop half-way
 	requests int
 	log      []string // "METHOD path range"
 	agents   map[string]bool
 }
 
 func newFakeServer(t testing.TB) *fakeServer {
-	s := &fakeServer{t: t, files: map[string][]byte{}, fail500: map[string]int{}, cut: map[string]int{}, agents: map[string]bool{}}
+	s := &fakeServer{t: t, files: map[string][]byte{}, fail500: map[string]int{}, cut: map[string]int{}, hang: map[string]int{}, agents: map[string]bool{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
@@ -54,8 +55,19 @@ func (s *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	if cut {
 		s.cut[r.URL.Path]--
 	}
+	hang := ok && !fail && !cut && r.Method == http.MethodGet && s.hang[r.URL.Path] > 0
+	if hang {
+		s.hang[r.URL.Path]--
+	}
 	s.mu.Unlock()
 	switch {
+	case hang:
+		// Send half, then nothing until the client gives up.
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(data[:len(data)/2])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
 	case fail:
 		http.Error(w, "boom", http.StatusInternalServerError)
 	case !ok:
