@@ -1,0 +1,134 @@
+package sysextbuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// ErrNoContainerEngine is returned (wrapped) when a container recipe finds
+// neither a working docker nor podman.
+var ErrNoContainerEngine = errors.New("no container engine")
+
+// findEngine returns the first engine in names that answers `ENGINE info`.
+func findEngine(ctx context.Context, names []string) (string, error) {
+	if len(names) == 0 {
+		names = []string{"docker", "podman"}
+	}
+	var tried []string
+	for _, n := range names {
+		p, err := exec.LookPath(n)
+		if err != nil {
+			tried = append(tried, n+" (not installed)")
+			continue
+		}
+		if err := exec.CommandContext(ctx, p, "info").Run(); err != nil {
+			tried = append(tried, n+" (`"+n+" info` failed: is the daemon running?)")
+			continue
+		}
+		return p, nil
+	}
+	return "", fmt.Errorf("%w: tried %s", ErrNoContainerEngine, strings.Join(tried, ", "))
+}
+
+// containerBuild runs the recipe's build script in a container (or on the
+// host with $ENGINE available) and copies <work>/build/usr into the tree.
+func (b *builder) containerBuild(ctx context.Context) error {
+	bd := b.r.Build
+	engine, err := findEngine(ctx, b.o.Engines)
+	if err != nil {
+		return fmt.Errorf("recipe %s builds upstream sources in a container; install and start docker or podman: %w", b.r.Name, err)
+	}
+	dir := filepath.Join(b.work, "build")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating build dir: %w", err)
+	}
+	script, err := fs.ReadFile(b.r.static, bd.Script)
+	if err != nil {
+		return fmt.Errorf("reading build script: %w", err)
+	}
+	sp := filepath.Join(dir, filepath.Base(bd.Script))
+	if err := os.WriteFile(sp, script, 0o755); err != nil {
+		return fmt.Errorf("writing build script: %w", err)
+	}
+	args := make([]string, 0, len(bd.Args)+1)
+	for _, a := range bd.Args {
+		args = append(args, b.expand(a))
+	}
+	args = append(args, fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()))
+	var cmd *exec.Cmd
+	if bd.Host {
+		cmd = exec.CommandContext(ctx, "bash", append([]string{sp}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "ENGINE="+engine, "ARCH="+b.vars["arch"], "BUILD_DIR="+dir)
+	} else {
+		run := []string{"run", "--rm", "-i", "-v", dir + ":/install_root", "--platform", "linux/" + bd.Platform[b.o.Arch]}
+		run = append(run, bd.EngineArgs...)
+		run = append(run, bd.Image, "/install_root/"+filepath.Base(bd.Script))
+		cmd = exec.CommandContext(ctx, engine, append(run, args...)...)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("running %s build in %s: %w\n%s", b.r.Name, filepath.Base(engine), err, tail(out))
+	}
+	if err := copyTree(filepath.Join(dir, "usr"), filepath.Join(b.root, "usr")); err != nil {
+		return fmt.Errorf("copying build result: %w", err)
+	}
+	for _, m := range bd.Moves {
+		src := filepath.Join(b.root, filepath.FromSlash(m.Src))
+		if _, err := os.Lstat(src); err != nil {
+			continue
+		}
+		dst := filepath.Join(b.root, filepath.FromSlash(m.Dest))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("moving %s: %w", m.Src, err)
+		}
+		_ = os.RemoveAll(dst)
+		if err := os.Rename(src, dst); err != nil {
+			return fmt.Errorf("moving %s: %w", m.Src, err)
+		}
+	}
+	return nil
+}
+
+// copyTree copies src into dst (merging), keeping modes and symlinks.
+func copyTree(src, dst string) error {
+	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the build produced no %s", filepath.Base(src))
+	}
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		t := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(t, 0o755)
+		case info.Mode()&fs.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			_ = os.RemoveAll(t)
+			return os.Symlink(l, t)
+		case info.Mode().IsRegular():
+			in, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			_ = os.RemoveAll(t)
+			return writeFile(t, in, info.Mode().Perm(), nil)
+		}
+		return nil
+	})
+}

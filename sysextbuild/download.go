@@ -1,0 +1,191 @@
+package sysextbuild
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/bake-os/bake-os/progress"
+)
+
+// ErrChecksumMismatch is returned (wrapped) when a download does not match
+// the SHA-256 upstream publishes for it.
+var ErrChecksumMismatch = errors.New("checksum mismatch")
+
+// fetcher performs rewritten HTTP requests for recipes and version lists.
+type fetcher struct {
+	client   *http.Client
+	rewrites []Rewrite
+	token    string // GitHub token, sent to api.github.com URLs
+	reporter progress.Reporter
+}
+
+func (f *fetcher) get(ctx context.Context, u string) (*http.Response, error) {
+	target := RewriteURL(u, f.rewrites)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, fmt.Errorf("requesting %s: %w", u, err)
+	}
+	if f.token != "" && strings.HasPrefix(u, "https://api.github.com/") {
+		req.Header.Set("Authorization", "Bearer "+f.token)
+		req.Header.Set("Accept", "application/vnd.github+json")
+	}
+	c := f.client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("requesting %s: %w", describeURL(u, target), err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("requesting %s: HTTP %s", describeURL(u, target), resp.Status)
+	}
+	return resp, nil
+}
+
+func describeURL(u, target string) string {
+	if u == target {
+		return u
+	}
+	return u + " (via " + target + ")"
+}
+
+// getSmall reads a small response body (checksum files, API pages).
+func (f *fetcher) getSmall(ctx context.Context, u string) ([]byte, http.Header, error) {
+	resp, err := f.get(ctx, u)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading %s: %w", u, err)
+	}
+	return data, resp.Header, nil
+}
+
+// download saves u into dir under its base name and returns the file path
+// and its SHA-256.
+func (f *fetcher) download(ctx context.Context, u, dir string) (string, string, error) {
+	resp, err := f.get(ctx, u)
+	if err != nil {
+		return "", "", err
+	}
+	defer resp.Body.Close()
+	name := path.Base(strings.SplitN(u, "?", 2)[0])
+	dst := filepath.Join(dir, name)
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return "", "", fmt.Errorf("downloading %s: %w", u, err)
+	}
+	defer out.Close()
+	ctr := progress.OrNop(f.reporter).Counter("downloading "+name, resp.ContentLength)
+	defer ctr.Done()
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(out, h, counterWriter{ctr}), resp.Body); err != nil {
+		return "", "", fmt.Errorf("downloading %s: %w", u, err)
+	}
+	if err := out.Close(); err != nil {
+		return "", "", fmt.Errorf("writing %s: %w", dst, err)
+	}
+	return dst, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+type counterWriter struct{ c progress.Counter }
+
+func (w counterWriter) Write(p []byte) (int, error) { w.c.Add(int64(len(p))); return len(p), nil }
+
+// verify checks the SHA-256 got of the artefact named file against the
+// upstream checksum source.
+func (f *fetcher) verify(ctx context.Context, c *Checksum, sumURL, file, got string) error {
+	var want string
+	switch c.Kind {
+	case "file":
+		data, _, err := f.getSmall(ctx, sumURL)
+		if err != nil {
+			return fmt.Errorf("fetching checksum of %s: %w", file, err)
+		}
+		want, err = findSum(string(data), file)
+		if err != nil {
+			return fmt.Errorf("reading checksum file %s: %w", sumURL, err)
+		}
+	case "github-digest":
+		data, _, err := f.getSmall(ctx, sumURL)
+		if err != nil {
+			return fmt.Errorf("fetching release digest of %s: %w", file, err)
+		}
+		var rel struct {
+			Assets []struct {
+				Name   string `json:"name"`
+				Digest string `json:"digest"`
+			} `json:"assets"`
+		}
+		if err := json.Unmarshal(data, &rel); err != nil {
+			return fmt.Errorf("decoding release %s: %w", sumURL, err)
+		}
+		for _, a := range rel.Assets {
+			if a.Name == file && strings.HasPrefix(a.Digest, "sha256:") {
+				want = strings.TrimPrefix(a.Digest, "sha256:")
+			}
+		}
+		if want == "" {
+			slog.Warn("upstream publishes no digest; not verified", "file", file, "release", sumURL)
+			return nil
+		}
+	default:
+		return fmt.Errorf("unknown checksum kind %q", c.Kind)
+	}
+	if !strings.EqualFold(want, got) {
+		return fmt.Errorf("verifying %s: %w: got sha256 %s, upstream says %s (%s)", file, ErrChecksumMismatch, got, want, sumURL)
+	}
+	return nil
+}
+
+// findSum finds the hex SHA-256 of file in a checksum file: a bare hex
+// line, or "hex  name" / "hex *name" lines (names compared by base name).
+func findSum(data, file string) (string, error) {
+	var only []string
+	sc := bufio.NewScanner(strings.NewReader(data))
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		if !isSHA256(fields[0]) {
+			continue
+		}
+		if len(fields) == 1 {
+			only = append(only, fields[0])
+			continue
+		}
+		name := strings.TrimPrefix(fields[len(fields)-1], "*")
+		if path.Base(name) == file {
+			return fields[0], nil
+		}
+	}
+	if len(only) == 1 {
+		return only[0], nil
+	}
+	return "", fmt.Errorf("no SHA-256 listed for %s", file)
+}
+
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
