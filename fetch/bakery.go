@@ -91,12 +91,11 @@ func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, er
 		}
 	}
 	partial := dest + ".partial"
-	if err := f.c.download(ctx, rawURL, partial, file); err != nil {
-		return nil, fmt.Errorf("sysext %s: %w", name, err)
-	}
-	if err := checkSHA256(partial, file, want, sumsURL); err != nil {
-		_ = os.Remove(partial)
-		return nil, err
+	err = f.downloadChecked(ctx, rawURL, partial, file, func() error {
+		return checkSHA256(partial, file, want, sumsURL)
+	})
+	if err != nil {
+		return nil, err // names the file already
 	}
 	if conf != nil {
 		err = writeFileAtomic(confDest, conf)

@@ -267,6 +267,37 @@ func TestPartialFromEarlierRunResumes(t *testing.T) {
 	checkImage(t, img, rel)
 }
 
+// A partial left by an earlier run of another upload is detected by the
+// signature check and downloaded again from scratch.
+func TestStalePartialIsReplaced(t *testing.T) {
+	s, _, rel, o := setup(t, 100<<10)
+	img, err := fetch.FetchImage(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := bytes.Clone(rel.image[:len(rel.image)/2])
+	stale[10] ^= 0xff
+	os.Remove(img.Path)
+	if err := os.WriteFile(img.Path+".partial", stale, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := len(s.requestLog())
+	img, err = fetch.FetchImage(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkImage(t, img, rel)
+	var gets []string
+	for _, l := range s.requestLog()[n:] {
+		if strings.HasPrefix(l, "GET "+rel.dir+"/"+imageName+" ") {
+			gets = append(gets, strings.TrimPrefix(l, "GET "+rel.dir+"/"+imageName+" "))
+		}
+	}
+	if strings.Join(gets, "|") != "bytes=51200-|" {
+		t.Fatalf("image requests %q, want a resume then a full download", gets)
+	}
+}
+
 func TestServerErrorThenSuccess(t *testing.T) {
 	s, _, rel, o := setup(t, 4096)
 	s.fail500[rel.dir+"/"+imageName] = 1

@@ -87,18 +87,16 @@ func (f *fetcher) signedFile(ctx context.Context, rawURL string, maxAge time.Dur
 		return "", err
 	}
 	partial := dest + ".partial"
-	if err := f.c.download(ctx, rawURL, partial, name); err != nil {
-		return "", err
-	}
-	st, err := os.Stat(partial)
+	err = f.downloadChecked(ctx, rawURL, partial, name, func() error {
+		st, err := os.Stat(partial)
+		if err != nil {
+			return err
+		}
+		counter := f.o.Reporter.Counter("verifying "+name, st.Size())
+		defer counter.Done()
+		return verifyReleaseFile(keys, partial, name, sig, digests, counter.Add)
+	})
 	if err != nil {
-		return "", err
-	}
-	counter := f.o.Reporter.Counter("verifying "+name, st.Size())
-	err = verifyReleaseFile(keys, partial, name, sig, digests, counter.Add)
-	counter.Done()
-	if err != nil {
-		_ = os.Remove(partial) // never resume onto bytes that failed
 		return "", err
 	}
 	if err := writeFileAtomic(dest+".sig", sig); err != nil {
@@ -146,4 +144,27 @@ func (f *fetcher) cachedComplete(rawURL string) (string, bool) {
 		return "", false
 	}
 	return dest, exists(dest) && exists(dest+".sig")
+}
+
+// downloadChecked downloads rawURL into partial and runs check on it. A
+// partial that fails the check is deleted; if the download had resumed a
+// partial left by an earlier run (which may hold bytes of an older upload),
+// it is downloaded once more from scratch before giving up.
+func (f *fetcher) downloadChecked(ctx context.Context, rawURL, partial, name string, check func() error) error {
+	for try := 0; ; try++ {
+		st, err := os.Stat(partial)
+		resumed := err == nil && st.Size() > 0
+		if err := f.c.download(ctx, rawURL, partial, name); err != nil {
+			return err
+		}
+		err = check()
+		if err == nil {
+			return nil
+		}
+		_ = os.Remove(partial) // never resume onto bytes that failed
+		if !resumed || try > 0 || !errors.Is(err, ErrSignature) {
+			return err
+		}
+		slog.Info("resumed download failed verification, downloading it again", "file", name, "err", err)
+	}
 }
