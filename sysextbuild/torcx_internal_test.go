@@ -1,0 +1,146 @@
+package sysextbuild
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/bake-os/bake-os/internal/testutil"
+)
+
+const torcxDockerService = `[Unit]
+Description=Docker Application Container Engine
+After=containerd.service docker.socket network-online.target torcx.target
+Requires=torcx.target
+Wants=network-online.target
+
+[Service]
+EnvironmentFile=/run/metadata/torcx
+Environment=TORCX_IMAGEDIR=/docker
+Type=notify
+ExecStart=${TORCX_BINDIR}/dockerd --host=fd://
+
+[Install]
+WantedBy=multi-user.target
+`
+
+const torcxDockerServiceWant = `[Unit]
+Description=Docker Application Container Engine
+After=containerd.service docker.socket network-online.target
+Wants=network-online.target
+
+[Service]
+Environment=TORCX_BINDIR=/usr/bin
+Environment=TORCX_UNPACKDIR=/
+Environment=TORCX_IMAGEDIR=
+Type=notify
+ExecStart=${TORCX_BINDIR}/dockerd --host=fd://
+
+[Install]
+WantedBy=multi-user.target
+`
+
+func makeTorcxTarball(t *testing.T, extra ...ociTarEnt) string {
+	t.Helper()
+	ents := append([]ociTarEnt{
+		{name: ".torcx/", typ: tar.TypeDir},
+		{name: ".torcx/manifest.json", body: "{}"},
+		{name: "bin/", typ: tar.TypeDir},
+		{name: "bin/dockerd", body: "#!/bin/sh\n", mode: 0o755},
+		{name: "bin/docker", body: "#!/bin/sh\n", mode: 0o755},
+		{name: "lib/", typ: tar.TypeDir},
+		{name: "lib/systemd/", typ: tar.TypeDir},
+		{name: "lib/systemd/system/", typ: tar.TypeDir},
+		{name: "lib/systemd/system/docker.service", body: torcxDockerService},
+		{name: "lib/systemd/system/docker.socket", body: "[Unit]\nAfter=torcx.target\n[Socket]\nListenStream=/run/docker.sock\n"},
+		{name: "lib/systemd/system/multi-user.target.wants/", typ: tar.TypeDir},
+		{name: "lib/systemd/system/multi-user.target.wants/docker.service", typ: tar.TypeSymlink, link: "../docker.service"},
+		{name: "lib/systemd/system/sockets.target.wants/", typ: tar.TypeDir},
+		{name: "lib/systemd/system/sockets.target.wants/docker.socket", typ: tar.TypeSymlink, link: "../docker.socket"},
+	}, extra...)
+	p := filepath.Join(t.TempDir(), "docker.torcx.tgz")
+	fxMust(t, os.WriteFile(p, ociGzip(t, ociMakeTar(t, ents)), 0o644))
+	return p
+}
+
+func TestTorcxTree(t *testing.T) {
+	tree := filepath.Join(t.TempDir(), "docker")
+	if err := buildTorcxTree(context.Background(), TorcxOptions{Tarball: makeTorcxTarball(t), Name: "docker"}, tree); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	fxMust(t, filepath.Walk(tree, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(tree, p)
+		if !fi.IsDir() {
+			got = append(got, rel)
+		}
+		return nil
+	}))
+	sort.Strings(got)
+	want := []string{
+		"usr/bin/docker",
+		"usr/bin/dockerd",
+		"usr/lib/systemd/system/docker.service",
+		"usr/lib/systemd/system/docker.socket",
+		"usr/lib/systemd/system/multi-user.target.d/10-docker-service.conf",
+		"usr/lib/systemd/system/multi-user.target.wants/docker.service",
+		"usr/lib/systemd/system/sockets.target.d/10-docker-socket.conf",
+		"usr/lib/systemd/system/sockets.target.wants/docker.socket",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("tree:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	read := func(rel string) string {
+		b, err := os.ReadFile(filepath.Join(tree, rel))
+		fxMust(t, err)
+		return string(b)
+	}
+	if s := read("usr/lib/systemd/system/docker.service"); s != torcxDockerServiceWant {
+		t.Errorf("docker.service:\n%s\nwant:\n%s", s, torcxDockerServiceWant)
+	}
+	if s := read("usr/lib/systemd/system/docker.socket"); s != "[Unit]\n[Socket]\nListenStream=/run/docker.sock\n" {
+		t.Errorf("docker.socket:\n%s", s)
+	}
+	if s := read("usr/lib/systemd/system/multi-user.target.d/10-docker-service.conf"); s != "[Unit]\nUpholds=docker.service\n" {
+		t.Errorf("drop-in:\n%s", s)
+	}
+	if fi, err := os.Stat(filepath.Join(tree, "usr/bin/dockerd")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("dockerd mode: %v %v", fi, err)
+	}
+}
+
+func TestTorcxRefusesEscapes(t *testing.T) {
+	tb := makeTorcxTarball(t, ociTarEnt{name: "../../evil", body: "x"})
+	err := buildTorcxTree(context.Background(), TorcxOptions{Tarball: tb, Name: "docker"}, filepath.Join(t.TempDir(), "docker"))
+	if !errors.Is(err, ErrPathEscapes) {
+		t.Errorf("error %v, want ErrPathEscapes", err)
+	}
+}
+
+func TestTorcxPacked(t *testing.T) {
+	testutil.RequireTool(t, "mksquashfs", "unsquashfs")
+	out := t.TempDir()
+	res, err := Torcx(context.Background(), TorcxOptions{Tarball: makeTorcxTarball(t), Name: "docker",
+		Pack: PackOptions{Output: filepath.Join(out, "docker.raw"), OS: "flatcar"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unpacked := filepath.Join(t.TempDir(), "x")
+	testutil.Run(t, "unsquashfs", "-no-xattrs", "-d", unpacked, res.Output)
+	rel, err := os.ReadFile(filepath.Join(unpacked, "usr/lib/extension-release.d/extension-release.docker"))
+	fxMust(t, err)
+	if !strings.Contains(string(rel), "EXTENSION_RELOAD_MANAGER=1") || !strings.Contains(string(rel), "ID=flatcar") {
+		t.Errorf("extension-release:\n%s", rel)
+	}
+	if _, err := os.Stat(filepath.Join(unpacked, "usr/lib/systemd/system/sockets.target.d/10-docker-socket.conf")); err != nil {
+		t.Error(err)
+	}
+}
