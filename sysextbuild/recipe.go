@@ -517,6 +517,9 @@ func (r *Recipe) validate(file string, p *problems) {
 				p.add(f, "a raw download has no members, install or strip")
 			}
 		} else {
+			if d.Dest != "" {
+				checkTreePath(f+".dest", d.Dest, p)
+			}
 			if d.Dest != "" || d.Mode != "" {
 				p.add(f, "an archive download maps members instead of dest/mode")
 			}
