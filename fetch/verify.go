@@ -225,6 +225,19 @@ func (e *errReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo passes whole chunks through when r can (see asyncHash).
+func (e *errReader) WriteTo(w io.Writer) (int64, error) {
+	wt, ok := e.r.(io.WriterTo)
+	if !ok {
+		return io.Copy(w, struct{ io.Reader }{e})
+	}
+	n, err := wt.WriteTo(w)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
 // digestsSHA512 finds the SHA512 of name in a Flatcar .DIGESTS file (lines
 // "# SHA512 HASH" followed by "<hex>  <name>").
 func digestsSHA512(digests []byte, name string) (string, error) {
@@ -263,13 +276,14 @@ func verifyReleaseFile(k *Keyring, path, name string, sig, digests []byte, c cou
 		return fmt.Errorf("verifying %s: %w", name, err)
 	}
 	defer f.Close()
-	h := sha512.New()
-	r := io.TeeReader(&countingReader{r: f, add: c}, h)
-	if _, err := k.Verify(r, sig); err != nil {
+	ah := newAsyncHash(&countingReader{r: f, add: c}, sha512.New())
+	_, err = k.Verify(ah, sig)
+	sum := ah.Sum()
+	if err != nil {
 		return fmt.Errorf("verifying %s with %s.sig: %w", name, name, err)
 	}
 	if want != "" {
-		if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		if got := hex.EncodeToString(sum); got != want {
 			return fmt.Errorf("verifying %s: %w: SHA512 %s does not match %s.DIGESTS (%s)", name, ErrSignature, got, name, want)
 		}
 	}
