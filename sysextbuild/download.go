@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,8 +19,14 @@ import (
 )
 
 // ErrChecksumMismatch is returned (wrapped) when a download does not match
-// the SHA-256 upstream publishes for it.
-var ErrChecksumMismatch = errors.New("checksum mismatch")
+// the SHA-256 upstream publishes for it. It reports VerificationFailed, so
+// the CLI exits with its verification status.
+var ErrChecksumMismatch error = verificationError("checksum mismatch")
+
+type verificationError string
+
+func (e verificationError) Error() string            { return string(e) }
+func (e verificationError) VerificationFailed() bool { return true }
 
 // fetcher performs rewritten HTTP requests for recipes and version lists.
 type fetcher struct {

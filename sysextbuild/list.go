@@ -35,16 +35,23 @@ func (r Recipe) ArchSpellings() string {
 }
 
 // WriteRecipeTable writes the `sysext list` table (name, source kind,
-// arches, reload) of rs to w.
+// arches, reload, recipe options) of rs to w.
 func WriteRecipeTable(w io.Writer, rs []Recipe) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSOURCE\tARCHES\tRELOAD")
+	fmt.Fprintln(tw, "NAME\tSOURCE\tARCHES\tRELOAD\tOPTIONS")
 	for _, r := range rs {
 		name := r.Name
 		if len(r.Aliases) > 0 {
 			name += " (" + strings.Join(r.Aliases, ", ") + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", name, r.SourceDescription(), r.ArchSpellings(), r.Reload)
+		var opts []string
+		for _, o := range r.Options {
+			opts = append(opts, o.Name)
+		}
+		if len(opts) == 0 {
+			opts = []string{"-"}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", name, r.SourceDescription(), r.ArchSpellings(), r.Reload, strings.Join(opts, ","))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing recipe table: %w", err)

@@ -31,6 +31,8 @@ type CreateOptions struct {
 	// Output is the image path (default NAME-VERSION-ARCH.raw in the
 	// current directory).
 	Name, Output string
+	// OutputDir holds the default output (default: current directory).
+	OutputDir string
 	// Sysupdate also writes NAME.conf (and NAME-vX.Y.conf for recipes that
 	// pin a Kubernetes minor).
 	Sysupdate bool
@@ -111,7 +113,7 @@ func create(ctx context.Context, o CreateOptions, pack packFunc) (*PackResult, e
 		o.Name = o.Recipe
 	}
 	if o.Output == "" {
-		o.Output = DefaultOutput(o.Name, o.Version, o.Arch)
+		o.Output = filepath.Join(o.OutputDir, DefaultOutput(o.Name, o.Version, o.Arch))
 	}
 	f := &fetcher{client: o.HTTPClient, rewrites: o.URLRewrites, token: o.Getenv("GH_TOKEN"), reporter: o.Reporter}
 	b := &builder{r: r, o: o, f: f}
