@@ -97,11 +97,14 @@ func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, er
 	if err != nil {
 		return nil, err // names the file already
 	}
+	if err := removeIfExists(dest); err != nil {
+		return nil, fmt.Errorf("caching %s: %w", file, err)
+	}
 	if conf != nil {
 		err = writeFileAtomic(confDest, conf)
 		out.ConfPath = confDest
-	} else if err = os.Remove(confDest); errors.Is(err, os.ErrNotExist) {
-		err = nil
+	} else {
+		err = removeIfExists(confDest)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("caching %s.conf: %w", name, err)

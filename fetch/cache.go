@@ -110,6 +110,13 @@ func lockEntry(path string) (unlock func(), err error) {
 	}, nil
 }
 
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil

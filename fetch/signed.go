@@ -99,13 +99,18 @@ func (f *fetcher) signedFile(ctx context.Context, rawURL string, maxAge time.Dur
 	if err != nil {
 		return "", err
 	}
+	// Companions first, final name last; drop an old final name before
+	// its companions change, so a crash leaves no mismatched set.
+	if err := removeIfExists(dest); err != nil {
+		return "", fmt.Errorf("caching %s: %w", name, err)
+	}
 	if err := writeFileAtomic(dest+".sig", sig); err != nil {
 		return "", fmt.Errorf("caching %s.sig: %w", name, err)
 	}
 	if digests != nil {
 		err = writeFileAtomic(dest+".DIGESTS", digests)
-	} else if err = os.Remove(dest + ".DIGESTS"); errors.Is(err, os.ErrNotExist) {
-		err = nil
+	} else {
+		err = removeIfExists(dest + ".DIGESTS")
 	}
 	if err != nil {
 		return "", fmt.Errorf("caching %s.DIGESTS: %w", name, err)
