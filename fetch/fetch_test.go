@@ -247,6 +247,17 @@ func TestTruncatedTransferResumes(t *testing.T) {
 	}
 }
 
+func TestServerIgnoringRangeStartsOver(t *testing.T) {
+	s, _, rel, o := setup(t, 200<<10)
+	s.noRange = true
+	s.cut[rel.dir+"/"+imageName] = 1
+	img, err := fetch.FetchImage(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkImage(t, img, rel)
+}
+
 func TestPartialFromEarlierRunResumes(t *testing.T) {
 	_, _, rel, o := setup(t, 100<<10)
 	img, err := fetch.FetchImage(t.Context(), o)

@@ -29,6 +29,7 @@ type fakeServer struct {
 	fail500  map[string]int // path -> remaining 500 answers
 	cut      map[string]int // path -> remaining bodies cut in half
 	hang     map[string]int // path -> remaining bodies that stop half-way
+	noRange  bool           // answer 200 with the whole body to Range requests
 	requests int
 	log      []string // "METHOD path range"
 	agents   map[string]bool
@@ -59,6 +60,7 @@ func (s *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	if hang {
 		s.hang[r.URL.Path]--
 	}
+	noRange := s.noRange
 	s.mu.Unlock()
 	switch {
 	case hang:
@@ -80,6 +82,9 @@ func (s *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)
 	default:
+		if noRange {
+			r.Header.Del("Range")
+		}
 		http.ServeContent(w, r, path.Base(r.URL.Path), time.Time{}, bytes.NewReader(data))
 	}
 }
