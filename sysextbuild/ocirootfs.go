@@ -41,9 +41,9 @@ type OCIOptions struct {
 	Warn func(string)
 }
 
-// ErrOCICmdNeedsEngine is returned when OCIOptions.Cmd is set but neither podman nor
-// docker is installed.
-var ErrOCICmdNeedsEngine = errors.New("running a command in the image needs podman or docker in PATH: install one, or drop the command and unpack without it")
+// ErrOCICmdNeedsEngine is returned when OCIOptions.Cmd is set but no podman or
+// docker that answers "info" is installed.
+var ErrOCICmdNeedsEngine = errors.New("running a command in the image needs a working podman or docker: install or start one, or drop the command")
 
 // OCIRootfs unpacks the image's layers in order into o.Dir, applying
 // whiteouts. Entries that would land outside o.Dir are refused. The tree
@@ -223,20 +223,35 @@ func ociArchiveIsLayout(p string) (bool, error) {
 	return layoutFile && !manifest, nil
 }
 
-// ociEngine finds podman or docker.
-func ociEngine() (string, error) {
+// ociEngine finds a working podman or docker (one whose "info" answers).
+func ociEngine(ctx context.Context) (string, error) {
+	var tried []string
 	for _, n := range []string{"podman", "docker"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p, nil
+		p, err := exec.LookPath(n)
+		if err != nil {
+			continue
 		}
+		if out, err := exec.CommandContext(ctx, p, "info").CombinedOutput(); err != nil {
+			tried = append(tried, fmt.Sprintf("%s info failed (is its daemon running?): %s", n, ociLastLine(string(out))))
+			continue
+		}
+		return p, nil
+	}
+	if len(tried) > 0 {
+		return "", fmt.Errorf("%w; %s", ErrOCICmdNeedsEngine, strings.Join(tried, "; "))
 	}
 	return "", ErrOCICmdNeedsEngine
+}
+
+func ociLastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // ociRunAndExport runs o.Cmd in a container of the image and unpacks the
 // container's exported file system.
 func ociRunAndExport(ctx context.Context, o OCIOptions, arch flatcar.Arch, root string) error {
-	engine, err := ociEngine()
+	engine, err := ociEngine(ctx)
 	if err != nil {
 		return err
 	}
