@@ -1,0 +1,203 @@
+package decompress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+
+	"github.com/bake-os/bake-os/progress"
+)
+
+// Options tunes Bzip2ToSparse. The zero value is ready to use.
+type Options struct {
+	// Workers decoding blocks in parallel; 0 means runtime.NumCPU().
+	Workers int
+	// Reporter receives progress in compressed bytes; nil reports nothing.
+	Reporter progress.Reporter
+	// Size of the compressed input when known (progress total); 0 = unknown.
+	Size int64
+	// HoleSize is the shortest zero run left as a hole; default 4096.
+	// Shorter runs are written as data.
+	HoleSize int
+	// Name of the input for error messages; default "bzip2 stream".
+	Name string
+
+	fakeMagics []int64 // tests only: see scanner.fake
+}
+
+// Bzip2ToSparse decompresses the bzip2 data read from src (one stream or
+// several concatenated) into dst, which it truncates to zero first. Zero
+// runs of HoleSize bytes or more are seeked over, never written, so they
+// stay holes; dst ends with the exact decompressed length. Blocks are
+// decoded in parallel with a bounded number in flight.
+//
+// On error the content of dst is undefined: the caller deletes it.
+// Trailing bytes after the last stream that are not another stream are
+// ignored, as bunzip2 does.
+func Bzip2ToSparse(ctx context.Context, src io.Reader, dst *os.File, o Options) (written int64, err error) {
+	name := o.Name
+	if name == "" {
+		name = "bzip2 stream"
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("decompressing %s: %w", name, err)
+		}
+	}()
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	holeSize := int64(o.HoleSize)
+	if holeSize <= 0 {
+		holeSize = 4096
+	}
+	var hdr [4]byte
+	if n, err := io.ReadFull(src, hdr[:]); err != nil {
+		if n == 0 || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, errNotBzip2
+		}
+		return 0, fmt.Errorf("reading compressed input: %w", err)
+	}
+	if !IsBzip2(hdr[:]) {
+		return 0, errNotBzip2
+	}
+	if err := dst.Truncate(0); err != nil {
+		return 0, fmt.Errorf("truncating %s: %w", dst.Name(), err)
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	inFlight := 2 * workers
+	ordered := make(chan *piece, inFlight)
+	work := make(chan *piece, inFlight)
+	pool := &bufPool{}
+
+	var wg sync.WaitGroup
+	var scanErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ordered)
+		defer close(work)
+		sc := &scanner{
+			r:     src,
+			buf:   append(make([]byte, 0, 2*readSize), hdr[:]...),
+			alloc: pool.getData,
+			fake:  o.fakeMagics,
+			emit: func(p *piece) error {
+				if p.kind == kindBlock {
+					p.done = make(chan struct{})
+					p.out = pool.getOut()
+				}
+				select {
+				case ordered <- p:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				if p.kind == kindBlock {
+					select {
+					case work <- p:
+					case <-ctx.Done():
+						close(p.done)
+						return ctx.Err()
+					}
+				}
+				return nil
+			},
+		}
+		scanErr = sc.run()
+	}()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := newBlockDecoder()
+			for p := range work {
+				if ctx.Err() != nil {
+					p.err = ctx.Err()
+				} else {
+					p.decodeWith(d)
+				}
+				close(p.done)
+			}
+		}()
+	}
+
+	c := &collector{
+		ctx:      ctx,
+		in:       ordered,
+		pool:     pool,
+		w:        newSparseWriter(dst, holeSize),
+		pos:      32,
+		counter:  progress.OrNop(o.Reporter).Counter("decompressing "+name, sizeOrUnknown(o.Size)),
+		lastByte: 0,
+	}
+	err = c.run()
+	c.counter.Done()
+	cancel()
+	// Drain so that the scanner and workers end.
+	for p := range ordered {
+		if p.done != nil {
+			<-p.done
+		}
+	}
+	wg.Wait()
+	if err == nil && scanErr != nil && !errors.Is(scanErr, context.Canceled) {
+		err = scanErr
+	}
+	if err == nil {
+		err = parent.Err()
+	}
+	if err != nil {
+		return 0, err
+	}
+	return c.w.off, nil
+}
+
+func sizeOrUnknown(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+func (p *piece) decodeWith(d *blockDecoder) {
+	base := p.startBit &^ 7
+	end, err := d.decode(p.data, int(p.startBit-base), int(p.endBit-base), p.out)
+	p.end = base + int64(end)
+	p.err = err
+}
+
+// bufPool recycles piece buffers and block outputs.
+type bufPool struct {
+	data sync.Pool
+	outs sync.Pool
+}
+
+func (b *bufPool) getData(n int) []byte {
+	if v, ok := b.data.Get().(*[]byte); ok && cap(*v) >= n {
+		return (*v)[:n]
+	}
+	return make([]byte, n, max(n, 1<<20+inputPad))
+}
+
+func (b *bufPool) putData(d []byte) { b.data.Put(&d) }
+
+func (b *bufPool) getOut() *blockOut {
+	if v, ok := b.outs.Get().(*blockOut); ok {
+		return v
+	}
+	return &blockOut{}
+}
+
+func (b *bufPool) putOut(o *blockOut) {
+	if o != nil && cap(o.lit) <= 16<<20 {
+		b.outs.Put(o)
+	}
+}

@@ -1,0 +1,339 @@
+package decompress_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/bake-os/bake-os/decompress"
+	"github.com/bake-os/bake-os/internal/testutil"
+)
+
+// compress runs a compressor tool on the file in and returns the path of
+// its output.
+func compress(t *testing.T, in string, tool string, args ...string) string {
+	t.Helper()
+	testutil.RequireTool(t, tool)
+	out := in + "." + tool + ".bz2"
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(tool, append(args, "-c", in)...)
+	cmd.Stdout = f
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %v: %v: %s", tool, args, err, stderr.String())
+	}
+	return out
+}
+
+// decompressFile runs Bzip2ToSparse from the file in into a new file.
+func decompressFile(t *testing.T, in string, o decompress.Options) (string, int64, error) {
+	t.Helper()
+	src, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	out := filepath.Join(t.TempDir(), "out.bin")
+	dst, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	n, err := decompress.Bzip2ToSparse(context.Background(), src, dst, o)
+	return out, n, err
+}
+
+func fileSHA(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// bunzip2SHA is the judge: the sha256 of bunzip2's output for in.
+func bunzip2SHA(t *testing.T, in string) string {
+	t.Helper()
+	testutil.RequireTool(t, "bunzip2")
+	cmd := exec.Command("bunzip2", "-c", in)
+	h := sha256.New()
+	cmd.Stdout = h
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("bunzip2 %s: %v", in, err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// allocated returns the bytes a file occupies on disk.
+func allocated(t *testing.T, path string) int64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Blocks * 512
+}
+
+func checkRoundTrip(t *testing.T, bz string, o decompress.Options) string {
+	t.Helper()
+	out, n, err := decompressFile(t, bz, o)
+	if err != nil {
+		t.Fatalf("Bzip2ToSparse: %v", err)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() != n {
+		t.Errorf("file size %d, returned %d", st.Size(), n)
+	}
+	if got, want := fileSHA(t, out), bunzip2SHA(t, bz); got != want {
+		t.Fatalf("output sha256 %s, bunzip2 says %s", got, want)
+	}
+	return out
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// textish makes compressible, non-trivial data.
+func textish(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 2))
+	words := strings.Fields("flatcar sysext usr oem efi partition image bake verity btrfs ext4 squashfs the of and a to in is 0 1 2 3 4 5 6 7 8 9")
+	var b bytes.Buffer
+	for b.Len() < n {
+		b.WriteString(words[r.IntN(len(words))])
+		if r.IntN(9) == 0 {
+			b.WriteByte('\n')
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	return b.Bytes()[:n]
+}
+
+func TestRoundTrip(t *testing.T) {
+	cases := map[string][]byte{
+		"empty":      {},
+		"one-byte":   {'x'},
+		"four-same":  {7, 7, 7, 7},
+		"random-3M":  randomBytes(3<<20, 1),
+		"text-2M":    textish(2<<20, 2),
+		"runs":       bytes.Repeat(append(bytes.Repeat([]byte{0xaa}, 300), bytes.Repeat([]byte{1, 2, 3}, 50)...), 3000),
+		"all-0xff":   bytes.Repeat([]byte{0xff}, 5<<20),
+		"zeros-tail": append(textish(10000, 3), make([]byte, 1<<20+3)...),
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := writeFile(t, "in.bin", data)
+			for _, level := range []string{"-1", "-9"} {
+				bz := compress(t, in, "bzip2", level)
+				for _, w := range []int{1, 3} {
+					out := checkRoundTrip(t, bz, decompress.Options{Workers: w})
+					got, err := os.ReadFile(out)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(got, data) {
+						t.Fatalf("level %s workers %d: output differs from input", level, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+// sparseImage writes a file of size bytes that is zero except for a few
+// data stretches, and returns its path.
+func sparseImage(t *testing.T, size int64) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "image.bin")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	for i, off := range []int64{0, 1 << 20, size / 3, size/3 + 5000, size / 2, size - 16384} {
+		if _, err := f.WriteAt(textish(3000+i*1000, uint64(i)), off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.WriteAt(randomBytes(300000, 9), size/4); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSparseZeros(t *testing.T) {
+	const size = 200 << 20
+	img := sparseImage(t, size)
+	bz := compress(t, img, "bzip2", "-9")
+	out := checkRoundTrip(t, bz, decompress.Options{})
+	if a := allocated(t, out); a > 4<<20 {
+		t.Errorf("output allocates %d bytes on disk; zero runs were written", a)
+	}
+	// Zeros at the end must still count: the size is exact.
+	if st, _ := os.Stat(out); st.Size() != size {
+		t.Errorf("size %d, want %d", st.Size(), size)
+	}
+	// The first hole starts inside the first MiB, after the first data.
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const seekHole = 4
+	hole, err := f.Seek(4096, seekHole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hole >= 1<<20 {
+		t.Errorf("first hole at %d, want before 1 MiB", hole)
+	}
+}
+
+func TestTrailingZerosOnly(t *testing.T) {
+	in := writeFile(t, "z.bin", make([]byte, 3<<20))
+	bz := compress(t, in, "bzip2", "-9")
+	out := checkRoundTrip(t, bz, decompress.Options{})
+	if a := allocated(t, out); a != 0 {
+		t.Errorf("all-zero output allocates %d bytes", a)
+	}
+}
+
+func TestMultiStream(t *testing.T) {
+	a := writeFile(t, "a.bin", textish(1<<20, 5))
+	b := writeFile(t, "b.bin", append(randomBytes(200000, 6), make([]byte, 1<<20)...))
+	abz := compress(t, a, "bzip2", "-1")
+	bbz := compress(t, b, "bzip2", "-5")
+	emptyBz := compress(t, writeFile(t, "e.bin", nil), "bzip2", "-9")
+	var cat []byte
+	for _, p := range []string{abz, emptyBz, bbz, abz} {
+		d, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cat = append(cat, d...)
+	}
+	checkRoundTrip(t, writeFile(t, "cat.bz2", cat), decompress.Options{Workers: 2})
+
+	// lbzip2 writes one stream per block group; make it use several.
+	big := writeFile(t, "big.bin", append(textish(3<<20, 7), randomBytes(2<<20, 8)...))
+	lbz := compress(t, big, "lbzip2", "-1", "-n", "2")
+	checkRoundTrip(t, lbz, decompress.Options{})
+}
+
+func TestTrailingGarbageIgnored(t *testing.T) {
+	bz := compress(t, writeFile(t, "a.bin", textish(5000, 1)), "bzip2")
+	d, _ := os.ReadFile(bz)
+	d = append(d, []byte("this is not bzip2 data\x00\x00")...)
+	out, _, err := decompressFile(t, writeFile(t, "g.bz2", d), decompress.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, textish(5000, 1)) {
+		t.Fatal("output differs")
+	}
+}
+
+func TestCorruptRefused(t *testing.T) {
+	data := append(textish(1<<20, 4), randomBytes(500000, 4)...)
+	bz := compress(t, writeFile(t, "in.bin", data), "bzip2", "-1")
+	orig, err := os.ReadFile(bz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, d []byte, want string) {
+		t.Helper()
+		_, _, err := decompressFile(t, writeFile(t, name, d), decompress.Options{Workers: 2})
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			return
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %q does not mention %q", name, err, want)
+		}
+		if !strings.HasPrefix(err.Error(), "decompressing ") {
+			t.Errorf("%s: error %q lacks context", name, err)
+		}
+	}
+	for _, cut := range []int{3, 4, 10, 5000, len(orig) / 2, len(orig) - 11, len(orig) - 1} {
+		check("trunc.bz2", orig[:cut], "")
+	}
+	check("trunc-mid.bz2", orig[:len(orig)/2], "truncated bzip2 stream at byte")
+	check("notbz2", []byte("hello world, this is text"), "not a bzip2 stream")
+	check("empty", nil, "not a bzip2 stream")
+	r := rand.New(rand.NewPCG(3, 3))
+	for range 40 {
+		d := bytes.Clone(orig)
+		i := 4 + r.IntN(len(d)-4)
+		d[i] ^= 1 << r.IntN(8)
+		check("flip.bz2", d, "")
+	}
+	d := bytes.Clone(orig)
+	d[11] ^= 0x10 // stored CRC of block 1
+	check("blockcrc.bz2", d, "CRC mismatch in block 1")
+	d = bytes.Clone(orig)
+	d[len(d)-3] ^= 0x10 // inside the stream CRC
+	check("streamcrc.bz2", d, "stream CRC mismatch")
+}
+
+func TestContextCancel(t *testing.T) {
+	bz := compress(t, writeFile(t, "in.bin", textish(2<<20, 1)), "bzip2", "-1")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	src, _ := os.Open(bz)
+	defer src.Close()
+	dst, _ := os.Create(filepath.Join(t.TempDir(), "o"))
+	defer dst.Close()
+	if _, err := decompress.Bzip2ToSparse(ctx, src, dst, decompress.Options{}); err == nil {
+		t.Fatal("cancelled context: no error")
+	}
+}
+
+func TestIsBzip2(t *testing.T) {
+	for h, want := range map[string]bool{"BZh9": true, "BZh1\x31": true, "BZh0": false, "BZ": false, "\x1f\x8b\x08\x00": false} {
+		if got := decompress.IsBzip2([]byte(h)); got != want {
+			t.Errorf("IsBzip2(%q) = %v", h, got)
+		}
+	}
+}
