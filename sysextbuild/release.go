@@ -26,9 +26,10 @@ type ReleaseOptions struct {
 	Versions  string // release_build_versions.txt
 	OutputDir string // created if missing; images and index files go here
 	Build     Builder
-	// Latest resolves the version "latest" of a recipe; needed only when
-	// the versions file uses it.
-	Latest func(ctx context.Context, recipe string) (string, error)
+	// Latest resolves the version "latest" of a recipe to the versions a
+	// release builds (the newest, or one per minor line for some recipes);
+	// needed only when the versions file uses it. See RecipeLatest.
+	Latest func(ctx context.Context, recipe string) ([]string, error)
 	Arches []flatcar.Arch // default x86-64 and arm64
 	Jobs   int            // builds in parallel; default 2
 	// PublishedSums is the URL of an already published SHA256SUMS: images
@@ -62,12 +63,6 @@ type ReleaseResult struct {
 type VersionEntry struct {
 	Name, Version string
 	Line          int
-}
-
-// ReleaseImageName is the file name of a bakery image:
-// NAME-VERSION-ARCH.raw, e.g. wasmtime-24.0.0-x86-64.raw.
-func ReleaseImageName(name, version string, arch flatcar.Arch) string {
-	return name + "-" + version + "-" + string(arch) + ".raw"
 }
 
 // ParseVersionsFile reads release_build_versions.txt in either layout:
@@ -194,7 +189,7 @@ func Release(ctx context.Context, o ReleaseOptions) (*ReleaseResult, error) {
 	)
 	for _, e := range entries {
 		for _, arch := range o.Arches {
-			img := ReleaseImage{Recipe: e.Name, Version: e.Version, Arch: arch, File: ReleaseImageName(e.Name, e.Version, arch)}
+			img := ReleaseImage{Recipe: e.Name, Version: e.Version, Arch: arch, File: DefaultOutput(e.Name, e.Version, arch)}
 			dst := filepath.Join(o.OutputDir, img.File)
 			if sum, ok := published[img.File]; ok {
 				logf("skipping %s: already published", img.File)
@@ -249,33 +244,45 @@ func Release(ctx context.Context, o ReleaseOptions) (*ReleaseResult, error) {
 	return &ReleaseResult{Images: images, Files: files}, nil
 }
 
-// resolveLatest replaces "latest" by the recipe's newest version and drops
-// the duplicates that may appear.
-func resolveLatest(ctx context.Context, entries []VersionEntry, latest func(context.Context, string) (string, error)) ([]VersionEntry, error) {
+// resolveLatest replaces "latest" by the recipe's release versions and
+// drops the duplicates that may appear.
+func resolveLatest(ctx context.Context, entries []VersionEntry, latest func(context.Context, string) ([]string, error)) ([]VersionEntry, error) {
 	var out []VersionEntry
 	seen := map[[2]string]bool{}
-	cache := map[string]string{}
-	for _, e := range entries {
-		if e.Version == "latest" {
-			v, ok := cache[e.Name]
-			if !ok {
-				if latest == nil {
-					return nil, fmt.Errorf("versions file line %d asks for the latest %s: no version source available", e.Line, e.Name)
-				}
-				var err error
-				if v, err = latest(ctx, e.Name); err != nil {
-					return nil, fmt.Errorf("resolving the latest version of %s: %w", e.Name, err)
-				}
-				cache[e.Name] = v
-			}
-			e.Version = v
-		}
+	add := func(e VersionEntry) {
 		if k := [2]string{e.Name, e.Version}; !seen[k] {
 			seen[k] = true
 			out = append(out, e)
 		}
 	}
+	for _, e := range entries {
+		if e.Version != "latest" {
+			add(e)
+			continue
+		}
+		if latest == nil {
+			return nil, fmt.Errorf("versions file line %d asks for the latest %s: no version source available", e.Line, e.Name)
+		}
+		vs, err := latest(ctx, e.Name)
+		if err != nil {
+			return nil, fmt.Errorf("resolving the latest version of %s: %w", e.Name, err)
+		}
+		if len(vs) == 0 {
+			return nil, fmt.Errorf("resolving the latest version of %s: upstream lists no versions", e.Name)
+		}
+		for _, v := range vs {
+			add(VersionEntry{Name: e.Name, Version: v, Line: e.Line})
+		}
+	}
 	return out, nil
+}
+
+// RecipeLatest resolves "latest" with ListVersions (o.Latest is set).
+func RecipeLatest(o ListOptions) func(ctx context.Context, recipe string) ([]string, error) {
+	o.Latest = true
+	return func(ctx context.Context, recipe string) ([]string, error) {
+		return ListVersions(ctx, recipe, o)
+	}
 }
 
 // fetchPublishedSums downloads a SHA256SUMS index; "" or a 404 give none.

@@ -113,11 +113,11 @@ func TestRelease(t *testing.T) {
 	var logMu sync.Mutex
 	res, err := sysextbuild.Release(context.Background(), sysextbuild.ReleaseOptions{
 		Versions: versions, OutputDir: out, Build: b.build, Jobs: 2,
-		Latest: func(ctx context.Context, recipe string) (string, error) {
+		Latest: func(ctx context.Context, recipe string) ([]string, error) {
 			if recipe != "wasmtime" {
-				return "", fmt.Errorf("unexpected latest %s", recipe)
+				return nil, fmt.Errorf("unexpected latest %s", recipe)
 			}
-			return "25.0.1", nil
+			return []string{"25.0.1"}, nil
 		},
 		PublishedSums: srv.URL + "/latest/SHA256SUMS",
 		BakeryURL:     "https://example.org/bakery",
@@ -194,7 +194,7 @@ func TestRelease(t *testing.T) {
 	b2 := &fakeBuilder{}
 	_, err = sysextbuild.Release(context.Background(), sysextbuild.ReleaseOptions{
 		Versions: versions, OutputDir: out, Build: b2.build, PublishedSums: srv.URL + "/latest/SHA256SUMS",
-		Latest: func(context.Context, string) (string, error) { return "25.0.1", nil },
+		Latest: func(context.Context, string) ([]string, error) { return []string{"25.0.1"}, nil },
 	})
 	must(t, err)
 	if len(b2.calls) != 0 {
