@@ -1,0 +1,4 @@
+# Consul agent configuration. Copy to /etc/consul.d/consul.hcl and edit.
+# See https://developer.hashicorp.com/consul/docs/agent/config
+
+data_dir = "/opt/consul"
