@@ -1,0 +1,342 @@
+package vendors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/osrelease"
+	"github.com/bake-os/bake-os/progress"
+)
+
+// BuildOptions says what Build works from and where it writes.
+type BuildOptions struct {
+	// Base is the baked generic image (sparse raw, base layout). It is
+	// only read.
+	Base string
+	// OutputDir receives the outputs; it is created when missing.
+	OutputDir string
+	// Arch of the image; default x86-64.
+	Arch flatcar.Arch
+	// FlatcarVersion names the installed OEM sysext
+	// (oem-ID-VERSION.raw); default FLATCAR_VERSION of version.txt beside
+	// Base.
+	FlatcarVersion string
+	// OEMSysextDir holds oem-ID.raw files; the directory of Base is
+	// searched after it.
+	OEMSysextDir string
+	// FetchOEM, when set (release mode), returns the path of a downloaded
+	// and verified oem-ID.raw; it is asked for sysexts found nowhere else.
+	FetchOEM func(ctx context.Context, id string) (path string, err error)
+	// FirmwareDir holds UEFI firmware for qemu_uefi (Flatcar's
+	// *_efi_code.qcow2/*_efi_vars.qcow2, or OVMF/AAVMF .fd pairs); default
+	// the distribution's OVMF/AAVMF directories.
+	FirmwareDir string
+	// Compress overrides each vendor's release compression: a
+	// comma-separated list of none, bz2, gz, xz, zst, zip ("" = vendor
+	// default).
+	Compress string
+	// Workers is the number of compressing goroutines; 0 = all CPUs.
+	Workers int
+	// Reporter receives progress; nil reports nothing.
+	Reporter progress.Reporter
+	// Force replaces existing output files (else they are an error).
+	Force bool
+}
+
+// Artifact is one file Build wrote.
+type Artifact struct {
+	Vendor string
+	// Kind: disk, archive, config, script, firmware, readme, kernel,
+	// initrd or iso.
+	Kind string
+	Path string
+}
+
+// job is one validated vendor with everything resolved.
+type job struct {
+	v        Vendor
+	comps    []Compression
+	firmware firmware
+}
+
+type group struct {
+	layout flatcar.Layout
+	oem    *oemInput // nil: no OEM content
+	jobs   []job
+}
+
+type plan struct {
+	o       BuildOptions
+	arch    flatcar.Arch
+	version string
+	groups  []*group // partitioned vendors, by (layout, OEM id)
+	boot    []job    // iso, pxe
+	outputs []string // final paths, for the existence check
+}
+
+// Build writes every vendor's outputs from o.Base. All inputs (base image,
+// OEM sysexts, firmware, tools, output names) are checked before any
+// work. Vendors sharing a layout and OEM sysext share one prepared disk.
+// Outputs are written as temp files in o.OutputDir and renamed once all
+// vendors succeeded; on error nothing is left behind.
+func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, error) {
+	p, err := makePlan(ctx, vendors, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating output directory: %w", err)
+	}
+	work, err := os.MkdirTemp(o.OutputDir, ".bake-os-vendors-")
+	if err != nil {
+		return nil, fmt.Errorf("creating work directory: %w", err)
+	}
+	defer os.RemoveAll(work)
+	st := &stage{dir: o.OutputDir}
+	defer st.cleanup()
+	b := &builder{plan: p, work: work, st: st, rep: progress.OrNop(o.Reporter), workers: o.Workers}
+	if b.workers <= 0 {
+		b.workers = runtime.NumCPU()
+	}
+	for _, g := range p.groups {
+		if err := b.buildGroup(ctx, g); err != nil {
+			return nil, err
+		}
+	}
+	for _, j := range p.boot {
+		if err := b.buildBoot(ctx, j); err != nil {
+			return nil, err
+		}
+	}
+	return st.commit()
+}
+
+func makePlan(ctx context.Context, vendors []Vendor, o BuildOptions) (*plan, error) {
+	if len(vendors) == 0 {
+		return nil, errors.New("no vendor given: pass --vendor")
+	}
+	p := &plan{o: o, arch: o.Arch}
+	if p.arch == "" {
+		p.arch = flatcar.ArchX86_64
+	}
+	if err := CheckArch(vendors, p.arch); err != nil {
+		return nil, err
+	}
+	if o.OutputDir == "" {
+		return nil, errors.New("no output directory given")
+	}
+	if st, err := os.Stat(o.OutputDir); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("output %s is not a directory", o.OutputDir)
+	}
+	d, err := gpt.Open(o.Base)
+	if err != nil {
+		return nil, fmt.Errorf("reading base image %s: %w", o.Base, err)
+	}
+	if err := d.CheckFlatcar(); err != nil {
+		return nil, fmt.Errorf("checking base image %s: %w", o.Base, err)
+	}
+	if base := flatcar.Layouts["base"]; d.Size != base.DiskBytes() {
+		return nil, fmt.Errorf("base image %s is %d bytes, not the base layout's %d: pass the generic image", o.Base, d.Size, base.DiskBytes())
+	}
+	var override []Compression
+	if o.Compress != "" {
+		if override, err = ParseCompressions(o.Compress); err != nil {
+			return nil, err
+		}
+	}
+	var tools []string
+	var allComps []Compression
+	groups := map[string]*group{}
+	needVersion := false
+	for _, v := range vendors {
+		j := job{v: v}
+		j.comps = override
+		if len(j.comps) == 0 || !v.compressible() {
+			j.comps = nil
+			for _, c := range v.Compress {
+				cc, _ := ParseCompression(c)
+				j.comps = append(j.comps, cc)
+			}
+		}
+		allComps = append(allComps, j.comps...)
+		if v.Disk.Format != "" {
+			if _, err := lookupDisk(v.Disk); err != nil {
+				return nil, err
+			}
+		}
+		if v.NeedsFirmware() {
+			if j.firmware, err = findFirmware(p.arch, o.FirmwareDir); err != nil {
+				return nil, err
+			}
+		}
+		tools = append(tools, bootToolsFor(v)...)
+		p.outputs = append(p.outputs, v.outputNames(j.comps)...)
+		if !v.Partitioned() {
+			p.boot = append(p.boot, j)
+			continue
+		}
+		layout := flatcar.Layouts[v.Layout]
+		if v.Layout != "base" {
+			tools = append(tools, "resize2fs")
+		}
+		if v.OEM != "" {
+			needVersion = true
+			tools = append(tools, "btrfs", "mkfs.btrfs")
+		}
+		key := v.Layout + "/" + v.OEM
+		g := groups[key]
+		if g == nil {
+			g = &group{layout: layout}
+			if v.OEM != "" {
+				g.oem = &oemInput{ID: v.OEM}
+			}
+			groups[key] = g
+			p.groups = append(p.groups, g)
+		}
+		g.jobs = append(g.jobs, j)
+	}
+	if err := checkCompressionTools(allComps); err != nil {
+		return nil, err
+	}
+	for _, t := range tools {
+		if _, err := lookTool(t); err != nil {
+			return nil, err
+		}
+	}
+	if needVersion {
+		if p.version, err = resolveVersion(o); err != nil {
+			return nil, err
+		}
+	}
+	seen := map[string]bool{}
+	for _, f := range p.outputs {
+		if seen[f] {
+			return nil, fmt.Errorf("two vendors write %s: build them in separate runs", f)
+		}
+		seen[f] = true
+		if _, err := os.Lstat(filepath.Join(o.OutputDir, f)); err == nil && !o.Force {
+			return nil, fmt.Errorf("output %s already exists: remove it or pass --force", filepath.Join(o.OutputDir, f))
+		}
+	}
+	// OEM sysexts last: in release mode finding one may download it.
+	oems := map[string]*oemInput{}
+	for _, g := range p.groups {
+		if g.oem == nil {
+			continue
+		}
+		if in, ok := oems[g.oem.ID]; ok {
+			g.oem = in
+			continue
+		}
+		if err := resolveOEM(ctx, o, p.arch, g.oem); err != nil {
+			return nil, err
+		}
+		oems[g.oem.ID] = g.oem
+	}
+	return p, nil
+}
+
+func lookTool(name string) (string, error) {
+	p, err := execLookPath(name)
+	if err != nil {
+		pkg := map[string]string{"btrfs": "btrfs-progs", "mkfs.btrfs": "btrfs-progs", "resize2fs": "e2fsprogs",
+			"mksquashfs": "squashfs-tools", "xorriso": "xorriso"}[name]
+		return "", fmt.Errorf("%s not found: install %s", name, pkg)
+	}
+	return p, nil
+}
+
+// resolveVersion returns o.FlatcarVersion or FLATCAR_VERSION from
+// version.txt beside the base image.
+func resolveVersion(o BuildOptions) (string, error) {
+	v := o.FlatcarVersion
+	if v == "" {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(o.Base), "version.txt"))
+		if err == nil {
+			if rel, perr := osrelease.ParseString(string(data)); perr == nil {
+				v = rel.Get("FLATCAR_VERSION")
+			}
+		}
+	}
+	if v == "" {
+		return "", fmt.Errorf("Flatcar version unknown: pass --flatcar-version or put version.txt beside %s", o.Base)
+	}
+	if _, err := flatcar.ParseVersion(v); err != nil {
+		return "", fmt.Errorf("flatcar version %q: %w", v, err)
+	}
+	return v, nil
+}
+
+// resolveOEM finds oem-ID.raw (OEMSysextDir, then the base image's
+// directory, then FetchOEM) and renders its /oem-release.
+func resolveOEM(ctx context.Context, o BuildOptions, arch flatcar.Arch, in *oemInput) error {
+	name := "oem-" + in.ID + ".raw"
+	var dirs []string
+	if o.OEMSysextDir != "" {
+		dirs = append(dirs, o.OEMSysextDir)
+	}
+	dirs = append(dirs, filepath.Dir(o.Base))
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			in.Path = p
+			break
+		}
+	}
+	if in.Path == "" && o.FetchOEM != nil {
+		p, err := o.FetchOEM(ctx, in.ID)
+		if err != nil {
+			return fmt.Errorf("fetching OEM sysext %s: %w", name, err)
+		}
+		in.Path = p
+	}
+	if in.Path == "" {
+		return fmt.Errorf("OEM sysext %s not found in %s: pass --oem-sysext-dir DIR holding %s (or use --release)",
+			name, strings.Join(dirs, ", "), name)
+	}
+	data, err := ReadExtensionRelease(ctx, in.Path, "oem-"+in.ID)
+	if err != nil {
+		return err
+	}
+	rel, err := osrelease.ParseString(string(data))
+	if err != nil {
+		return fmt.Errorf("parsing extension-release of %s: %w", in.Path, err)
+	}
+	if a := rel.Get("ARCHITECTURE"); a != "" && a != string(arch) {
+		return fmt.Errorf("OEM sysext %s is for %s, the image is %s: use the sysext of the image's architecture", in.Path, a, arch)
+	}
+	if in.OEMRelease, err = OEMRelease(data); err != nil {
+		return fmt.Errorf("%s: %w", in.Path, err)
+	}
+	return nil
+}
+
+// compressible reports whether release compression applies to the main
+// output (archives are already compressed).
+func (v Vendor) compressible() bool {
+	switch v.Bundle {
+	case BundleGCE, BundleOVA, BundleVagrant, BundleVagrantParallels, BundleParallels, BundlePXE:
+		return false
+	}
+	return true
+}
+
+// outputNames lists the final file names of a vendor for comps.
+func (v Vendor) outputNames(comps []Compression) []string {
+	var out []string
+	for _, c := range comps {
+		out = append(out, v.File+c.Ext())
+	}
+	return append(out, v.Extras...)
+}
+
+// hasNone reports whether the uncompressed main output is kept.
+func hasNone(cs []Compression) bool { return slices.Contains(cs, CompressNone) }

@@ -1,0 +1,92 @@
+package vendors
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/bake-os/bake-os/progress"
+	"github.com/bake-os/bake-os/vendors/diskfmt"
+)
+
+// diskfmtName maps a vendor's disk to the diskfmt writer's name. This is
+// the one place that knows diskfmt's names.
+func diskfmtName(d Disk) string {
+	switch d.Format + "/" + d.Subformat {
+	case "vmdk/monolithicSparse":
+		return "vmdk"
+	case "vmdk/streamOptimized":
+		return "vmdk-stream"
+	case "vhd/fixed":
+		return "vhd"
+	case "vhd/dynamic":
+		return "vhd-dynamic"
+	}
+	return d.Format
+}
+
+// lookupDisk finds the writer of a vendor's disk.
+func lookupDisk(d Disk) (diskfmt.Format, error) {
+	f, err := diskfmt.Lookup(diskfmtName(d))
+	if err != nil {
+		return nil, fmt.Errorf("finding disk writer for %s %s: %w", d.Format, d.Subformat, err)
+	}
+	return f, nil
+}
+
+// writeDisk writes the prepared raw disk srcPath to dstPath in the
+// vendor's format; extentName is the final file name (recorded by
+// monolithic VMDK descriptors).
+func writeDisk(ctx context.Context, d Disk, srcPath, dstPath, extentName string, workers int, rep progress.Reporter) error {
+	f, err := lookupDisk(d)
+	if err != nil {
+		return err
+	}
+	src, err := os.Open(srcPath)
+	if err != nil {
+		return fmt.Errorf("opening prepared disk: %w", err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(dstPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", dstPath, err)
+	}
+	defer dst.Close()
+	o := diskfmt.Options{VirtualSize: d.VirtualSize, Adapter: d.Adapter, Workers: workers, Reporter: rep,
+		ExtentName: extentName}
+	if err := f.Write(ctx, src, dst, o); err != nil {
+		return fmt.Errorf("writing %s disk %s: %w", f.Name(), extentName, err)
+	}
+	if err := dst.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", dstPath, err)
+	}
+	return nil
+}
+
+// convertFirmware writes a raw UEFI flash file as qcow2 (or copies a file
+// that already is qcow2).
+func convertFirmware(ctx context.Context, src, dst string, isQcow2 bool) error {
+	if isQcow2 {
+		return copyPlain(src, dst)
+	}
+	return writeDisk(ctx, Disk{Format: "qcow2"}, src, dst, "", 1, nil)
+}
+
+// copyPlain copies a (small or dense) file.
+func copyPlain(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if _, err := io.Copy(out, in); err != nil {
+		return fmt.Errorf("copying %s: %w", src, err)
+	}
+	return out.Close()
+}

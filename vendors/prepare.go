@@ -1,0 +1,177 @@
+package vendors
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/partitions"
+	"github.com/bake-os/bake-os/sparse"
+)
+
+// oemInput is one OEM sysext ready to install.
+type oemInput struct {
+	ID         string
+	Path       string // oem-ID.raw
+	OEMRelease string // rendered /oem-release
+}
+
+// prepareDisk makes the group's working disk at path: a sparse copy of
+// base grown to layout, with the OEM sysext and files installed when oem
+// is not nil.
+func prepareDisk(ctx context.Context, base, path string, layout flatcar.Layout, oem *oemInput, arch flatcar.Arch, version string) error {
+	src, err := os.Open(base)
+	if err != nil {
+		return fmt.Errorf("opening base image: %w", err)
+	}
+	defer src.Close()
+	if err := sparse.CopyFile(ctx, path, src, 0o644, nil); err != nil {
+		return fmt.Errorf("copying base image: %w", err)
+	}
+	if err := growToLayout(ctx, path, layout); err != nil {
+		return err
+	}
+	if oem != nil {
+		if err := installOEM(ctx, path, *oem, arch, version); err != nil {
+			return fmt.Errorf("installing OEM %s: %w", oem.ID, err)
+		}
+	}
+	return nil
+}
+
+// growToLayout grows the disk and ROOT to layout (nothing to do when the
+// disk already has its size), then grows ROOT's ext4 to fill the entry.
+func growToLayout(ctx context.Context, path string, layout flatcar.Layout) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer f.Close()
+	d, err := gpt.Read(f)
+	if err != nil {
+		return fmt.Errorf("reading GPT: %w", err)
+	}
+	root, err := d.ByLabel(flatcar.LabelROOT)
+	if err != nil {
+		return fmt.Errorf("finding ROOT: %w", err)
+	}
+	if d.Size == layout.DiskBytes() && root.Sectors() == layout.RootSectors {
+		return nil
+	}
+	if err := gpt.Grow(f, layout.DiskSectors, root.Number, layout.RootSectors); err != nil {
+		return fmt.Errorf("growing disk to layout %s: %w", layout.Name, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	d, err = gpt.Open(path)
+	if err != nil {
+		return fmt.Errorf("reading grown GPT: %w", err)
+	}
+	root, err = d.ByLabel(flatcar.LabelROOT)
+	if err != nil {
+		return err
+	}
+	if err := growExt4Local(ctx, path, root.Offset(), root.Size()); err != nil {
+		return fmt.Errorf("growing ROOT filesystem: %w", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.Size() != layout.DiskBytes() {
+		return fmt.Errorf("growing disk to layout %s: image is %d bytes, want %d", layout.Name, st.Size(), layout.DiskBytes())
+	}
+	return nil
+}
+
+// growExt4Local grows the ext4 filesystem at [off, off+size) of image to
+// fill that range. Local helper until package partitions offers an ext4
+// grow: resize2fs runs on a partition-sized sparse copy (never on
+// "image?offset=", which resizes the whole image file, FLATCAR.md §2), and
+// the result is copied back with holes kept.
+func growExt4Local(ctx context.Context, image string, off, size int64) error {
+	work, err := os.MkdirTemp(filepath.Dir(image), ".bake-os-ext4-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	part := filepath.Join(work, "root.img")
+	img, err := os.OpenFile(image, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	pf, err := os.Create(part)
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	if err := pf.Truncate(size); err != nil {
+		return err
+	}
+	if err := sparse.CopyRange(ctx, pf, img, 0, off, size, nil); err != nil {
+		return fmt.Errorf("copying ROOT out: %w", err)
+	}
+	if err := pf.Sync(); err != nil {
+		return err
+	}
+	if err := runTool(ctx, "resize2fs", "-f", part); err != nil {
+		return err
+	}
+	if st, err := pf.Stat(); err != nil || st.Size() != size {
+		return fmt.Errorf("resize2fs changed the partition copy's size")
+	}
+	if err := sparse.Replace(ctx, img, pf, off, 0, size, nil); err != nil {
+		return fmt.Errorf("copying ROOT back: %w", err)
+	}
+	return img.Sync()
+}
+
+// installOEM writes the OEM partition's vendor content: the sysext as
+// /sysext/oem-ID-VERSION.raw, the /sysext/active-oem-ID marker,
+// /oem-release and /grub.cfg.
+func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arch, version string) error {
+	d, err := gpt.Open(path)
+	if err != nil {
+		return err
+	}
+	p, err := d.ByLabel(flatcar.LabelOEM)
+	if err != nil {
+		return fmt.Errorf("finding OEM partition: %w", err)
+	}
+	ed, err := partitions.OpenBtrfs(ctx, path, p.Offset(), p.Size(), partitions.BtrfsOptions{})
+	if err != nil {
+		return err
+	}
+	defer ed.Close()
+	grub, err := GrubConfig(oem.ID, arch)
+	if err != nil {
+		return err
+	}
+	sx, err := os.Open(oem.Path)
+	if err != nil {
+		return err
+	}
+	defer sx.Close()
+	steps := []func() error{
+		func() error { return ed.MkdirAll("/sysext", 0o755) },
+		func() error {
+			return ed.WriteFile(fmt.Sprintf("/sysext/oem-%s-%s.raw", oem.ID, version), sx, 0o644)
+		},
+		func() error { return ed.WriteFile("/sysext/active-oem-"+oem.ID, bytes.NewReader(nil), 0o644) },
+		func() error { return ed.WriteFile("/oem-release", bytes.NewReader([]byte(oem.OEMRelease)), 0o644) },
+		func() error { return ed.WriteFile("/grub.cfg", bytes.NewReader([]byte(grub)), 0o644) },
+		func() error { return ed.Commit(ctx) },
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return err
+		}
+	}
+	return ed.Close()
+}
