@@ -128,6 +128,32 @@ func runFlatwrap(t *testing.T, tree, etc string) {
 	if ran == 0 {
 		t.Skip("no namespace mode allowed here")
 	}
+	// As root, also run the wrapper as nobody with its own choice of mode
+	// (bwrap when installed).
+	if os.Geteuid() != 0 {
+		return
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		return
+	}
+	for _, p := range []string{tree, hostFile} {
+		for d := filepath.Dir(p); d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+			fxMust(t, os.Chmod(d, 0o755))
+		}
+	}
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+		"env", "FLATWRAP_ROOT="+tree, filepath.Join(tree, "usr/bin/cat"), "/usr/share/marker", hostFile, etcFile)
+	cmd.Dir = filepath.Dir(hostFile)
+	out, err := cmd.CombinedOutput()
+	switch {
+	case err != nil && (strings.Contains(string(out), "Operation not permitted") || strings.Contains(string(out), "Permission denied") || strings.Contains(string(out), "No permissions")):
+		t.Logf("unprivileged run not allowed here: %s", out)
+	case err != nil:
+		t.Errorf("as nobody: %v\n%s", err, out)
+	case string(out) != "from the chroot\nfrom the host\n"+wantEtc:
+		t.Errorf("as nobody: output %q", out)
+	}
 }
 
 func TestFlatwrapRefusesEscapes(t *testing.T) {
