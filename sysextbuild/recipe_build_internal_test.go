@@ -231,3 +231,34 @@ func TestContainerRecipeNeedsEngine(t *testing.T) {
 }
 
 var _ = flatcar.ArchARM64
+
+// TestCreateReproducible builds the same recipe twice (the second time
+// with a different name for the work dir and a later wall clock) and
+// compares the images byte for byte.
+func TestCreateReproducible(t *testing.T) {
+	testutil.RequireTool(t, "mksquashfs")
+	m := newMirror(t)
+	m.put("https://github.com/bytecodealliance/wasmtime/releases/download/v24.0.0/wasmtime-v24.0.0-aarch64-linux.tar.xz", tarXz(t,
+		fakeEntry{Name: "wasmtime-v24.0.0-aarch64-linux/wasmtime", Mode: 0o755, Body: fakeBin("wasmtime")}))
+	var sums []string
+	for i := 0; i < 2; i++ {
+		res, err := Create(context.Background(), CreateOptions{
+			Recipe: "wasmtime", Version: "24.0.0", Arch: flatcar.ArchARM64, OutputDir: t.TempDir(),
+			URLRewrites: m.rewrites(), Epoch: 1700000000, Getenv: func(string) string { return "" },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(res.Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, sum256(data))
+		if res.SHA256 != sums[i] {
+			t.Errorf("PackResult.SHA256 %s, file has %s", res.SHA256, sums[i])
+		}
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("two builds differ: %s vs %s", sums[0], sums[1])
+	}
+}
