@@ -22,7 +22,8 @@ type PackOptions struct {
 	Format    Format           // default squashfs
 	Reload    bool             // EXTENSION_RELOAD_MANAGER=1
 	Epoch     int64            // all timestamps; default SOURCE_DATE_EPOCH else 0 (resolved by caller, see EpochFromEnv)
-	Output    string           // output file; default NAME.raw
+	Output    string           // output file; default NAME.raw in OutputDir
+	OutputDir string           // directory of the default Output; default the current directory
 	ExtFSSize int64            // ext formats only; 0 = computed
 	Sysupdate bool             // also write NAME.conf beside Output
 	Warn      func(msg string) // optional warnings sink (anything outside usr/ and opt/)
@@ -167,7 +168,7 @@ func resolvePack(o *PackOptions) (*packJob, error) {
 		return nil, fmt.Errorf("an ext filesystem size was given for format %s: it applies to ext4 and ext2 only", f)
 	}
 	if o.Output == "" {
-		o.Output = o.Name + ".raw"
+		o.Output = filepath.Join(o.OutputDir, o.Name+".raw")
 	}
 	rel, err := ExtensionRelease(o.OS, o.Arch, o.Reload)
 	if err != nil {

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/sysextbuild"
+)
+
+type sysextReleaseOptions struct {
+	versions, outputDir, publishedSums, bakeryURL, bakeryRelease, format string
+	arches, rewrites                                                     []string
+	jobs                                                                 int
+	epoch                                                                int64
+}
+
+func (o *sysextReleaseOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.versions, "versions", "release_build_versions.txt", "versions file: NAME VERSION or NAME-VERSION lines, VERSION may be latest")
+	fs.StringVar(&o.outputDir, "output-dir", ".", "directory for images, SHA256SUMS, NAME.conf and Release.md")
+	fs.StringSliceVar(&o.arches, "arch", []string{"x86-64", "arm64"}, "architectures to build")
+	fs.IntVar(&o.jobs, "jobs", 2, "builds in parallel")
+	fs.StringVar(&o.publishedSums, "published-sums", "", "URL of a published SHA256SUMS: images listed there are not rebuilt")
+	fs.StringVar(&o.bakeryURL, "bakery-url", sysextbuild.DefaultBakeryURL, "sysupdate source base URL")
+	fs.StringVar(&o.bakeryRelease, "bakery-release", "", "sysupdate source directory below --bakery-url (default: the extension name)")
+	fs.StringVar(&o.format, "format", string(sysextbuild.DefaultFormat), "image format: "+formatList())
+	fs.StringArrayVar(&o.rewrites, "url-rewrite", nil, "rewrite download URL prefix FROM=TO (repeatable; also $"+sysextbuild.URLRewriteEnv+")")
+	fs.Int64Var(&o.epoch, "epoch", 0, "timestamp of every file (default $SOURCE_DATE_EPOCH, else 0)")
+}
+
+func newSysextReleaseCmd(d *deps) *cobra.Command {
+	o := &sysextReleaseOptions{}
+	cmd := &cobra.Command{
+		Use:   "release",
+		Short: "Build every extension of a versions file for x86-64 and arm64",
+		Long: "release builds each NAME VERSION of --versions with the built-in recipes, skipping\n" +
+			"images already in --output-dir or listed in --published-sums, then writes\n" +
+			"SHA256SUMS, SHA256SUMS.NAME and NAME.conf per extension, noop.conf and Release.md." + exitStatusHelp,
+		Example: "  bake-os sysext release --versions release_build_versions.txt --output-dir out --jobs 4",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSysextRelease(cmd, o, d)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runSysextRelease(cmd *cobra.Command, o *sysextReleaseOptions, d *deps) error {
+	var arches []flatcar.Arch
+	for _, a := range o.arches {
+		arch, err := flatcar.ParseArch(a)
+		if err != nil {
+			return usageError{err}
+		}
+		arches = append(arches, arch)
+	}
+	format, err := sysextbuild.ParseFormat(o.format)
+	if err != nil {
+		return usageError{err}
+	}
+	rws, err := sysextbuild.RewritesFromFlags(o.rewrites, os.Getenv)
+	if err != nil {
+		return usageError{err}
+	}
+	epoch := o.epoch
+	if !cmd.Flags().Changed("epoch") {
+		if epoch, err = sysextbuild.EpochFromEnv(); err != nil {
+			return usageError{err}
+		}
+	}
+	res, err := sysextbuild.Release(cmd.Context(), sysextbuild.ReleaseOptions{
+		Versions: absPath(d.cwd, o.versions), OutputDir: absPath(d.cwd, o.outputDir), Arches: arches, Jobs: o.jobs,
+		Build: sysextbuild.RecipeBuilder(sysextbuild.CreateOptions{
+			URLRewrites: rws, Epoch: epoch, Format: format, Getenv: os.Getenv}),
+		Latest:        sysextbuild.RecipeLatest(sysextbuild.ListOptions{URLRewrites: rws}),
+		PublishedSums: o.publishedSums, BakeryURL: o.bakeryURL, BakeryRelease: o.bakeryRelease,
+		Log: func(msg string) { fmt.Fprintln(d.stderr, msg) },
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range res.Files {
+		fmt.Fprintln(d.stdout, f)
+	}
+	return nil
+}
