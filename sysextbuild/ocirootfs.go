@@ -77,7 +77,7 @@ func OCIRootfs(ctx context.Context, o OCIOptions) error {
 	if o.Cmd != "" {
 		err = ociRunAndExport(ctx, o, arch, root)
 	} else {
-		err = ociUnpack(ctx, o, arch, root)
+		err = ociUnpack(ctx, o, arch, root, tmp)
 	}
 	if err != nil {
 		return err
@@ -89,8 +89,8 @@ func OCIRootfs(ctx context.Context, o OCIOptions) error {
 	return nil
 }
 
-func ociUnpack(ctx context.Context, o OCIOptions, arch flatcar.Arch, root string) error {
-	img, err := ociOpenImage(ctx, o.Image, arch)
+func ociUnpack(ctx context.Context, o OCIOptions, arch flatcar.Arch, root, scratch string) error {
+	img, err := ociOpenImage(ctx, o.Image, arch, scratch)
 	if err != nil {
 		return err
 	}
@@ -117,8 +117,8 @@ func ociUnpack(ctx context.Context, o OCIOptions, arch flatcar.Arch, root string
 }
 
 // ociOpenImage opens the image from a layout directory, a save archive or
-// a registry.
-func ociOpenImage(ctx context.Context, image string, arch flatcar.Arch) (v1.Image, error) {
+// a registry. An OCI archive is unpacked to a layout in scratch first.
+func ociOpenImage(ctx context.Context, image string, arch flatcar.Arch, scratch string) (v1.Image, error) {
 	fi, statErr := os.Stat(image)
 	switch {
 	case statErr == nil && fi.IsDir():
@@ -133,7 +133,15 @@ func ociOpenImage(ctx context.Context, image string, arch flatcar.Arch) (v1.Imag
 			return nil, err
 		}
 		if isOCI {
-			return nil, fmt.Errorf("%s is an OCI archive: unpack it with tar into a directory and pass that directory, or save it in docker-archive format", image)
+			dir, err := ociUnpackArchive(ctx, image, scratch)
+			if err != nil {
+				return nil, err
+			}
+			idx, err := layout.ImageIndexFromPath(dir)
+			if err != nil {
+				return nil, fmt.Errorf("reading OCI archive %s: %w", image, err)
+			}
+			return ociPickImage(idx, arch, image)
 		}
 		img, err := tarball.ImageFromPath(image, nil)
 		if err != nil {
@@ -221,6 +229,25 @@ func ociArchiveIsLayout(p string) (bool, error) {
 		}
 	}
 	return layoutFile && !manifest, nil
+}
+
+// ociUnpackArchive unpacks an OCI archive (a tar of an image layout, as
+// podman save --format oci-archive writes) into scratch/layout.
+func ociUnpackArchive(ctx context.Context, image, scratch string) (string, error) {
+	dir := filepath.Join(scratch, "layout")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating layout directory: %w", err)
+	}
+	f, err := os.Open(image)
+	if err != nil {
+		return "", fmt.Errorf("opening %s: %w", image, err)
+	}
+	defer f.Close()
+	a := &ociApplier{Root: dir}
+	if err := a.Apply(ctx, f); err != nil {
+		return "", fmt.Errorf("unpacking OCI archive %s: %w", image, err)
+	}
+	return dir, nil
 }
 
 // ociEngine finds a working podman or docker (one whose "info" answers).

@@ -222,6 +222,29 @@ func TestOCIRootfsLayout(t *testing.T) {
 	}
 }
 
+// TestOCIRootfsOCIArchive unpacks the layout after tar-ing it up, as
+// podman save --format oci-archive does.
+func TestOCIRootfsOCIArchive(t *testing.T) {
+	layoutDir := makeOCILayout(t)
+	var ents []ociTarEnt
+	fxMust(t, filepath.Walk(layoutDir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(layoutDir, p)
+		b, err := os.ReadFile(p)
+		ents = append(ents, ociTarEnt{name: rel, body: string(b)})
+		return err
+	}))
+	p := filepath.Join(t.TempDir(), "img.oci.tar")
+	fxMust(t, os.WriteFile(p, ociMakeTar(t, ents), 0o644))
+	out := filepath.Join(t.TempDir(), "rootfs")
+	if err := OCIRootfs(context.Background(), OCIOptions{Image: p, Dir: out}); err != nil {
+		t.Fatal(err)
+	}
+	checkOCITree(t, out)
+}
+
 // TestOCIRootfsDockerSave unpacks a docker-save style archive built by hand.
 func TestOCIRootfsDockerSave(t *testing.T) {
 	l1, l2 := ociMakeTar(t, ociLayer1), ociMakeTar(t, ociLayer2)
