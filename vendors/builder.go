@@ -234,7 +234,7 @@ func (b *builder) compress(ctx context.Context, j job, mainTmp string) error {
 		if err != nil {
 			return err
 		}
-		if err := CompressFile(ctx, mainTmp, p, j.v.File, c, b.workers); err != nil {
+		if err := compressFile(ctx, mainTmp, p, j.v.File, c, b.workers, b.rep); err != nil {
 			return err
 		}
 	}

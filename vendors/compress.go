@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bake-os/bake-os/progress"
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
@@ -115,6 +116,10 @@ func archiveTime() time.Time {
 // the caller renames it into place). name is the member name stored in the
 // gz header and in zip archives. Holes of src are not read from disk.
 func CompressFile(ctx context.Context, src, dst, name string, c Compression, workers int) error {
+	return compressFile(ctx, src, dst, name, c, workers, nil)
+}
+
+func compressFile(ctx context.Context, src, dst, name string, c Compression, workers int, rep progress.Reporter) error {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
@@ -127,7 +132,9 @@ func CompressFile(ctx context.Context, src, dst, name string, c Compression, wor
 	if err != nil {
 		return err
 	}
-	cr := &ctxReader{ctx: ctx, r: r}
+	counter := progress.OrNop(rep).Counter("compressing "+filepath.Base(dst), r.size)
+	defer counter.Done()
+	cr := &ctxReader{ctx: ctx, r: r, c: counter}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", dst, err)
@@ -216,14 +223,20 @@ func compressTo(ctx context.Context, out io.Writer, in io.Reader, name string, c
 	return fmt.Errorf("unknown compression %q", c)
 }
 
+// ctxReader stops reading when ctx is done and counts progress.
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
+	c   progress.Counter // may be nil
 }
 
 func (c *ctxReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := c.r.Read(p)
+	if c.c != nil {
+		c.c.Add(int64(n))
+	}
+	return n, err
 }

@@ -1,0 +1,48 @@
+package vendors
+
+import "strings"
+
+// ListValue collects --vendor values; it satisfies pflag.Value (Set,
+// String, Type) without this package importing pflag. Each Set is checked
+// against the registry at once, so a typo fails at flag parsing.
+type ListValue []string
+
+// Set implements pflag.Value: a comma-separated list, appended.
+func (l *ListValue) Set(s string) error {
+	if _, err := Parse([]string{s}); err != nil {
+		return err
+	}
+	*l = append(*l, s)
+	return nil
+}
+
+// String implements pflag.Value.
+func (l *ListValue) String() string { return strings.Join(*l, ",") }
+
+// Type implements pflag.Value.
+func (l *ListValue) Type() string { return "vendor" }
+
+// CompressValue is the --compress flag value (pflag.Value), validated on
+// Set.
+type CompressValue string
+
+// Set implements pflag.Value.
+func (c *CompressValue) Set(s string) error {
+	if _, err := ParseCompressions(s); err != nil {
+		return err
+	}
+	*c = CompressValue(s)
+	return nil
+}
+
+// String implements pflag.Value.
+func (c *CompressValue) String() string { return string(*c) }
+
+// Type implements pflag.Value.
+func (c *CompressValue) Type() string { return "list" }
+
+// CompressHelp is the --compress flag's help text.
+func CompressHelp() string {
+	return "release compression of the outputs, comma-separated: " + strings.Join(Compressions(), ", ") +
+		" (default: each vendor's release compression)"
+}
