@@ -1,0 +1,22 @@
+// Package bake owns the bake pipeline: take a Flatcar disk image (raw or
+// .bin.bz2), copy it sparsely into a temporary file in the output
+// directory, check every input before the first write, install sysext
+// images into ROOT or OEM with their /etc/extensions symlinks, sysupdate
+// configs and masks, and rename the result into place. The input image is
+// never modified and nothing half-written is left behind on failure.
+//
+// It also owns Inspect, which reports what a baked image holds.
+//
+// Placement follows the sysext-bakery's bake_flatcar_image.sh:
+//
+//   - root:/DIR/ (default /opt/extensions/): the image goes to DIR/FILE in
+//     ROOT and /etc/extensions/NAME.raw links to it;
+//   - oem:/DIR/: the image goes to DIR/FILE in OEM and the link points at
+//     /oem/DIR/FILE (OEM is mounted at /oem);
+//   - with a sysupdate config NAME.conf whose [Target] Path= lies in the
+//     install partition, the image goes into that Path so that
+//     systemd-sysupdate manages it, and the link is the config's
+//     CurrentSymlink= (default /etc/extensions/NAME.raw). The config is
+//     installed as /etc/sysupdate.NAME.d/NAME.conf, plus
+//     /etc/sysupdate.d/noop.conf so systemd-sysupdate runs cleanly.
+package bake

@@ -1,0 +1,108 @@
+package bake
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bake-os/bake-os/decompress"
+	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/progress"
+	"github.com/bake-os/bake-os/sparse"
+)
+
+// isBzip2 reports whether the file starts with a bzip2 stream header.
+func isBzip2(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	hdr := make([]byte, 4)
+	n, _ := io.ReadFull(f, hdr)
+	return decompress.IsBzip2(hdr[:n]), nil
+}
+
+// WorkingCopy makes a sparse copy of the input image (decompressing
+// .bin.bz2 on the way) as a temp file in dir, and validates its GPT as a
+// Flatcar image. The caller renames or removes the returned file.
+func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progress.Reporter) (_ string, _ *gpt.Disk, err error) {
+	rep = progress.OrNop(rep)
+	st, err := checkFile("image", input)
+	if err != nil {
+		return "", nil, err
+	}
+	bz, err := isBzip2(input)
+	if err != nil {
+		return "", nil, fmt.Errorf("reading image %s: %w", input, err)
+	}
+	if !bz {
+		// Validate before spending time on the copy.
+		d, err := gpt.Open(input)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := d.CheckFlatcar(); err != nil {
+			return "", nil, err
+		}
+	}
+	tmp, err := os.CreateTemp(dir, ".bake-os-image-*.tmp")
+	if err != nil {
+		return "", nil, fmt.Errorf("creating temp image in %s: %w", dir, err)
+	}
+	defer func() {
+		tmp.Close()
+		if err != nil {
+			os.Remove(tmp.Name())
+		}
+	}()
+	in, err := os.Open(input)
+	if err != nil {
+		return "", nil, fmt.Errorf("opening image: %w", err)
+	}
+	defer in.Close()
+	if bz {
+		c := rep.Counter("decompressing "+filepath.Base(input), st.Size())
+		_, err = decompress.Bzip2ToSparse(ctx, in, tmp, decompress.Options{Workers: workers, Size: st.Size(), Name: input, Reporter: rep})
+		c.Done()
+		if err != nil {
+			return "", nil, err
+		}
+	} else {
+		c := rep.Counter("copying "+filepath.Base(input), -1)
+		if err := tmp.Truncate(st.Size()); err != nil {
+			return "", nil, fmt.Errorf("sizing %s: %w", tmp.Name(), err)
+		}
+		err = sparse.CopyRange(ctx, tmp, in, 0, 0, st.Size(), c)
+		c.Done()
+		if err != nil {
+			return "", nil, err
+		}
+	}
+	d, err := gpt.Read(tmp)
+	if err != nil {
+		return "", nil, fmt.Errorf("image %s: %w", input, err)
+	}
+	if err := d.CheckFlatcar(); err != nil {
+		return "", nil, fmt.Errorf("image %s: %w", input, err)
+	}
+	return tmp.Name(), d, nil
+}
+
+// ReadVersionTxt returns FLATCAR_VERSION from version.txt beside image,
+// or "" when there is none.
+func ReadVersionTxt(image string) string {
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(image), "version.txt"))
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "FLATCAR_VERSION="); ok {
+			return strings.Trim(v, `"'`)
+		}
+	}
+	return ""
+}

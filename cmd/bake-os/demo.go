@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/bake-os/bake-os/bake"
+	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/sysextbuild"
+	"github.com/bake-os/bake-os/testimage"
+)
+
+type demoOptions struct {
+	dir  string
+	json bool
+}
+
+func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.dir, "dir", "demo-out", "work directory for the demo image, sysext and baked output")
+	fs.BoolVar(&o.json, "json", false, "print the inspection as JSON")
+}
+
+func newDemoCmd(d *deps) *cobra.Command {
+	o := &demoOptions{}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Generate a Flatcar-layout image and a sample sysext, bake them, and inspect the result",
+		Long: `demo runs the whole bake on an embedded default: it generates a sparse
+Flatcar-layout disk image (the exact partition table of
+flatcar_production_image.bin, with real filesystems), packs a sample
+"hello" sysext with a sysupdate config, bakes it into ROOT with docker
+masked, and prints "bake-os inspect" of the result.` + exitStatusHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, o, d) },
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runDemo(cmd *cobra.Command, o *demoOptions, d *deps) error {
+	ctx := cmd.Context()
+	dir := absPath(d.cwd, o.dir)
+	in, out := filepath.Join(dir, "input"), filepath.Join(dir, "output")
+	for _, p := range []string{in, out} {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", p, err)
+		}
+	}
+	image := filepath.Join(in, bake.ImageName)
+	fmt.Fprintf(d.stderr, "generating Flatcar-layout image %s\n", image)
+	if err := testimage.Generate(ctx, image, testimage.Options{}); err != nil {
+		return err
+	}
+	ext, err := demoSysext(cmd, in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.stderr, "baking %s into ROOT\n", ext)
+	res, err := bake.Run(ctx, bake.Options{
+		Image: image, OutputDir: out, Arch: flatcar.ArchX86_64,
+		Sysexts:  []bake.Sysext{{Name: "hello", File: ext, Conf: filepath.Join(in, "hello.conf")}},
+		Masks:    []string{"docker-flatcar", "containerd-flatcar"},
+		Reporter: d.reporter(o.json), Logger: d.logger(false),
+	})
+	if err != nil {
+		return err
+	}
+	return runInspect(cmd, &inspectOptions{json: o.json}, d, res.Image)
+}
+
+// demoSysext packs a small "hello" sysext with a sysupdate config.
+func demoSysext(cmd *cobra.Command, dir string) (string, error) {
+	tree := filepath.Join(dir, "hello-tree")
+	bin := filepath.Join(tree, "usr/bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(bin, "hello"), []byte("#!/bin/sh\necho 'hello from a baked sysext'\n"), 0o755); err != nil {
+		return "", err
+	}
+	raw := filepath.Join(dir, "hello-1.0.0-x86-64.raw")
+	if _, err := sysextbuild.Pack(cmd.Context(), sysextbuild.PackOptions{
+		Dir: tree, Name: "hello", OS: "flatcar", Arch: flatcar.ArchX86_64, Output: raw,
+	}); err != nil {
+		return "", err
+	}
+	conf := `[Transfer]
+Verify=false
+
+[Source]
+Type=url-file
+Path=https://extensions.example.org/extensions/hello/
+MatchPattern=hello-@v-%a.raw
+
+[Target]
+InstancesMax=3
+Type=regular-file
+Path=/opt/extensions/hello
+CurrentSymlink=/etc/extensions/hello.raw
+`
+	if err := os.WriteFile(filepath.Join(dir, "hello.conf"), []byte(conf), 0o644); err != nil {
+		return "", err
+	}
+	return raw, nil
+}

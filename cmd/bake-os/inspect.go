@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/bake-os/bake-os/bake"
+)
+
+type inspectOptions struct{ json bool }
+
+func (o *inspectOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.json, "json", false, "print JSON on stdout")
+}
+
+func newInspectCmd(d *deps) *cobra.Command {
+	o := &inspectOptions{}
+	cmd := &cobra.Command{
+		Use:   "inspect IMAGE",
+		Short: "Show a Flatcar image's partitions, extensions, sysupdate configs and masks",
+		Long:  "inspect reads a Flatcar disk image without changing it." + exitStatusHelp,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runInspect(cmd, o, d, args[0])
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runInspect(cmd *cobra.Command, o *inspectOptions, d *deps, image string) error {
+	in, err := bake.Inspect(cmd.Context(), absPath(d.cwd, image))
+	if err != nil {
+		return err
+	}
+	return printResult(d.stdout, o.json, in, func(w io.Writer) { printInspection(w, in) })
+}
+
+func printInspection(w io.Writer, in *bake.Inspection) {
+	fmt.Fprintf(w, "Image %s (%d bytes, disk GUID %s)\n\n", in.Image, in.Size, in.DiskGUID)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tLABEL\tTYPE\tSTART\tSIZE\tFS")
+	for _, p := range in.Partitions {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d MiB\t%s\n", p.Number, p.Label, p.Type, p.Start, p.Size>>20, p.Filesystem)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nExtensions (/etc/extensions):")
+	if len(in.Extensions) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, e := range in.Extensions {
+		switch {
+		case e.Masked:
+			fmt.Fprintf(w, "  %s.raw -> /dev/null (masked)\n", e.Name)
+		case e.Error != "":
+			fmt.Fprintf(w, "  %s.raw -> %s (%s)\n", e.Name, e.Target, e.Error)
+		default:
+			keys := make([]string, 0, len(e.Release))
+			for k := range e.Release {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			var kv []string
+			for _, k := range keys {
+				kv = append(kv, k+"="+e.Release[k])
+			}
+			fmt.Fprintf(w, "  %s.raw -> %s [%s]\n", e.Name, e.Target, strings.Join(kv, " "))
+		}
+	}
+	fmt.Fprintln(w, "\nSysupdate configs:")
+	if len(in.Sysupdate) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, s := range in.Sysupdate {
+		fmt.Fprintf(w, "  %s\n", s.Path)
+	}
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/bake-os/bake-os/sysextbuild"
+)
+
+type flixOptions struct {
+	extraLibs []string
+	pack      rootfsPackFlags
+}
+
+func (o *flixOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.extraLibs, "extra-lib", nil, "dlopen'd library in ROOTFS (repeatable)")
+	o.pack.AddFlags(fs, true)
+}
+
+func newSysextFlixCmd(d *deps) *cobra.Command {
+	o := &flixOptions{}
+	cmd := &cobra.Command{
+		Use:   "flix ROOTFS NAME PATH...",
+		Short: "Make a sysext of binaries from any root filesystem, with their own libraries",
+		Long: `flix copies the binaries and resources PATH... out of ROOTFS, puts the
+libraries they need and their loader in /usr/local/NAME/, rewrites their
+interpreter and rpath (with patchelf) and packs the tree as NAME.raw.
+
+PATH is /usr/... or SRC:/usr/DEST for files outside /usr, e.g.
+/bin/busybox:/usr/bin/busybox. Do not pass libraries; use --extra-lib for
+libraries the binaries dlopen.
+` + exitStatusHelp,
+		Example: `  bake-os sysext oci-rootfs --cmd "apk -U add b3sum" alpine:latest \
+    /var/tmp/alpine-b3sum
+  bake-os sysext flix /var/tmp/alpine-b3sum b3sum /usr/bin/b3sum \
+    /bin/busybox:/usr/bin/busybox`,
+		Args: usageArgs(cobra.MinimumNArgs(3)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSysextFlix(cmd, o, d, args)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runSysextFlix(cmd *cobra.Command, o *flixOptions, d *deps, args []string) error {
+	pack, err := o.pack.packOptions(d)
+	if err != nil {
+		return err
+	}
+	defaultOutput(d, &pack, args[1])
+	res, err := sysextbuild.Flix(cmd.Context(), sysextbuild.FlixOptions{
+		Rootfs: absPath(d.cwd, args[0]), Name: args[1], Paths: args[2:],
+		ExtraLibs: o.extraLibs, Keep: o.pack.keep, Pack: pack,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(d.stdout, res.Output)
+	return nil
+}

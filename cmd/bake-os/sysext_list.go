@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/bake-os/bake-os/sysextbuild"
+)
+
+type sysextListOptions struct {
+	latest   bool
+	rewrites []string
+}
+
+func (o *sysextListOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.latest, "latest", false, "only what a release build of RECIPE would build (newest, or one per minor line)")
+	fs.StringArrayVar(&o.rewrites, "url-rewrite", nil, "rewrite API URL prefix FROM=TO (repeatable; also $"+sysextbuild.URLRewriteEnv+")")
+}
+
+func newSysextListCmd(d *deps) *cobra.Command {
+	o := &sysextListOptions{}
+	cmd := &cobra.Command{
+		Use:   "list [RECIPE]",
+		Short: "List the built-in recipes, or a recipe's upstream versions newest first",
+		Long: "Without RECIPE, list prints every recipe: name (aliases), source kind and version\n" +
+			"source, arches (bakery=upstream spelling) and whether it asks systemd to reload.\n" +
+			"With RECIPE, it prints the upstream versions newest first; GitHub API requests\n" +
+			"send $GH_TOKEN when it is set." + exitStatusHelp,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSysextList(cmd, o, d, args)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runSysextList(cmd *cobra.Command, o *sysextListOptions, d *deps, args []string) error {
+	if len(args) == 0 {
+		if o.latest {
+			return usagef("--latest needs a RECIPE")
+		}
+		return sysextbuild.WriteRecipeTable(d.stdout, sysextbuild.Recipes())
+	}
+	rws, err := sysextbuild.RewritesFromFlags(o.rewrites, os.Getenv)
+	if err != nil {
+		return usageError{err}
+	}
+	vs, err := sysextbuild.ListVersions(cmd.Context(), args[0], sysextbuild.ListOptions{Latest: o.latest, URLRewrites: rws})
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		fmt.Fprintln(d.stdout, v)
+	}
+	return nil
+}
