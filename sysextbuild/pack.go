@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/bake-os/bake-os/flatcar"
 )
@@ -169,6 +170,14 @@ func resolvePack(o *PackOptions) (*packJob, error) {
 	}
 	if o.Output == "" {
 		o.Output = filepath.Join(o.OutputDir, o.Name+".raw")
+	}
+	absDir, err1 := filepath.Abs(dir)
+	absOut, err2 := filepath.Abs(o.Output)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("resolving paths: %w", err)
+	}
+	if r, err := filepath.Rel(absDir, absOut); err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return nil, fmt.Errorf("output %s is inside the sysext tree %s: write it elsewhere (--output)", o.Output, dir)
 	}
 	rel, err := ExtensionRelease(o.OS, o.Arch, o.Reload)
 	if err != nil {

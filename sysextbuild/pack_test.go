@@ -226,8 +226,11 @@ func TestPackBadOptions(t *testing.T) {
 		"neg epoch":   {Dir: tree, Epoch: -1},
 		"ext size sq": {Dir: tree, ExtFSSize: 1 << 20},
 		"not a dir":   {Dir: filepath.Join(tree, "usr/bin/hello")},
+		"out in tree": {Dir: tree, Output: filepath.Join(tree, "x.raw")},
 	} {
-		o.Output = filepath.Join(t.TempDir(), "x.raw")
+		if o.Output == "" {
+			o.Output = filepath.Join(t.TempDir(), "x.raw")
+		}
 		if _, err := sysextbuild.Pack(context.Background(), o); err == nil {
 			t.Errorf("%s: Pack succeeded, want error", name)
 		}
