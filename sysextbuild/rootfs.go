@@ -299,7 +299,7 @@ func rootfsBuildAndPack(ctx context.Context, name string, keep bool, pack PackOp
 	}
 	pack.Name = name
 	if pack.Output == "" {
-		pack.Output = name + ".raw"
+		pack.Output = filepath.Join(pack.OutputDir, name+".raw")
 	}
 	outDir := filepath.Dir(pack.Output)
 	var dst string
