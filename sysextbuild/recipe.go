@@ -77,7 +77,8 @@ const (
 // VersionSource is where upstream versions are listed.
 type VersionSource struct {
 	// Kind is one of github-releases, github-tags, gitlab-tags,
-	// html-index, hashicorp, k8s-schedule, none.
+	// html-index, hashicorp, haproxy (branch index plus per-branch
+	// releases.json), k8s-schedule, none.
 	Kind string `json:"kind"`
 	// Repo is owner/name for GitHub kinds.
 	Repo string `json:"repo,omitempty"`
@@ -92,6 +93,8 @@ type VersionSource struct {
 	Exclude string `json:"exclude,omitempty"`
 	// StripV removes one leading "v" from every version.
 	StripV bool `json:"strip_v,omitempty"`
+	// Min drops versions below it (leading v ignored).
+	Min string `json:"min,omitempty"`
 	// Latest selects --latest: "first" (default), "per-minor:N" (newest
 	// patch of the N newest minors) or "k8s-minors" (one per supported
 	// Kubernetes minor, from the k8s schedule).
@@ -380,7 +383,7 @@ var (
 	nameRe     = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 	templateRe = regexp.MustCompile(`\{([a-z0-9_-]+)\}`)
 	formats    = []string{"raw", "tar", "tar.gz", "tar.xz", "tar.zst", "zip"}
-	versionKs  = []string{"github-releases", "github-tags", "gitlab-tags", "html-index", "hashicorp", "k8s-schedule", "none"}
+	versionKs  = []string{"github-releases", "github-tags", "gitlab-tags", "html-index", "hashicorp", "haproxy", "k8s-schedule", "none"}
 	builtins   = []string{"name", "version", "v", "vv", "arch", "goarch", "uname", "root"}
 )
 
@@ -629,7 +632,7 @@ func validateSource(f string, s VersionSource, p *problems) {
 		if strings.Count(s.Repo, "/") != 1 {
 			p.add(f+".repo", "%q is not owner/name", s.Repo)
 		}
-	case "gitlab-tags", "hashicorp":
+	case "gitlab-tags", "hashicorp", "haproxy":
 		if s.URL == "" {
 			p.add(f+".url", "missing")
 		}
@@ -637,6 +640,9 @@ func validateSource(f string, s VersionSource, p *problems) {
 		if s.URL == "" || s.Pattern == "" {
 			p.add(f, "html-index needs url and pattern")
 		}
+	}
+	if s.Min != "" && !versionRe.MatchString(strings.TrimPrefix(s.Min, "v")) {
+		p.add(f+".min", "%q is not a version", s.Min)
 	}
 	for k, re := range map[string]string{"pattern": s.Pattern, "include": s.Include, "exclude": s.Exclude} {
 		if _, err := regexp.Compile(re); err != nil {

@@ -133,6 +133,8 @@ func listSource(ctx context.Context, f *fetcher, src VersionSource) ([]string, e
 		vs, err = htmlIndex(ctx, f, src.URL, src.Pattern)
 	case "hashicorp":
 		vs, err = hashicorp(ctx, f, src.URL)
+	case "haproxy":
+		vs, err = haproxyVersions(ctx, f, src.URL, src.Min)
 	case "k8s-schedule":
 		vs, err = k8sVersions(ctx, f, false)
 	default:
@@ -151,6 +153,9 @@ func listSource(ctx context.Context, f *fetcher, src VersionSource) ([]string, e
 		}
 		if src.StripV {
 			v = strings.TrimPrefix(v, "v")
+		}
+		if src.Min != "" && compareVersions(v, src.Min) < 0 {
+			continue
 		}
 		if !seen[v] {
 			seen[v] = true
@@ -264,6 +269,45 @@ func hashicorp(ctx context.Context, f *fetcher, base string) ([]string, error) {
 			sep = "?"
 		}
 		u = base + sep + "after=" + url.QueryEscape(items[len(items)-1].Created)
+	}
+	return out, nil
+}
+
+var haproxyBranchRe = regexp.MustCompile(`href="([0-9]+\.[0-9]+)/"`)
+
+// haproxyVersions lists the branches of the download index (those >= min)
+// and the releases of each from its src/releases.json, without -dev and
+// -rc versions.
+func haproxyVersions(ctx context.Context, f *fetcher, base, min string) ([]string, error) {
+	base = strings.TrimSuffix(base, "/") + "/"
+	data, _, err := f.getSmall(ctx, base)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range haproxyBranchRe.FindAllStringSubmatch(string(data), -1) {
+		branch := m[1]
+		if seen[branch] || (min != "" && compareVersions(branch, min) < 0) {
+			continue
+		}
+		seen[branch] = true
+		u := base + branch + "/src/releases.json"
+		rj, _, err := f.getSmall(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		var doc struct {
+			Releases map[string]json.RawMessage `json:"releases"`
+		}
+		if err := json.Unmarshal(rj, &doc); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", u, err)
+		}
+		for v := range doc.Releases {
+			if !strings.Contains(v, "-dev") && !strings.Contains(v, "-rc") {
+				out = append(out, v)
+			}
+		}
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package sysextbuild
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -218,4 +219,48 @@ func TestBuiltinRecipesValid(t *testing.T) {
 		t.Errorf("table:\n%s", buf.String())
 	}
 	_ = errors.New
+}
+
+func TestListVersionsOtherSources(t *testing.T) {
+	m := newMirror(t)
+	m.put("https://gitlab.nic.cz/api/v4/projects/6/repository/tags?per_page=100", jsonOf([]map[string]string{
+		{"name": "v2.15.1"}, {"name": "v3.1.2"}, {"name": "v3.0.0"},
+	}))
+	m.put("https://gitlab.com/api/v4/projects/39973492/repository/tags?per_page=100", jsonOf([]map[string]string{
+		{"name": "4.6"}, {"name": "4.7-pre1"}, {"name": "4.6.1"},
+	}))
+	m.put("https://www.haproxy.org/download/", []byte(`<a href="2.8/">2.8/</a> <a href="3.0/">3.0/</a> <a href="3.1/">3.1/</a>`))
+	m.put("https://www.haproxy.org/download/3.0/src/releases.json", []byte(`{"branch":"3.0","releases":{"3.0.0":{},"3.0.7":{},"3.0-dev12":{}}}`))
+	m.put("https://www.haproxy.org/download/3.1/src/releases.json", []byte(`{"releases":{"3.1.1":{},"3.1-rc1":{}}}`))
+	m.put("https://api.releases.hashicorp.com/v1/releases/consul?limit=20", jsonOf([]map[string]any{
+		{"version": "1.20.1", "license_class": "oss"}, {"version": "1.20.1+ent", "license_class": "enterprise"},
+		{"version": "1.21.0-rc1", "license_class": "oss", "is_prerelease": true}, {"version": "1.19.2", "license_class": "oss"},
+	}))
+	page := func(from, n int) []map[string]any {
+		var out []map[string]any
+		for i := 0; i < n; i++ {
+			out = append(out, map[string]any{"version": fmt.Sprintf("1.%d.0", from-i), "license_class": "oss", "timestamp_created": fmt.Sprintf("t%d", from-i)})
+		}
+		return out
+	}
+	m.put("https://api.releases.hashicorp.com/v1/releases/vault?limit=20", jsonOf(page(40, 20)))
+	m.put("https://api.releases.hashicorp.com/v1/releases/vault?limit=20&after=t21", jsonOf(page(20, 3)))
+	for _, c := range []struct {
+		recipe string
+		want   []string
+	}{
+		{"bird", []string{"3.1.2", "3.0.0", "2.15.1"}},
+		{"chrony", []string{"4.6.1", "4.6"}},
+		{"haproxy", []string{"3.1.1", "3.0.7", "3.0.0"}},
+		{"consul", []string{"1.20.1", "1.19.2"}},
+	} {
+		got, err := ListVersions(context.Background(), c.recipe, ListOptions{URLRewrites: m.rewrites(), GitHubToken: "x"})
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %v %v, want %v", c.recipe, got, err, c.want)
+		}
+	}
+	got, err := ListVersions(context.Background(), "vault", ListOptions{URLRewrites: m.rewrites()})
+	if err != nil || len(got) != 23 || got[0] != "1.40.0" || got[22] != "1.18.0" {
+		t.Errorf("vault: %v %v, want 23 versions 1.40.0 ... 1.18.0 in API order", got, err)
+	}
 }
