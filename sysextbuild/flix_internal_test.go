@@ -173,6 +173,16 @@ func TestFlixPacked(t *testing.T) {
 		t.Errorf("unpacked flixed cat did not use its own libc:\n%s", maps)
 	}
 
+	// Same input, same image.
+	again, err := Flix(context.Background(), FlixOptions{Rootfs: root, Name: "catsx", Paths: []string{"/usr/bin/cat"},
+		Pack: PackOptions{Output: filepath.Join(t.TempDir(), "catsx.raw")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.SHA256 != res.SHA256 {
+		t.Errorf("flixing twice gave %s and %s", res.SHA256, again.SHA256)
+	}
+
 	// Keep leaves the tree beside the output and refuses to overwrite it.
 	o := FlixOptions{Rootfs: root, Name: "kept", Paths: []string{"/usr/bin/cat"}, Keep: true,
 		Pack: PackOptions{Output: filepath.Join(out, "kept.raw")}}
@@ -184,5 +194,39 @@ func TestFlixPacked(t *testing.T) {
 	}
 	if _, err := Flix(context.Background(), o); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("second kept run: %v", err)
+	}
+}
+
+// TestFlixExtraLibAndOrigin covers --extra-lib (copied to extralibs/ with
+// what it needs) and the warning for $ORIGIN rpaths.
+func TestFlixExtraLibAndOrigin(t *testing.T) {
+	testutil.RequireTool(t, "patchelf", "ldd")
+	root := makeHostRootfs(t, "cat")
+	libc, err := filepath.Glob(filepath.Join(root, "usr/lib/*/libc.so.6"))
+	if err != nil || len(libc) != 1 {
+		t.Skipf("libc not at usr/lib/*/libc.so.6 in the test rootfs: %v", libc)
+	}
+	// A "plugin" that needs libc, loaded with dlopen by nobody in particular.
+	plugin := filepath.Join(filepath.Dir(libc[0]), "plugins/libplug.so")
+	copyHostFile(t, libc[0], plugin)
+	testutil.Run(t, "patchelf", "--set-rpath", "$ORIGIN/../lib", filepath.Join(root, "usr/bin/cat"))
+	rel, _ := filepath.Rel(root, plugin)
+	tree := filepath.Join(t.TempDir(), "tree")
+	var warnings []string
+	err = buildFlixTree(context.Background(), FlixOptions{Rootfs: root, Name: "x", Paths: []string{"/usr/bin/cat"},
+		ExtraLibs: []string{"/" + rel}, Pack: PackOptions{Warn: func(m string) { warnings = append(warnings, m) }}}, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "$ORIGIN/../lib") {
+		t.Errorf("warnings %q, want one about $ORIGIN", warnings)
+	}
+	ef, err := elf.Open(filepath.Join(tree, "usr/local/x/extralibs/libplug.so"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ef.Close()
+	if rp, _ := ef.DynString(elf.DT_RUNPATH); len(rp) != 1 || rp[0] != "/usr/local/x:/usr/local/x/extralibs" {
+		t.Errorf("extra lib runpath %q", rp)
 	}
 }
