@@ -17,6 +17,9 @@ type Sysext struct {
 	Name string // extension name: /etc/extensions/NAME.raw
 	File string // local path of the image
 	Conf string // local path of NAME.conf, or ""
+	// RemoteFile is FILE as given, the name to download from the bakery
+	// with Remote.Sysexts.
+	RemoteFile string
 }
 
 // ParseSysextArgs turns NAME:FILE arguments into Sysexts. FILE is resolved
@@ -38,10 +41,11 @@ func ParseSysextArgs(args []string, dir string) ([]Sysext, error) {
 			return nil, fmt.Errorf("sysext argument %q: duplicate NAME %q", a, name)
 		}
 		seen[name] = true
+		remote := file
 		if !filepath.IsAbs(file) {
 			file = filepath.Join(dir, file)
 		}
-		s := Sysext{Name: name, File: file}
+		s := Sysext{Name: name, File: file, RemoteFile: remote}
 		for _, c := range []string{filepath.Join(filepath.Dir(file), name+".conf"), filepath.Join(dir, name+".conf")} {
 			if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() {
 				s.Conf = c

@@ -34,6 +34,7 @@ type Options struct {
 	Version  string
 	Epoch    int64 // timestamps in ROOT (0: now)
 	Workers  int
+	Remote   Remote // downloads, when wanted
 	Reporter progress.Reporter
 	Logger   *slog.Logger
 }
@@ -75,11 +76,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	out := filepath.Join(o.OutputDir, ImageName)
-	if err := checkOutput(o.Image, out); err != nil {
+	if err := checkMasks(o.Masks, o.Sysexts); err != nil {
 		return nil, err
 	}
-	if err := checkMasks(o.Masks, o.Sysexts); err != nil {
+	if err := resolveRemote(ctx, &o); err != nil {
+		return nil, err
+	}
+	out := filepath.Join(o.OutputDir, ImageName)
+	if err := checkOutput(o.Image, out); err != nil {
 		return nil, err
 	}
 	version := o.Version

@@ -34,6 +34,7 @@ type bakeOptions struct {
 	verbose   bool
 	quiet     bool
 	workers   int
+	fetch     fetchOptions
 }
 
 func (o *bakeOptions) AddFlags(fs *pflag.FlagSet) {
@@ -46,6 +47,7 @@ func (o *bakeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log details to stderr")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress output")
 	fs.IntVar(&o.workers, "workers", 0, "parallel workers (0: one per CPU)")
+	o.fetch.AddFlags(fs)
 }
 
 // normalizeFlags accepts --install-to for --install_to.
@@ -64,6 +66,8 @@ func newRootCmd(d *deps) *cobra.Command {
 		Long: `bake-os puts sysext images into a Flatcar disk image's ROOT or OEM
 partition, rootless and without mounts, with /etc/extensions symlinks,
 sysupdate configs and masks, and writes OUTPUT-DIR/` + bake.ImageName + `.
+Without --image it downloads the --release image (verified with Flatcar's
+signing key, cached); with --fetch each sysext comes from the bakery.
 
 Each NAME:FILE installs FILE (relative to the current directory) as the
 extension NAME; NAME.conf next to FILE or in the current directory is its
@@ -97,9 +101,6 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 	if len(args) == 0 && len(o.masks) == 0 {
 		return usagef("nothing to bake: give NAME:FILE arguments or --mask (see --help)")
 	}
-	if o.image == "" {
-		return usagef("no image: pass --image flatcar_production_image.bin[.bz2]")
-	}
 	arch, err := flatcar.ParseArch(o.arch)
 	if err != nil {
 		return usageError{err}
@@ -115,6 +116,7 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 	res, err := bake.Run(cmd.Context(), bake.Options{
 		Image: absPath(d.cwd, o.image), OutputDir: absPath(d.cwd, o.outputDir), Target: target, Arch: arch,
 		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers,
+		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(arch, d, o.quiet || o.json)},
 		Reporter: d.reporter(o.quiet || o.json), Logger: d.logger(o.verbose),
 	})
 	if err != nil {

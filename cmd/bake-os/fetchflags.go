@@ -1,0 +1,39 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/bake-os/bake-os/fetch"
+	"github.com/bake-os/bake-os/flatcar"
+)
+
+// fetchOptions are the download flags of the root command.
+type fetchOptions struct {
+	fetch        bool
+	release      string
+	releasesJSON string
+	releaseURL   string
+	bakeryURL    string
+	cacheDir     string
+	signingKey   string
+	offline      bool
+}
+
+func (o *fetchOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.fetch, "fetch", false, "download each NAME:FILE (and NAME.conf) from --bakery-url")
+	fs.StringVar(&o.release, "release", "stable", "without --image: alpha, beta, stable, lts or X.Y.Z")
+	fs.StringVar(&o.releasesJSON, "releases-json", "", "releases index URL (default: flatcar.org's releases.json)")
+	fs.StringVar(&o.releaseURL, "release-url", "", "release server; {channel} is replaced (default: Flatcar's)")
+	fs.StringVar(&o.bakeryURL, "bakery-url", "", "sysext bakery URL (default: extensions.flatcar.org)")
+	fs.StringVar(&o.cacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/bake-os)")
+	fs.StringVar(&o.signingKey, "signing-key", "", "OpenPGP public key replacing the embedded Flatcar key")
+	fs.BoolVar(&o.offline, "offline", false, "never use the network: everything must be in the cache")
+}
+
+func (o *fetchOptions) options(arch flatcar.Arch, d *deps, quiet bool) fetch.Options {
+	return fetch.Options{
+		Release: o.release, Arch: arch, ReleasesJSONURL: o.releasesJSON, ReleaseURLTemplate: o.releaseURL,
+		BakeryURL: o.bakeryURL, CacheDir: absPath(d.cwd, o.cacheDir), SigningKeyFile: absPath(d.cwd, o.signingKey),
+		Offline: o.offline, Reporter: d.reporter(quiet), UserAgent: "bake-os/" + version,
+	}
+}
