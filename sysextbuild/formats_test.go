@@ -185,19 +185,22 @@ func TestPackBtrfs(t *testing.T) {
 	_, img := packFormat(t, sysextbuild.FormatBtrfs, testEpoch)
 	testutil.Run(t, "btrfs", "check", "--readonly", img)
 	dump := testutil.Run(t, "btrfs", "inspect-internal", "dump-tree", "-t", "fs", img)
-	items := regexp.MustCompile(`(?s)key \((\d+) INODE_ITEM 0\).*?mode (\d+) links \d+ uid (\d+) gid (\d+).*?atime (\d+)\.\d+.*?mtime (\d+)\.\d+`).FindAllStringSubmatch(dump, -1)
+	items := regexp.MustCompile(`(?s)key \((\d+) INODE_ITEM 0\).*?uid (\d+) gid (\d+).*?atime (\d+)\.(\d+).*?ctime (\d+)\.(\d+).*?mtime (\d+)\.(\d+).*?otime (\d+)\.(\d+)`).FindAllStringSubmatch(dump, -1)
 	if len(items) < len(treePaths) {
 		t.Fatalf("dump-tree shows %d inodes, want at least %d:\n%s", len(items), len(treePaths), dump)
 	}
 	for _, m := range items {
-		if m[3] != "0" || m[4] != "0" {
-			t.Errorf("inode %s: uid %s gid %s, want 0 0", m[1], m[3], m[4])
+		if m[2] != "0" || m[3] != "0" {
+			t.Errorf("inode %s: uid %s gid %s, want 0 0", m[1], m[2], m[3])
 		}
-		// btrfs-progs 6.2 stamps the root directory (256) with the
-		// current time, and atime/ctime/otime are not ours to set.
-		if m[1] != "256" && m[6] != itoa(testEpoch) {
-			t.Errorf("inode %s: mtime %s, want %d", m[1], m[6], testEpoch)
+		for i, name := range []string{"atime", "ctime", "mtime", "otime"} {
+			if m[4+2*i] != itoa(testEpoch) || m[5+2*i] != "0" {
+				t.Errorf("inode %s: %s %s.%s, want %d.0", m[1], name, m[4+2*i], m[5+2*i], testEpoch)
+			}
 		}
+	}
+	if strings.Contains(dump, "INODE_ITEM") && len(items) != strings.Count(dump, "INODE_ITEM 0) itemoff") {
+		t.Errorf("parsed %d of %d inode items", len(items), strings.Count(dump, "INODE_ITEM 0) itemoff"))
 	}
 	dir := t.TempDir()
 	testutil.Run(t, "btrfs", "restore", "-S", img, dir)
