@@ -113,7 +113,16 @@ func usrSquashfs(ctx context.Context, image string, d *gpt.Disk, work string) (s
 }
 
 func runTool(ctx context.Context, name string, args ...string) error {
+	return runToolEnv(ctx, nil, name, args...)
+}
+
+// runToolEnv runs a tool with extra environment variables and turns a
+// failure into an error carrying its output.
+func runToolEnv(ctx context.Context, env []string, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
@@ -207,6 +216,15 @@ func writeISO(ctx context.Context, dst, kernel, initrd, work string) error {
 	if err := os.WriteFile(filepath.Join(root, "README.TXT"), []byte(readme), 0o644); err != nil {
 		return err
 	}
-	return runTool(ctx, "xorriso", "-as", "mkisofs", "-quiet", "-R", "-J", "-V", isoVolumeLabel,
-		"-o", dst, root)
+	// Fixed times (files, volume dates, volume UUID) so the ISO is
+	// reproducible: xorriso takes them from SOURCE_DATE_EPOCH.
+	t := archiveTime()
+	for _, p := range []string{isoKernelPath, isoInitrdPath, "README.TXT", "flatcar", "."} {
+		if err := os.Chtimes(filepath.Join(root, p), t, t); err != nil {
+			return err
+		}
+	}
+	env := []string{fmt.Sprintf("SOURCE_DATE_EPOCH=%d", t.Unix())}
+	return runToolEnv(ctx, env, "xorriso", "-as", "mkisofs", "-quiet", "-R", "-J", "-V", isoVolumeLabel,
+		"-uid", "0", "-gid", "0", "-o", dst, root)
 }

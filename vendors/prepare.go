@@ -120,7 +120,10 @@ func growExt4Local(ctx context.Context, image string, off, size int64) error {
 	if err := pf.Sync(); err != nil {
 		return err
 	}
-	if err := runTool(ctx, "resize2fs", "-f", part); err != nil {
+	// E2FSPROGS_FAKE_TIME pins the superblock times resize2fs writes, so
+	// the grown disk is reproducible.
+	env := []string{fmt.Sprintf("E2FSPROGS_FAKE_TIME=%d", archiveTime().Unix())}
+	if err := runToolEnv(ctx, env, "resize2fs", "-f", part); err != nil {
 		return err
 	}
 	if st, err := pf.Stat(); err != nil || st.Size() != size {
