@@ -132,3 +132,30 @@ func copyTree(src, dst string) error {
 		return nil
 	})
 }
+
+// ociRootfs is OCIRootfs; tests replace it to run without an engine.
+var ociRootfs = OCIRootfs
+
+// rootfsBuild makes the recipe's root filesystem in a container and
+// packs what Flatwrap or Flix take from it.
+func (b *builder) rootfsBuild(ctx context.Context, pack PackOptions) (*PackResult, error) {
+	rf := b.r.Rootfs
+	if err := b.resolveVars(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := findEngine(ctx, b.o.Engines); err != nil {
+		return nil, fmt.Errorf("recipe %s installs packages in a container; install and start docker or podman: %w", b.r.Name, err)
+	}
+	rootfs := filepath.Join(b.work, "rootfs")
+	if err := ociRootfs(ctx, OCIOptions{Image: rf.Image, Dir: rootfs, Arch: b.o.Arch, Cmd: rf.Cmd, Warn: pack.Warn}); err != nil {
+		return nil, fmt.Errorf("preparing %s root filesystem: %w", rf.Image, err)
+	}
+	paths := make([]string, len(rf.Paths))
+	for i, p := range rf.Paths {
+		paths[i] = b.expand(p)
+	}
+	if rf.Tool == "flix" {
+		return Flix(ctx, FlixOptions{Rootfs: rootfs, Name: b.o.Name, Paths: paths, Pack: pack})
+	}
+	return Flatwrap(ctx, FlatwrapOptions{Rootfs: rootfs, Name: b.o.Name, Paths: paths, EtcMap: rf.EtcMap, Pack: pack})
+}

@@ -51,6 +51,9 @@ type Recipe struct {
 	Downloads []Download `json:"downloads,omitempty"`
 	// Build is a container (or host script) build, for "ctr" recipes.
 	Build *Build `json:"build,omitempty"`
+	// Rootfs installs packages in a distribution image and wraps entry
+	// points with Flatwrap or Flix, for "ctr" recipes (btop, tilde).
+	Rootfs *RootfsBuild `json:"rootfs,omitempty"`
 	// StaticModes gives modes for embedded static files (default 0644).
 	StaticModes map[string]string `json:"static_modes,omitempty"`
 	// Generated files are written from templates after downloads.
@@ -236,6 +239,19 @@ type Build struct {
 	Moves []Move `json:"moves,omitempty"`
 }
 
+// RootfsBuild runs Cmd in Image (OCIRootfs), then ships Paths of the
+// resulting root filesystem with Tool: "flatwrap" (whole rootfs under
+// /usr/local/NAME plus wrappers) or "flix" (binaries with their libraries).
+type RootfsBuild struct {
+	Image string `json:"image"`
+	Cmd   string `json:"cmd"`
+	Tool  string `json:"tool"`
+	// Paths are templates ({uname} is x86_64 or aarch64).
+	Paths []string `json:"paths"`
+	// EtcMap is flatwrap's /etc mapping: "host" (default) or "chroot".
+	EtcMap string `json:"etc_map,omitempty"`
+}
+
 // Move renames Src to Dest in the tree.
 type Move struct {
 	Src  string `json:"src"`
@@ -406,8 +422,8 @@ func (r *Recipe) validate(file string, p *problems) {
 			p.add(at("downloads"), "a bin recipe needs at least one download")
 		}
 	case KindContainer:
-		if r.Build == nil {
-			p.add(at("build"), "a ctr recipe needs a build")
+		if (r.Build == nil) == (r.Rootfs == nil) {
+			p.add(at("build"), "a ctr recipe needs exactly one of build and rootfs")
 		}
 	default:
 		p.add(at("kind"), "%q is not bin or ctr", r.Kind)
@@ -574,6 +590,27 @@ func (r *Recipe) validate(file string, p *problems) {
 		for i, m := range b.Moves {
 			checkRelPath(fmt.Sprintf("%s.moves[%d].src", f, i), m.Src, p)
 			checkTreePath(fmt.Sprintf("%s.moves[%d].dest", f, i), m.Dest, p)
+		}
+	}
+	if rf := r.Rootfs; rf != nil {
+		f := at("rootfs")
+		if r.Kind != KindContainer {
+			p.add(f, "only ctr recipes build a rootfs")
+		}
+		if rf.Image == "" || rf.Cmd == "" || len(rf.Paths) == 0 {
+			p.add(f, "needs image, cmd and paths")
+		}
+		if rf.Tool != "flatwrap" && rf.Tool != "flix" {
+			p.add(f+".tool", "%q is not flatwrap or flix", rf.Tool)
+		}
+		if rf.EtcMap != "" && rf.EtcMap != "host" && rf.EtcMap != "chroot" {
+			p.add(f+".etc_map", "%q is not host or chroot", rf.EtcMap)
+		}
+		for i, q := range rf.Paths {
+			checkTmpl(fmt.Sprintf("%s.paths[%d]", f, i), q)
+		}
+		if len(r.Downloads) > 0 || len(r.Generated) > 0 || len(r.Symlinks) > 0 || len(r.Remove) > 0 || r.static != nil {
+			p.add(f, "a rootfs recipe ships only what the wrapper tool makes")
 		}
 	}
 	for k, m := range r.StaticModes {

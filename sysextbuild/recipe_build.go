@@ -127,14 +127,23 @@ func create(ctx context.Context, o CreateOptions, pack packFunc) (*PackResult, e
 	defer os.RemoveAll(work)
 	b.work = work
 	b.root = filepath.Join(work, "root")
+	packOpts := PackOptions{
+		Name: o.Name, Arch: o.Arch, Format: o.Format, Reload: r.Reload,
+		Epoch: o.Epoch, Output: o.Output, Sysupdate: o.Sysupdate,
+		Warn: func(msg string) { slog.Warn(msg, "recipe", r.Name) },
+	}
+	if r.Rootfs != nil {
+		res, err := b.rootfsBuild(ctx, packOpts)
+		if err != nil {
+			return nil, fmt.Errorf("building %s %s for %s: %w", r.Name, o.Version, o.Arch, err)
+		}
+		return res, nil
+	}
 	if err := b.populate(ctx); err != nil {
 		return nil, fmt.Errorf("building %s %s for %s: %w", r.Name, o.Version, o.Arch, err)
 	}
-	res, err := pack(ctx, PackOptions{
-		Dir: b.root, Name: o.Name, Arch: o.Arch, Format: o.Format, Reload: r.Reload,
-		Epoch: o.Epoch, Output: o.Output, Sysupdate: o.Sysupdate,
-		Warn: func(msg string) { slog.Warn(msg, "recipe", r.Name) },
-	})
+	packOpts.Dir = b.root
+	res, err := pack(ctx, packOpts)
 	if err != nil {
 		return nil, fmt.Errorf("packing %s: %w", o.Name, err)
 	}

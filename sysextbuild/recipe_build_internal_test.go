@@ -219,7 +219,7 @@ func TestCreateOptionErrors(t *testing.T) {
 }
 
 func TestContainerRecipeNeedsEngine(t *testing.T) {
-	for _, recipe := range []string{"keepalived", "nvidia-runtime"} {
+	for _, recipe := range []string{"keepalived", "nvidia-runtime", "btop", "tilde"} {
 		_, err := Create(context.Background(), CreateOptions{
 			Recipe: recipe, Version: "v2.3.1", Output: filepath.Join(t.TempDir(), "x.raw"),
 			Engines: []string{"bake-os-no-such-engine"}, Getenv: func(string) string { return "" },

@@ -1,6 +1,7 @@
 package sysextbuild
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/testutil"
 )
 
 // fakeEngine writes a docker stand-in that answers `info` and, for `run`,
@@ -86,5 +88,53 @@ func TestCreateScxSchedulerOption(t *testing.T) {
 	})
 	if s := catImage(t, img, "usr/share/scx/scx"); !strings.Contains(s, "\nSCX_SCHEDULER=scx_lavd\n") {
 		t.Errorf("usr/share/scx/scx:\n%s", s)
+	}
+}
+
+// TestCreateBtopFlatwrap replaces the container step with a fake root
+// filesystem and checks that Flatwrap's tree is packed under the recipe's
+// name with the recipe's metadata.
+func TestCreateBtopFlatwrap(t *testing.T) {
+	testutil.RequireTool(t, "mksquashfs", "unsquashfs")
+	engine, _ := fakeEngine(t, "unused")
+	var got OCIOptions
+	orig := ociRootfs
+	t.Cleanup(func() { ociRootfs = orig })
+	ociRootfs = func(ctx context.Context, o OCIOptions) error {
+		got = o
+		for p, mode := range map[string]os.FileMode{"usr/bin/btop": 0o755, "lib/ld-musl-x86_64.so.1": 0o755, "etc/os-release": 0o644} {
+			full := filepath.Join(o.Dir, p)
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(full, []byte("fake "+p+"\n"), mode); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	out := filepath.Join(t.TempDir(), "btop.raw")
+	res, err := Create(context.Background(), CreateOptions{
+		Recipe: "btop", Version: "1.4.0", Output: out, Engines: []string{engine}, Getenv: func(string) string { return "" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Image != "docker.io/alpine:latest" || !strings.Contains(got.Cmd, "apk add -U btop") || got.Arch != flatcar.ArchX86_64 {
+		t.Errorf("OCIRootfs called with %+v", got)
+	}
+	ents := listImage(t, res.Output)
+	for p, mode := range map[string]string{
+		"usr/bin/btop":                                       exe,
+		"usr/local/btop/usr/bin/btop":                        exe,
+		"usr/local/btop/etc/os-release":                      file,
+		"usr/lib/extension-release.d/extension-release.btop": file,
+	} {
+		if e, ok := ents[p]; !ok || e.Mode != mode || e.Owner != "root/root" {
+			t.Errorf("%s: %+v (present %v), want %s root/root", p, e, ok, mode)
+		}
+	}
+	if s := catImage(t, res.Output, "usr/lib/extension-release.d/extension-release.btop"); strings.TrimSpace(s) != "ID=_any\nARCHITECTURE=x86-64" {
+		t.Errorf("extension-release:\n%s", s)
 	}
 }
