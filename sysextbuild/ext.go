@@ -85,6 +85,9 @@ func extFixInodes(ctx context.Context, j *packJob, st *stagedTree, env []string)
 	at := "@" + strconv.FormatInt(j.epoch, 10)
 	paths := append([]string{"/", "/lost+found"}, st.paths...)
 	for _, p := range paths {
+		if strings.Contains(p, `"`) {
+			return fmt.Errorf("file name %q has a double quote, which debugfs cannot address: rename it or use squashfs or erofs", p)
+		}
 		q := `"/` + strings.TrimPrefix(p, "/") + `"`
 		for _, field := range []string{"uid 0", "gid 0", "atime " + at, "mtime " + at, "ctime " + at, "crtime " + at} {
 			fmt.Fprintf(&b, "sif %s %s\n", q, field)

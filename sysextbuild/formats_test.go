@@ -206,3 +206,28 @@ func TestPackBtrfs(t *testing.T) {
 	testutil.Run(t, "btrfs", "restore", "-S", img, dir)
 	checkExtracted(t, dir)
 }
+
+// TestPackExtOddNames checks that debugfs fixes inodes whose names have
+// spaces, and that a double quote is refused with a clear error.
+func TestPackExtOddNames(t *testing.T) {
+	testutil.RequireTool(t, "mke2fs", "debugfs", "e2fsck")
+	tree := filepath.Join(t.TempDir(), "odd")
+	must(t, os.MkdirAll(filepath.Join(tree, "usr/share/my docs"), 0o755))
+	must(t, os.WriteFile(filepath.Join(tree, "usr/share/my docs/read me"), []byte("x"), 0o644))
+	if os.Geteuid() == 0 {
+		chownTree(t, tree, 1000, 1000)
+	}
+	img := filepath.Join(t.TempDir(), "odd.raw")
+	_, err := sysextbuild.Pack(context.Background(), sysextbuild.PackOptions{Dir: tree, Format: sysextbuild.FormatExt4, Output: img, Epoch: testEpoch})
+	must(t, err)
+	testutil.Run(t, "e2fsck", "-fn", img)
+	out := debugfs(t, img, `stat "/usr/share/my docs/read me"`)
+	if !regexp.MustCompile(`User:\s+0\s+Group:\s+0\b`).MatchString(out) || !strings.Contains(out, "mtime: "+hex8(testEpoch)) {
+		t.Errorf("/usr/share/my docs/read me not fixed:\n%s", out)
+	}
+	must(t, os.WriteFile(filepath.Join(tree, "usr/share/a\"b"), []byte("x"), 0o644))
+	_, err = sysextbuild.Pack(context.Background(), sysextbuild.PackOptions{Dir: tree, Format: sysextbuild.FormatExt4, Output: img})
+	if err == nil || !strings.Contains(err.Error(), "double quote") {
+		t.Errorf("name with a double quote: err = %v, want a clear refusal", err)
+	}
+}

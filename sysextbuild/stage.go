@@ -53,8 +53,8 @@ func stageTree(ctx context.Context, j *packJob, dst string) (*stagedTree, error)
 		if err != nil {
 			return err
 		}
-		if strings.ContainsAny(rel, "\n\"") {
-			return fmt.Errorf("unsupported file name %q (newline or double quote)", rel)
+		if strings.Contains(rel, "\n") {
+			return fmt.Errorf("unsupported file name %q (newline)", rel)
 		}
 		out := filepath.Join(dst, rel)
 		fi, err := os.Lstat(p)
