@@ -178,6 +178,11 @@ func makePlan(ctx context.Context, vendors []Vendor, o BuildOptions) (*plan, err
 			}
 		}
 		tools = append(tools, bootToolsFor(v)...)
+		if v.Bundle == BundleISO {
+			if _, err := findIsolinux(); err != nil {
+				return nil, err
+			}
+		}
 		p.outputs = append(p.outputs, v.outputNames(j.comps)...)
 		if !v.Partitioned() {
 			p.boot = append(p.boot, j)
