@@ -37,8 +37,12 @@ type BuildOptions struct {
 	FetchOEM func(ctx context.Context, id string) (path string, err error)
 	// FirmwareDir holds UEFI firmware for qemu_uefi (Flatcar's
 	// *_efi_code.qcow2/*_efi_vars.qcow2, or OVMF/AAVMF .fd pairs); default
-	// the distribution's OVMF/AAVMF directories.
+	// FetchFirmware, else the distribution's OVMF/AAVMF directories.
 	FirmwareDir string
+	// FetchFirmware, when set (release mode), returns the path of the
+	// downloaded and verified release file name
+	// (flatcar_production_qemu_uefi_efi_code.qcow2, ..._efi_vars.qcow2).
+	FetchFirmware func(ctx context.Context, name string) (path string, err error)
 	// Compress overrides each vendor's release compression: a
 	// comma-separated list of none, bz2, gz, xz, zst, zip ("" = vendor
 	// default).
@@ -173,7 +177,7 @@ func makePlan(ctx context.Context, vendors []Vendor, o BuildOptions) (*plan, err
 			}
 		}
 		if v.NeedsFirmware() {
-			if j.firmware, err = findFirmware(p.arch, o.FirmwareDir); err != nil {
+			if j.firmware, err = resolveFirmware(ctx, o, p.arch); err != nil {
 				return nil, err
 			}
 		}
@@ -280,15 +284,40 @@ func resolveVersion(o BuildOptions) (string, error) {
 	return v, nil
 }
 
+// resolveFirmware finds the qemu_uefi firmware: FirmwareDir, else the
+// release's files through FetchFirmware, else the distribution's.
+func resolveFirmware(ctx context.Context, o BuildOptions, arch flatcar.Arch) (firmware, error) {
+	if o.FirmwareDir != "" || o.FetchFirmware == nil {
+		return findFirmware(arch, o.FirmwareDir)
+	}
+	fw := firmware{Qcow2: true}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{qemuCodeName, &fw.Code}, {qemuVarsName, &fw.Vars}} {
+		p, err := o.FetchFirmware(ctx, f.name)
+		if err != nil {
+			return fw, fmt.Errorf("fetching UEFI firmware %s: %w", f.name, err)
+		}
+		*f.dst = p
+	}
+	return fw, nil
+}
+
 // resolveOEM finds oem-ID.raw (OEMSysextDir, then the base image's
-// directory, then FetchOEM) and renders its /oem-release.
+// directory unless in release mode, then FetchOEM) and renders its
+// /oem-release.
 func resolveOEM(ctx context.Context, o BuildOptions, arch flatcar.Arch, in *oemInput) error {
 	name := "oem-" + in.ID + ".raw"
 	var dirs []string
 	if o.OEMSysextDir != "" {
 		dirs = append(dirs, o.OEMSysextDir)
 	}
-	dirs = append(dirs, filepath.Dir(o.Base))
+	if o.FetchOEM == nil {
+		// With --image: the image's directory. In release mode only
+		// verified downloads are used.
+		dirs = append(dirs, filepath.Dir(o.Base))
+	}
 	for _, d := range dirs {
 		p := filepath.Join(d, name)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {

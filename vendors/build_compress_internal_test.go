@@ -60,3 +60,39 @@ func TestBuildOEMArchMismatch(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestBuildReleaseMode: OEM sysext and firmware come from the fetchers
+// (release mode); the base image's directory is not searched and the
+// release's qcow2 firmware is shipped as is.
+func TestBuildReleaseMode(t *testing.T) {
+	testutil.RequireTool(t, "qemu-img")
+	f := testFixture(t)
+	dl := t.TempDir()
+	raw := filepath.Join(dl, "fw.raw")
+	os.WriteFile(raw, make([]byte, 1<<20), 0o644)
+	fw := filepath.Join(dl, qemuCodeName)
+	testutil.Run(t, "qemu-img", "convert", "-O", "qcow2", raw, fw)
+	var fetched []string
+	v, _ := Lookup("qemu_uefi")
+	out := t.TempDir()
+	_, err := Build(context.Background(), []Vendor{v}, BuildOptions{Base: f.base, OutputDir: out, Compress: "none",
+		FetchOEM: func(_ context.Context, id string) (string, error) {
+			fetched = append(fetched, "oem-"+id)
+			return filepath.Join(f.oemDir, "oem-"+id+".raw"), nil
+		},
+		FetchFirmware: func(_ context.Context, name string) (string, error) {
+			fetched = append(fetched, name)
+			return fw, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(fetched, " ") != "flatcar_production_qemu_uefi_efi_code.qcow2 flatcar_production_qemu_uefi_efi_vars.qcow2 oem-qemu" {
+		t.Errorf("fetched %v", fetched)
+	}
+	a, _ := os.ReadFile(fw)
+	b, _ := os.ReadFile(filepath.Join(out, qemuVarsName))
+	if string(a) != string(b) {
+		t.Error("release firmware not shipped as is")
+	}
+}

@@ -37,6 +37,9 @@ func TestBuildRefusesBadInput(t *testing.T) {
 		{"base not a disk", []Vendor{lookup("ami")}, func(o *BuildOptions) { o.Base = filepath.Join(emptyDir, "x") },
 			"reading base image"},
 		{"no vendors", nil, nil, "no vendor given"},
+		{"firmware fetch fails", []Vendor{lookup("qemu_uefi")}, func(o *BuildOptions) {
+			o.FetchFirmware = func(context.Context, string) (string, error) { return "", os.ErrNotExist }
+		}, "fetching UEFI firmware flatcar_production_qemu_uefi_efi_code.qcow2"},
 		{"fetch fails", []Vendor{lookup("azure")}, func(o *BuildOptions) {
 			o.OEMSysextDir = emptyDir
 			o.FetchOEM = func(context.Context, string) (string, error) { return "", os.ErrNotExist }
