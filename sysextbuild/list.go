@@ -19,7 +19,8 @@ func (r Recipe) SourceDescription() string {
 	return s + " (" + r.Versions.Kind + ")"
 }
 
-// ArchSpellings is the "arches" column: bakery arch=upstream spelling.
+// ArchSpellings lists the bakery arches with their upstream spelling
+// where it differs: "x86-64=amd64,arm64".
 func (r Recipe) ArchSpellings() string {
 	var parts []string
 	for _, a := range []flatcar.Arch{flatcar.ArchX86_64, flatcar.ArchARM64} {

@@ -20,15 +20,15 @@ type sysextCreateOptions struct {
 }
 
 func (o *sysextCreateOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.arch, "arch", "x86-64", "architecture: x86-64 or arm64 (amd64, x86_64, aarch64)")
-	fs.StringVar(&o.name, "name", "", "extension name (default: the recipe name as given)")
+	fs.StringVar(&o.arch, "arch", "", "x86-64 (default) or arm64; or amd64, aarch64")
+	fs.StringVar(&o.name, "name", "", "extension name (default: RECIPE as given)")
 	fs.StringVar(&o.output, "output", "", "image file (default NAME-VERSION-ARCH.raw)")
-	fs.StringVar(&o.format, "format", "squashfs", "image format: "+formatList())
+	fs.StringVar(&o.format, "format", "", formatList())
 	fs.BoolVar(&o.sysupdate, "sysupdate", false, "also write NAME.conf for systemd-sysupdate")
-	fs.StringSliceVar(&o.without, "without", nil, "docker recipe: leave out docker or containerd (also ONLY_DOCKER=1, ONLY_CONTAINERD=1)")
-	fs.StringArrayVar(&o.opts, "opt", nil, "recipe option KEY=VALUE, e.g. cni-version=v1.6.2 (repeatable; see sysext list)")
-	fs.StringArrayVar(&o.rewrites, "url-rewrite", nil, "rewrite download URL prefix FROM=TO (repeatable; also $"+sysextbuild.URLRewriteEnv+")")
-	fs.Int64Var(&o.epoch, "epoch", 0, "timestamp of every file (default $SOURCE_DATE_EPOCH, else 0)")
+	fs.StringSliceVar(&o.without, "without", nil, "docker: leave out docker or containerd")
+	fs.StringArrayVar(&o.opts, "opt", nil, "recipe option KEY=VALUE (repeatable)")
+	fs.StringArrayVar(&o.rewrites, "url-rewrite", nil, "rewrite URL prefix FROM=TO (repeatable)")
+	fs.Int64Var(&o.epoch, "epoch", 0, "timestamps (default $SOURCE_DATE_EPOCH or 0)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress output")
 }
 
@@ -37,6 +37,7 @@ func formatList() string {
 	for _, f := range sysextbuild.Formats() {
 		fs = append(fs, string(f))
 	}
+	fs[0] += " (default)"
 	return strings.Join(fs, ", ")
 }
 
@@ -45,9 +46,16 @@ func newSysextCreateCmd(d *deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create RECIPE VERSION",
 		Short: "Build a sysext image from an upstream release with a built-in recipe",
-		Long: "create downloads a recipe's upstream artefacts, verifies the SHA-256 wherever upstream\n" +
-			"publishes one, adds the recipe's units and packs RECIPE-VERSION-ARCH.raw.\n" +
-			"`bake-os sysext list` shows the recipes, `bake-os sysext list RECIPE` their versions." + exitStatusHelp,
+		Long: `create downloads a recipe's upstream artefacts, verifies their SHA-256
+wherever upstream publishes one, adds the recipe's units and packs
+NAME-VERSION-ARCH.raw (NAME is --name or RECIPE as given).
+
+"bake-os sysext list" shows the recipes and their options (--opt KEY=VALUE,
+e.g. --opt cni-version=v1.6.2 for kubernetes); "bake-os sysext list RECIPE"
+shows their versions. Environment: ONLY_DOCKER=1 and ONLY_CONTAINERD=1 (old
+names of --without for docker), BAKE_OS_URL_REWRITE (FROM=TO pairs separated
+by spaces or commas, applied after --url-rewrite) and GH_TOKEN (sent to the
+GitHub API).` + exitStatusHelp,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSysextCreate(cmd, o, d, args[0], args[1])
@@ -58,13 +66,17 @@ func newSysextCreateCmd(d *deps) *cobra.Command {
 }
 
 func runSysextCreate(cmd *cobra.Command, o *sysextCreateOptions, d *deps, recipe, version string) error {
-	arch, err := flatcar.ParseArch(o.arch)
-	if err != nil {
-		return usageError{err}
+	arch, format := flatcar.ArchX86_64, sysextbuild.Format("")
+	var err error
+	if o.arch != "" {
+		if arch, err = flatcar.ParseArch(o.arch); err != nil {
+			return usageError{err}
+		}
 	}
-	format, err := sysextbuild.ParseFormat(o.format)
-	if err != nil {
-		return usageError{err}
+	if o.format != "" {
+		if format, err = sysextbuild.ParseFormat(o.format); err != nil {
+			return usageError{err}
+		}
 	}
 	rws, err := sysextbuild.RewritesFromFlags(o.rewrites, os.Getenv)
 	if err != nil {

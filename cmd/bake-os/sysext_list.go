@@ -16,8 +16,8 @@ type sysextListOptions struct {
 }
 
 func (o *sysextListOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.BoolVar(&o.latest, "latest", false, "only what a release build of RECIPE would build (newest, or one per minor line)")
-	fs.StringArrayVar(&o.rewrites, "url-rewrite", nil, "rewrite API URL prefix FROM=TO (repeatable; also $"+sysextbuild.URLRewriteEnv+")")
+	fs.BoolVar(&o.latest, "latest", false, "only the newest (one per minor for some)")
+	fs.StringArrayVar(&o.rewrites, "url-rewrite", nil, "rewrite URL prefix FROM=TO (repeatable)")
 }
 
 func newSysextListCmd(d *deps) *cobra.Command {
@@ -25,10 +25,11 @@ func newSysextListCmd(d *deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list [RECIPE]",
 		Short: "List the built-in recipes, or a recipe's upstream versions newest first",
-		Long: "Without RECIPE, list prints every recipe: name (aliases), source kind and version\n" +
-			"source, arches (bakery=upstream spelling) and whether it asks systemd to reload.\n" +
-			"With RECIPE, it prints the upstream versions newest first; GitHub API requests\n" +
-			"send $GH_TOKEN when it is set." + exitStatusHelp,
+		Long: `Without RECIPE, list prints every recipe: name (aliases), source kind and
+version source, arches (bakery=upstream spelling), whether it asks systemd
+to reload, and its options. With RECIPE, it prints the upstream versions
+newest first, spelled as "sysext create" takes them. GitHub API requests
+send $GH_TOKEN when set; BAKE_OS_URL_REWRITE applies as for create.` + exitStatusHelp,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSysextList(cmd, o, d, args)
