@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/bake-os/bake-os/fetch"
+	"github.com/bake-os/bake-os/vendors"
 )
 
 // Remote says what to download before baking; the zero value downloads
@@ -20,8 +21,9 @@ type Remote struct {
 }
 
 // resolveRemote downloads (or finds in the cache) what o.Remote asks for
-// and points o at the verified local files.
-func resolveRemote(ctx context.Context, o *Options) error {
+// and points o at the verified local files. It returns the release when it
+// downloaded the image (vendors then take OEM sysexts and firmware from it).
+func resolveRemote(ctx context.Context, o *Options) (*fetch.ReleaseRef, error) {
 	r := o.Remote
 	if r.Fetch.Arch == "" {
 		r.Fetch.Arch = o.Arch
@@ -33,23 +35,40 @@ func resolveRemote(ctx context.Context, o *Options) error {
 		for i, s := range o.Sysexts {
 			got, err := fetch.FetchSysext(ctx, r.Fetch, s.Name, s.RemoteFile)
 			if err != nil {
-				return fmt.Errorf("fetching sysext %s: %w", s.Name, err)
+				return nil, fmt.Errorf("fetching sysext %s: %w", s.Name, err)
 			}
 			o.Sysexts[i].File, o.Sysexts[i].Conf = got.RawPath, got.ConfPath
 		}
 	}
-	if o.Image == "" && r.Image {
-		img, err := fetch.FetchImage(ctx, r.Fetch)
+	if o.Image != "" || !r.Image {
+		if o.Image == "" {
+			return nil, fmt.Errorf("no image: pass --image, or --release to download one")
+		}
+		return nil, nil
+	}
+	img, err := fetch.FetchImage(ctx, r.Fetch)
+	if err != nil {
+		return nil, fmt.Errorf("fetching Flatcar %s image: %w", r.Fetch.Release, err)
+	}
+	o.Image = img.Path
+	if o.Version == "" && img.Version != nil {
+		o.Version = img.Version.Version
+	}
+	if needsReleaseFirmware(o.Vendors) && o.VendorOptions.FirmwareDir == "" {
+		dir, err := releaseFirmware(ctx, r.Fetch, img.Ref)
 		if err != nil {
-			return fmt.Errorf("fetching Flatcar %s image: %w", r.Fetch.Release, err)
+			return nil, err
 		}
-		o.Image = img.Path
-		if o.Version == "" && img.Version != nil {
-			o.Version = img.Version.Version
+		o.VendorOptions.FirmwareDir = dir
+	}
+	return &img.Ref, nil
+}
+
+func needsReleaseFirmware(vs []vendors.Vendor) bool {
+	for _, v := range vs {
+		if v.Bundle == vendors.BundleQEMUUEFI {
+			return true
 		}
 	}
-	if o.Image == "" {
-		return fmt.Errorf("no image: pass --image, or --release to download one")
-	}
-	return nil
+	return false
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/sysext"
+	"github.com/bake-os/bake-os/vendors"
 )
 
 // ImageName is the file name of the baked generic image.
@@ -31,12 +32,19 @@ type Options struct {
 	Masks     []string // names whose /etc/extensions/NAME.raw -> /dev/null
 	// Version of the image for VERSION_ID checks; default: version.txt
 	// beside Image.
-	Version  string
-	Epoch    int64 // timestamps in ROOT (0: now)
-	Workers  int
-	Remote   Remote // downloads, when wanted
-	Reporter progress.Reporter
-	Logger   *slog.Logger
+	Version string
+	Epoch   int64 // timestamps in ROOT (0: now)
+	Workers int
+	Remote  Remote // downloads, when wanted
+	// Vendors, when set, are written from the baked image instead of the
+	// plain OutputDir/flatcar_production_image.bin (ask for "generic" to
+	// get that too).
+	Vendors       []vendors.Vendor
+	VendorOptions vendors.BuildOptions
+	Reporter      progress.Reporter
+	Logger        *slog.Logger
+
+	imageGiven string // Image as the caller gave it, before downloads
 }
 
 // Installed reports one installed sysext.
@@ -53,10 +61,11 @@ type Installed struct {
 
 // Result reports a finished bake.
 type Result struct {
-	Image   string      `json:"image"`
-	Arch    string      `json:"arch"`
-	Sysexts []Installed `json:"sysexts"`
-	Masks   []string    `json:"masks,omitempty"`
+	Image     string      `json:"image,omitempty"`
+	Artifacts []Artifact  `json:"artifacts,omitempty"`
+	Arch      string      `json:"arch"`
+	Sysexts   []Installed `json:"sysexts"`
+	Masks     []string    `json:"masks,omitempty"`
 }
 
 // Run bakes. Every input is checked before the first write; the output is
@@ -79,7 +88,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := checkMasks(o.Masks, o.Sysexts); err != nil {
 		return nil, err
 	}
-	if err := resolveRemote(ctx, &o); err != nil {
+	o.imageGiven = o.Image
+	ref, err := resolveRemote(ctx, &o)
+	if err != nil {
 		return nil, err
 	}
 	out := filepath.Join(o.OutputDir, ImageName)
@@ -129,6 +140,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res, err := install(ctx, work, disk, placements, o)
 	if err != nil {
 		return nil, err
+	}
+	if len(o.Vendors) > 0 {
+		if res.Artifacts, err = buildVendors(ctx, work, version, o, ref); err != nil {
+			return nil, err
+		}
+		return res, nil // the deferred cleanup removes the working copy
 	}
 	if err := os.Rename(work, out); err != nil {
 		return nil, fmt.Errorf("moving baked image into place: %w", err)

@@ -21,7 +21,7 @@ type fetchOptions struct {
 
 func (o *fetchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.fetch, "fetch", false, "download each NAME:FILE (and NAME.conf) from --bakery-url")
-	fs.StringVar(&o.release, "release", "stable", "without --image: alpha, beta, stable, lts or X.Y.Z")
+	fs.StringVar(&o.release, "release", "stable", "alpha, beta, stable, lts or X.Y.Z")
 	fs.StringVar(&o.releasesJSON, "releases-json", "", "releases index URL (default: flatcar.org's releases.json)")
 	fs.StringVar(&o.releaseURL, "release-url", "", "release server; {channel} is replaced (default: Flatcar's)")
 	fs.StringVar(&o.bakeryURL, "bakery-url", "", "sysext bakery URL (default: extensions.flatcar.org)")

@@ -12,6 +12,7 @@ import (
 	"github.com/bake-os/bake-os/bake"
 	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/vendors"
 )
 
 const exitStatusHelp = `
@@ -35,6 +36,7 @@ type bakeOptions struct {
 	quiet     bool
 	workers   int
 	fetch     fetchOptions
+	vendor    vendorOptions
 }
 
 func (o *bakeOptions) AddFlags(fs *pflag.FlagSet) {
@@ -48,6 +50,7 @@ func (o *bakeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress output")
 	fs.IntVar(&o.workers, "workers", 0, "parallel workers (0: one per CPU)")
 	o.fetch.AddFlags(fs)
+	o.vendor.AddFlags(fs)
 }
 
 // normalizeFlags accepts --install-to for --install_to.
@@ -68,6 +71,11 @@ partition, rootless and without mounts, with /etc/extensions symlinks,
 sysupdate configs and masks, and writes OUTPUT-DIR/` + bake.ImageName + `.
 Without --image it downloads the --release image (verified with Flatcar's
 signing key, cached); with --fetch each sysext comes from the bakery.
+With --vendor it writes vendor images instead of the plain image (add
+"generic" for that one too).
+
+VENDORS
+` + vendors.HelpText() + `
 
 Each NAME:FILE installs FILE (relative to the current directory) as the
 extension NAME; NAME.conf next to FILE or in the current directory is its
@@ -113,9 +121,16 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	var vs []vendors.Vendor
+	if len(o.vendor.vendors) > 0 {
+		if vs, err = vendors.ParseForArch(o.vendor.vendors, arch); err != nil {
+			return usageError{err}
+		}
+	}
 	res, err := bake.Run(cmd.Context(), bake.Options{
 		Image: absPath(d.cwd, o.image), OutputDir: absPath(d.cwd, o.outputDir), Target: target, Arch: arch,
 		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers,
+		Vendors: vs, VendorOptions: o.vendor.options(d),
 		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(arch, d, o.quiet || o.json)},
 		Reporter: d.reporter(o.quiet || o.json), Logger: d.logger(o.verbose),
 	})
@@ -123,7 +138,12 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 		return err
 	}
 	return printResult(d.stdout, o.json, res, func(w io.Writer) {
-		fmt.Fprintln(w, res.Image)
+		if res.Image != "" {
+			fmt.Fprintln(w, res.Image)
+		}
+		for _, a := range res.Artifacts {
+			fmt.Fprintln(w, a.Path)
+		}
 	})
 }
 

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/testimage"
+)
+
+// TestBakeWithVendor is the product's main path: a .bin.bz2 image, one
+// sysext, --vendor qemu_uefi; judged by qemu-img and by reading the sysext
+// back out of the converted disk.
+func TestBakeWithVendor(t *testing.T) {
+	testutil.RequireTool(t, testimage.RequiredTools...)
+	testutil.RequireTool(t, "mksquashfs", "debugfs", "qemu-img", "bzip2", "e2fsck")
+	ctx := context.Background()
+	dir := t.TempDir()
+	rel := filepath.Join(dir, "release")
+	os.MkdirAll(rel, 0o755)
+	img := filepath.Join(rel, "flatcar_production_image.bin")
+	if err := testimage.Generate(ctx, img, testimage.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := testimage.Bzip2(ctx, img, img+".bz2"); err != nil {
+		t.Fatal(err)
+	}
+	oemRel := "ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=x86-64\nSYSEXT_ID=oem-qemu\nSYSEXT_NAME='QEMU'\nSYSEXT_VERSION_ID=4593.2.5\n"
+	if err := testimage.Sysext(ctx, filepath.Join(rel, "oem-qemu.raw"), "oem-qemu", oemRel, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := testimage.Sysext(ctx, filepath.Join(dir, "ext.raw"), "ext", "ID=flatcar\nSYSEXT_LEVEL=1.0\n", map[string]string{"usr/bin/ext": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(dir, "out"), 0o755)
+	stdout, stderr, code := run(t, dir, "--image", "release/flatcar_production_image.bin.bz2", "--output-dir", "out",
+		"--vendor", "qemu_uefi", "--compress", "none", "--json", "ext:ext.raw")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct{ Artifacts []struct{ Vendor, Kind, Path string } }
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	var disk string
+	for _, a := range res.Artifacts {
+		if a.Kind == "disk" {
+			disk = a.Path
+		}
+	}
+	if disk != filepath.Join(dir, "out/flatcar_production_qemu_uefi_image.img") {
+		t.Fatalf("artifacts %+v", res.Artifacts)
+	}
+	testutil.Run(t, "qemu-img", "check", disk)
+	info := testutil.Run(t, "qemu-img", "info", "--output=json", disk)
+	if !strings.Contains(info, `"format": "qcow2"`) || !strings.Contains(info, `"virtual-size": 13212057600`) {
+		t.Errorf("qemu-img info: %s", info)
+	}
+	raw := filepath.Join(t.TempDir(), "disk.raw")
+	testutil.Run(t, "qemu-img", "convert", "-O", "raw", disk, raw)
+	rootOff := int64(12722176) * 512
+	testutil.Run(t, "e2fsck", "-fn", fmt.Sprintf("%s?offset=%d", raw, rootOff))
+	got, err := exec.Command("debugfs", "-R", "cat /opt/extensions/ext.raw", fmt.Sprintf("%s?offset=%d", raw, rootOff)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(filepath.Join(dir, "ext.raw"))
+	if string(got) != string(want) {
+		t.Error("sysext in the qemu_uefi disk differs from the input")
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "out"))
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
