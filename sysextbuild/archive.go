@@ -274,9 +274,9 @@ func extractAll(file, format, dir string) error {
 func writeEntry(root, dest string, e archiveEntry, mode fs.FileMode, repl []Replacement, written map[string]string) error {
 	target := filepath.Join(root, filepath.FromSlash(dest))
 	if e.typ == tar.TypeDir {
-		return os.MkdirAll(target, 0o755)
+		return mkdirInTree(root, dest)
 	}
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+	if err := mkdirInTree(root, path.Dir(dest)); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(target); err != nil {
@@ -327,4 +327,37 @@ func writeFile(target string, r io.Reader, mode fs.FileMode, repl []Replacement)
 		return err
 	}
 	return os.Chmod(target, mode)
+}
+
+// mkdirInTree creates root/rel like MkdirAll, refusing to go through a
+// symlink (an archive could otherwise plant usr -> /etc and write through
+// it onto the build host).
+func mkdirInTree(root, rel string) error {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	cur := root
+	for _, part := range strings.Split(path.Clean(rel), "/") {
+		if part == "." || part == "" {
+			continue
+		}
+		if part == ".." {
+			return fmt.Errorf("path %q leaves the tree", rel)
+		}
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := os.Mkdir(cur, 0o755); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("path %q goes through the symlink %s", rel, strings.TrimPrefix(cur, root+string(filepath.Separator)))
+		case !fi.IsDir():
+			return fmt.Errorf("path %q goes through the file %s", rel, strings.TrimPrefix(cur, root+string(filepath.Separator)))
+		}
+	}
+	return nil
 }

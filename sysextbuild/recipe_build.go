@@ -115,12 +115,17 @@ func create(ctx context.Context, o CreateOptions, pack packFunc) (*PackResult, e
 	if o.Output == "" {
 		o.Output = filepath.Join(o.OutputDir, DefaultOutput(o.Name, o.Version, o.Arch))
 	}
+	if o.Output, err = filepath.Abs(o.Output); err != nil {
+		return nil, fmt.Errorf("resolving output path: %w", err)
+	}
 	f := &fetcher{client: o.HTTPClient, rewrites: o.URLRewrites, token: o.Getenv("GH_TOKEN"), reporter: o.Reporter}
 	b := &builder{r: r, o: o, f: f}
 	if err := b.resolveOptions(ctx); err != nil {
 		return nil, err
 	}
-	work, err := os.MkdirTemp("", "bake-os-recipe-")
+	// The work dir (downloads, tree) lives beside the output: /tmp may be
+	// a small tmpfs and artefacts reach GBs (ollama).
+	work, err := os.MkdirTemp(filepath.Dir(o.Output), "."+o.Name+".recipe-*")
 	if err != nil {
 		return nil, fmt.Errorf("creating work dir: %w", err)
 	}
@@ -543,7 +548,7 @@ func (b *builder) copyStatic() error {
 // writeTreeFile writes r to root/p (replacing it) with mode.
 func writeTreeFile(root, p string, r io.Reader, mode fs.FileMode) error {
 	target := filepath.Join(root, filepath.FromSlash(p))
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+	if err := mkdirInTree(root, path.Dir(p)); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(target); err != nil {

@@ -51,8 +51,8 @@ func runRecipeCase(t *testing.T, c recipeCase) string {
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	if res.Output != c.output {
-		t.Errorf("output %q, want %q", res.Output, c.output)
+	if res.Output != filepath.Join(dir, c.output) {
+		t.Errorf("output %q, want %q in %s", res.Output, c.output, dir)
 	}
 	img := filepath.Join(dir, c.output)
 	for _, b := range c.beside {
@@ -260,5 +260,30 @@ func TestCreateReproducible(t *testing.T) {
 	}
 	if sums[0] != sums[1] {
 		t.Errorf("two builds differ: %s vs %s", sums[0], sums[1])
+	}
+}
+
+// TestCreateRefusesSymlinkEscape: an archive that plants a symlink and
+// then writes through it must not touch anything outside the tree.
+func TestCreateRefusesSymlinkEscape(t *testing.T) {
+	outside := t.TempDir()
+	m := newMirror(t)
+	m.put("https://github.com/coder/coder/releases/download/v2.17.2/coder_2.17.2_linux_amd64.tar.gz", nil)
+	m.put("https://download.falco.org/packages/bin/x86_64/falco-0.39.2-x86_64.tar.gz", tarGz(t,
+		fakeEntry{Name: "falco/usr/bin", Link: outside},
+		fakeEntry{Name: "falco/usr/bin/falco", Mode: 0o755, Body: "evil\n"},
+	))
+	dir := t.TempDir()
+	_, err := Create(context.Background(), CreateOptions{
+		Recipe: "falco", Version: "0.39.2", OutputDir: dir, URLRewrites: m.rewrites(), Getenv: func(string) string { return "" },
+	})
+	if err == nil || !strings.Contains(err.Error(), "goes through the symlink usr/bin") {
+		t.Errorf("want a symlink refusal, got %v", err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("wrote outside the tree: %v", ents)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left %v in the output dir", ents)
 	}
 }
