@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -105,14 +106,19 @@ func copyTree(src, dst string) error {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
+		rel = filepath.ToSlash(rel)
 		t := filepath.Join(dst, rel)
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
+		if d.IsDir() {
+			return mkdirInTree(dst, rel)
+		}
+		if err := mkdirInTree(dst, path.Dir(rel)); err != nil {
+			return err
+		}
 		switch {
-		case d.IsDir():
-			return os.MkdirAll(t, 0o755)
 		case info.Mode()&fs.ModeSymlink != 0:
 			l, err := os.Readlink(p)
 			if err != nil {
