@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/bake-os/bake-os/progress"
 )
@@ -50,16 +51,40 @@ func (f *fetcher) get(ctx context.Context, u string) (*http.Response, error) {
 	if c == nil {
 		c = http.DefaultClient
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("requesting %s: %w", describeURL(u, target), err)
-	}
-	if resp.StatusCode != http.StatusOK {
+	var last error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(attempt) * retryDelay):
+			}
+		}
+		resp, err := c.Do(req.Clone(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			last = fmt.Errorf("requesting %s: %w", describeURL(u, target), err)
+			continue
+		}
+		if resp.StatusCode == http.StatusOK {
+			return resp, nil
+		}
 		resp.Body.Close()
-		return nil, fmt.Errorf("requesting %s: HTTP %s", describeURL(u, target), resp.Status)
+		last = fmt.Errorf("requesting %s: HTTP %s", describeURL(u, target), resp.Status)
+		if resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+			break // not transient
+		}
 	}
-	return resp, nil
+	return nil, last
 }
+
+// maxAttempts bounds retries of transient failures (connection errors,
+// 5xx, 429); the delay between them grows linearly from retryDelay.
+const maxAttempts = 3
+
+var retryDelay = time.Second
 
 func describeURL(u, target string) string {
 	if u == target {

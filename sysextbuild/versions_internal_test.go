@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 func TestListVersionsGitHubPagination(t *testing.T) {
@@ -262,5 +265,34 @@ func TestListVersionsOtherSources(t *testing.T) {
 	got, err := ListVersions(context.Background(), "vault", ListOptions{URLRewrites: m.rewrites()})
 	if err != nil || len(got) != 23 || got[0] != "1.40.0" || got[22] != "1.18.0" {
 		t.Errorf("vault: %v %v, want 23 versions 1.40.0 ... 1.18.0 in API order", got, err)
+	}
+}
+
+func TestFetchRetriesTransientErrors(t *testing.T) {
+	old := retryDelay
+	retryDelay = time.Millisecond
+	t.Cleanup(func() { retryDelay = old })
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/flaky") && calls == 1:
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		case strings.HasSuffix(r.URL.Path, "/flaky"):
+			w.Write([]byte("ok"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	f := &fetcher{rewrites: []Rewrite{{From: "https://", To: srv.URL + "/"}}}
+	data, _, err := f.getSmall(context.Background(), "https://x/flaky")
+	if err != nil || string(data) != "ok" || calls != 2 {
+		t.Errorf("flaky: %q %v after %d calls", data, err, calls)
+	}
+	calls = 0
+	_, _, err = f.getSmall(context.Background(), "https://x/missing")
+	if err == nil || !strings.Contains(err.Error(), "404") || calls != 1 {
+		t.Errorf("404 must fail at once: %v after %d calls", err, calls)
 	}
 }
