@@ -287,3 +287,21 @@ func TestCreateRefusesSymlinkEscape(t *testing.T) {
 		t.Errorf("left %v in the output dir", ents)
 	}
 }
+
+func TestRecipeBuilder(t *testing.T) {
+	testutil.RequireTool(t, "mksquashfs", "unsquashfs")
+	m := newMirror(t)
+	m.put("https://github.com/docker/compose/releases/download/v2.22.0/docker-compose-linux-aarch64", []byte(fakeBin("compose")))
+	build := RecipeBuilder(CreateOptions{URLRewrites: m.rewrites(), Name: "ignored", Getenv: func(string) string { return "" }})
+	dir := t.TempDir()
+	p, err := build(context.Background(), "docker_compose", "2.22.0", flatcar.ArchARM64, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p != filepath.Join(dir, "docker_compose-2.22.0-arm64.raw") {
+		t.Errorf("built %s", p)
+	}
+	if s := catImage(t, p, "usr/lib/extension-release.d/extension-release.docker_compose"); !strings.Contains(s, "ARCHITECTURE=arm64") {
+		t.Errorf("extension-release.docker_compose:\n%s", s)
+	}
+}
