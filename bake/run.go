@@ -35,7 +35,10 @@ type Options struct {
 	Version string
 	Epoch   int64 // timestamps in ROOT (0: now)
 	Workers int
-	Remote  Remote // downloads, when wanted
+	// Mount edits ROOT and OEM through loop mounts (root only) instead of
+	// debugfs and the btrfs rebuild.
+	Mount  bool
+	Remote Remote // downloads, when wanted
 	// Vendors, when set, are written from the baked image instead of the
 	// plain OutputDir/flatcar_production_image.bin (ask for "generic" to
 	// get that too).
@@ -192,7 +195,12 @@ func install(ctx context.Context, work string, disk *gpt.Disk, placements []Plac
 	if err != nil {
 		return nil, err
 	}
-	root, err := partitions.OpenExt4(work, rootPart.Offset(), partitions.Ext4Options{Epoch: o.Epoch})
+	var root partitions.Editor
+	if o.Mount {
+		root, err = partitions.OpenMount(work, rootPart.Offset(), rootPart.Size(), partitions.FSExt4)
+	} else {
+		root, err = partitions.OpenExt4(work, rootPart.Offset(), partitions.Ext4Options{Epoch: o.Epoch})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +215,12 @@ func install(ctx context.Context, work string, disk *gpt.Disk, placements []Plac
 		if err != nil {
 			return nil, err
 		}
-		oem, err := partitions.OpenBtrfs(ctx, work, oemPart.Offset(), oemPart.Size(), partitions.BtrfsOptions{WorkDir: o.OutputDir})
+		var oem partitions.Editor
+		if o.Mount {
+			oem, err = partitions.OpenMount(work, oemPart.Offset(), oemPart.Size(), partitions.FSBtrfs)
+		} else {
+			oem, err = partitions.OpenBtrfs(ctx, work, oemPart.Offset(), oemPart.Size(), partitions.BtrfsOptions{WorkDir: o.OutputDir})
+		}
 		if err != nil {
 			return nil, err
 		}

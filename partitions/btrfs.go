@@ -3,14 +3,10 @@ package partitions
 import (
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/bake-os/bake-os/sparse"
 )
@@ -25,7 +21,7 @@ type Btrfs struct {
 	tree           string
 	uuid, label    string
 	mixed          bool
-	dirty          bool
+	dirTree
 }
 
 // BtrfsOptions tunes the btrfs editor.
@@ -45,7 +41,9 @@ func OpenBtrfs(ctx context.Context, image string, offset, length int64, o BtrfsO
 	if err != nil {
 		return nil, fmt.Errorf("creating btrfs work dir: %w", err)
 	}
-	b := &Btrfs{image: image, offset: offset, length: length, work: work, tree: filepath.Join(work, "tree")}
+	tree := filepath.Join(work, "tree")
+	b := &Btrfs{image: image, offset: offset, length: length, work: work, tree: tree,
+		dirTree: dirTree{root: tree, mapsCaller: true}}
 	defer func() {
 		if err != nil {
 			os.RemoveAll(work)
@@ -116,200 +114,6 @@ func (b *Btrfs) UUID() string { return b.uuid }
 
 // Label is the filesystem label, kept across rebuilds.
 func (b *Btrfs) Label() string { return b.label }
-
-func (b *Btrfs) local(p string) (string, error) {
-	c := path.Clean("/" + p)
-	if strings.Contains(c, "\x00") {
-		return "", fmt.Errorf("invalid path %q", p)
-	}
-	return filepath.Join(b.tree, filepath.FromSlash(c)), nil
-}
-
-// MkdirAll implements Editor.
-func (b *Btrfs) MkdirAll(p string, perm fs.FileMode) error {
-	l, err := b.local(p)
-	if err != nil {
-		return err
-	}
-	// Create one level at a time so every new directory gets perm and root.
-	rel, _ := filepath.Rel(b.tree, l)
-	cur := b.tree
-	for _, part := range strings.Split(rel, string(filepath.Separator)) {
-		if part == "." || part == "" {
-			continue
-		}
-		cur = filepath.Join(cur, part)
-		fi, err := os.Lstat(cur)
-		if err == nil {
-			if !fi.IsDir() {
-				return fmt.Errorf("making directory %s: %s is not a directory", p, cur)
-			}
-			continue
-		}
-		if err := os.Mkdir(cur, perm); err != nil {
-			return fmt.Errorf("making directory %s: %w", p, err)
-		}
-		if err := os.Chmod(cur, perm); err != nil {
-			return err
-		}
-		b.chownRoot(cur)
-	}
-	b.dirty = true
-	return nil
-}
-
-// chownRoot makes a file root-owned when we can; as non-root the user
-// namespace of the rebuild maps the caller to root instead.
-func (b *Btrfs) chownRoot(l string) {
-	if os.Geteuid() == 0 {
-		os.Lchown(l, 0, 0)
-	}
-}
-
-// WriteFile implements Editor.
-func (b *Btrfs) WriteFile(p string, src io.Reader, perm fs.FileMode) error {
-	if err := b.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755); err != nil {
-		return err
-	}
-	l, err := b.local(p)
-	if err != nil {
-		return err
-	}
-	if fi, err := os.Lstat(l); err == nil && fi.IsDir() {
-		return fmt.Errorf("writing %s: it is a directory", p)
-	}
-	os.Remove(l)
-	f, err := os.OpenFile(l, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if _, err := io.Copy(f, src); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := os.Chmod(l, perm); err != nil {
-		return err
-	}
-	b.chownRoot(l)
-	b.dirty = true
-	return nil
-}
-
-// Symlink implements Editor.
-func (b *Btrfs) Symlink(target, p string) error {
-	if err := b.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755); err != nil {
-		return err
-	}
-	l, err := b.local(p)
-	if err != nil {
-		return err
-	}
-	if fi, err := os.Lstat(l); err == nil && fi.IsDir() {
-		return fmt.Errorf("linking %s: it is a directory", p)
-	}
-	os.Remove(l)
-	if err := os.Symlink(target, l); err != nil {
-		return fmt.Errorf("linking %s: %w", p, err)
-	}
-	b.chownRoot(l)
-	b.dirty = true
-	return nil
-}
-
-// Chmod implements Editor.
-func (b *Btrfs) Chmod(p string, perm fs.FileMode) error {
-	l, err := b.local(p)
-	if err != nil {
-		return err
-	}
-	b.dirty = true
-	return os.Chmod(l, perm)
-}
-
-// Chown implements Editor.
-func (b *Btrfs) Chown(p string, uid, gid int) error {
-	l, err := b.local(p)
-	if err != nil {
-		return err
-	}
-	b.dirty = true
-	if os.Geteuid() != 0 && uid == 0 && gid == 0 {
-		return nil // the rebuild's user namespace maps the caller to root
-	}
-	return os.Lchown(l, uid, gid)
-}
-
-// Open implements Editor.
-func (b *Btrfs) Open(p string) (io.ReadCloser, error) {
-	l, err := b.local(p)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := os.Lstat(l)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("reading %s: not a regular file", p)
-	}
-	return os.Open(l)
-}
-
-func (b *Btrfs) info(l, name string) (FileInfo, error) {
-	fi, err := os.Lstat(l)
-	if err != nil {
-		return FileInfo{}, err
-	}
-	out := FileInfo{Name: name, Mode: fi.Mode(), Size: fi.Size()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		out.UID, out.GID = int(st.Uid), int(st.Gid)
-		if os.Geteuid() != 0 && out.UID == os.Geteuid() {
-			out.UID, out.GID = 0, 0 // as recorded by the rebuild
-		}
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		out.LinkTarget, _ = os.Readlink(l)
-	}
-	return out, nil
-}
-
-// Stat implements Editor.
-func (b *Btrfs) Stat(p string) (FileInfo, error) {
-	l, err := b.local(p)
-	if err != nil {
-		return FileInfo{}, err
-	}
-	fi, err := b.info(l, path.Base(path.Clean("/"+p)))
-	if err != nil {
-		return FileInfo{}, fmt.Errorf("stat %s: %w", p, err)
-	}
-	return fi, nil
-}
-
-// ReadDir implements Editor.
-func (b *Btrfs) ReadDir(p string) ([]FileInfo, error) {
-	l, err := b.local(p)
-	if err != nil {
-		return nil, err
-	}
-	ents, err := os.ReadDir(l)
-	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", p, err)
-	}
-	var out []FileInfo
-	for _, e := range ents {
-		fi, err := b.info(filepath.Join(l, e.Name()), e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, fi)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
-}
 
 // FreeBytes implements Editor: the partition size less the tree's data and
 // a metadata allowance (mixed block groups share space; mkfs needs headroom

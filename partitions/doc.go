@@ -16,6 +16,9 @@
 //     a non-root user, the btrfs tools run in a user namespace mapped to
 //     root so the files stay root-owned.
 //   - vfat (ESP): read-only through go-diskfs.
+//   - mount (optional, root only): the partition on a loop device with its
+//     offset, mounted with u-root's mount package; plain file operations,
+//     no rebuild.
 //
 // Table-level work (which partition is where) belongs to package gpt.
 package partitions

@@ -35,6 +35,7 @@ type bakeOptions struct {
 	verbose   bool
 	quiet     bool
 	workers   int
+	mount     bool
 	fetch     fetchOptions
 	vendor    vendorOptions
 }
@@ -49,6 +50,7 @@ func (o *bakeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log details to stderr")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress output")
 	fs.IntVar(&o.workers, "workers", 0, "parallel workers (0: one per CPU)")
+	fs.BoolVar(&o.mount, "mount", false, "edit through loop mounts (root only) instead of rootless tools")
 	o.fetch.AddFlags(fs)
 	o.vendor.AddFlags(fs)
 }
@@ -129,7 +131,7 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 	}
 	res, err := bake.Run(cmd.Context(), bake.Options{
 		Image: absPath(d.cwd, o.image), OutputDir: absPath(d.cwd, o.outputDir), Target: target, Arch: arch,
-		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers,
+		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers, Mount: o.mount,
 		Vendors: vs, VendorOptions: o.vendor.options(d),
 		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(arch, d, o.quiet || o.json)},
 		Reporter: d.reporter(o.quiet || o.json), Logger: d.logger(o.verbose),
