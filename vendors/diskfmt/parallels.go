@@ -39,11 +39,9 @@ func (Parallels) Write(ctx context.Context, src, dst *os.File, o Options) error 
 	dataOff := (prlHeaderSize + 4*nb + prlCluster - 1) / prlCluster * prlCluster
 	head := make([]byte, prlHeaderSize+4*nb)
 
-	c := r.Reporter.Counter("writing "+dst.Name(), r.srcSize)
-	defer c.Done()
 	w := newSeqWriter(dst, dataOff)
 	s := &scan{
-		src: src, srcSize: r.srcSize, size: prlCluster, workers: r.Workers, counter: c,
+		src: src, srcSize: r.srcSize, size: prlCluster, workers: r.Workers, reporter: r.Reporter, desc: "writing " + dst.Name(),
 		emit: func(idx int64, data, _ []byte) error {
 			le.PutUint32(head[prlHeaderSize+idx*4:], uint32(w.off/prlCluster))
 			return w.WriteSparse(data)

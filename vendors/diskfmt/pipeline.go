@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/sparse"
 )
 
@@ -18,6 +19,7 @@ import (
 // then, in order, to the format's emit function.
 type chunk struct {
 	idx  int64  // cluster index: virtual offset idx*size
+	n    int64  // bytes read from src's data extents
 	data []byte // cluster contents (zero-padded past the end of src)
 	out  []byte // worker result (compressed form), nil if none
 	zero bool   // data is all zeros: emit is not called
@@ -39,9 +41,11 @@ type scan struct {
 	newT    func() transformer // nil: no transform
 	// emit is called in increasing idx order for every cluster that is not
 	// all zeros. data and out are only valid during the call.
-	emit    func(idx int64, data, out []byte) error
-	counter interface{ Add(int64) }
-	digest  hash.Hash // content digest of (idx, crc) pairs, for identifiers
+	emit func(idx int64, data, out []byte) error
+	// reporter gets a counter named desc over the source's data bytes.
+	reporter progress.Reporter
+	desc     string
+	digest   hash.Hash // content digest of (idx, crc) pairs, for identifiers
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -54,6 +58,12 @@ func (s *scan) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var total int64
+	for _, e := range exts {
+		total += e.Len
+	}
+	counter := progress.OrNop(s.reporter).Counter(s.desc, total)
+	defer counter.Done()
 	if s.workers < 1 {
 		s.workers = 1
 	}
@@ -116,9 +126,7 @@ func (s *scan) run(ctx context.Context) error {
 		if emitErr != nil {
 			cancel()
 		}
-		if s.counter != nil {
-			s.counter.Add(int64(s.size))
-		}
+		counter.Add(c.n)
 		pool.Put(c)
 	}
 	wg.Wait()
@@ -158,12 +166,13 @@ func (s *scan) read(ctx context.Context, exts []sparse.Extent, pool *sync.Pool, 
 			if cur == nil {
 				cur = pool.Get().(*chunk)
 				clear(cur.data)
-				cur.idx, cur.out, cur.err, cur.zero = idx, cur.out[:0], nil, false
+				cur.idx, cur.n, cur.out, cur.err, cur.zero = idx, 0, cur.out[:0], nil, false
 				cur.done = make(chan struct{})
 			}
 			if _, err := s.src.ReadAt(cur.data[off-base:end-base], off); err != nil {
 				return fmt.Errorf("reading %s at %d: %w", s.src.Name(), off, err)
 			}
+			cur.n += end - off
 			off = end
 		}
 	}

@@ -52,11 +52,9 @@ func (Qcow2) Write(ctx context.Context, src, dst *os.File, o Options) error {
 		refs[c]++
 	}
 
-	c := r.Reporter.Counter("writing "+dst.Name(), r.srcSize)
-	defer c.Done()
 	w := newSeqWriter(dst, qcowCluster)
 	s := &scan{
-		src: src, srcSize: r.srcSize, size: qcowCluster, workers: r.Workers, counter: c,
+		src: src, srcSize: r.srcSize, size: qcowCluster, workers: r.Workers, reporter: r.Reporter, desc: "writing " + dst.Name(),
 		newT: deflater(r.Level),
 		emit: func(idx int64, data, out []byte) error {
 			var entry uint64

@@ -40,11 +40,9 @@ func writeRawData(ctx context.Context, r resolved, src, dst *os.File, base int64
 // content digest.
 func writeRawDataScan(ctx context.Context, r resolved, src, dst *os.File, base int64, s *scan) error {
 	const cs = 64 << 10
-	c := r.Reporter.Counter("writing "+dst.Name(), r.srcSize)
-	defer c.Done()
 	w := newSeqWriter(dst, base)
 	*s = scan{
-		src: src, srcSize: r.srcSize, size: cs, workers: r.Workers, counter: c,
+		src: src, srcSize: r.srcSize, size: cs, workers: r.Workers, reporter: r.Reporter, desc: "writing " + dst.Name(),
 		emit: func(idx int64, data, _ []byte) error {
 			if off := base + idx*cs; off != w.off {
 				if err := w.Skip(off - w.off); err != nil {

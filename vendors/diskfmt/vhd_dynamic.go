@@ -44,11 +44,9 @@ func (VHDDynamic) Write(ctx context.Context, src, dst *os.File, o Options) error
 		bitmap[i] = 0xff
 	}
 
-	c := r.Reporter.Counter("writing "+dst.Name(), r.srcSize)
-	defer c.Done()
 	w := newSeqWriter(dst, batOff+batBytes)
 	s := &scan{
-		src: src, srcSize: r.srcSize, size: vhdBlock, workers: r.Workers, counter: c,
+		src: src, srcSize: r.srcSize, size: vhdBlock, workers: r.Workers, reporter: r.Reporter, desc: "writing " + dst.Name(),
 		emit: func(idx int64, data, _ []byte) error {
 			be.PutUint32(bat[idx*4:], uint32(w.off/sectorSize))
 			if _, err := w.Write(bitmap); err != nil {

@@ -74,11 +74,9 @@ func (VHDX) Write(ctx context.Context, src, dst *os.File, o Options) error {
 	batLen = max(batLen, mib)
 	bat := make([]byte, batLen)
 
-	c := r.Reporter.Counter("writing "+dst.Name(), r.srcSize)
-	defer c.Done()
 	w := newSeqWriter(dst, vhdxBATOff+batLen)
 	s := &scan{
-		src: src, srcSize: r.srcSize, size: vhdxBlock, workers: r.Workers, counter: c,
+		src: src, srcSize: r.srcSize, size: vhdxBlock, workers: r.Workers, reporter: r.Reporter, desc: "writing " + dst.Name(),
 		emit: func(idx int64, data, _ []byte) error {
 			entry := idx + idx/vhdxChunkRatio
 			le.PutUint64(bat[entry*8:], uint64(w.off/mib)<<20|vhdxFullyPresent)

@@ -44,11 +44,9 @@ func (VMDKSparse) Write(ctx context.Context, src, dst *os.File, o Options) error
 	overhead := (gt + nGTs*gtSectors + vmdkGrainSectors - 1) / vmdkGrainSectors * vmdkGrainSectors
 
 	gtab := make([]uint32, nGTs*vmdkGTEntries)
-	c := r.Reporter.Counter("writing "+dst.Name(), r.srcSize)
-	defer c.Done()
 	w := newSeqWriter(dst, overhead*sectorSize)
 	s := &scan{
-		src: src, srcSize: r.srcSize, size: vmdkGrain, workers: r.Workers, counter: c,
+		src: src, srcSize: r.srcSize, size: vmdkGrain, workers: r.Workers, reporter: r.Reporter, desc: "writing " + dst.Name(),
 		emit: func(idx int64, data, _ []byte) error {
 			gtab[idx] = uint32(w.off / sectorSize)
 			_, err := w.Write(data)

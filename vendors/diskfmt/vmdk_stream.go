@@ -48,8 +48,6 @@ func (VMDKStream) Write(ctx context.Context, src, dst *os.File, o Options) error
 	gd := make([]uint32, nGTs)
 	overhead := int64(vmdkGrainSectors) // header + descriptor, padded to a grain
 
-	c := r.Reporter.Counter("writing "+dst.Name(), r.srcSize)
-	defer c.Done()
 	w := newSeqWriter(dst, overhead*sectorSize)
 	pad := func() error {
 		if rem := w.off % sectorSize; rem != 0 {
@@ -80,7 +78,7 @@ func (VMDKStream) Write(ctx context.Context, src, dst *os.File, o Options) error
 		return err
 	}
 	s := &scan{
-		src: src, srcSize: r.srcSize, size: vmdkGrain, workers: r.Workers, counter: c,
+		src: src, srcSize: r.srcSize, size: vmdkGrain, workers: r.Workers, reporter: r.Reporter, desc: "writing " + dst.Name(),
 		newT: zlibber(r.Level),
 		emit: func(idx int64, _, out []byte) error {
 			if t := idx / vmdkGTEntries; t != curGT {

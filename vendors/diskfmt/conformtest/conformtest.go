@@ -15,9 +15,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/vendors/diskfmt"
 )
 
@@ -62,7 +64,16 @@ func Run(t *testing.T, f diskfmt.Format, opts diskfmt.Options) {
 
 	out1 := filepath.Join(dir, "out1."+f.Ext())
 	out2 := filepath.Join(dir, "out2."+f.Ext())
+	rec := &recorder{}
+	if opts.Reporter == nil {
+		opts.Reporter = rec
+	}
 	write(t, f, srcPath, out1, opts)
+	if opts.Reporter == rec {
+		if rec.total <= 0 || rec.added != rec.total || !rec.done {
+			t.Errorf("progress: total %d, added %d, done %v; want added == total > 0 and done", rec.total, rec.added, rec.done)
+		}
+	}
 	write(t, f, srcPath, out2, opts)
 	if !sameFiles(t, out1, out2) {
 		t.Errorf("two writes of the same image differ: %s is not deterministic", f.Name())
@@ -72,6 +83,11 @@ func Run(t *testing.T, f diskfmt.Format, opts diskfmt.Options) {
 	st, err := os.Stat(out1)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Holes stay holes: the output allocates no more than the source plus
+	// metadata (the source has allocated zero runs the output skips).
+	if a, b := allocated(t, out1), allocated(t, srcPath); a > b+4<<20 {
+		t.Errorf("%s allocates %d bytes, the source only %d: runs of zeros were written", f.Name(), a, b)
 	}
 	if f.Name() == "vhd" && st.Size() != want+512 {
 		t.Errorf("fixed VHD is %d bytes, want disk size %d + 512-byte footer", st.Size(), want)
@@ -146,6 +162,20 @@ func Run(t *testing.T, f diskfmt.Format, opts diskfmt.Options) {
 	// qemu-img compare against the source (zeros past its end).
 	if out, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", ex.qemuFormat, srcPath, out1).CombinedOutput(); err != nil {
 		t.Errorf("qemu-img compare: %v\n%s", err, out)
+	}
+
+	// A disk without any data is valid too.
+	empty := filepath.Join(dir, "empty.raw")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(empty, SourceSize); err != nil {
+		t.Fatal(err)
+	}
+	outEmpty := filepath.Join(dir, "empty."+f.Ext())
+	write(t, f, empty, outEmpty, opts)
+	if out, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", ex.qemuFormat, empty, outEmpty).CombinedOutput(); err != nil {
+		t.Errorf("qemu-img compare of an empty disk: %v\n%s", err, out)
 	}
 
 	// Round trip to raw: the GPT must be intact.
@@ -276,3 +306,30 @@ func MakeDisk(t testing.TB, path string, size int64) {
 	put(200*mib, append(random(mib/2), text(mib)...))
 	put(size-40*mib, text(33*512)) // near the end, not touching the backup GPT
 }
+
+// allocated is the number of bytes path occupies on disk.
+func allocated(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		t.Skip("no block counts on this system")
+	}
+	return sys.Blocks * 512
+}
+
+// recorder is a progress.Reporter remembering one counter.
+type recorder struct {
+	total, added int64
+	done         bool
+}
+
+func (r *recorder) Counter(_ string, total int64) progress.Counter {
+	r.total, r.added, r.done = total, 0, false
+	return r
+}
+func (r *recorder) Add(n int64) { r.added += n }
+func (r *recorder) Done()       { r.done = true }
