@@ -70,4 +70,3 @@ func reportSize(b *testing.B, path string) {
 	}
 	b.ReportMetric(float64(st.Size()), "out-bytes")
 }
-
