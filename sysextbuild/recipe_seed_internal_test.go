@@ -231,6 +231,8 @@ install -D -m 644 -t "$DESTDIR$ETCDIR/crio" etc/crio.conf
 install -D -m 644 -t "$DESTDIR$ETCDIR" etc/crictl.yaml
 install -D -m 644 -t "$DESTDIR$OCIDIR" etc/crio-umount.conf
 install -D -m 644 -t "$DESTDIR$PREFIX/lib/systemd/system" contrib/crio.service
+install -D -m 644 -t "$DESTDIR$BASHINSTALLDIR" completions/bash/crio
+install -D -m 644 -t "$DESTDIR$MANDIR/man8" docs/crio.8
 `
 				m.put("https://storage.googleapis.com/cri-o/artifacts/cri-o.amd64.v1.31.1.tar.gz", tarGz(t,
 					fakeEntry{Name: "cri-o/"},
@@ -244,6 +246,8 @@ install -D -m 644 -t "$DESTDIR$PREFIX/lib/systemd/system" contrib/crio.service
 					fakeEntry{Name: "cri-o/etc/crio.conf", Body: "[crio]\n# upstream defaults\n"},
 					fakeEntry{Name: "cri-o/etc/crictl.yaml", Body: "runtime-endpoint: unix:///var/run/crio/crio.sock\n"},
 					fakeEntry{Name: "cri-o/etc/crio-umount.conf", Body: "/var/lib/containers/storage/*\n"},
+					fakeEntry{Name: "cri-o/completions/bash/crio", Body: "complete -F _crio crio\n"},
+					fakeEntry{Name: "cri-o/docs/crio.8", Body: ".TH CRIO 8\n"},
 				))
 			},
 			files: merge(staticFiles(t, "crio"), map[string]string{
