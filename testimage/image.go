@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,15 @@ type Options struct {
 	OEMFiles map[string]string
 	// RootFiles are extra files placed in ROOT.
 	RootFiles map[string]string
+	// USRTree, when set, is a host directory whose contents are copied
+	// into USR-A (which is /usr on a booted system) before os-release and
+	// the other generated files; benchmarks use it to fill USR-A with
+	// release-sized data.
+	USRTree string
+	// ESPTree, when set, is a host directory whose contents are copied
+	// into the ESP after the generated files, replacing any of them with
+	// the same path (for example a real-sized flatcar/vmlinuz-a).
+	ESPTree string
 }
 
 // RequiredTools are the executables Generate needs.
@@ -81,9 +91,9 @@ func Generate(ctx context.Context, path string, o Options) error {
 		case flatcar.LabelESP:
 			err = makeESP(ctx, f, p, tmp, o)
 		case flatcar.LabelUSRA:
-			err = makeBtrfs(ctx, f, p, tmp, usrTree(o))
+			err = makeBtrfs(ctx, f, p, tmp, o.USRTree, usrTree(o))
 		case flatcar.LabelOEM:
-			err = makeBtrfs(ctx, f, p, tmp, o.OEMFiles)
+			err = makeBtrfs(ctx, f, p, tmp, "", o.OEMFiles)
 		case flatcar.LabelROOT:
 			err = makeRoot(ctx, f, p, tmp, o)
 		}
@@ -161,6 +171,10 @@ func writeTree(dir string, files map[string]string) error {
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			return err
 		}
+		// Replace, never write through, what a copied tree put there.
+		if err := os.Remove(full); err != nil && !os.IsNotExist(err) {
+			return err
+		}
 		mode := os.FileMode(0o644)
 		if strings.HasPrefix(c, "#!") {
 			mode = 0o755
@@ -206,27 +220,54 @@ func makeESP(ctx context.Context, f *os.File, p flatcar.PartitionSpec, tmp strin
 	if err := writeTree(src, files); err != nil {
 		return err
 	}
+	if o.ESPTree != "" {
+		if err := copyTree(ctx, o.ESPTree, src); err != nil {
+			return err
+		}
+	}
 	img := fmt.Sprintf("%s@@%d", f.Name(), int64(p.FirstSector)*flatcar.SectorSize)
 	env := []string{"MTOOLS_SKIP_CHECK=1"}
-	for _, d := range []string{"::/flatcar", "::/flatcar/grub", "::/EFI", "::/EFI/boot"} {
-		if err := run(ctx, env, "mmd", "-i", img, d); err != nil {
+	// WalkDir visits a directory before its contents, so mmd sees parents first.
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == src {
 			return err
 		}
-	}
-	for name := range files {
-		if err := run(ctx, env, "mcopy", "-i", img, filepath.Join(src, name), "::/"+name); err != nil {
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
 			return err
 		}
-	}
-	return nil
+		dst := "::/" + filepath.ToSlash(rel)
+		if d.IsDir() {
+			return run(ctx, env, "mmd", "-i", img, dst)
+		}
+		return run(ctx, env, "mcopy", "-i", img, path, dst)
+	})
 }
 
-// makeBtrfs makes a btrfs filesystem the size of p holding files, in a
-// partition-sized temp file, then copies it into place sparsely.
-func makeBtrfs(ctx context.Context, f *os.File, p flatcar.PartitionSpec, tmp string, files map[string]string) error {
+// copyTree copies the contents of the host directory src into dst
+// (created if needed), keeping modes, links and hard links.
+func copyTree(ctx context.Context, src, dst string) error {
+	if st, err := os.Stat(src); err != nil || !st.IsDir() {
+		return fmt.Errorf("tree %s is not a directory", src)
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	return run(ctx, nil, "cp", "-a", "--reflink=auto", src+"/.", dst+"/")
+}
+
+// makeBtrfs makes a btrfs filesystem the size of p holding the contents of
+// the host directory tree (if any) and files, in a partition-sized temp
+// file, then copies it into place sparsely.
+func makeBtrfs(ctx context.Context, f *os.File, p flatcar.PartitionSpec, tmp, tree string, files map[string]string) error {
 	dir := filepath.Join(tmp, p.Label+"-tree")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
+	}
+	if tree != "" {
+		if err := copyTree(ctx, tree, dir); err != nil {
+			return err
+		}
 	}
 	if err := writeTree(dir, files); err != nil {
 		return err
