@@ -44,7 +44,9 @@ func TestBakeWithVendor(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var res struct{ Artifacts []struct{ Vendor, Kind, Path string } }
+	var res struct {
+		Artifacts []struct{ Vendor, Kind, Path string }
+	}
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("%v: %s", err, stdout)
 	}
