@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -62,7 +63,7 @@ func writeExt(ctx context.Context, j *packJob) error {
 		}
 		return err
 	}
-	if err := extFixInodes(ctx, j, st, env); err != nil {
+	if err := extFixInodes(ctx, j, env); err != nil {
 		return err
 	}
 	return extFixSuperTimes(j.out, j.epoch)
@@ -73,24 +74,30 @@ func writeExt(ctx context.Context, j *packJob) error {
 // rounded up to a MiB.
 func extSize(st *stagedTree) int64 {
 	const mib = 1 << 20
-	data := st.blocks * 4096
+	data := st.blocks*4096 + st.dirBytes
 	size := data + data/10 + (st.inodes+32)*256 + 4*mib
 	return (size + mib - 1) / mib * mib
 }
 
 // extFixInodes sets owner 0:0 and atime, mtime, ctime and crtime to the
-// epoch on every inode in the image with one debugfs batch.
-func extFixInodes(ctx context.Context, j *packJob, st *stagedTree, env []string) error {
+// epoch on every inode in use (the root, lost+found and everything
+// mke2fs -d created) with one debugfs batch. Inodes are addressed by
+// number, found in the inode bitmaps that dumpe2fs prints, because path
+// lookups in large directories are slow.
+func extFixInodes(ctx context.Context, j *packJob, env []string) error {
+	out, _, err := runTool(ctx, env, nil, "dumpe2fs", j.out)
+	if err != nil {
+		return err
+	}
+	inodes, err := extUsedInodes(string(out))
+	if err != nil {
+		return fmt.Errorf("reading inode bitmaps: %w", err)
+	}
 	var b strings.Builder
 	at := "@" + strconv.FormatInt(j.epoch, 10)
-	paths := append([]string{"/", "/lost+found"}, st.paths...)
-	for _, p := range paths {
-		if strings.Contains(p, `"`) {
-			return fmt.Errorf("file name %q has a double quote, which debugfs cannot address: rename it or use squashfs or erofs", p)
-		}
-		q := `"/` + strings.TrimPrefix(p, "/") + `"`
+	for _, ino := range inodes {
 		for _, field := range []string{"uid 0", "gid 0", "atime " + at, "mtime " + at, "ctime " + at, "crtime " + at} {
-			fmt.Fprintf(&b, "sif %s %s\n", q, field)
+			fmt.Fprintf(&b, "sif <%d> %s\n", ino, field)
 		}
 	}
 	cmds := filepath.Join(j.scratch, "debugfs.cmds")
@@ -108,6 +115,62 @@ func extFixInodes(ctx context.Context, j *packJob, st *stagedTree, env []string)
 		}
 	}
 	return nil
+}
+
+var extGroupLine = regexp.MustCompile(`^Group [0-9]+: `)
+
+// extUsedInodes lists the inodes in use from dumpe2fs output: the root
+// (2) and every inode from the first non-reserved one on that no group's
+// "Free inodes:" ranges list.
+func extUsedInodes(dump string) ([]uint64, error) {
+	var perGroup, firstIno uint64
+	var groups [][]string // free ranges per group
+	for _, line := range strings.Split(dump, "\n") {
+		t := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(t, "Inodes per group:"):
+			perGroup, _ = strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(t, "Inodes per group:")), 10, 64)
+		case strings.HasPrefix(t, "First inode:"):
+			firstIno, _ = strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(t, "First inode:")), 10, 64)
+		case extGroupLine.MatchString(t):
+			groups = append(groups, nil)
+		case strings.HasPrefix(t, "Free inodes:") && line != t && len(groups) > 0:
+			// Per-group lines are indented; the header line is not.
+			rs := strings.TrimSpace(strings.TrimPrefix(t, "Free inodes:"))
+			if rs != "" {
+				groups[len(groups)-1] = strings.Split(rs, ", ")
+			}
+		}
+	}
+	if perGroup == 0 || firstIno == 0 || len(groups) == 0 {
+		return nil, fmt.Errorf("unexpected dumpe2fs output")
+	}
+	free := map[uint64]bool{}
+	for _, rs := range groups {
+		for _, r := range rs {
+			lo, hi, isRange := strings.Cut(r, "-")
+			a, err := strconv.ParseUint(lo, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("parsing free inode range %q: %w", r, err)
+			}
+			z := a
+			if isRange {
+				if z, err = strconv.ParseUint(hi, 10, 64); err != nil {
+					return nil, fmt.Errorf("parsing free inode range %q: %w", r, err)
+				}
+			}
+			for i := a; i <= z; i++ {
+				free[i] = true
+			}
+		}
+	}
+	used := []uint64{2}
+	for i := firstIno; i <= perGroup*uint64(len(groups)); i++ {
+		if !free[i] {
+			used = append(used, i)
+		}
+	}
+	return used, nil
 }
 
 // Superblock field offsets (ext4 on-disk layout).

@@ -52,7 +52,7 @@ func (f Format) Tools() []string {
 	case FormatErofs:
 		return []string{"mkfs.erofs"}
 	case FormatExt4, FormatExt2:
-		return []string{"mke2fs", "debugfs"}
+		return []string{"mke2fs", "debugfs", "dumpe2fs"}
 	case FormatBtrfs:
 		return []string{"mkfs.btrfs"}
 	}

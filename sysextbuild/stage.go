@@ -15,11 +15,12 @@ import (
 
 // stagedTree describes a staging copy made by stageTree.
 type stagedTree struct {
-	root   string
-	paths  []string // every entry below root, slash-separated, parents first
-	inodes int64    // distinct inodes (hard links counted once), root included
-	blocks int64    // 4 KiB blocks the file data, symlinks and directories need
-	asRoot bool     // owners were set to 0:0 (we run as root)
+	root     string
+	paths    []string // every entry below root, slash-separated, parents first
+	inodes   int64    // distinct inodes (hard links counted once), root included
+	blocks   int64    // 4 KiB blocks the file data, symlinks and directories need
+	dirBytes int64    // bytes of directory entries (ext2 layout), beyond one block per directory
+	asRoot   bool     // owners were set to 0:0 (we run as root)
 }
 
 // stageTree copies the tree j.dir to dst (which must not exist) for the
@@ -74,6 +75,7 @@ func stageTree(ctx context.Context, j *packJob, dst string) (*stagedTree, error)
 			key := ino{uint64(sys.Dev), uint64(sys.Ino)}
 			if first, ok := links[key]; ok && sys.Nlink > 1 {
 				st.paths = append(st.paths, filepath.ToSlash(rel))
+				st.dirBytes += int64(8+len(d.Name())+3) &^ 3
 				return os.Link(first, out)
 			}
 			if sys.Nlink > 1 {
@@ -97,6 +99,7 @@ func stageTree(ctx context.Context, j *packJob, dst string) (*stagedTree, error)
 		}
 		st.inodes++
 		st.paths = append(st.paths, filepath.ToSlash(rel))
+		st.dirBytes += int64(8+len(d.Name())+3) &^ 3
 		if fi.Mode().IsRegular() {
 			return unix.Chmod(out, perm)
 		}

@@ -21,6 +21,7 @@ var toolPackages = map[string]string{
 	"mkfs.erofs": "erofs-utils",
 	"mke2fs":     "e2fsprogs",
 	"debugfs":    "e2fsprogs",
+	"dumpe2fs":   "e2fsprogs",
 	"mkfs.btrfs": "btrfs-progs",
 }
 
