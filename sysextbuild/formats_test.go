@@ -272,3 +272,25 @@ func TestPackExtMultiGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestPackSymlinkedReleaseDir checks that a tree whose
+// usr/lib/extension-release.d is a symlink is refused instead of writing
+// through it.
+func TestPackSymlinkedReleaseDir(t *testing.T) {
+	outside := t.TempDir()
+	for _, f := range sysextbuild.Formats() {
+		t.Run(string(f), func(t *testing.T) {
+			testutil.RequireTool(t, f.Tools()...)
+			tree := filepath.Join(t.TempDir(), "evil")
+			must(t, os.MkdirAll(filepath.Join(tree, "usr/lib"), 0o755))
+			must(t, os.Symlink(outside, filepath.Join(tree, "usr/lib/extension-release.d")))
+			_, err := sysextbuild.Pack(context.Background(), sysextbuild.PackOptions{Dir: tree, Format: f, Output: filepath.Join(t.TempDir(), "x.raw")})
+			if err == nil || !strings.Contains(err.Error(), "not a directory") {
+				t.Errorf("err = %v, want refusal", err)
+			}
+			if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+				t.Errorf("Pack wrote through the symlink: %v", entries)
+			}
+		})
+	}
+}

@@ -123,6 +123,9 @@ func stageTree(ctx context.Context, j *packJob, dst string) (*stagedTree, error)
 			st.blocks++
 		} else if !os.IsExist(err) {
 			return nil, fmt.Errorf("staging %s: %w", p, err)
+		} else if fi, err := os.Lstat(filepath.Join(dst, filepath.FromSlash(p))); err != nil || !fi.IsDir() {
+			// Never follow a symlink of the tree out of the staging copy.
+			return nil, fmt.Errorf("%s in sysext tree %s is not a directory: it must hold %s", p, j.dir, rel)
 		}
 	}
 	out := filepath.Join(dst, filepath.FromSlash(rel))
