@@ -9,8 +9,8 @@ import (
 
 // VMDKStream writes a streamOptimized VMDK, as AWS and VMware OVA imports
 // want: header (grain directory "at end"), descriptor, then every non-zero
-// 64 KiB grain zlib-compressed behind a grain marker, each non-empty grain
-// table behind a GT marker after its grains, the grain directory behind a
+// 64 KiB grain zlib-compressed behind a grain marker, every grain table
+// behind a GT marker after its grains, the grain directory behind a
 // GD marker, a footer (the header with the real GD offset) and the
 // end-of-stream marker. Options.Adapter goes into the descriptor.
 type VMDKStream struct{}
@@ -65,27 +65,27 @@ func (VMDKStream) Write(ctx context.Context, src, dst *os.File, o Options) error
 		_, err := w.Write(body)
 		return err
 	}
-	curGT := int64(-1)
+	// Every grain table is written, empty ones too (readers differ in
+	// how they treat a zero directory entry), each after its grains.
+	// gt holds the entries of table nextGT.
+	nextGT := int64(0)
 	gt := make([]byte, vmdkGTEntries*4)
-	flushGT := func() error {
-		if curGT < 0 {
-			return nil
+	advance := func(upto int64) error {
+		for ; nextGT < upto; nextGT++ {
+			gd[nextGT] = uint32((w.off + sectorSize) / sectorSize)
+			if err := meta(uint64(len(gt)/sectorSize), vmdkMarkerGT, gt); err != nil {
+				return err
+			}
+			clear(gt)
 		}
-		gd[curGT] = uint32((w.off + sectorSize) / sectorSize)
-		err := meta(uint64(len(gt)/sectorSize), vmdkMarkerGT, gt)
-		clear(gt)
-		curGT = -1
-		return err
+		return nil
 	}
 	s := &scan{
 		src: src, srcSize: r.srcSize, size: vmdkGrain, workers: r.Workers, reporter: r.Reporter, desc: "writing " + dst.Name(),
 		newT: zlibber(r.Level),
 		emit: func(idx int64, _, out []byte) error {
-			if t := idx / vmdkGTEntries; t != curGT {
-				if err := flushGT(); err != nil {
-					return err
-				}
-				curGT = t
+			if err := advance(idx / vmdkGTEntries); err != nil {
+				return err
 			}
 			le.PutUint32(gt[(idx%vmdkGTEntries)*4:], uint32(w.off/sectorSize))
 			var m [12]byte
@@ -103,7 +103,7 @@ func (VMDKStream) Write(ctx context.Context, src, dst *os.File, o Options) error
 	if err := s.run(ctx); err != nil {
 		return err
 	}
-	if err := flushGT(); err != nil {
+	if err := advance(nGTs); err != nil {
 		return err
 	}
 	gdBytes := make([]byte, (nGTs*4+sectorSize-1)/sectorSize*sectorSize)
