@@ -17,7 +17,7 @@ func TestBakeWithMount(t *testing.T) {
 	if _, err := os.Stat("/dev/loop-control"); err != nil {
 		t.Skip("no loop devices")
 	}
-	f := newFixture(t, testimage.Options{OEMFiles: map[string]string{"grub.cfg": "x\n"}})
+	f := newFixture(t, testimage.Options{UUIDSeed: "bake-mount", OEMFiles: map[string]string{"grub.cfg": "x\n"}})
 	root := f.sysext(t, "a.raw", "a", flatcarRelease)
 	oemExt := f.sysext(t, "b.raw", "b", flatcarRelease)
 	oem, _ := bake.ParseTarget("oem:/sysext/")

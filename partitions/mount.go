@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/u-root/u-root/pkg/mount"
@@ -22,9 +23,10 @@ var ErrNeedsRoot = errors.New("mounting needs root: drop --mount to edit rootles
 // compression.
 type Mounted struct {
 	dirTree
-	dev string
-	mp  *mount.MountPoint
-	mnt string
+	fsType string
+	dev    string
+	mp     *mount.MountPoint
+	mnt    string
 }
 
 // OpenMount attaches [offset, offset+length) of image to a free loop
@@ -54,7 +56,7 @@ func OpenMount(image string, offset, length int64, fsType string) (_ *Mounted, e
 		os.Remove(mnt)
 		return nil, fmt.Errorf("mounting %s (offset %d of %s) on %s: %w", dev, offset, image, mnt, err)
 	}
-	return &Mounted{dirTree: dirTree{root: mnt}, dev: dev, mp: mp, mnt: mnt}, nil
+	return &Mounted{dirTree: dirTree{root: mnt}, fsType: fsType, dev: dev, mp: mp, mnt: mnt}, nil
 }
 
 // attach binds the image range to the loop device.
@@ -112,6 +114,14 @@ func (m *Mounted) Close() error {
 	}
 	err := m.mp.Unmount(0)
 	m.mp = nil
+	if m.fsType == FSBtrfs {
+		// The kernel keeps a mounted btrfs registered by UUID; forget it,
+		// or a later "mkfs.btrfs -U" with that UUID (the rootless OEM
+		// rebuild) is refused as non-unique.
+		if out, ferr := exec.Command("btrfs", "device", "scan", "--forget", m.dev).CombinedOutput(); ferr != nil && err == nil {
+			err = fmt.Errorf("forgetting btrfs on %s: %w: %s", m.dev, ferr, out)
+		}
+	}
 	if cerr := loop.ClearFile(m.dev); err == nil && cerr != nil {
 		err = fmt.Errorf("detaching %s: %w", m.dev, cerr)
 	}

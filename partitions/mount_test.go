@@ -27,7 +27,7 @@ func TestMountConformance(t *testing.T) {
 	requireMount(t)
 	for _, c := range []struct{ label, fs string }{{flatcar.LabelROOT, "ext4"}, {flatcar.LabelOEM, "btrfs"}} {
 		t.Run(c.fs, func(t *testing.T) {
-			img := genImage(t, testimage.Options{})
+			img := genImage(t, testimage.Options{UUIDSeed: "mount-" + c.fs})
 			off, n := offLen(c.label)
 			open := func(t *testing.T) partitions.Editor {
 				ed, err := partitions.OpenMount(img, off, n, c.fs)

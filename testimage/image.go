@@ -35,6 +35,10 @@ type Options struct {
 	// OEMFiles are extra files placed in OEM (path -> content), to check
 	// that edits keep existing contents.
 	OEMFiles map[string]string
+	// UUIDSeed varies the filesystem UUIDs (which are otherwise fixed).
+	// Tests that mount an image use their own seed: the kernel remembers
+	// a mounted btrfs UUID, and mkfs.btrfs then refuses to reuse it.
+	UUIDSeed string
 	// RootFiles are extra files placed in ROOT.
 	RootFiles map[string]string
 	// USRTree, when set, is a host directory whose contents are copied
@@ -91,9 +95,9 @@ func Generate(ctx context.Context, path string, o Options) error {
 		case flatcar.LabelESP:
 			err = makeESP(ctx, f, p, tmp, o)
 		case flatcar.LabelUSRA:
-			err = makeBtrfs(ctx, f, p, tmp, o.USRTree, usrTree(o))
+			err = makeBtrfs(ctx, f, p, tmp, o.UUIDSeed, o.USRTree, usrTree(o))
 		case flatcar.LabelOEM:
-			err = makeBtrfs(ctx, f, p, tmp, "", o.OEMFiles)
+			err = makeBtrfs(ctx, f, p, tmp, o.UUIDSeed, "", o.OEMFiles)
 		case flatcar.LabelROOT:
 			err = makeRoot(ctx, f, p, tmp, o)
 		}
@@ -196,9 +200,9 @@ func run(ctx context.Context, env []string, name string, args ...string) error {
 	return nil
 }
 
-// fixedUUID derives a stable filesystem UUID for a label.
-func fixedUUID(label string) string {
-	return uuid.NewHash(sha1.New(), uuid.NameSpaceOID, []byte("bake-os testimage fs "+label), 5).String()
+// fixedUUID derives a stable filesystem UUID for a label and seed.
+func fixedUUID(seed, label string) string {
+	return uuid.NewHash(sha1.New(), uuid.NameSpaceOID, []byte("bake-os testimage fs "+seed+label), 5).String()
 }
 
 func makeESP(ctx context.Context, f *os.File, p flatcar.PartitionSpec, tmp string, o Options) error {
@@ -259,7 +263,7 @@ func copyTree(ctx context.Context, src, dst string) error {
 // makeBtrfs makes a btrfs filesystem the size of p holding the contents of
 // the host directory tree (if any) and files, in a partition-sized temp
 // file, then copies it into place sparsely.
-func makeBtrfs(ctx context.Context, f *os.File, p flatcar.PartitionSpec, tmp, tree string, files map[string]string) error {
+func makeBtrfs(ctx context.Context, f *os.File, p flatcar.PartitionSpec, tmp, seed, tree string, files map[string]string) error {
 	dir := filepath.Join(tmp, p.Label+"-tree")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -281,7 +285,7 @@ func makeBtrfs(ctx context.Context, f *os.File, p flatcar.PartitionSpec, tmp, tr
 		return err
 	}
 	if err := run(ctx, nil, "mkfs.btrfs", "-q", "--mixed", "-m", "single", "-d", "single",
-		"--byte-count", fmt.Sprint(size), "--label", p.Label, "-U", fixedUUID(p.Label),
+		"--byte-count", fmt.Sprint(size), "--label", p.Label, "-U", fixedUUID(seed, p.Label),
 		"--rootdir", dir, part); err != nil {
 		return err
 	}
@@ -296,7 +300,7 @@ func makeBtrfs(ctx context.Context, f *os.File, p flatcar.PartitionSpec, tmp, tr
 func makeRoot(ctx context.Context, f *os.File, p flatcar.PartitionSpec, tmp string, o Options) error {
 	off := int64(p.FirstSector) * flatcar.SectorSize
 	blocks := int64(p.Sectors) * flatcar.SectorSize / 4096
-	u := fixedUUID(p.Label)
+	u := fixedUUID(o.UUIDSeed, p.Label)
 	args := []string{"-q", "-F", "-t", "ext4", "-b", "4096", "-i", "4096", "-I", "256",
 		"-L", flatcar.LabelROOT, "-e", "remount-ro", "-U", u,
 		"-E", fmt.Sprintf("offset=%d,hash_seed=%s", off, u)}
