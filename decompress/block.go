@@ -33,6 +33,11 @@ type blockDecoder struct {
 	pre    []byte   // block after inverse BWT, still RLE1-coded
 	sel    []uint8
 	tables [maxGroups]huffTable
+
+	// Set by decodeSymbols.
+	n, origPtr int
+	storedCRC  uint32
+	counts     [256]int
 }
 
 func newBlockDecoder() *blockDecoder {
@@ -72,6 +77,18 @@ func (o *blockOut) reset() {
 // magic). data must be followed by inputPad readable bytes (within
 // cap/len). It returns the bit position where the block ends.
 func (d *blockDecoder) decode(data []byte, start, limit int, out *blockOut) (end int, err error) {
+	end, err = d.decodeSymbols(data, start, limit)
+	if err != nil {
+		return end, err
+	}
+	d.links()
+	d.walk()
+	return end, d.finish(out)
+}
+
+// decodeSymbols does the first half of decode: it reads the block header
+// and the Huffman-coded MTF symbols into d.ll, d.n, d.counts.
+func (d *blockDecoder) decodeSymbols(data []byte, start, limit int) (end int, err error) {
 	var (
 		p     = start >> 3 // next byte to load
 		bits  uint64       // left-aligned unread bits
@@ -289,10 +306,15 @@ func (d *blockDecoder) decode(data []byte, start, limit int, out *blockOut) (end
 	if origPtr >= n {
 		return 0, fmt.Errorf("invalid BWT origin %d for %d bytes", origPtr, n)
 	}
-	d.inverseBWT(n, origPtr, &counts)
-	unRLE(d.pre[:n], out)
-	if out.crc != storedCRC {
-		return end, errCRC
-	}
+	d.n, d.origPtr, d.storedCRC, d.counts = n, origPtr, storedCRC, counts
 	return end, nil
+}
+
+// finish undoes RLE1 of the walked block into out and checks its CRC.
+func (d *blockDecoder) finish(out *blockOut) error {
+	unRLE(d.pre[:d.n], out)
+	if out.crc != d.storedCRC {
+		return errCRC
+	}
+	return nil
 }

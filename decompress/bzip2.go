@@ -76,7 +76,7 @@ func Bzip2ToSparse(ctx context.Context, src io.Reader, dst *os.File, o Options) 
 	inFlight := 2 * workers
 	ordered := make(chan *piece, inFlight)
 	work := make(chan *piece, inFlight)
-	pool := &bufPool{}
+	pool := newBufPool(2*inFlight + 2)
 
 	var wg sync.WaitGroup
 	var scanErr error
@@ -117,15 +117,7 @@ func Bzip2ToSparse(ctx context.Context, src io.Reader, dst *os.File, o Options) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := newBlockDecoder()
-			for p := range work {
-				if ctx.Err() != nil {
-					p.err = ctx.Err()
-				} else {
-					p.decodeWith(d)
-				}
-				close(p.done)
-			}
+			worker(ctx, work)
 		}()
 	}
 
@@ -167,37 +159,81 @@ func sizeOrUnknown(n int64) int64 {
 	return n
 }
 
-func (p *piece) decodeWith(d *blockDecoder) {
+// worker decodes block pieces until work is closed.
+func worker(ctx context.Context, work <-chan *piece) {
+	d := newBlockDecoder()
+	for p := range work {
+		if ctx.Err() != nil {
+			p.fail(ctx.Err())
+			continue
+		}
+		p.symbols(d)
+		if p.err == nil {
+			d.links()
+			d.walk()
+			p.err = d.finish(p.out)
+		}
+		close(p.done)
+	}
+}
+
+func (p *piece) fail(err error) {
+	p.err = err
+	close(p.done)
+}
+
+// symbols runs the first decoding stage of p with d.
+func (p *piece) symbols(d *blockDecoder) {
 	base := p.startBit &^ 7
-	end, err := d.decode(p.data, int(p.startBit-base), int(p.endBit-base), p.out)
+	end, err := d.decodeSymbols(p.data, int(p.startBit-base), int(p.endBit-base))
 	p.end = base + int64(end)
 	p.err = err
 }
 
-// bufPool recycles piece buffers and block outputs.
+// bufPool recycles piece buffers and block outputs. (Free lists rather
+// than sync.Pool, which drops everything at each garbage collection.)
 type bufPool struct {
-	data sync.Pool
-	outs sync.Pool
+	data chan []byte
+	outs chan *blockOut
+}
+
+func newBufPool(n int) *bufPool {
+	return &bufPool{data: make(chan []byte, n), outs: make(chan *blockOut, n)}
 }
 
 func (b *bufPool) getData(n int) []byte {
-	if v, ok := b.data.Get().(*[]byte); ok && cap(*v) >= n {
-		return (*v)[:n]
+	select {
+	case d := <-b.data:
+		if cap(d) >= n {
+			return d[:n]
+		}
+	default:
 	}
 	return make([]byte, n, max(n, 1<<20+inputPad))
 }
 
-func (b *bufPool) putData(d []byte) { b.data.Put(&d) }
+func (b *bufPool) putData(d []byte) {
+	select {
+	case b.data <- d:
+	default:
+	}
+}
 
 func (b *bufPool) getOut() *blockOut {
-	if v, ok := b.outs.Get().(*blockOut); ok {
-		return v
+	select {
+	case o := <-b.outs:
+		return o
+	default:
+		return &blockOut{}
 	}
-	return &blockOut{}
 }
 
 func (b *bufPool) putOut(o *blockOut) {
-	if o != nil && cap(o.lit) <= 16<<20 {
-		b.outs.Put(o)
+	if o == nil || cap(o.lit) > 16<<20 {
+		return
+	}
+	select {
+	case b.outs <- o:
+	default:
 	}
 }
