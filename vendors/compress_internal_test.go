@@ -11,9 +11,11 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/sparse"
 )
 
-// sparseFixture writes a 64 MiB file with a few data runs and holes.
+// sparseFixture writes a 20 MiB file with a few data runs and holes, and
+// makes hole chunks 1 MiB so that runs of whole hole chunks occur.
 func sparseFixture(t *testing.T) (string, [32]byte) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "disk.img")
@@ -22,11 +24,14 @@ func sparseFixture(t *testing.T) (string, [32]byte) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	const size = 64 << 20
+	old := holeChunk
+	holeChunk = 1 << 20
+	t.Cleanup(func() { holeChunk = old })
+	const size = 20 << 20
 	if err := f.Truncate(size); err != nil {
 		t.Fatal(err)
 	}
-	for i, off := range []int64{0, 5 << 20, 33<<20 + 512, size - 4096} {
+	for i, off := range []int64{0, 5 << 20, 9<<20 - 512, 16 << 20, size - 4096} {
 		b := bytes.Repeat([]byte{byte('a' + i), 1, 2, 3}, 1024)
 		if _, err := f.WriteAt(b, off); err != nil {
 			t.Fatal(err)
@@ -117,5 +122,23 @@ func TestBzip2MissingError(t *testing.T) {
 	err := checkCompressionTools([]Compression{CompressBz2})
 	if err == nil || !strings.Contains(err.Error(), "Go has no bzip2 writer") {
 		t.Errorf("missing bzip2 error: %v", err)
+	}
+}
+
+func TestSegments(t *testing.T) {
+	c := holeChunk
+	exts := []sparse.Extent{{Off: 0, Len: 4096}, {Off: 3*c + 10, Len: 100}}
+	got := segments(exts, 5*c+512)
+	want := []segment{{0, c, false}, {c, 2 * c, true}, {3 * c, c, false}, {4 * c, c, true}, {5 * c, 512, false}}
+	if len(got) != len(want) {
+		t.Fatalf("segments %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("segment %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+	if s := segments(nil, c/2); len(s) != 1 || s[0].hole {
+		t.Errorf("short file: %v", s)
 	}
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/bake-os/bake-os/sparse"
 )
 
-// sparseReader reads a file front to back, returning zeros for holes
-// without reading them from disk (package sparse lists the data extents).
+// sparseReader reads a file (or the range [off, size) of it) front to
+// back, returning zeros for holes without reading them from disk (package
+// sparse lists the data extents).
 type sparseReader struct {
 	f    *os.File
 	exts []sparse.Extent
@@ -40,14 +41,14 @@ func (r *sparseReader) Read(p []byte) (int, error) {
 	if len(r.exts) == 0 || r.off < r.exts[0].Off {
 		end := r.size
 		if len(r.exts) > 0 {
-			end = r.exts[0].Off
+			end = min(end, r.exts[0].Off)
 		}
 		n := int(min(int64(len(p)), end-r.off))
 		clear(p[:n])
 		r.off += int64(n)
 		return n, nil
 	}
-	n := int(min(int64(len(p)), r.exts[0].End()-r.off))
+	n := int(min(int64(len(p)), min(r.exts[0].End(), r.size)-r.off))
 	n, err := r.f.ReadAt(p[:n], r.off)
 	r.off += int64(n)
 	if errors.Is(err, io.EOF) && n > 0 {
