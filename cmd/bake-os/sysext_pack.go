@@ -19,16 +19,16 @@ type sysextPackOptions struct {
 }
 
 func (o *sysextPackOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.arch, "arch", "", "ARCHITECTURE: x86-64 or arm64 (amd64, x86_64, aarch64); default: none")
+	fs.StringVar(&o.arch, "arch", "", "ARCHITECTURE field: x86-64 or arm64 (default none)")
 	fs.StringVar(&o.name, "name", "", "extension name (default: DIR's base name)")
-	fs.StringVar(&o.osID, "os", sysextbuild.AnyOS, "ID: _any or an os-release ID such as flatcar")
-	fs.StringVar(&o.format, "format", string(sysextbuild.DefaultFormat), "image format: "+formatList())
-	fs.BoolVar(&o.reload, "reload", false, "set EXTENSION_RELOAD_MANAGER=1 (the extension ships units)")
-	fs.Int64Var(&o.epoch, "epoch", 0, "timestamp of every file (default $SOURCE_DATE_EPOCH, else 0)")
+	fs.StringVar(&o.osID, "os", sysextbuild.AnyOS, "_any or an os-release ID (flatcar)")
+	fs.StringVar(&o.format, "format", string(sysextbuild.DefaultFormat), "image format, see above")
+	fs.BoolVar(&o.reload, "reload", false, "set EXTENSION_RELOAD_MANAGER=1")
+	fs.Int64Var(&o.epoch, "epoch", 0, "timestamps (default $SOURCE_DATE_EPOCH or 0)")
 	fs.StringVar(&o.output, "output", "", "image file (default NAME.raw)")
-	fs.StringVar(&o.extFSSize, "ext-fs-size", "", "ext4/ext2 filesystem size, e.g. 512M (default: computed)")
+	fs.StringVar(&o.extFSSize, "ext-fs-size", "", "ext4/ext2 size, e.g. 512M (default: computed)")
 	fs.BoolVar(&o.sysupdate, "sysupdate", false, "also write NAME.conf for systemd-sysupdate")
-	fs.StringVar(&o.bakeryURL, "bakery-url", sysextbuild.DefaultBakeryURL, "sysupdate source: images are in URL/NAME/")
+	fs.StringVar(&o.bakeryURL, "bakery-url", "", "sysupdate source base URL (default: Flatcar's)")
 }
 
 func newSysextPackCmd(d *deps) *cobra.Command {
@@ -36,13 +36,15 @@ func newSysextPackCmd(d *deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "pack DIR",
 		Short: "Pack a directory into a sysext image (like the bakery's bake.sh)",
-		Long: "pack writes DIR's usr/ and opt/ into NAME.raw with\n" +
-			"usr/lib/extension-release.d/extension-release.NAME, and SHA256SUMS.NAME beside it.\n" +
-			"Every file is owned by root and stamped with the epoch; two packs of a tree are\n" +
-			"byte-identical (btrfs excepted). DIR is not modified. A tree with usr/sbin is\n" +
-			"refused. Tools: squashfs needs mksquashfs (squashfs-tools), erofs mkfs.erofs\n" +
-			"(erofs-utils), ext4/ext2 mke2fs and debugfs (e2fsprogs), btrfs mkfs.btrfs\n" +
-			"(btrfs-progs)." + exitStatusHelp,
+		Long: "pack writes DIR's usr/ and opt/ into NAME.raw with the metadata file\n" +
+			"usr/lib/extension-release.d/extension-release.NAME, and writes\n" +
+			"SHA256SUMS.NAME (and with --sysupdate NAME.conf, whose images are looked\n" +
+			"up in BAKERY-URL/NAME/) beside it. Every file is owned by root and stamped\n" +
+			"with the epoch; two packs of a tree are byte-identical (btrfs excepted).\n" +
+			"DIR is not modified. A tree with usr/sbin is refused.\n\n" +
+			"Formats and their tools: squashfs (default): mksquashfs (squashfs-tools);\n" +
+			"erofs: mkfs.erofs (erofs-utils); ext4, ext2: mke2fs, debugfs, dumpe2fs\n" +
+			"(e2fsprogs); btrfs: mkfs.btrfs (btrfs-progs).\n" + exitStatusHelp,
 		Example: "  bake-os sysext pack ./wasmtime --arch x86-64 --os flatcar --sysupdate",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

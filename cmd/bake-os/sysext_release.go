@@ -19,16 +19,16 @@ type sysextReleaseOptions struct {
 }
 
 func (o *sysextReleaseOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.versions, "versions", "release_build_versions.txt", "versions file: NAME VERSION or NAME-VERSION lines, VERSION may be latest")
-	fs.StringVar(&o.outputDir, "output-dir", ".", "directory for images, SHA256SUMS, NAME.conf and Release.md")
-	fs.StringSliceVar(&o.arches, "arch", []string{"x86-64", "arm64"}, "architectures to build")
+	fs.StringVar(&o.versions, "versions", "", "release_build_versions.txt to build")
+	fs.StringVar(&o.outputDir, "output-dir", ".", "output directory")
+	fs.StringSliceVar(&o.arches, "arch", []string{"x86-64", "arm64"}, "arches to build")
 	fs.IntVar(&o.jobs, "jobs", 2, "builds in parallel")
-	fs.StringVar(&o.publishedSums, "published-sums", "", "URL of a published SHA256SUMS: images listed there are not rebuilt")
-	fs.StringVar(&o.bakeryURL, "bakery-url", sysextbuild.DefaultBakeryURL, "sysupdate source base URL")
-	fs.StringVar(&o.bakeryRelease, "bakery-release", "", "sysupdate source directory below --bakery-url (default: the extension name)")
-	fs.StringVar(&o.format, "format", string(sysextbuild.DefaultFormat), "image format: "+formatList())
-	fs.StringArrayVar(&o.rewrites, "url-rewrite", nil, "rewrite download URL prefix FROM=TO (repeatable; also $"+sysextbuild.URLRewriteEnv+")")
-	fs.Int64Var(&o.epoch, "epoch", 0, "timestamp of every file (default $SOURCE_DATE_EPOCH, else 0)")
+	fs.StringVar(&o.publishedSums, "published-sums", "", "published SHA256SUMS URL: skip what it lists")
+	fs.StringVar(&o.bakeryURL, "bakery-url", "", "sysupdate source base URL (default: Flatcar's)")
+	fs.StringVar(&o.bakeryRelease, "bakery-release", "", "sysupdate source dir below --bakery-url")
+	fs.StringVar(&o.format, "format", string(sysextbuild.DefaultFormat), "image format")
+	fs.StringArrayVar(&o.rewrites, "url-rewrite", nil, "rewrite URL prefix FROM=TO (repeatable)")
+	fs.Int64Var(&o.epoch, "epoch", 0, "timestamps (default $SOURCE_DATE_EPOCH or 0)")
 }
 
 func newSysextReleaseCmd(d *deps) *cobra.Command {
@@ -36,11 +36,16 @@ func newSysextReleaseCmd(d *deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "release",
 		Short: "Build every extension of a versions file for x86-64 and arm64",
-		Long: "release builds each NAME VERSION of --versions with the built-in recipes, skipping\n" +
-			"images already in --output-dir or listed in --published-sums, then writes\n" +
-			"SHA256SUMS, SHA256SUMS.NAME and NAME.conf per extension, noop.conf and Release.md." + exitStatusHelp,
-		Example: "  bake-os sysext release --versions release_build_versions.txt --output-dir out --jobs 4",
-		Args:    cobra.NoArgs,
+		Long: "release builds every NAME VERSION line (or old-style NAME-VERSION; VERSION\n" +
+			"may be \"latest\") of --versions with the built-in recipes for each --arch,\n" +
+			"--jobs at a time. Images already in --output-dir, or listed in the\n" +
+			"--published-sums SHA256SUMS, are not rebuilt. Then it writes SHA256SUMS,\n" +
+			"SHA256SUMS.NAME and NAME.conf per extension (sources in\n" +
+			"BAKERY-URL/BAKERY-RELEASE/, the release defaulting to NAME), noop.conf\n" +
+			"and Release.md. --url-rewrite also comes from $" + sysextbuild.URLRewriteEnv + ".\n" + exitStatusHelp,
+		Example: "  bake-os sysext release --versions release_build_versions.txt \\\n" +
+			"    --output-dir out --jobs 4",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSysextRelease(cmd, o, d)
 		},
@@ -50,6 +55,9 @@ func newSysextReleaseCmd(d *deps) *cobra.Command {
 }
 
 func runSysextRelease(cmd *cobra.Command, o *sysextReleaseOptions, d *deps) error {
+	if o.versions == "" {
+		return usagef("no versions file: pass --versions release_build_versions.txt")
+	}
 	var arches []flatcar.Arch
 	for _, a := range o.arches {
 		arch, err := flatcar.ParseArch(a)
