@@ -533,3 +533,29 @@ func checkISO(t *testing.T, p, work string) {
 	}
 	checkBootInitrd(t, filepath.Join(work, "x", "cpio.gz"), work)
 }
+
+// checkRawGrub reads OEM /grub.cfg of a raw disk and compares it with
+// GrubConfig(oem, arch).
+func checkRawGrub(t *testing.T, raw, oem string, arch flatcar.Arch) {
+	t.Helper()
+	d, err := gpt.Open(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := d.ByLabel(flatcar.LabelOEM)
+	ed, err := partitions.OpenBtrfs(context.Background(), raw, p.Offset(), p.Size(), partitions.BtrfsOptions{WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ed.Close()
+	r, err := ed.Open("/grub.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, _ := io.ReadAll(r)
+	want, _ := GrubConfig(oem, arch)
+	if string(got) != want {
+		t.Errorf("grub.cfg for %s %s:\n%s\nwant:\n%s", oem, arch, got, want)
+	}
+}

@@ -21,6 +21,14 @@
 // written to temp files in the output directory and renamed at the end, and
 // nothing is left behind on failure.
 //
+// # Release compression
+//
+// CompressFile writes none, bz2, gz, xz, zst or zip. Holes of the sparse
+// source are never read; for the formats that allow concatenated streams
+// (gz, bz2, xz, zst) runs of holes are written as copies of one
+// precompressed stream of zeros (see compress_sparse.go).
+//
 // Disk formats themselves (raw, qcow2, vmdk, vhd, vhdx, parallels) are
-// owned by the sub-package diskfmt.
+// owned by the sub-package diskfmt; disk.go is the one place that maps a
+// vendor's disk to a diskfmt writer.
 package vendors

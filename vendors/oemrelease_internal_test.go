@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/internal/testutil"
 )
 
@@ -35,8 +36,13 @@ func TestOEMReleaseGolden(t *testing.T) {
 	}
 }
 
-// makeOEMSysext builds oem-ID.raw with mksquashfs (compressor comp) in dir.
+// makeOEMSysext builds an x86-64 oem-ID.raw with mksquashfs (compressor
+// comp) in dir.
 func makeOEMSysext(t *testing.T, dir, id, comp string) string {
+	return makeOEMSysextArch(t, dir, id, comp, flatcar.ArchX86_64)
+}
+
+func makeOEMSysextArch(t *testing.T, dir, id, comp string, arch flatcar.Arch) string {
 	t.Helper()
 	testutil.RequireTool(t, "mksquashfs")
 	tree := filepath.Join(t.TempDir(), "tree")
@@ -44,7 +50,7 @@ func makeOEMSysext(t *testing.T, dir, id, comp string) string {
 	if err := os.MkdirAll(rel, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	content := "ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=x86-64\nSYSEXT_ID=oem-" + id +
+	content := "ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=" + string(arch) + "\nSYSEXT_ID=oem-" + id +
 		"\nSYSEXT_NAME=\"OEM " + id + "\"\nSYSEXT_BUG_REPORT_URL=https://issues.flatcar.org\n"
 	if err := os.WriteFile(filepath.Join(rel, "extension-release.oem-"+id), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
