@@ -123,7 +123,22 @@ func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, e
 	return st.commit()
 }
 
+// Preflight runs Build's checks (vendors for the arch, compressions and
+// tools, firmware, OEM sysexts, output names) without any work, so a
+// caller can refuse bad input before it bakes the base image. The base
+// image and the Flatcar version are checked only when o.Base and
+// o.FlatcarVersion are set. In release mode it calls FetchOEM and
+// FetchFirmware (downloads that Build then finds in the cache).
+func Preflight(ctx context.Context, vendors []Vendor, o BuildOptions) error {
+	_, err := makePlanMode(ctx, vendors, o, true)
+	return err
+}
+
 func makePlan(ctx context.Context, vendors []Vendor, o BuildOptions) (*plan, error) {
+	return makePlanMode(ctx, vendors, o, false)
+}
+
+func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflight bool) (*plan, error) {
 	if len(vendors) == 0 {
 		return nil, errors.New("no vendor given: pass --vendor")
 	}
@@ -140,16 +155,12 @@ func makePlan(ctx context.Context, vendors []Vendor, o BuildOptions) (*plan, err
 	if st, err := os.Stat(o.OutputDir); err == nil && !st.IsDir() {
 		return nil, fmt.Errorf("output %s is not a directory", o.OutputDir)
 	}
-	d, err := gpt.Open(o.Base)
-	if err != nil {
-		return nil, fmt.Errorf("reading base image %s: %w", o.Base, err)
+	if !preflight || o.Base != "" {
+		if err := checkBase(o.Base); err != nil {
+			return nil, err
+		}
 	}
-	if err := d.CheckFlatcar(); err != nil {
-		return nil, fmt.Errorf("checking base image %s: %w", o.Base, err)
-	}
-	if base := flatcar.Layouts["base"]; d.Size != base.DiskBytes() {
-		return nil, fmt.Errorf("base image %s is %d bytes, not the base layout's %d: pass the generic image", o.Base, d.Size, base.DiskBytes())
-	}
+	var err error
 	var override []Compression
 	if o.Compress != "" {
 		if override, err = ParseCompressions(o.Compress); err != nil {
@@ -220,7 +231,7 @@ func makePlan(ctx context.Context, vendors []Vendor, o BuildOptions) (*plan, err
 			return nil, err
 		}
 	}
-	if needVersion {
+	if needVersion && (!preflight || o.FlatcarVersion != "") {
 		if p.version, err = resolveVersion(o); err != nil {
 			return nil, err
 		}
@@ -251,6 +262,20 @@ func makePlan(ctx context.Context, vendors []Vendor, o BuildOptions) (*plan, err
 		oems[g.oem.ID] = g.oem
 	}
 	return p, nil
+}
+
+func checkBase(base string) error {
+	d, err := gpt.Open(base)
+	if err != nil {
+		return fmt.Errorf("reading base image %s: %w", base, err)
+	}
+	if err := d.CheckFlatcar(); err != nil {
+		return fmt.Errorf("checking base image %s: %w", base, err)
+	}
+	if l := flatcar.Layouts["base"]; d.Size != l.DiskBytes() {
+		return fmt.Errorf("base image %s is %d bytes, not the base layout's %d: pass the generic image", base, d.Size, l.DiskBytes())
+	}
+	return nil
 }
 
 func lookTool(name string) (string, error) {
@@ -313,7 +338,7 @@ func resolveOEM(ctx context.Context, o BuildOptions, arch flatcar.Arch, in *oemI
 	if o.OEMSysextDir != "" {
 		dirs = append(dirs, o.OEMSysextDir)
 	}
-	if o.FetchOEM == nil {
+	if o.FetchOEM == nil && o.Base != "" {
 		// With --image: the image's directory. In release mode only
 		// verified downloads are used.
 		dirs = append(dirs, filepath.Dir(o.Base))

@@ -122,3 +122,24 @@ func (c cancelAfter) Counter(string, int64) progress.Counter {
 	c.cancel()
 	return progress.Nop().Counter("", 0)
 }
+
+// TestPreflight checks vendors before a base image exists.
+func TestPreflight(t *testing.T) {
+	f := testFixture(t)
+	vs, err := Parse([]string{"qemu_uefi,azure,pxe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if err := Preflight(context.Background(), vs, BuildOptions{OutputDir: out, OEMSysextDir: f.oemDir}); err != nil {
+		t.Fatalf("preflight: %v", err)
+	}
+	empty := t.TempDir()
+	err = Preflight(context.Background(), vs, BuildOptions{OutputDir: out, OEMSysextDir: empty})
+	if err == nil || !strings.Contains(err.Error(), "OEM sysext oem-qemu.raw not found in "+empty+": pass --oem-sysext-dir") {
+		t.Errorf("preflight without sysexts: %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Error("preflight created the output directory")
+	}
+}
