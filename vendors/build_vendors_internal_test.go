@@ -419,12 +419,15 @@ func checkBox(t *testing.T, v Vendor, p, work string) {
 	testutil.Run(t, "tar", "-xzf", p, "-C", work)
 	var disk string
 	for _, m := range members {
-		if strings.HasSuffix(m, ".vmdk") || strings.HasSuffix(m, ".hdd") {
+		if strings.HasSuffix(m, ".vmdk") || strings.HasSuffix(m, ".hds") {
 			disk = filepath.Join(work, m)
 		}
 	}
 	if disk == "" {
 		t.Fatalf("no disk in %v", members)
+	}
+	if v.Disk.Format == "parallels" {
+		checkParallelsBundle(t, work, members, disk)
 	}
 	if v.Bundle != BundleParallels {
 		meta, err := os.ReadFile(filepath.Join(work, "metadata.json"))
@@ -557,5 +560,34 @@ func checkRawGrub(t *testing.T, raw, oem string, arch flatcar.Arch) {
 	want, _ := GrubConfig(oem, arch)
 	if string(got) != want {
 		t.Errorf("grub.cfg for %s %s:\n%s\nwant:\n%s", oem, arch, got, want)
+	}
+}
+
+// checkParallelsBundle checks the NAME.hdd directory: DiskDescriptor.xml
+// parses, names the .hds beside it and gives the disk size in sectors.
+func checkParallelsBundle(t *testing.T, work string, members []string, hds string) {
+	t.Helper()
+	dir := filepath.Dir(hds)
+	if !strings.HasSuffix(dir, ".hdd") {
+		t.Fatalf("image %s is not in a .hdd bundle (members %v)", hds, members)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "DiskDescriptor.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Size int64  `xml:"Disk_Parameters>Disk_size"`
+		End  int64  `xml:"StorageData>Storage>End"`
+		File string `xml:"StorageData>Storage>Image>File"`
+		GUID string `xml:"StorageData>Storage>Image>GUID"`
+		Shot string `xml:"Snapshots>Shot>GUID"`
+	}
+	if err := xml.Unmarshal(raw, &d); err != nil {
+		t.Fatalf("DiskDescriptor.xml: %v", err)
+	}
+	info := imgInfo(t, "parallels", hds)
+	if d.File != filepath.Base(hds) || d.Size*512 != info.VirtualSize || d.End != d.Size || d.GUID != d.Shot ||
+		!strings.Contains(d.File, d.GUID) {
+		t.Errorf("DiskDescriptor.xml %+v for %s (%d bytes)", d, filepath.Base(hds), info.VirtualSize)
 	}
 }

@@ -152,16 +152,16 @@ func (b *builder) buildVendor(ctx context.Context, j job, src string) error {
 		os.Remove(vmdk)
 		return err
 	case BundleVagrantParallels, BundleParallels:
-		hddName := stem + "_image.hdd"
-		hdd, _, err := b.workDisk(ctx, v, src, hddName)
+		name := stem + "_image"
+		hdd, _, err := b.workDisk(ctx, v, src, name+".hds")
 		if err != nil {
 			return err
 		}
 		_, err = b.writeTo(v, "archive", v.File, func(f *os.File) error {
 			if v.Bundle == BundleParallels {
-				return writeParallelsTgz(ctx, f, hddName, hdd, b.workers)
+				return writeParallelsTgz(ctx, f, name, hdd, capacity, b.workers)
 			}
-			return writeVagrantParallelsBox(ctx, f, hddName, hdd, b.workers)
+			return writeVagrantParallelsBox(ctx, f, name, hdd, capacity, b.workers)
 		})
 		os.Remove(hdd)
 		return err

@@ -38,11 +38,11 @@ func writeVagrantBox(ctx context.Context, dst io.Writer, ovf []byte, vmdkPath st
 // refers to it).
 const vagrantDiskName = "box-disk1.vmdk"
 
-// writeVagrantParallelsBox writes the Parallels .box around the hdd image.
-func writeVagrantParallelsBox(ctx context.Context, dst io.Writer, hddName, hddPath string, workers int) error {
-	return writeTarGz(ctx, dst, []tarMember{
-		{Name: hddName, Path: hddPath},
-		{Name: "Vagrantfile", Data: []byte(vagrantfile)},
-		{Name: "metadata.json", Data: vagrantMetadata("parallels")},
-	}, workers)
+// writeVagrantParallelsBox writes the Parallels .box around the NAME.hdd
+// disk bundle.
+func writeVagrantParallelsBox(ctx context.Context, dst io.Writer, name, hdsPath string, size int64, workers int) error {
+	return writeTarGz(ctx, dst, append(parallelsMembers(name, hdsPath, size),
+		tarMember{Name: "Vagrantfile", Data: []byte(vagrantfile)},
+		tarMember{Name: "metadata.json", Data: vagrantMetadata("parallels")},
+	), workers)
 }
