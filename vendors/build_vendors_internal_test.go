@@ -179,6 +179,16 @@ func checkDisk(t *testing.T, v Vendor, p, work string) {
 	if v.Disk.Format == "vmdk" && info.FormatSpec.Data.CreateType != v.Disk.Subformat {
 		t.Errorf("vmdk create type %q, want %q", info.FormatSpec.Data.CreateType, v.Disk.Subformat)
 	}
+	if v.Disk.Adapter != "" {
+		// The embedded descriptor (sector 1 on) names the controller.
+		head := make([]byte, 64<<10)
+		fh, _ := os.Open(p)
+		fh.ReadAt(head, 0)
+		fh.Close()
+		if !bytes.Contains(head, []byte(`ddb.adapterType = "`+v.Disk.Adapter+`"`)) {
+			t.Errorf("vmdk descriptor lacks adapter %s", v.Disk.Adapter)
+		}
+	}
 	if v.Disk.Format == "vhd" {
 		st, _ := os.Stat(p)
 		if fixed := st.Size() == want+512; fixed != (v.Disk.Subformat == "fixed") {
