@@ -258,7 +258,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, placements []Plac
 			Link: p.Link, LinkTarget: p.LinkTarget, Conf: p.ConfDest, SHA256: sum, Size: p.Size})
 	}
 	if anyConf(placements) {
-		if err := root.WriteFile("/etc/sysupdate.d/noop.conf", stringsReader(NoopConf), 0o644); err != nil {
+		if err := root.WriteFile("/etc/sysupdate.d/noop.conf", stringsReader(sysext.NoopConf), 0o644); err != nil {
 			return nil, fmt.Errorf("installing noop.conf: %w", err)
 		}
 	}

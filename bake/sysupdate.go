@@ -65,16 +65,3 @@ func ReadSysupdateTarget(file string) (SysupdateTarget, error) {
 	}
 	return t, nil
 }
-
-// NoopConf is /etc/sysupdate.d/noop.conf: a transfer that never matches,
-// so systemd-sysupdate runs without errors when only per-extension
-// components (sysupdate.NAME.d) are configured.
-const NoopConf = `[Source]
-Type=regular-file
-Path=/
-MatchPattern=invalid@v.raw
-
-[Target]
-Type=regular-file
-Path=/
-`

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bake-os/bake-os/sysext"
 	"io"
 	"net/http"
 	"os"
@@ -343,18 +344,6 @@ func releaseBuildOne(ctx context.Context, o ReleaseOptions, img ReleaseImage, ds
 	return sum, nil
 }
 
-// noopConf lets systemd-sysupdate run without errors when only
-// per-extension transfers exist (/etc/sysupdate.d/noop.conf).
-const noopConf = `[Source]
-Type=regular-file
-Path=/
-MatchPattern=invalid@v.raw
-
-[Target]
-Type=regular-file
-Path=/
-`
-
 // writeReleaseIndex writes the index files of a release atomically.
 func writeReleaseIndex(o ReleaseOptions, images []ReleaseImage) ([]string, error) {
 	all := map[string]string{}
@@ -368,7 +357,7 @@ func writeReleaseIndex(o ReleaseOptions, images []ReleaseImage) ([]string, error
 	}
 	content := map[string]string{
 		"SHA256SUMS": FormatSHA256Sums(all),
-		"noop.conf":  noopConf,
+		"noop.conf":  sysext.NoopConf,
 		"Release.md": releaseNotes(images),
 	}
 	for name, sums := range per {
