@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bake-os/bake-os/sysext"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/sysext"
 )
 
 // Builder builds one extension image for recipe at version and arch into
