@@ -178,6 +178,25 @@ func Run(t *testing.T, f diskfmt.Format, opts diskfmt.Options) {
 		t.Errorf("qemu-img compare of an empty disk: %v\n%s", err, out)
 	}
 
+	// A large sparse disk spans several qcow2 L2 tables, VHDX chunks
+	// (sector bitmap entries interleave the BAT every 4 GiB) and so on.
+	if !testing.Short() {
+		large := filepath.Join(dir, "large.raw")
+		makeLarge(t, large)
+		outLarge := filepath.Join(dir, "large."+f.Ext())
+		lopts := opts
+		lopts.VirtualSize = 0
+		write(t, f, large, outLarge, lopts)
+		if ex.qemuFormat == "vhdx" {
+			// qemu reads every VHDX block, holes too (slow): compare
+			// windows around the data instead.
+			compareWindows(t, dir, large, outLarge, ex.qemuFormat)
+		} else if out, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", ex.qemuFormat, large, outLarge).CombinedOutput(); err != nil {
+			t.Errorf("qemu-img compare of a %d-byte sparse disk: %v\n%s", LargeSize, err, out)
+		}
+		os.Remove(outLarge)
+	}
+
 	// Round trip to raw: the GPT must be intact.
 	back := filepath.Join(dir, "back.raw")
 	testutil.Run(t, "qemu-img", "convert", "-f", ex.qemuFormat, "-O", "raw", out1, back)
@@ -337,3 +356,69 @@ func (r *recorder) Counter(_ string, total int64) progress.Counter {
 }
 func (r *recorder) Add(n int64) { r.added += n }
 func (r *recorder) Done()       { r.done = true }
+
+// LargeSize is the size of the sparse disk Run writes to cross the
+// formats' table boundaries.
+const LargeSize = 4<<30 + 4<<20
+
+// largeData are the offsets of makeLarge's 100 KiB data extents.
+var largeData = []int64{0, 512<<20 - 4096, 2<<30 + 12345, 4<<30 - 512, 4<<30 + 2<<20, LargeSize - 64<<10}
+
+// compareWindows compares the 4 MiB windows around largeData of the raw
+// source and of out, read back by qemu-img through a raw window.
+func compareWindows(t *testing.T, dir, src, out, format string) {
+	t.Helper()
+	fs, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	for _, off := range largeData {
+		mibs := off >> 20
+		if mibs > 0 {
+			mibs--
+		}
+		n := min(int64(4), LargeSize>>20-mibs)
+		win := filepath.Join(dir, "window.raw")
+		os.Remove(win)
+		testutil.Run(t, "qemu-img", "convert", "--image-opts",
+			fmt.Sprintf("driver=raw,offset=%d,size=%d,file.driver=%s,file.file.filename=%s", mibs<<20, n<<20, format, out),
+			"-O", "raw", win)
+		got, err := os.ReadFile(win)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]byte, n<<20)
+		if _, err := fs.ReadAt(want, mibs<<20); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from the source in the 4 MiB at %d MiB", out, mibs)
+		}
+	}
+}
+
+// makeLarge writes a sparse LargeSize disk with small data extents at and
+// around table boundaries.
+func makeLarge(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(LargeSize); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, off := range largeData {
+		b := make([]byte, 100<<10)
+		for i := range b {
+			b[i] = byte(rng.IntN(16))
+		}
+		b = b[:min(int64(len(b)), LargeSize-off)]
+		if _, err := f.WriteAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
