@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
@@ -76,7 +75,7 @@ func growToLayout(ctx context.Context, path string, layout flatcar.Layout) error
 	if err != nil {
 		return err
 	}
-	if err := growExt4Local(ctx, path, root.Offset(), root.Size()); err != nil {
+	if err := partitions.GrowExt4(ctx, path, root.Offset(), root.Size(), archiveTime().Unix()); err != nil {
 		return fmt.Errorf("growing ROOT filesystem: %w", err)
 	}
 	st, err := os.Stat(path)
@@ -87,52 +86,6 @@ func growToLayout(ctx context.Context, path string, layout flatcar.Layout) error
 		return fmt.Errorf("growing disk to layout %s: image is %d bytes, want %d", layout.Name, st.Size(), layout.DiskBytes())
 	}
 	return nil
-}
-
-// growExt4Local grows the ext4 filesystem at [off, off+size) of image to
-// fill that range. Local helper until package partitions offers an ext4
-// grow: resize2fs runs on a partition-sized sparse copy (never on
-// "image?offset=", which resizes the whole image file, FLATCAR.md §2), and
-// the result is copied back with holes kept.
-func growExt4Local(ctx context.Context, image string, off, size int64) error {
-	work, err := os.MkdirTemp(filepath.Dir(image), ".bake-os-ext4-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	part := filepath.Join(work, "root.img")
-	img, err := os.OpenFile(image, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer img.Close()
-	pf, err := os.Create(part)
-	if err != nil {
-		return err
-	}
-	defer pf.Close()
-	if err := pf.Truncate(size); err != nil {
-		return err
-	}
-	if err := sparse.CopyRange(ctx, pf, img, 0, off, size, nil); err != nil {
-		return fmt.Errorf("copying ROOT out: %w", err)
-	}
-	if err := pf.Sync(); err != nil {
-		return err
-	}
-	// E2FSPROGS_FAKE_TIME pins the superblock times resize2fs writes, so
-	// the grown disk is reproducible.
-	env := []string{fmt.Sprintf("E2FSPROGS_FAKE_TIME=%d", archiveTime().Unix())}
-	if err := runToolEnv(ctx, env, "resize2fs", "-f", part); err != nil {
-		return err
-	}
-	if st, err := pf.Stat(); err != nil || st.Size() != size {
-		return fmt.Errorf("resize2fs changed the partition copy's size")
-	}
-	if err := sparse.Replace(ctx, img, pf, off, 0, size, nil); err != nil {
-		return fmt.Errorf("copying ROOT back: %w", err)
-	}
-	return img.Sync()
 }
 
 // installOEM writes the OEM partition's vendor content: the sysext as
