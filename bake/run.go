@@ -121,6 +121,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				s.Name, rel.Get("VERSION_ID"))
 		}
 	}
+	if len(o.Vendors) > 0 {
+		if err := preflightVendors(ctx, version, o, ref); err != nil {
+			return nil, err
+		}
+	}
 	placements, err := plan(o.Sysexts, o.Target, func(m string) { log.Warn(m) })
 	if err != nil {
 		return nil, err

@@ -22,6 +22,25 @@ type Artifact struct {
 // leaves nothing behind. FlatcarVersion, Arch, Base and OutputDir of
 // o.VendorOptions are filled in here.
 func buildVendors(ctx context.Context, work, version string, o Options, ref *fetch.ReleaseRef) ([]Artifact, error) {
+	arts, err := vendors.Build(ctx, o.Vendors, vendorOptions(work, version, o, ref))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Artifact, 0, len(arts))
+	for _, a := range arts {
+		out = append(out, Artifact{Vendor: a.Vendor, Kind: a.Kind, Path: a.Path})
+	}
+	return out, nil
+}
+
+// preflightVendors checks every vendor input (OEM sysexts, firmware,
+// tools, output names) before the bake does any work.
+func preflightVendors(ctx context.Context, version string, o Options, ref *fetch.ReleaseRef) error {
+	return vendors.Preflight(ctx, o.Vendors, vendorOptions("", version, o, ref))
+}
+
+// vendorOptions completes o.VendorOptions for the baked image at work.
+func vendorOptions(work, version string, o Options, ref *fetch.ReleaseRef) vendors.BuildOptions {
 	vo := o.VendorOptions
 	vo.Base = work
 	vo.OutputDir = o.OutputDir
@@ -45,15 +64,7 @@ func buildVendors(ctx context.Context, work, version string, o Options, ref *fet
 			return fetch.FetchReleaseFile(ctx, f, *ref, "oem-"+id+".raw")
 		}
 	}
-	arts, err := vendors.Build(ctx, o.Vendors, vo)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Artifact, 0, len(arts))
-	for _, a := range arts {
-		out = append(out, Artifact{Vendor: a.Vendor, Kind: a.Kind, Path: a.Path})
-	}
-	return out, nil
+	return vo
 }
 
 // releaseFirmware downloads the release's qemu_uefi firmware files into

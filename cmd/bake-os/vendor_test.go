@@ -83,3 +83,36 @@ func TestBakeWithVendor(t *testing.T) {
 		}
 	}
 }
+
+func TestVendorRefusals(t *testing.T) {
+	testutil.RequireTool(t, testimage.RequiredTools...)
+	testutil.RequireTool(t, "mksquashfs")
+	ctx := context.Background()
+	dir := t.TempDir()
+	img := filepath.Join(dir, "flatcar_production_image.bin")
+	if err := testimage.Generate(ctx, img, testimage.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := testimage.Sysext(ctx, filepath.Join(dir, "ext.raw"), "ext", "ID=_any\n", nil); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(dir, "out"), 0o755)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--vendor", "nosuch"}, exitUsage, "qemu_uefi"},
+		{[]string{"--vendor", "azure"}, exitFailure, "oem-azure.raw"},
+		{[]string{"--vendor", "gce", "--arch", "arm64"}, exitUsage, "gce"},
+	} {
+		args := append([]string{"--image", "flatcar_production_image.bin", "--output-dir", "out"}, c.args...)
+		_, stderr, code := run(t, dir, append(args, "ext:ext.raw")...)
+		if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("%v: exit %d: %s", c.args, code, stderr)
+		}
+		if ents, _ := os.ReadDir(filepath.Join(dir, "out")); len(ents) != 0 {
+			t.Errorf("%v: left %d entries in the output dir", c.args, len(ents))
+		}
+	}
+}
