@@ -24,7 +24,8 @@ declare -A pkg=(
 demo_tools=(debugfs mke2fs mkfs.btrfs btrfs mkfs.vfat mmd mcopy mksquashfs unsquashfs)
 test_tools=("${!pkg[@]}")
 # Firmware files checked by path, not by command.
-test_files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/share/AAVMF/AAVMF_CODE.fd:qemu-efi-aarch64)
+test_files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/share/AAVMF/AAVMF_CODE.fd:qemu-efi-aarch64
+  /usr/lib/ISOLINUX/isolinux.bin:isolinux /usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common)
 
 case "${1:-test}" in
   demo) tools=("${demo_tools[@]}"); files=() ;;
