@@ -85,3 +85,40 @@ func TestVHDCHS(t *testing.T) {
 		}
 	}
 }
+
+// An emit error stops the scan without deadlock and is returned.
+func TestScanEmitError(t *testing.T) {
+	src, err := os.Create(filepath.Join(t.TempDir(), "src.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	b := make([]byte, 8<<20)
+	for i := range b {
+		b[i] = byte(i>>10) | 1
+	}
+	if _, err := src.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	var emitted int
+	s := &scan{
+		src: src, srcSize: int64(len(b)), size: 64 << 10, workers: 2, newT: deflater(1),
+		emit: func(idx int64, _, _ []byte) error {
+			if idx != int64(emitted) {
+				t.Errorf("emitted cluster %d, want %d (in order)", idx, emitted)
+			}
+			emitted++
+			if emitted == 10 {
+				return boom
+			}
+			return nil
+		},
+	}
+	if err := s.run(context.Background()); !errors.Is(err, boom) {
+		t.Errorf("run = %v, want the emit error", err)
+	}
+	if emitted != 10 {
+		t.Errorf("emit called %d times after its error, want 10", emitted)
+	}
+}
