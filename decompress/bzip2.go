@@ -80,6 +80,7 @@ func Bzip2ToSparse(ctx context.Context, src io.Reader, dst *os.File, o Options) 
 
 	var wg sync.WaitGroup
 	var scanErr error
+	var inputSize int64 // set by the scanner before it closes ordered
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -112,6 +113,7 @@ func Bzip2ToSparse(ctx context.Context, src io.Reader, dst *os.File, o Options) 
 			},
 		}
 		scanErr = sc.run()
+		inputSize = sc.base + int64(len(sc.buf))
 	}()
 	for range workers {
 		wg.Add(1)
@@ -128,7 +130,7 @@ func Bzip2ToSparse(ctx context.Context, src io.Reader, dst *os.File, o Options) 
 		w:        newSparseWriter(dst, holeSize),
 		pos:      32,
 		counter:  progress.OrNop(o.Reporter).Counter("decompressing "+name, sizeOrUnknown(o.Size)),
-		lastByte: 0,
+		inSize:   &inputSize,
 	}
 	err = c.run()
 	c.counter.Done()

@@ -337,3 +337,54 @@ func TestIsBzip2(t *testing.T) {
 		}
 	}
 }
+
+// benchInput returns a cached Flatcar-like bzip2 file: 256 MiB, mostly
+// zeros, with 32 MiB of a tar of /usr spread over it in 4 MiB pieces
+// (scripts/bench-bz2.sh makes bigger ones).
+func benchInput(b *testing.B) string {
+	b.Helper()
+	testutil.RequireTool(b, "bzip2")
+	dir := filepath.Join(os.TempDir(), "bake-os-bench")
+	bz := filepath.Join(dir, "go-bench-256m-32m.bin.bz2")
+	if _, err := os.Stat(bz); err == nil {
+		return bz
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	script := `set -e
+img=$1.img
+tar cf - /usr/lib /usr/bin 2>/dev/null | head -c 33554432 > "$img.data"
+rm -f "$img"; truncate -s 256M "$img"
+for i in 0 1 2 3 4 5 6 7; do
+	dd if="$img.data" of="$img" bs=1M count=4 skip=$((i*4)) seek=$((i*32)) conv=notrunc status=none
+done
+bzip2 -9 -c "$img" > "$1.tmp"; mv "$1.tmp" "$1"; rm -f "$img" "$img.data"`
+	if out, err := exec.Command("sh", "-c", script, "sh", bz).CombinedOutput(); err != nil {
+		b.Fatalf("making %s: %v: %s", bz, err, out)
+	}
+	return bz
+}
+
+// BenchmarkBzip2ToSparse decodes a Flatcar-like image with all cores;
+// MB/s is of decompressed output.
+func BenchmarkBzip2ToSparse(b *testing.B) {
+	bz := benchInput(b)
+	out := filepath.Join(b.TempDir(), "out.bin")
+	b.SetBytes(256 << 20)
+	for b.Loop() {
+		src, err := os.Open(bz)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dst, err := os.Create(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := decompress.Bzip2ToSparse(context.Background(), src, dst, decompress.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		src.Close()
+		dst.Close()
+	}
+}

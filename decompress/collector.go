@@ -25,6 +25,7 @@ type collector struct {
 	finished bool   // the last stream ended; ignore the rest
 	lastByte int64  // compressed bytes reported
 	inEnd    int64  // end of the input seen so far (bytes)
+	inSize   *int64 // whole input size, valid once in is closed
 	dec      *blockDecoder
 }
 
@@ -51,8 +52,10 @@ func (c *collector) release(p *piece) {
 	c.pool.putOut(p.out)
 }
 
+// truncated is the error for an input that ends inside a stream; only
+// called once in is closed.
 func (c *collector) truncated() error {
-	return fmt.Errorf("truncated bzip2 stream at byte %d", c.inEnd)
+	return fmt.Errorf("truncated bzip2 stream at byte %d", max(c.inEnd, *c.inSize))
 }
 
 func (c *collector) run() error {
@@ -152,7 +155,8 @@ func (c *collector) eos(p *piece) error {
 	defer c.release(p)
 	from := p.startBit / 8
 	view := p.data[:p.dataLen]
-	// have makes view cover input bytes up to end (exclusive).
+	// have makes view cover input bytes up to end (exclusive); false
+	// means the input ends first.
 	have := func(end int64) (bool, error) {
 		for from+int64(len(view)) < end {
 			q, err := c.next()
@@ -165,7 +169,7 @@ func (c *collector) eos(p *piece) error {
 			off := int(q.startBit/8 - from)
 			if off > len(view) {
 				c.release(q)
-				return false, nil
+				return false, fmt.Errorf("corrupt bzip2 stream: end-of-stream marker at byte %d cut short", c.pos/8)
 			}
 			if q.done != nil {
 				<-q.done
