@@ -124,13 +124,13 @@ func Bzip2ToSparse(ctx context.Context, src io.Reader, dst *os.File, o Options) 
 	}
 
 	c := &collector{
-		ctx:      ctx,
-		in:       ordered,
-		pool:     pool,
-		w:        newSparseWriter(dst, holeSize),
-		pos:      32,
-		counter:  progress.OrNop(o.Reporter).Counter("decompressing "+name, sizeOrUnknown(o.Size)),
-		inSize:   &inputSize,
+		ctx:     ctx,
+		in:      ordered,
+		pool:    pool,
+		w:       newSparseWriter(dst, holeSize),
+		pos:     32,
+		counter: progress.OrNop(o.Reporter).Counter("decompressing "+name, sizeOrUnknown(o.Size)),
+		inSize:  &inputSize,
 	}
 	err = c.run()
 	c.counter.Done()
