@@ -74,6 +74,39 @@ func TestCPUDecodeBlock(t *testing.T) {
 		best = min(best, dt)
 	}
 	t.Logf("best CPU per block: %v (%d bytes out)", best, o.size)
+	// Stage by stage.
+	cpu := func() time.Duration {
+		var r syscall.Rusage
+		syscall.Getrusage(1, &r)
+		return time.Duration(r.Utime.Nano() + r.Stime.Nano())
+	}
+	var st [4]time.Duration
+	for i := range st {
+		st[i] = 1 << 62
+	}
+	for range 15 {
+		t0 := cpu()
+		for range 4 {
+			d.decodeSymbols(buf, 32, len(data)*8)
+		}
+		t1 := cpu()
+		for range 4 {
+			d.links()
+		}
+		t2 := cpu()
+		for range 4 {
+			d.walk()
+		}
+		t3 := cpu()
+		for range 4 {
+			d.finish(&o)
+		}
+		t4 := cpu()
+		for i, dt := range []time.Duration{t1 - t0, t2 - t1, t3 - t2, t4 - t3} {
+			st[i] = min(st[i], dt/4)
+		}
+	}
+	t.Logf("stages: symbols %v, links %v, walk %v, unRLE+CRC %v", st[0], st[1], st[2], st[3])
 	if sm, err := os.ReadFile("/proc/self/smaps_rollup"); err == nil {
 		for _, l := range strings.Split(string(sm), "\n") {
 			if strings.HasPrefix(l, "AnonHugePages") {

@@ -285,16 +285,29 @@ func (d *blockDecoder) decodeSymbols(data []byte, start, limit int) (end int, er
 		if n >= maxBlockSize {
 			return 0, errors.New("block exceeds maximum size")
 		}
-		idx := int(sym - 1)
-		b := mtf[idx]
-		if idx < 16 {
-			for k := idx; k > 0; k-- {
-				mtf[k] = mtf[k-1]
-			}
+		// Move to front. The first 16 entries are moved as two words
+		// without loops, so the usual small indexes cost no branch
+		// mispredictions.
+		idx := uint(sym - 1)
+		var b byte
+		if idx < 8 {
+			w := binary.LittleEndian.Uint64(mtf[0:8])
+			b = byte(w >> (8 * idx))
+			m := uint64(1)<<(8*idx) - 1
+			binary.LittleEndian.PutUint64(mtf[0:8], w&^(m<<8|0xff)|(w&m)<<8|uint64(b))
+		} else if idx < 16 {
+			w0 := binary.LittleEndian.Uint64(mtf[0:8])
+			w1 := binary.LittleEndian.Uint64(mtf[8:16])
+			j := idx - 8
+			b = byte(w1 >> (8 * j))
+			m := uint64(1)<<(8*j) - 1
+			binary.LittleEndian.PutUint64(mtf[8:16], w1&^(m<<8|0xff)|(w1&m)<<8|w0>>56)
+			binary.LittleEndian.PutUint64(mtf[0:8], w0<<8|uint64(b))
 		} else {
+			b = mtf[idx&0xff]
 			copy(mtf[1:idx+1], mtf[:idx])
+			mtf[0] = b
 		}
-		mtf[0] = b
 		ll[n] = b
 		n++
 		counts[b]++
