@@ -1,5 +1,10 @@
 package decompress
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // minRun is the shortest run of one byte kept as a run segment rather
 // than copied into the literal bytes.
 const minRun = 32
@@ -17,22 +22,19 @@ func unRLE(pre []byte, o *blockOut) {
 	var size int64
 	n := len(pre)
 	i := 0
-	last, cnt := -1, 0
 	for i < n {
-		b := pre[i]
-		i++
-		lit = append(lit, b)
-		if int(b) != last {
-			last, cnt = int(b), 1
-			continue
-		}
-		cnt++
-		if cnt < 4 {
-			continue
-		}
-		last, cnt = -1, 0
-		if i >= n {
+		// Bytes up to the first four equal ones are literal; the byte
+		// after those four is a count of further copies.
+		k := findRun(pre, i)
+		if k+4 > n {
+			lit = append(lit, pre[i:]...)
 			break
+		}
+		lit = append(lit, pre[i:k+4]...)
+		b := pre[k]
+		i = k + 4
+		if i >= n {
+			break // four equal bytes end the block without a count
 		}
 		z := int64(pre[i])
 		i++
@@ -71,4 +73,28 @@ func unRLE(pre []byte, o *blockOut) {
 		segs = append(segs, seg{lit: uint32(len(lit) - litStart)})
 	}
 	o.lit, o.segs, o.size, o.crc = lit, segs, size, ^crc
+}
+
+// findRun returns the first k >= i with p[k] == p[k+1] == p[k+2] ==
+// p[k+3], or len(p) when there is none. Eight bytes at a time: byte j of
+// y is zero when p[k+j] == p[k+j+1].
+func findRun(p []byte, i int) int {
+	const lo7 = 0x7f7f7f7f7f7f7f7f
+	n := len(p)
+	k := i
+	for ; k+8 <= n; k += 5 {
+		x := binary.LittleEndian.Uint64(p[k:])
+		y := x ^ x>>8
+		z := ^((y&lo7 + lo7) | y | lo7) // 0x80 in each zero byte of y
+		t := z & (z >> 8) & (z >> 16) & 0x8080808080
+		if t != 0 {
+			return k + bits.TrailingZeros64(t)>>3
+		}
+	}
+	for ; k+3 < n; k++ {
+		if p[k] == p[k+1] && p[k] == p[k+2] && p[k] == p[k+3] {
+			return k
+		}
+	}
+	return n
 }
