@@ -161,9 +161,17 @@ func sizeOrUnknown(n int64) int64 {
 	return n
 }
 
+// decoders keeps the scratch memory (9 MB each) of finished workers for
+// the next call.
+var decoders sync.Pool
+
 // worker decodes block pieces until work is closed.
 func worker(ctx context.Context, work <-chan *piece) {
-	d := newBlockDecoder()
+	d, _ := decoders.Get().(*blockDecoder)
+	if d == nil {
+		d = newBlockDecoder()
+	}
+	defer decoders.Put(d)
 	for p := range work {
 		if ctx.Err() != nil {
 			p.fail(ctx.Err())

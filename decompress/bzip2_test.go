@@ -255,7 +255,7 @@ func TestMultiStream(t *testing.T) {
 	}
 	checkRoundTrip(t, writeFile(t, "cat.bz2", cat), decompress.Options{Workers: 2})
 
-	// lbzip2 writes one stream per block group; make it use several.
+	// lbzip2's own encoder (one stream, blocks made by several threads).
 	big := writeFile(t, "big.bin", append(textish(3<<20, 7), randomBytes(2<<20, 8)...))
 	lbz := compress(t, big, "lbzip2", "-1", "-n", "2")
 	checkRoundTrip(t, lbz, decompress.Options{})

@@ -37,8 +37,8 @@ func FuzzBzip2(f *testing.F) {
 		}
 		defer dst.Close()
 		n, err := decompress.Bzip2ToSparse(context.Background(), bytes.NewReader(in), dst, decompress.Options{Workers: 2})
-		if err != nil {
-			return
+		if err != nil || n > 16<<20 {
+			return // (the standard library is slow to check big outputs)
 		}
 		want, err := io.ReadAll(io.LimitReader(bzip2.NewReader(bytes.NewReader(in)), 1<<30))
 		if err != nil {

@@ -52,10 +52,11 @@ t() { # name cmd...: prints median wall seconds
 	ts=""
 	for _ in $(seq "$runs"); do
 		rm -f "$out"
-		/usr/bin/time -f %e -o "$dir/.t" sh -c "$*" >/dev/null
-		ts="$ts $(tail -1 "$dir/.t")"
+		/usr/bin/time -f "%e %M" -o "$dir/.t" sh -c "$*" >/dev/null
+		ts="$ts $(tail -1 "$dir/.t" | cut -d' ' -f1)"
+		rss=$(tail -1 "$dir/.t" | cut -d' ' -f2)
 	done
-	echo "$ts" | tr ' ' '\n' | grep . | sort -n | awk -v n="$name" '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%-12s median %6.2f s  (runs:", n, m; for (i=1;i<=NR;i++) printf " %s", a[i]; print ")"; print m > "/dev/stderr"}' 2>"$dir/.m.$name"
+	echo "$ts" | tr ' ' '\n' | grep . | sort -n | awk -v n="$name" -v rss="$rss" '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%-12s median %6.2f s  (runs:", n, m; for (i=1;i<=NR;i++) printf " %s", a[i]; printf ")  max RSS %d MiB\n", rss/1024; print m > "/dev/stderr"}' 2>"$dir/.m.$name"
 }
 
 t ours "$tool $bz $out"
