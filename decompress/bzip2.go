@@ -59,12 +59,12 @@ func Bzip2ToSparse(ctx context.Context, src io.Reader, dst *os.File, o Options) 
 	var hdr [4]byte
 	if n, err := io.ReadFull(src, hdr[:]); err != nil {
 		if n == 0 || errors.Is(err, io.ErrUnexpectedEOF) {
-			return 0, errNotBzip2
+			return 0, ErrNotBzip2
 		}
 		return 0, fmt.Errorf("reading compressed input: %w", err)
 	}
 	if !IsBzip2(hdr[:]) {
-		return 0, errNotBzip2
+		return 0, ErrNotBzip2
 	}
 	if err := dst.Truncate(0); err != nil {
 		return 0, fmt.Errorf("truncating %s: %w", dst.Name(), err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -294,6 +295,9 @@ func TestCorruptRefused(t *testing.T) {
 		}
 		if !strings.HasPrefix(err.Error(), "decompressing ") {
 			t.Errorf("%s: error %q lacks context", name, err)
+		}
+		if !errors.Is(err, decompress.ErrCorrupt) && !errors.Is(err, decompress.ErrNotBzip2) {
+			t.Errorf("%s: error %q is neither ErrCorrupt nor ErrNotBzip2", name, err)
 		}
 	}
 	for _, cut := range []int{3, 4, 10, 5000, len(orig) / 2, len(orig) - 11, len(orig) - 1} {

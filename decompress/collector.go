@@ -55,7 +55,7 @@ func (c *collector) release(p *piece) {
 // truncated is the error for an input that ends inside a stream; only
 // called once in is closed.
 func (c *collector) truncated() error {
-	return fmt.Errorf("truncated bzip2 stream at byte %d", max(c.inEnd, *c.inSize))
+	return corrupt("truncated bzip2 stream at byte %d", max(c.inEnd, *c.inSize))
 }
 
 func (c *collector) run() error {
@@ -78,7 +78,7 @@ func (c *collector) run() error {
 			continue
 		case p.startBit > c.pos:
 			c.release(p)
-			return fmt.Errorf("corrupt bzip2 stream: no block or end-of-stream marker at byte %d", c.pos/8)
+			return corrupt("corrupt bzip2 stream: no block or end-of-stream marker at byte %d", c.pos/8)
 		}
 		if p.kind == kindBlock {
 			err = c.block(p)
@@ -115,7 +115,7 @@ func (c *collector) block(p *piece) error {
 		off := int(q.startBit/8 - from)
 		if off > n || off+q.dataLen > 2*maxPiece {
 			c.release(q)
-			return fmt.Errorf("corrupt bzip2 stream: block %d at byte %d never ends", k, from)
+			return corrupt("corrupt bzip2 stream: block %d at byte %d never ends", k, from)
 		}
 		merged := make([]byte, off+q.dataLen+inputPad)
 		copy(merged, data[:off])
@@ -134,11 +134,11 @@ func (c *collector) block(p *piece) error {
 	}
 	switch {
 	case errors.Is(err, errCRC):
-		return fmt.Errorf("CRC mismatch in block %d at byte %d", k, from)
+		return corrupt("CRC mismatch in block %d at byte %d", k, from)
 	case err != nil:
-		return fmt.Errorf("corrupt block %d at byte %d: %w", k, from, err)
+		return corrupt("corrupt block %d at byte %d: %w", k, from, err)
 	case end != endBit:
-		return fmt.Errorf("corrupt bzip2 stream: no block or end-of-stream marker after block %d at byte %d", k, end/8)
+		return corrupt("corrupt bzip2 stream: no block or end-of-stream marker after block %d at byte %d", k, end/8)
 	}
 	c.combined = (c.combined<<1 | c.combined>>31) ^ p.out.crc
 	if err := c.w.block(p.out); err != nil {
@@ -169,7 +169,7 @@ func (c *collector) eos(p *piece) error {
 			off := int(q.startBit/8 - from)
 			if off > len(view) {
 				c.release(q)
-				return false, fmt.Errorf("corrupt bzip2 stream: end-of-stream marker at byte %d cut short", c.pos/8)
+				return false, corrupt("corrupt bzip2 stream: end-of-stream marker at byte %d cut short", c.pos/8)
 			}
 			if q.done != nil {
 				<-q.done
@@ -195,7 +195,7 @@ func (c *collector) eos(p *piece) error {
 	v := binary.BigEndian.Uint64(w[:]) << (bitOff & 7)
 	stored := uint32(v >> 32)
 	if stored != c.combined {
-		return fmt.Errorf("stream CRC mismatch at byte %d", c.pos/8)
+		return corrupt("stream CRC mismatch at byte %d", c.pos/8)
 	}
 	next := (c.pos + 80 + 7) / 8
 	ok, err = have(next + 4)
@@ -211,4 +211,16 @@ func (c *collector) eos(p *piece) error {
 	c.finished = true
 	c.pos = next * 8
 	return nil
+}
+
+// dataError is an error in the compressed data (as opposed to reading
+// or writing); it matches ErrCorrupt.
+type dataError struct{ error }
+
+func (dataError) Is(target error) bool { return target == ErrCorrupt }
+
+func (e dataError) Unwrap() error { return e.error }
+
+func corrupt(format string, args ...any) error {
+	return dataError{fmt.Errorf(format, args...)}
 }

@@ -25,6 +25,20 @@
 //     of HoleSize bytes or more, so they become holes; the file is
 //     truncated to the exact output length at the end.
 //
-// Randomised blocks (written only by bzip2 0.9.0 and older, deprecated
-// since) are refused.
+// Bzip2FileToSparse wraps it for files: temporary output in the target
+// directory, renamed on success, removed on failure. Errors about the
+// data (truncated, corrupt, CRC mismatch) match ErrCorrupt and name the
+// byte offset; an input that is not bzip2 gives ErrNotBzip2. Randomised
+// blocks (written only by bzip2 0.9.0 and older, deprecated since) are
+// refused.
+//
+// # Speed
+//
+// Per block, the inverse BWT dominates: it is bound by memory latency,
+// hence the two-ended walk. Huffman codes of up to 12 bits decode with one
+// table lookup, and move-to-front of the usual small indexes is done on
+// 64-bit words. On a Flatcar-like image (scripts/bench-bz2.sh) this is
+// several times faster than bunzip2 and lbzip2 -d writing to a file, since
+// those also expand and write every zero; on data without zeros it is
+// about as fast as lbzip2 -d.
 package decompress

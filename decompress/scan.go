@@ -73,7 +73,14 @@ type scanner struct {
 	alloc func(n int) []byte
 }
 
-var errNotBzip2 = errors.New("not a bzip2 stream (no BZh header)")
+var (
+	// ErrNotBzip2 is returned for an input that does not start with a
+	// bzip2 header.
+	ErrNotBzip2 = errors.New("not a bzip2 stream (no BZh header)")
+	// ErrCorrupt matches every error about the compressed data itself:
+	// truncated, corrupt, CRC mismatch.
+	ErrCorrupt = errors.New("corrupt bzip2 data")
+)
 
 // IsBzip2 reports whether header starts like a bzip2 stream ("BZh" and a
 // block size digit 1-9).
