@@ -83,13 +83,8 @@ func TestReadExtensionRelease(t *testing.T) {
 			if got != want {
 				t.Errorf("oem-release = %q, want %q", got, want)
 			}
-			if comp == "lz4" {
-				if _, err := readExtReleaseDiskfs(p, "oem-qemu"); err == nil {
-					t.Log("go-diskfs now reads lz4: the unsquashfs fallback is no longer needed for it")
-				}
-				if _, err := readExtReleaseUnsquashfs(context.Background(), p, "oem-qemu"); err != nil {
-					t.Errorf("unsquashfs fallback: %v", err)
-				}
+			if _, err := ReadExtensionRelease(context.Background(), p, "oem-azure"); err == nil {
+				t.Error("a sysext without extension-release.oem-azure was accepted as oem-azure")
 			}
 		})
 	}
