@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bake-os/bake-os/internal/atomicfile"
 )
 
 // cachePath maps a URL to its place in the cache:
@@ -40,34 +42,7 @@ func cachePath(cacheDir, rawURL string) (string, error) {
 
 // writeFileAtomic writes data to a temp file beside path, syncs it and
 // renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
+func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }
 
 // commitFile renames a finished, synced file into place.
 func commitFile(from, to string) error {
@@ -77,17 +52,7 @@ func commitFile(from, to string) error {
 	return syncDir(filepath.Dir(to))
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // lockEntry takes an exclusive lock on a cache entry (path.lock) so that
 // two processes sharing the cache do not write the same partial file. It

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/sysext"
 )
 
@@ -404,25 +405,4 @@ func releaseNotes(images []ReleaseImage) string {
 
 // writeFileAtomic writes data to a temporary file beside path and renames
 // it into place.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
+func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }
