@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -107,11 +106,4 @@ func TestCPUDecodeBlock(t *testing.T) {
 		}
 	}
 	t.Logf("stages: symbols %v, links %v, walk %v, unRLE+CRC %v", st[0], st[1], st[2], st[3])
-	if sm, err := os.ReadFile("/proc/self/smaps_rollup"); err == nil {
-		for _, l := range strings.Split(string(sm), "\n") {
-			if strings.HasPrefix(l, "AnonHugePages") {
-				t.Log(l)
-			}
-		}
-	}
 }

@@ -27,12 +27,12 @@ var (
 
 // blockDecoder holds the scratch memory of one worker.
 type blockDecoder struct {
-	ll     []byte   // BWT last column, as decoded
+	ll     []byte   // BWT last column, as decoded; then walk scratch
 	tt     []uint32 // forward links: FL(j)<<8 | F[j]
-	lf     []uint32 // backward links: LF(i)<<8 | L[i]
 	pre    []byte   // block after inverse BWT, still RLE1-coded
 	sel    []uint8
 	tables [maxGroups]huffTable
+	arcs   []arc
 
 	// Set by decodeSymbols.
 	n, origPtr int
@@ -42,9 +42,8 @@ type blockDecoder struct {
 
 func newBlockDecoder() *blockDecoder {
 	return &blockDecoder{
-		ll:  make([]byte, maxBlockSize),
+		ll:  make([]byte, maxBlockSize, maxBlockSize+(walkChains+1)*walkRegion),
 		tt:  make([]uint32, maxBlockSize),
-		lf:  make([]uint32, maxBlockSize),
 		pre: make([]byte, maxBlockSize),
 		sel: make([]uint8, maxSelectors),
 	}
@@ -81,8 +80,7 @@ func (d *blockDecoder) decode(data []byte, start, limit int, out *blockOut) (end
 	if err != nil {
 		return end, err
 	}
-	d.links()
-	d.walk()
+	d.inverseBWT()
 	return end, d.finish(out)
 }
 
@@ -214,9 +212,46 @@ func (d *blockDecoder) decodeSymbols(data []byte, start, limit int) (end int, er
 	}
 
 	// Huffman + RUNA/RUNB + MTF into ll.
-	var counts [256]int
+	n, p2, nbits2, err := d.huffLoop(data, p, bits, nbits, limit, nSelectors, numInUse, &seqToUnseq)
+	p, nbits = p2, nbits2
+	if err != nil {
+		return 0, err
+	}
+	end = pos()
+	if end > limit {
+		return 0, errNeedMore
+	}
+	if origPtr >= n {
+		return 0, fmt.Errorf("invalid BWT origin %d for %d bytes", origPtr, n)
+	}
+	d.n, d.origPtr, d.storedCRC = n, origPtr, storedCRC
+	return end, nil
+}
+
+// inverseBWT turns d.ll[:d.n] into d.pre[:d.n].
+func (d *blockDecoder) inverseBWT() {
+	d.links()
+	d.walk()
+}
+
+// finish undoes RLE1 of the walked block into out and checks its CRC.
+func (d *blockDecoder) finish(out *blockOut) error {
+	unRLE(d.pre[:d.n], out)
+	if out.crc != d.storedCRC {
+		return errCRC
+	}
+	return nil
+}
+
+// huffLoop decodes the Huffman-coded symbols of a block (after its
+// tables) into d.ll and d.counts: RUNA/RUNB runs and move-to-front. It
+// is a function of its own so that the bit reader state lives in
+// registers. It returns the block length and the reader position.
+func (d *blockDecoder) huffLoop(data []byte, p int, bits uint64, nbits uint, limit, nSelectors, numInUse int, seqToUnseq *[256]byte) (int, int, uint, error) {
+	// Huffman + RUNA/RUNB + MTF into ll.
 	var mtf [256]byte
 	copy(mtf[:], seqToUnseq[:numInUse])
+	clear(d.counts[:])
 	ll := d.ll[:maxBlockSize]
 	n := 0
 	run, runN := 0, 1
@@ -227,10 +262,10 @@ func (d *blockDecoder) decodeSymbols(data []byte, start, limit int) (end int, er
 	for {
 		if left == 0 {
 			if selIdx >= nSelectors {
-				return 0, errors.New("ran out of selectors")
+				return n, p, nbits, errors.New("ran out of selectors")
 			}
-			if pos() > limit {
-				return 0, errNeedMore
+			if p*8-int(nbits) > limit {
+				return n, p, nbits, errNeedMore
 			}
 			tab = &d.tables[d.sel[selIdx]]
 			selIdx++
@@ -252,7 +287,7 @@ func (d *blockDecoder) decodeSymbols(data []byte, start, limit int) (end int, er
 		} else {
 			s, l := tab.slow(bits)
 			if l == 0 {
-				return 0, errBadHuffman
+				return n, p, nbits, errBadHuffman
 			}
 			sym = s
 			bits <<= l
@@ -262,16 +297,16 @@ func (d *blockDecoder) decodeSymbols(data []byte, start, limit int) (end int, er
 			run += runN << sym
 			runN <<= 1
 			if run > maxBlockSize {
-				return 0, errors.New("run exceeds block size")
+				return n, p, nbits, errors.New("run exceeds block size")
 			}
 			continue
 		}
 		if run > 0 {
 			if n+run > maxBlockSize {
-				return 0, errors.New("block exceeds maximum size")
+				return n, p, nbits, errors.New("block exceeds maximum size")
 			}
 			b := mtf[0]
-			counts[b] += run
+			d.counts[b] += run
 			s := ll[n : n+run]
 			for i := range s {
 				s[i] = b
@@ -283,7 +318,7 @@ func (d *blockDecoder) decodeSymbols(data []byte, start, limit int) (end int, er
 			break
 		}
 		if n >= maxBlockSize {
-			return 0, errors.New("block exceeds maximum size")
+			return n, p, nbits, errors.New("block exceeds maximum size")
 		}
 		// Move to front. The first 16 entries are moved as two words
 		// without loops, so the usual small indexes cost no branch
@@ -310,24 +345,7 @@ func (d *blockDecoder) decodeSymbols(data []byte, start, limit int) (end int, er
 		}
 		ll[n] = b
 		n++
-		counts[b]++
+		d.counts[b]++
 	}
-	end = pos()
-	if end > limit {
-		return 0, errNeedMore
-	}
-	if origPtr >= n {
-		return 0, fmt.Errorf("invalid BWT origin %d for %d bytes", origPtr, n)
-	}
-	d.n, d.origPtr, d.storedCRC, d.counts = n, origPtr, storedCRC, counts
-	return end, nil
-}
-
-// finish undoes RLE1 of the walked block into out and checks its CRC.
-func (d *blockDecoder) finish(out *blockOut) error {
-	unRLE(d.pre[:d.n], out)
-	if out.crc != d.storedCRC {
-		return errCRC
-	}
-	return nil
+	return n, p, nbits, nil
 }

@@ -179,8 +179,7 @@ func worker(ctx context.Context, work <-chan *piece) {
 		}
 		p.symbols(d)
 		if p.err == nil {
-			d.links()
-			d.walk()
+			d.inverseBWT()
 			p.err = d.finish(p.out)
 		}
 		close(p.done)

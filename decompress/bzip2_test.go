@@ -157,6 +157,8 @@ func TestRoundTrip(t *testing.T) {
 		"text-2M":    textish(2<<20, 2),
 		"runs":       bytes.Repeat(append(bytes.Repeat([]byte{0xaa}, 300), bytes.Repeat([]byte{1, 2, 3}, 50)...), 3000),
 		"all-0xff":   bytes.Repeat([]byte{0xff}, 5<<20),
+		"periodic-3": bytes.Repeat([]byte("xyz"), 400000),
+		"periodic-7": bytes.Repeat([]byte("0123456"), 200000),
 		"zeros-tail": append(textish(10000, 3), make([]byte, 1<<20+3)...),
 	}
 	for name, data := range cases {

@@ -12,7 +12,7 @@
 //     (0x177245385090). Each piece goes to a worker; a fixed number of
 //     pieces is in flight, so memory is bounded whatever the input size.
 //   - A worker decodes one block (Huffman with lookup tables, MTF, inverse
-//     BWT walked from both ends at once, RLE1) into segments: literal bytes
+//     BWT walked along twelve chains at once, RLE1) into segments: literal bytes
 //     and runs of one byte. A run of zeros is never materialised; its CRC is
 //     computed in O(log n) by polynomial arithmetic.
 //   - An ordered collector accepts a piece only if the previous block's
@@ -35,7 +35,7 @@
 // # Speed
 //
 // Per block, the inverse BWT dominates: it is bound by memory latency,
-// hence the two-ended walk. Huffman codes of up to 12 bits decode with one
+// hence the many-chain walk (bwt.go). Huffman codes of up to 12 bits decode with one
 // table lookup, and move-to-front of the usual small indexes is done on
 // 64-bit words. On a Flatcar-like image (scripts/bench-bz2.sh) this is
 // several times faster than bunzip2 and lbzip2 -d writing to a file, since
