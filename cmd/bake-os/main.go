@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/sirupsen/logrus"
 )
 
 // Exit codes (see "EXIT STATUS" in --help).
@@ -51,6 +53,9 @@ func exitCode(err error) int {
 }
 
 func main() {
+	// go-diskfs logs through logrus; its messages are not ours to print.
+	logrus.SetOutput(os.Stderr)
+	logrus.SetLevel(logrus.ErrorLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCmd(defaultDeps())
