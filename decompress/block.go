@@ -76,6 +76,13 @@ func (o *blockOut) reset() {
 // magic). data must be followed by inputPad readable bytes (within
 // cap/len). It returns the bit position where the block ends.
 func (d *blockDecoder) decode(data []byte, start, limit int, out *blockOut) (end int, err error) {
+	defer func() {
+		// The stages after decodeSymbols work on a valid permutation and
+		// cannot fail; this only keeps a bug from taking the process down.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decoding block: internal error: %v", r)
+		}
+	}()
 	end, err = d.decodeSymbols(data, start, limit)
 	if err != nil {
 		return end, err

@@ -177,11 +177,7 @@ func worker(ctx context.Context, work <-chan *piece) {
 			p.fail(ctx.Err())
 			continue
 		}
-		p.symbols(d)
-		if p.err == nil {
-			d.inverseBWT()
-			p.err = d.finish(p.out)
-		}
+		p.decodeWith(d)
 		close(p.done)
 	}
 }
@@ -191,10 +187,10 @@ func (p *piece) fail(err error) {
 	close(p.done)
 }
 
-// symbols runs the first decoding stage of p with d.
-func (p *piece) symbols(d *blockDecoder) {
+// decodeWith decodes block piece p with d.
+func (p *piece) decodeWith(d *blockDecoder) {
 	base := p.startBit &^ 7
-	end, err := d.decodeSymbols(p.data, int(p.startBit-base), int(p.endBit-base))
+	end, err := d.decode(p.data, int(p.startBit-base), int(p.endBit-base), p.out)
 	p.end = base + int64(end)
 	p.err = err
 }
