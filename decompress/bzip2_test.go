@@ -159,6 +159,7 @@ func TestRoundTrip(t *testing.T) {
 		"all-0xff":   bytes.Repeat([]byte{0xff}, 5<<20),
 		"periodic-3": bytes.Repeat([]byte("xyz"), 400000),
 		"periodic-7": bytes.Repeat([]byte("0123456"), 200000),
+		"doubled":    bytes.Repeat(randomBytes(400000, 12), 2), // two BWT cycles
 		"zeros-tail": append(textish(10000, 3), make([]byte, 1<<20+3)...),
 	}
 	for name, data := range cases {
