@@ -208,7 +208,7 @@ ours_run() {
 	cpu_record ours "$c0"
 	# bake-os --verbose step times ("NAME: done in 1.2s"), for the profile.
 	sed -n 's/^\(decompressing\|preparing\|writing\)[^:]*: done in \([0-9.]*\)s$/\1 \2/p' "$work/ours.err" |
-		sort -u | while read -r s v; do printf '        (%s %s s)\n' "$s" "$v"; done
+		awk '!seen[$1]++' | while read -r s v; do printf '        (%s %s s)\n' "$s" "$v"; done
 	ours_out=$d/flatcar_production_qemu_uefi_image.img
 }
 
