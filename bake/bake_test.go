@@ -53,6 +53,9 @@ func TestBakeIntoROOT(t *testing.T) {
 	if dataSHA(t, f.image) != inSum {
 		t.Error("input image changed")
 	}
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("output mode %v %v, want 0644", st.Mode(), err)
+	}
 	judge(t, f.image, out)
 
 	// Managed by sysupdate: placed in [Target] Path, linked by CurrentSymlink.

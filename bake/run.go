@@ -155,6 +155,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		return res, nil // the deferred cleanup removes the working copy
 	}
+	if err := os.Chmod(work, 0o644); err != nil {
+		return nil, fmt.Errorf("setting mode of %s: %w", work, err)
+	}
 	if err := os.Rename(work, out); err != nil {
 		return nil, fmt.Errorf("moving baked image into place: %w", err)
 	}

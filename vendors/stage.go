@@ -51,6 +51,13 @@ func (s *stage) drop(tmp string) {
 func (s *stage) commit() ([]Artifact, error) {
 	var arts []Artifact
 	for _, it := range s.items {
+		// Temp files are created 0600; outputs are 0644 like qemu-img's,
+		// unless a bundle made its file executable.
+		if st, err := os.Stat(it.tmp); err == nil && st.Mode().Perm() == 0o600 {
+			if err := os.Chmod(it.tmp, 0o644); err != nil {
+				return nil, fmt.Errorf("setting mode of %s: %w", it.final, err)
+			}
+		}
 		if err := os.Rename(it.tmp, it.final); err != nil {
 			return nil, fmt.Errorf("renaming %s into place: %w", it.final, err)
 		}

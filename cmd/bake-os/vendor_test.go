@@ -60,6 +60,9 @@ func TestBakeWithVendor(t *testing.T) {
 		t.Fatalf("artifacts %+v", res.Artifacts)
 	}
 	testutil.Run(t, "qemu-img", "check", disk)
+	if st, err := os.Stat(disk); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("disk mode %v %v, want 0644", st.Mode(), err)
+	}
 	info := testutil.Run(t, "qemu-img", "info", "--output=json", disk)
 	if !strings.Contains(info, `"format": "qcow2"`) || !strings.Contains(info, `"virtual-size": 13212057600`) {
 		t.Errorf("qemu-img info: %s", info)
