@@ -24,6 +24,11 @@ type Ext4 struct {
 	pending []string
 	tmpDir  string
 	env     []string
+	// dirs caches directory listings, kept in step with the queued edits
+	// so that Stat and ReadDir need no debugfs run of their own while
+	// edits pile up; a bake then costs a handful of debugfs runs.
+	dirs map[string][]FileInfo
+	runs int // debugfs processes started, for tests
 }
 
 // Ext4Options tunes the ext4 editor.
@@ -38,7 +43,7 @@ func OpenExt4(image string, offset int64, o Ext4Options) (*Ext4, error) {
 	if _, err := exec.LookPath("debugfs"); err != nil {
 		return nil, fmt.Errorf("editing ext4: debugfs not found: install e2fsprogs")
 	}
-	e := &Ext4{image: image, offset: offset}
+	e := &Ext4{image: image, offset: offset, dirs: map[string][]FileInfo{}}
 	if o.Epoch != 0 {
 		e.env = []string{fmt.Sprintf("E2FSPROGS_FAKE_TIME=%d", o.Epoch)}
 	}
@@ -70,6 +75,7 @@ func (e *Ext4) run(write bool, cmds ...string) ([]byte, error) {
 		args = append(args, "-w")
 	}
 	args = append(args, "-f", "-", e.spec())
+	e.runs++
 	cmd := exec.Command("debugfs", args...)
 	cmd.Env = append(os.Environ(), e.env...)
 	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\n")
@@ -134,7 +140,36 @@ func (e *Ext4) MkdirAll(p string, perm fs.FileMode) error {
 	if err := e.queue("mkdir %s", p); err != nil {
 		return err
 	}
+	e.setEntry(p, FileInfo{Mode: fs.ModeDir | perm.Perm(), Size: 4096})
+	e.dirs[p] = []FileInfo{}
 	return e.setOwnerMode(p, 0o040000, perm)
+}
+
+// setEntry records p's new state in its parent's cached listing.
+func (e *Ext4) setEntry(p string, fi FileInfo) {
+	dir, name := path.Dir(p), path.Base(p)
+	fi.Name = name
+	list, ok := e.dirs[dir]
+	if !ok {
+		return
+	}
+	for i := range list {
+		if list[i].Name == name {
+			list[i] = fi
+			return
+		}
+	}
+	e.dirs[dir] = append(list, fi)
+}
+
+// updateEntry changes p's cached entry in place.
+func (e *Ext4) updateEntry(p string, f func(*FileInfo)) {
+	list := e.dirs[path.Dir(p)]
+	for i := range list {
+		if list[i].Name == path.Base(p) {
+			f(&list[i])
+		}
+	}
 }
 
 func (e *Ext4) setOwnerMode(p string, typeBits uint32, perm fs.FileMode) error {
@@ -156,7 +191,18 @@ func (e *Ext4) remove(p string) error {
 	if fi.Mode.IsDir() {
 		return fmt.Errorf("replacing %s: it is a directory", p)
 	}
-	return e.queue("rm %s", p)
+	if err := e.queue("rm %s", p); err != nil {
+		return err
+	}
+	dir, name := path.Dir(p), path.Base(p)
+	list := e.dirs[dir]
+	for i := range list {
+		if list[i].Name == name {
+			e.dirs[dir] = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	return nil
 }
 
 // WriteFile implements Editor. debugfs reads from a local file: an
@@ -167,10 +213,11 @@ func (e *Ext4) WriteFile(p string, src io.Reader, perm fs.FileMode) error {
 	}
 	p = path.Clean("/" + p)
 	local := ""
+	var size int64
 	if f, ok := src.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 			if off, err := f.Seek(0, io.SeekCurrent); err == nil && off == 0 {
-				local = f.Name()
+				local, size = f.Name(), st.Size()
 			}
 		}
 	}
@@ -186,10 +233,12 @@ func (e *Ext4) WriteFile(p string, src io.Reader, perm fs.FileMode) error {
 		if err != nil {
 			return fmt.Errorf("spooling %s: %w", p, err)
 		}
-		if _, err := io.Copy(tf, src); err != nil {
+		n, err := io.Copy(tf, src)
+		if err != nil {
 			tf.Close()
 			return fmt.Errorf("spooling %s: %w", p, err)
 		}
+		size = n
 		if err := tf.Close(); err != nil {
 			return fmt.Errorf("spooling %s: %w", p, err)
 		}
@@ -201,6 +250,7 @@ func (e *Ext4) WriteFile(p string, src io.Reader, perm fs.FileMode) error {
 	if err := e.queue("write %s %s", local, p); err != nil {
 		return err
 	}
+	e.setEntry(p, FileInfo{Mode: perm.Perm(), Size: size})
 	return e.setOwnerMode(p, 0o100000, perm)
 }
 
@@ -216,6 +266,7 @@ func (e *Ext4) Symlink(target, p string) error {
 	if err := e.queue("symlink %s %s", p, target); err != nil {
 		return err
 	}
+	e.setEntry(p, FileInfo{Mode: fs.ModeSymlink | 0o777, Size: int64(len(target)), LinkTarget: target})
 	if err := e.queue("sif %s uid 0", p); err != nil {
 		return err
 	}
@@ -228,15 +279,26 @@ func (e *Ext4) Chmod(p string, perm fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	return e.queue(fmt.Sprintf("sif %%s mode 0%o", modeTypeBits(fi.Mode)|uint32(perm.Perm())), p)
+	if err := e.queue(fmt.Sprintf("sif %%s mode 0%o", modeTypeBits(fi.Mode)|uint32(perm.Perm())), p); err != nil {
+		return err
+	}
+	e.updateEntry(path.Clean("/"+p), func(f *FileInfo) { f.Mode = f.Mode.Type() | perm.Perm() })
+	return nil
 }
 
 // Chown implements Editor.
 func (e *Ext4) Chown(p string, uid, gid int) error {
+	if _, err := e.Stat(p); err != nil {
+		return err
+	}
 	if err := e.queue(fmt.Sprintf("sif %%s uid %d", uid), p); err != nil {
 		return err
 	}
-	return e.queue(fmt.Sprintf("sif %%s gid %d", gid), p)
+	if err := e.queue(fmt.Sprintf("sif %%s gid %d", gid), p); err != nil {
+		return err
+	}
+	e.updateEntry(path.Clean("/"+p), func(f *FileInfo) { f.UID, f.GID = uid, gid })
+	return nil
 }
 
 // Open implements Editor: the file is dumped to a temp file first.
@@ -247,6 +309,9 @@ func (e *Ext4) Open(p string) (io.ReadCloser, error) {
 	}
 	if !fi.Mode.IsRegular() {
 		return nil, fmt.Errorf("reading %s: not a regular file", p)
+	}
+	if err := e.flush(); err != nil {
+		return nil, err
 	}
 	tf, err := os.CreateTemp("", "bake-os-dump-")
 	if err != nil {
@@ -296,10 +361,15 @@ func (e *Ext4) Stat(p string) (FileInfo, error) {
 
 // ReadDir implements Editor using "ls -p" (/inode/mode/uid/gid/name/size/).
 func (e *Ext4) ReadDir(p string) ([]FileInfo, error) {
+	p = path.Clean("/" + p)
+	if list, ok := e.dirs[p]; ok {
+		out := append([]FileInfo(nil), list...)
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out, nil
+	}
 	if err := e.flush(); err != nil {
 		return nil, err
 	}
-	p = path.Clean("/" + p)
 	q, err := quote(p)
 	if err != nil {
 		return nil, err
@@ -350,6 +420,7 @@ func (e *Ext4) ReadDir(p string) ([]FileInfo, error) {
 		}
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	e.dirs[p] = append([]FileInfo(nil), list...)
 	return list, nil
 }
 
@@ -384,6 +455,7 @@ func (e *Ext4) readLinks(list []FileInfo, cmds []string) error {
 // request runs one read-only command with -R, whose stdout is not mixed
 // with echoed command lines.
 func (e *Ext4) request(command string) ([]byte, error) {
+	e.runs++
 	cmd := exec.Command("debugfs", "-R", command, e.spec())
 	cmd.Env = append(os.Environ(), e.env...)
 	var stdout, stderr bytes.Buffer
@@ -435,6 +507,7 @@ func (e *Ext4) Commit(context.Context) error { return e.flush() }
 // Close implements Editor; uncommitted edits are dropped.
 func (e *Ext4) Close() error {
 	e.pending = nil
+	e.dirs = map[string][]FileInfo{}
 	if e.tmpDir != "" {
 		os.RemoveAll(e.tmpDir)
 		e.tmpDir = ""
