@@ -43,6 +43,7 @@ func preflightVendors(ctx context.Context, version string, o Options, ref *fetch
 func vendorOptions(work, version string, o Options, ref *fetch.ReleaseRef) vendors.BuildOptions {
 	vo := o.VendorOptions
 	vo.Base = work
+	vo.ConsumeBase = work != "" // the working copy is ours and deleted after
 	vo.OutputDir = o.OutputDir
 	vo.Arch = o.Arch
 	if vo.FlatcarVersion == "" {

@@ -51,6 +51,11 @@ type BuildOptions struct {
 	Workers int
 	// Reporter receives progress; nil reports nothing.
 	Reporter progress.Reporter
+	// ConsumeBase says Base is a temporary file the caller deletes after
+	// Build: when a single vendor group prepares a disk from it and
+	// nothing else reads it, that group takes the file over (rename)
+	// instead of copying it.
+	ConsumeBase bool
 	// Force replaces existing output files (else they are an error).
 	Force bool
 }

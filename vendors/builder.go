@@ -31,7 +31,8 @@ func (b *builder) buildGroup(ctx context.Context, g *group) error {
 		}
 		src = filepath.Join(b.work, name+".raw")
 		c := b.rep.Counter("preparing "+name, -1)
-		err := prepareDisk(ctx, b.plan.o.Base, src, g.layout, g.oem, b.plan.arch, b.plan.version)
+		consume := b.plan.o.ConsumeBase && len(b.plan.groups) == 1 && len(b.plan.boot) == 0
+		err := prepareDisk(ctx, b.plan.o.Base, src, consume, g.layout, g.oem, b.plan.arch, b.plan.version)
 		c.Done()
 		if err != nil {
 			return fmt.Errorf("preparing %s disk: %w", name, err)

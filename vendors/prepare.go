@@ -20,16 +20,15 @@ type oemInput struct {
 }
 
 // prepareDisk makes the group's working disk at path: a sparse copy of
-// base grown to layout, with the OEM sysext and files installed when oem
-// is not nil.
-func prepareDisk(ctx context.Context, base, path string, layout flatcar.Layout, oem *oemInput, arch flatcar.Arch, version string) error {
-	src, err := os.Open(base)
-	if err != nil {
-		return fmt.Errorf("opening base image: %w", err)
-	}
-	defer src.Close()
-	if err := sparse.CopyFile(ctx, path, src, 0o644, nil); err != nil {
-		return fmt.Errorf("copying base image: %w", err)
+// base (or base itself, renamed, when consume is set) grown to layout,
+// with the OEM sysext and files installed when oem is not nil.
+func prepareDisk(ctx context.Context, base, path string, consume bool, layout flatcar.Layout, oem *oemInput, arch flatcar.Arch, version string) error {
+	if consume {
+		if err := os.Rename(base, path); err != nil {
+			return fmt.Errorf("taking over base image: %w", err)
+		}
+	} else if err := copyBase(ctx, base, path); err != nil {
+		return err
 	}
 	if err := growToLayout(ctx, path, layout); err != nil {
 		return err
@@ -84,6 +83,18 @@ func growToLayout(ctx context.Context, path string, layout flatcar.Layout) error
 	}
 	if st.Size() != layout.DiskBytes() {
 		return fmt.Errorf("growing disk to layout %s: image is %d bytes, want %d", layout.Name, st.Size(), layout.DiskBytes())
+	}
+	return nil
+}
+
+func copyBase(ctx context.Context, base, path string) error {
+	src, err := os.Open(base)
+	if err != nil {
+		return fmt.Errorf("opening base image: %w", err)
+	}
+	defer src.Close()
+	if err := sparse.CopyFile(ctx, path, src, 0o644, nil); err != nil {
+		return fmt.Errorf("copying base image: %w", err)
 	}
 	return nil
 }
