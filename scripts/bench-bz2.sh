@@ -10,7 +10,13 @@
 # pieces, compressed with bzip2 -9. It is cached in
 # ${TMPDIR:-/tmp}/bake-os-bench/ because making it is slow. Timings use
 # /usr/bin/time; the machine may be shared, so repeat (RUNS, default 3) and
-# read the medians.
+# read the medians. The output is checked against the input's sha256 and
+# its allocated size is printed (holes). A Flatcar-sized run:
+#   RUNS=1 scripts/bench-bz2.sh 8192 1024
+# The Go benchmark is `go test -run X -bench Bzip2ToSparse ./decompress/`
+# (256 MiB image), and `BAKE_BENCH=1 BAKE_BENCH_CMD='... | bzip2 -9' go
+# test -run CPUDecodeBlock -v ./decompress/` gives per-stage CPU time of
+# one block.
 set -eu
 size_mb=${1:-2048}
 data_mb=${2:-256}
