@@ -17,6 +17,7 @@ import (
 
 	"github.com/bake-os/bake-os/decompress"
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/progress"
 )
 
 // compress runs a compressor tool on the file in and returns the path of
@@ -393,5 +394,26 @@ func BenchmarkBzip2ToSparse(b *testing.B) {
 		}
 		src.Close()
 		dst.Close()
+	}
+}
+
+// cancelReporter cancels the context at the first progress report.
+type cancelReporter struct{ cancel context.CancelFunc }
+
+func (r cancelReporter) Counter(string, int64) progress.Counter { return r }
+func (r cancelReporter) Add(int64)                              { r.cancel() }
+func (r cancelReporter) Done()                                  {}
+
+func TestCancelMidway(t *testing.T) {
+	bz := compress(t, writeFile(t, "in.bin", textish(3<<20, 9)), "bzip2", "-1")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src, _ := os.Open(bz)
+	defer src.Close()
+	dst, _ := os.Create(filepath.Join(t.TempDir(), "o"))
+	defer dst.Close()
+	_, err := decompress.Bzip2ToSparse(ctx, src, dst, decompress.Options{Reporter: cancelReporter{cancel}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
