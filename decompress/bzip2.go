@@ -142,8 +142,8 @@ func Bzip2ToSparse(ctx context.Context, src io.Reader, dst *os.File, o Options) 
 		}
 	}
 	wg.Wait()
-	if err == nil && scanErr != nil && !errors.Is(scanErr, context.Canceled) {
-		err = scanErr
+	if scanErr != nil && !errors.Is(scanErr, context.Canceled) {
+		err = scanErr // a read error, the cause of any truncation seen
 	}
 	if err == nil {
 		err = parent.Err()

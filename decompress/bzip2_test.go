@@ -417,3 +417,19 @@ func TestCancelMidway(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+func TestReadErrorReported(t *testing.T) {
+	bz := compress(t, writeFile(t, "in.bin", textish(1<<20, 3)), "bzip2", "-1")
+	d, _ := os.ReadFile(bz)
+	dst, _ := os.Create(filepath.Join(t.TempDir(), "o"))
+	defer dst.Close()
+	src := io.MultiReader(bytes.NewReader(d[:len(d)/2]), failingReader{})
+	_, err := decompress.Bzip2ToSparse(context.Background(), src, dst, decompress.Options{})
+	if err == nil || !strings.Contains(err.Error(), "connection reset") || errors.Is(err, decompress.ErrCorrupt) {
+		t.Fatalf("err = %v, want the read error", err)
+	}
+}
