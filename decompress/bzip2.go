@@ -35,7 +35,9 @@ type Options struct {
 // stay holes; dst ends with the exact decompressed length. Blocks are
 // decoded in parallel with a bounded number in flight.
 //
-// On error the content of dst is undefined: the caller deletes it.
+// dst must be a regular file: holes are never written, so a device would
+// keep stale data there (and Truncate refuses one). On error the content
+// of dst is undefined: the caller deletes it (Bzip2FileToSparse does).
 // Trailing bytes after the last stream that are not another stream are
 // ignored, as bunzip2 does.
 func Bzip2ToSparse(ctx context.Context, src io.Reader, dst *os.File, o Options) (written int64, err error) {
