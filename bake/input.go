@@ -65,9 +65,8 @@ func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progre
 	}
 	defer in.Close()
 	if bz {
-		c := rep.Counter("decompressing "+filepath.Base(input), st.Size())
+		// The decoder reports its own progress (compressed bytes).
 		_, err = decompress.Bzip2ToSparse(ctx, in, tmp, decompress.Options{Workers: workers, Size: st.Size(), Name: input, Reporter: rep})
-		c.Done()
 		if err != nil {
 			return "", nil, err
 		}
