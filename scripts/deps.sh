@@ -21,14 +21,14 @@ declare -A pkg=(
   [dd]=coreutils
 )
 
-demo_tools=(debugfs mke2fs mkfs.btrfs btrfs mkfs.vfat mmd mcopy mksquashfs unsquashfs)
+demo_tools=(debugfs mke2fs resize2fs mkfs.btrfs btrfs mkfs.vfat mmd mcopy mksquashfs unsquashfs bzip2)
 test_tools=("${!pkg[@]}")
 # Firmware files checked by path, not by command.
 test_files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/share/AAVMF/AAVMF_CODE.fd:qemu-efi-aarch64
   /usr/lib/ISOLINUX/isolinux.bin:isolinux /usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common)
 
 case "${1:-test}" in
-  demo) tools=("${demo_tools[@]}"); files=() ;;
+  demo) tools=("${demo_tools[@]}"); files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf) ;;
   test) tools=("${test_tools[@]}"); files=("${test_files[@]}") ;;
   *) echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac

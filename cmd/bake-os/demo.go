@@ -12,16 +12,19 @@ import (
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/sysextbuild"
 	"github.com/bake-os/bake-os/testimage"
+	"github.com/bake-os/bake-os/vendors"
 )
 
 type demoOptions struct {
-	dir  string
-	json bool
+	dir     string
+	json    bool
+	vendors []string
 }
 
 func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.dir, "dir", "demo-out", "work directory for the demo image, sysext and baked output")
+	fs.StringVar(&o.dir, "dir", "demo-out", "work directory (input/ and output/)")
 	fs.BoolVar(&o.json, "json", false, "print the inspection as JSON")
+	fs.StringSliceVar(&o.vendors, "vendor", []string{"qemu_uefi"}, "vendor images besides the generic one")
 }
 
 func newDemoCmd(d *deps) *cobra.Command {
@@ -31,9 +34,10 @@ func newDemoCmd(d *deps) *cobra.Command {
 		Short: "Generate a Flatcar-layout image and a sample sysext, bake them, and inspect the result",
 		Long: `demo runs the whole bake on an embedded default: it generates a sparse
 Flatcar-layout disk image (the exact partition table of
-flatcar_production_image.bin, with real filesystems), packs a sample
-"hello" sysext with a sysupdate config, bakes it into ROOT with docker
-masked, and prints "bake-os inspect" of the result.` + exitStatusHelp,
+flatcar_production_image.bin, with real filesystems) and its .bin.bz2, a
+sample "hello" sysext with a sysupdate config and a qemu OEM sysext, bakes
+the sysext into ROOT with docker masked, writes the generic image and the
+qemu_uefi vendor image, and prints "bake-os inspect" of the result.` + exitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, o, d) },
 	}
@@ -50,26 +54,52 @@ func runDemo(cmd *cobra.Command, o *demoOptions, d *deps) error {
 			return fmt.Errorf("creating %s: %w", p, err)
 		}
 	}
-	image := filepath.Join(in, bake.ImageName)
-	fmt.Fprintf(d.stderr, "generating Flatcar-layout image %s\n", image)
-	if err := testimage.Generate(ctx, image, testimage.Options{}); err != nil {
+	raw := filepath.Join(in, bake.ImageName)
+	fmt.Fprintf(d.stderr, "generating Flatcar-layout image %s.bz2\n", raw)
+	if err := testimage.Generate(ctx, raw, testimage.Options{}); err != nil {
+		return err
+	}
+	if err := testimage.Bzip2(ctx, raw, raw+".bz2"); err != nil {
+		return err
+	}
+	if err := os.Remove(raw); err != nil {
 		return err
 	}
 	ext, err := demoSysext(cmd, in)
 	if err != nil {
 		return err
 	}
+	var vs []vendors.Vendor
+	if len(o.vendors) > 0 && o.vendors[0] != "" {
+		if vs, err = vendors.ParseForArch(append([]string{vendors.GenericName}, o.vendors...), flatcar.ArchX86_64); err != nil {
+			return usageError{err}
+		}
+		oemRel := "ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=x86-64\nSYSEXT_ID=oem-qemu\nSYSEXT_NAME='QEMU'\n" +
+			"SYSEXT_VERSION_ID=4593.2.5\nSYSEXT_BUG_REPORT_URL='https://issues.flatcar.org'\n"
+		if err := testimage.Sysext(ctx, filepath.Join(in, "oem-qemu.raw"), "oem-qemu", oemRel, nil); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(d.stderr, "baking %s into ROOT\n", ext)
 	res, err := bake.Run(ctx, bake.Options{
-		Image: image, OutputDir: out, Arch: flatcar.ArchX86_64,
-		Sysexts:  []bake.Sysext{{Name: "hello", File: ext, Conf: filepath.Join(in, "hello.conf")}},
-		Masks:    []string{"docker-flatcar", "containerd-flatcar"},
-		Reporter: d.reporter(o.json), Logger: d.logger(false),
+		Image: raw + ".bz2", OutputDir: out, Arch: flatcar.ArchX86_64,
+		Sysexts:       []bake.Sysext{{Name: "hello", File: ext, Conf: filepath.Join(in, "hello.conf")}},
+		Masks:         []string{"docker-flatcar", "containerd-flatcar"},
+		Vendors:       vs,
+		VendorOptions: vendors.BuildOptions{Compress: "none", Force: true},
+		Reporter:      d.reporter(o.json), Logger: d.logger(false),
 	})
 	if err != nil {
 		return err
 	}
-	return runInspect(cmd, &inspectOptions{json: o.json}, d, res.Image)
+	image := res.Image
+	for _, a := range res.Artifacts {
+		fmt.Fprintf(d.stderr, "wrote %s (%s, %s)\n", a.Path, a.Vendor, a.Kind)
+		if a.Vendor == vendors.GenericName && a.Kind == "disk" {
+			image = a.Path
+		}
+	}
+	return runInspect(cmd, &inspectOptions{json: o.json}, d, image)
 }
 
 // demoSysext packs a small "hello" sysext with a sysupdate config.
