@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,20 +9,6 @@ import (
 
 	"github.com/bake-os/bake-os/internal/testutil"
 )
-
-// runPackCmd runs bake-os in-process with args in cwd and returns stdout,
-// stderr and the exit code.
-func runPackCmd(t *testing.T, cwd string, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	root := newRootCmd(&deps{stdout: &out, stderr: &errb, cwd: cwd})
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	if err != nil {
-		errb.WriteString(err.Error())
-	}
-	return out.String(), errb.String(), exitCode(err)
-}
 
 func TestSysextPackCommand(t *testing.T) {
 	testutil.RequireTool(t, "mksquashfs", "unsquashfs")
@@ -40,7 +24,7 @@ func TestSysextPackCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
-	out, errOut, code := runPackCmd(t, cwd, "sysext", "pack", "myext", "--arch", "amd64", "--os", "flatcar", "--reload", "--sysupdate")
+	out, errOut, code := run(t, cwd, "sysext", "pack", "myext", "--arch", "amd64", "--os", "flatcar", "--reload", "--sysupdate")
 	if code != 0 {
 		t.Fatalf("sysext pack: exit %d: %s", code, errOut)
 	}
@@ -71,13 +55,13 @@ func TestSysextPackCommand(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(tree, "usr/sbin"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, errOut, code := runPackCmd(t, cwd, "sysext", "pack", "myext"); code != 1 || !strings.Contains(errOut, "usr/sbin") {
+	if _, errOut, code := run(t, cwd, "sysext", "pack", "myext"); code != 1 || !strings.Contains(errOut, "usr/sbin") {
 		t.Errorf("pack with usr/sbin: exit %d, %q; want 1 naming usr/sbin", code, errOut)
 	}
-	if _, _, code := runPackCmd(t, cwd, "sysext", "pack", "myext", "--format", "zip"); code != 2 {
+	if _, _, code := run(t, cwd, "sysext", "pack", "myext", "--format", "zip"); code != 2 {
 		t.Errorf("pack --format zip: exit %d, want 2", code)
 	}
-	if _, _, code := runPackCmd(t, cwd, "sysext", "pack", "myext", "--ext-fs-size", "lots"); code != 2 {
+	if _, _, code := run(t, cwd, "sysext", "pack", "myext", "--ext-fs-size", "lots"); code != 2 {
 		t.Errorf("pack --ext-fs-size lots: exit %d, want 2", code)
 	}
 }
@@ -97,7 +81,7 @@ func TestSysextReleaseCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(cwd, "versions.txt"), []byte("# test\nwasmtime-24.0.0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stdout, errOut, code := runPackCmd(t, cwd, "sysext", "release", "--versions", "versions.txt", "--output-dir", "out", "--jobs", "3")
+	stdout, errOut, code := run(t, cwd, "sysext", "release", "--versions", "versions.txt", "--output-dir", "out", "--jobs", "3")
 	if code != 0 {
 		t.Fatalf("sysext release: exit %d: %s", code, errOut)
 	}
@@ -108,10 +92,10 @@ func TestSysextReleaseCommand(t *testing.T) {
 	if err != nil || strings.Count(string(sums), ".raw\n") != 2 {
 		t.Errorf("SHA256SUMS: %v\n%s", err, sums)
 	}
-	if _, _, code := runPackCmd(t, cwd, "sysext", "release", "--versions", "versions.txt", "--arch", "mips"); code != 2 {
+	if _, _, code := run(t, cwd, "sysext", "release", "--versions", "versions.txt", "--arch", "mips"); code != 2 {
 		t.Errorf("release --arch mips: exit %d, want 2", code)
 	}
-	if _, _, code := runPackCmd(t, cwd, "sysext", "release", "--versions", "missing.txt"); code != 1 {
+	if _, _, code := run(t, cwd, "sysext", "release", "--versions", "missing.txt"); code != 1 {
 		t.Errorf("release with a missing versions file: exit %d, want 1", code)
 	}
 }

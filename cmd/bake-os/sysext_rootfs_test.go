@@ -3,7 +3,6 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,23 +11,9 @@ import (
 	"github.com/bake-os/bake-os/internal/testutil"
 )
 
-// runRootfsCmd runs bake-os with args in cwd and returns stdout, stderr
-// and the exit code.
-func runRootfsCmd(t *testing.T, cwd string, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	root := newRootCmd(&deps{stdout: &out, stderr: &errb, cwd: cwd})
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	if err != nil {
-		errb.WriteString(err.Error())
-	}
-	return out.String(), errb.String(), exitCode(err)
-}
-
 func TestSysextRootfsCommandsHelp(t *testing.T) {
 	for _, c := range []string{"flix", "flatwrap", "oci-rootfs", "torcx"} {
-		out, _, code := runRootfsCmd(t, t.TempDir(), "sysext", c, "--help")
+		out, _, code := run(t, t.TempDir(), "sysext", c, "--help")
 		if code != 0 || !strings.Contains(out, "EXIT STATUS") || !strings.Contains(out, "Usage:") {
 			t.Errorf("sysext %s --help: code %d\n%s", c, code, out)
 		}
@@ -54,7 +39,7 @@ func TestSysextTorcxSmoke(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "docker.tar"), buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code := runRootfsCmd(t, dir, "sysext", "torcx", "docker.tar", "docker", "--os", "flatcar", "--arch", "amd64")
+	out, errOut, code := run(t, dir, "sysext", "torcx", "docker.tar", "docker", "--os", "flatcar", "--arch", "amd64")
 	if code != 0 {
 		t.Fatalf("torcx: code %d: %s", code, errOut)
 	}
@@ -80,7 +65,7 @@ func TestSysextRootfsUsageErrors(t *testing.T) {
 		{"sysext", "flix", "root", "name"},
 		{"sysext", "torcx", "--format", "zip", "t.tgz", "name"},
 	} {
-		if _, errOut, code := runRootfsCmd(t, t.TempDir(), args...); code != exitUsage {
+		if _, errOut, code := run(t, t.TempDir(), args...); code != exitUsage {
 			t.Errorf("%v: code %d, want %d (%s)", args, code, exitUsage, errOut)
 		}
 	}
