@@ -74,19 +74,29 @@ func (b *dirTree) chownRoot(l string) {
 	}
 }
 
-// WriteFile implements Editor.
-func (b *dirTree) WriteFile(p string, src io.Reader, perm fs.FileMode) error {
+// replaceable makes p's parents and removes a non-directory at p,
+// returning p's local path.
+func (b *dirTree) replaceable(verb, p string) (string, error) {
 	if err := b.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755); err != nil {
-		return err
+		return "", err
 	}
 	l, err := b.local(p)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if fi, err := os.Lstat(l); err == nil && fi.IsDir() {
-		return fmt.Errorf("writing %s: it is a directory", p)
+		return "", fmt.Errorf("%s %s: it is a directory", verb, p)
 	}
 	os.Remove(l)
+	return l, nil
+}
+
+// WriteFile implements Editor.
+func (b *dirTree) WriteFile(p string, src io.Reader, perm fs.FileMode) error {
+	l, err := b.replaceable("writing", p)
+	if err != nil {
+		return err
+	}
 	f, err := os.OpenFile(l, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
@@ -108,17 +118,10 @@ func (b *dirTree) WriteFile(p string, src io.Reader, perm fs.FileMode) error {
 
 // Symlink implements Editor.
 func (b *dirTree) Symlink(target, p string) error {
-	if err := b.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755); err != nil {
-		return err
-	}
-	l, err := b.local(p)
+	l, err := b.replaceable("linking", p)
 	if err != nil {
 		return err
 	}
-	if fi, err := os.Lstat(l); err == nil && fi.IsDir() {
-		return fmt.Errorf("linking %s: it is a directory", p)
-	}
-	os.Remove(l)
 	if err := os.Symlink(target, l); err != nil {
 		return fmt.Errorf("linking %s: %w", p, err)
 	}
