@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/bake-os/bake-os/fetch"
-	"github.com/bake-os/bake-os/vendors"
 )
 
 // Remote says what to download before baking; the zero value downloads
@@ -54,21 +53,5 @@ func resolveRemote(ctx context.Context, o *Options) (*fetch.ReleaseRef, error) {
 	if o.Version == "" && img.Version != nil {
 		o.Version = img.Version.Version
 	}
-	if needsReleaseFirmware(o.Vendors) && o.VendorOptions.FirmwareDir == "" {
-		dir, err := releaseFirmware(ctx, r.Fetch, img.Ref)
-		if err != nil {
-			return nil, err
-		}
-		o.VendorOptions.FirmwareDir = dir
-	}
 	return &img.Ref, nil
-}
-
-func needsReleaseFirmware(vs []vendors.Vendor) bool {
-	for _, v := range vs {
-		if v.Bundle == vendors.BundleQEMUUEFI {
-			return true
-		}
-	}
-	return false
 }

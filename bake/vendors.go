@@ -2,8 +2,8 @@ package bake
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/bake-os/bake-os/fetch"
@@ -62,28 +62,23 @@ func vendorOptions(work, version string, o Options, ref *fetch.ReleaseRef) vendo
 	if ref != nil && vo.FetchOEM == nil {
 		f := o.Remote.Fetch
 		vo.FetchOEM = func(ctx context.Context, id string) (string, error) {
-			return fetch.FetchReleaseFile(ctx, f, *ref, "oem-"+id+".raw")
+			return releaseFile(ctx, f, *ref, "oem-"+id+".raw")
+		}
+		if vo.FetchFirmware == nil {
+			vo.FetchFirmware = func(ctx context.Context, name string) (string, error) {
+				return releaseFile(ctx, f, *ref, name)
+			}
 		}
 	}
 	return vo
 }
 
-// releaseFirmware downloads the release's qemu_uefi firmware files into
-// the cache and returns their directory, or "" when the release has none.
-func releaseFirmware(ctx context.Context, f fetch.Options, ref fetch.ReleaseRef) (string, error) {
-	var dir string
-	for _, name := range []string{"flatcar_production_qemu_uefi_efi_code.qcow2", "flatcar_production_qemu_uefi_efi_vars.qcow2"} {
-		p, err := fetch.FetchReleaseFile(ctx, f, ref, name)
-		if err != nil {
-			return "", fmt.Errorf("fetching qemu_uefi firmware: %w", err)
-		}
-		if dir != "" && filepath.Dir(p) != dir {
-			return "", fmt.Errorf("fetching qemu_uefi firmware: files landed in different cache directories")
-		}
-		dir = filepath.Dir(p)
+// releaseFile downloads and verifies a file of the release; a file the
+// release does not have is vendors.ErrNotPublished.
+func releaseFile(ctx context.Context, f fetch.Options, ref fetch.ReleaseRef, name string) (string, error) {
+	p, err := fetch.FetchReleaseFile(ctx, f, ref, name)
+	if errors.Is(err, fetch.ErrNotFound) {
+		return "", fmt.Errorf("%s: %w (%w)", name, vendors.ErrNotPublished, err)
 	}
-	if _, err := os.Stat(dir); err != nil {
-		return "", err
-	}
-	return dir, nil
+	return p, err
 }

@@ -314,6 +314,11 @@ func resolveVersion(o BuildOptions) (string, error) {
 	return v, nil
 }
 
+// ErrNotPublished is what FetchOEM and FetchFirmware wrap when the release
+// does not have the file at all (as opposed to a failed download or
+// verification).
+var ErrNotPublished = errors.New("not published with the release")
+
 // resolveFirmware finds the qemu_uefi firmware: FirmwareDir, else the
 // release's files through FetchFirmware, else the distribution's.
 func resolveFirmware(ctx context.Context, o BuildOptions, arch flatcar.Arch) (firmware, error) {
@@ -326,6 +331,10 @@ func resolveFirmware(ctx context.Context, o BuildOptions, arch flatcar.Arch) (fi
 		dst  *string
 	}{{qemuCodeName, &fw.Code}, {qemuVarsName, &fw.Vars}} {
 		p, err := o.FetchFirmware(ctx, f.name)
+		if errors.Is(err, ErrNotPublished) {
+			// The release has no firmware files: use the distribution's.
+			return findFirmware(arch, "")
+		}
 		if err != nil {
 			return fw, fmt.Errorf("fetching UEFI firmware %s: %w", f.name, err)
 		}

@@ -20,9 +20,9 @@ import (
 	"github.com/bake-os/bake-os/testimage"
 )
 
-// releaseTree writes a signed release (image, version.txt, .sig, .DIGESTS)
-// and a bakery under root, signed by a throw-away key; it returns the
-// public key file.
+// releaseTree writes a signed release (image, version.txt, oem-qemu.raw,
+// each with .sig and .DIGESTS, no firmware files) and a bakery under root,
+// signed by a throw-away key; it returns the public key file.
 func releaseTree(t *testing.T, root string) string {
 	t.Helper()
 	ctx := context.Background()
@@ -42,7 +42,11 @@ func releaseTree(t *testing.T, root string) string {
 	}
 	vt, _ := os.ReadFile(filepath.Join(work, "version.txt"))
 	os.WriteFile(filepath.Join(rel, "version.txt"), vt, 0o644)
-	for _, name := range []string{"flatcar_production_image.bin.bz2", "version.txt"} {
+	oemRel := "ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=x86-64\nSYSEXT_ID=oem-qemu\nSYSEXT_NAME='QEMU'\n"
+	if err := testimage.Sysext(ctx, filepath.Join(rel, "oem-qemu.raw"), "oem-qemu", oemRel, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"flatcar_production_image.bin.bz2", "version.txt", "oem-qemu.raw"} {
 		data, _ := os.ReadFile(filepath.Join(rel, name))
 		var sig bytes.Buffer
 		if err := openpgp.DetachSign(&sig, key, bytes.NewReader(data), nil); err != nil {
@@ -71,7 +75,7 @@ func releaseTree(t *testing.T, root string) string {
 // 3 and no output.
 func TestFetchAndBake(t *testing.T) {
 	testutil.RequireTool(t, testimage.RequiredTools...)
-	testutil.RequireTool(t, "mksquashfs", "bzip2", "debugfs")
+	testutil.RequireTool(t, "mksquashfs", "bzip2", "debugfs", "qemu-img", "btrfs", "dd")
 	root := t.TempDir()
 	key := releaseTree(t, root)
 	srv := httptest.NewServer(http.FileServer(http.Dir(root)))
@@ -89,6 +93,31 @@ func TestFetchAndBake(t *testing.T) {
 		t.Errorf("sysext not installed: %s", v)
 	}
 	os.Remove(out)
+
+	// qemu_uefi in release mode: the OEM sysext comes from the release
+	// (verified), the firmware from the distribution (the release has
+	// none); the warm cache is reused.
+	vargs := append([]string{"--vendor", "qemu_uefi", "--compress", "none"}, args...)
+	_, stderr, code = run(t, dir, vargs...)
+	if code != 0 {
+		t.Fatalf("vendor run: exit %d: %s", code, stderr)
+	}
+	disk := filepath.Join(dir, "out", "flatcar_production_qemu_uefi_image.img")
+	raw := filepath.Join(t.TempDir(), "disk.raw")
+	testutil.Run(t, "qemu-img", "convert", "-O", "raw", disk, raw)
+	oem := filepath.Join(t.TempDir(), "oem.img")
+	testutil.Run(t, "dd", "if="+raw, "of="+oem, "bs=512", "skip=10493952", "count=2097152", "conv=sparse", "status=none")
+	restored := t.TempDir()
+	testutil.Run(t, "btrfs", "restore", oem, restored)
+	if _, err := os.Stat(filepath.Join(restored, "sysext/oem-qemu-4593.2.5.raw")); err != nil {
+		t.Errorf("OEM sysext from the release not installed: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(restored, "oem-release")); !strings.Contains(string(b), "ID=qemu") {
+		t.Errorf("oem-release %q", b)
+	}
+	for _, e := range []string{"flatcar_production_qemu_uefi_image.img", "flatcar_production_qemu_uefi.sh", "flatcar_production_qemu_uefi_efi_code.qcow2", "flatcar_production_qemu_uefi_efi_vars.qcow2", "flatcar_production_qemu_uefi.README"} {
+		os.Remove(filepath.Join(dir, "out", e))
+	}
 
 	// Tamper with the image on the server: a new cache must refuse it.
 	p := filepath.Join(root, "stable/amd64-usr/4593.2.5/flatcar_production_image.bin.bz2")
