@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bake-os/bake-os/internal/testutil"
 	"github.com/bake-os/bake-os/testimage"
 )
@@ -45,8 +47,21 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelpOfEveryCommand(t *testing.T) {
 	root := newRootCmd(&deps{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
-	for _, c := range append(root.Commands(), root) {
-		out, _, code := run(t, t.TempDir(), append(strings.Fields(strings.TrimPrefix(c.CommandPath(), root.Name())), "--help")...)
+	var all []*cobra.Command
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		all = append(all, c)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	if len(all) < 12 {
+		t.Fatalf("only %d commands found", len(all))
+	}
+	for _, c := range all {
+		args := append(strings.Fields(strings.TrimPrefix(c.CommandPath(), root.Name())), "--help")
+		out, _, code := run(t, t.TempDir(), args...)
 		if code != 0 || !strings.Contains(out, "Usage:") {
 			t.Errorf("%s --help: exit %d\n%s", c.CommandPath(), code, out)
 		}
