@@ -1,0 +1,77 @@
+package decompress
+
+import (
+	"fmt"
+	"os/exec"
+	"sync"
+	"testing"
+)
+
+// benchCorpus lists the blocks the stage benchmarks decode: each one
+// bzip2 -9 block of 890000 bytes cut from a tar of system directories
+// (shell pipeline), made once per test binary run.
+var benchCorpus = []struct{ name, cmd string }{
+	{"usrbin", "tar cf - /usr/bin 2>/dev/null | head -c 8000000 | tail -c 890000"},
+	{"usrshare", "tar cf - /usr/share 2>/dev/null | head -c 30000000 | tail -c 890000"},
+	// Already compressed data (firmware, .gz files): large MTF indexes.
+	{"gzip", "tar cf - /usr/bin 2>/dev/null | head -c 3000000 | gzip -1 | head -c 890000"},
+}
+
+var benchBlocks sync.Map // name -> []byte (padded with inputPad)
+
+func corpusBlock(b *testing.B, name, cmd string) []byte {
+	b.Helper()
+	if v, ok := benchBlocks.Load(name); ok {
+		return v.([]byte)
+	}
+	if _, err := exec.LookPath("bzip2"); err != nil {
+		b.Skip("bzip2 not installed")
+	}
+	out, err := exec.Command("sh", "-c", cmd+" | bzip2 -9").Output()
+	if err != nil || len(out) < 100 {
+		b.Fatalf("making block %s: %v", name, err)
+	}
+	buf := make([]byte, len(out), len(out)+inputPad)
+	copy(buf, out)
+	benchBlocks.Store(name, buf)
+	return buf
+}
+
+// BenchmarkStages measures the stages of decoding one block separately:
+// symbols (Huffman, RUNA/RUNB, MTF), bwt (links and walk) and all.
+func BenchmarkStages(b *testing.B) {
+	for _, c := range benchCorpus {
+		for _, stage := range []string{"symbols", "bwt", "all"} {
+			b.Run(fmt.Sprintf("%s/%s", c.name, stage), func(b *testing.B) {
+				data := corpusBlock(b, c.name, c.cmd)
+				limit := len(data) * 8
+				d := newBlockDecoder()
+				var o blockOut
+				if _, err := d.decode(data, 32, limit, &o); err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(o.size)
+				b.ResetTimer()
+				for b.Loop() {
+					switch stage {
+					case "symbols":
+						if _, err := d.decodeSymbols(data, 32, limit); err != nil {
+							b.Fatal(err)
+						}
+					case "bwt":
+						b.StopTimer()
+						if _, err := d.decodeSymbols(data, 32, limit); err != nil {
+							b.Fatal(err)
+						}
+						b.StartTimer()
+						d.inverseBWT()
+					case "all":
+						if _, err := d.decode(data, 32, limit, &o); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
+		}
+	}
+}
