@@ -256,8 +256,8 @@ func (d *blockDecoder) finish(out *blockOut) error {
 // registers. It returns the block length and the reader position.
 func (d *blockDecoder) huffLoop(data []byte, p int, bits uint64, nbits uint, limit, nSelectors, numInUse int, seqToUnseq *[256]byte) (int, int, uint, error) {
 	// Huffman + RUNA/RUNB + MTF into ll.
-	var mtf [256]byte
-	copy(mtf[:], seqToUnseq[:numInUse])
+	var mtf mtfList
+	mtf.init(seqToUnseq[:numInUse])
 	clear(d.counts[:])
 	ll := d.ll[:maxBlockSize]
 	n := 0
@@ -312,7 +312,7 @@ func (d *blockDecoder) huffLoop(data []byte, p int, bits uint64, nbits uint, lim
 			if n+run > maxBlockSize {
 				return n, p, nbits, errors.New("block exceeds maximum size")
 			}
-			b := mtf[0]
+			b := mtf.first()
 			d.counts[b] += run
 			s := ll[n : n+run]
 			for i := range s {
@@ -327,28 +327,16 @@ func (d *blockDecoder) huffLoop(data []byte, p int, bits uint64, nbits uint, lim
 		if n >= maxBlockSize {
 			return n, p, nbits, errors.New("block exceeds maximum size")
 		}
-		// Move to front. The first 16 entries are moved as two words
-		// without loops, so the usual small indexes cost no branch
-		// mispredictions.
+		// Move to front (mtfList.front, written out so that both halves
+		// inline).
 		idx := uint(sym - 1)
 		var b byte
 		if idx < 8 {
-			w := binary.LittleEndian.Uint64(mtf[0:8])
-			b = byte(w >> (8 * idx))
-			m := uint64(1)<<(8*idx) - 1
-			binary.LittleEndian.PutUint64(mtf[0:8], w&^(m<<8|0xff)|(w&m)<<8|uint64(b))
+			b = mtf.near8(idx)
 		} else if idx < 16 {
-			w0 := binary.LittleEndian.Uint64(mtf[0:8])
-			w1 := binary.LittleEndian.Uint64(mtf[8:16])
-			j := idx - 8
-			b = byte(w1 >> (8 * j))
-			m := uint64(1)<<(8*j) - 1
-			binary.LittleEndian.PutUint64(mtf[8:16], w1&^(m<<8|0xff)|(w1&m)<<8|w0>>56)
-			binary.LittleEndian.PutUint64(mtf[0:8], w0<<8|uint64(b))
+			b = mtf.near16(idx)
 		} else {
-			b = mtf[idx&0xff]
-			copy(mtf[1:idx+1], mtf[:idx])
-			mtf[0] = b
+			b = mtf.far(idx)
 		}
 		ll[n] = b
 		n++
