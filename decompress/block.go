@@ -259,7 +259,9 @@ func (d *blockDecoder) huffLoop(data []byte, p int, bits uint64, nbits uint, lim
 	var mtf mtfList
 	mtf.init(seqToUnseq[:numInUse])
 	clear(d.counts[:])
-	ll := d.ll[:maxBlockSize]
+	// Runs are filled eight bytes at a time, up to 7 bytes past their
+	// end: ll has room (see newBlockDecoder).
+	ll := d.ll[:maxBlockSize+8]
 	n := 0
 	run, runN := 0, 1
 	eob := uint16(numInUse + 1)
@@ -314,9 +316,9 @@ func (d *blockDecoder) huffLoop(data []byte, p int, bits uint64, nbits uint, lim
 			}
 			b := mtf.first()
 			d.counts[b] += run
-			s := ll[n : n+run]
-			for i := range s {
-				s[i] = b
+			w := uint64(b) * 0x0101010101010101
+			for i := n; i < n+run; i += 8 {
+				binary.LittleEndian.PutUint64(ll[i:], w)
 			}
 			n += run
 			run, runN = 0, 1
