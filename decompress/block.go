@@ -43,7 +43,7 @@ type blockDecoder struct {
 func newBlockDecoder() *blockDecoder {
 	return &blockDecoder{
 		ll:  make([]byte, maxBlockSize, maxBlockSize+(walkChains+1)*walkRegion),
-		tt:  make([]uint32, maxBlockSize),
+		tt:  make([]uint32, maxBlockSize, rowMask+1), // walk indexes tt[:rowMask+1]
 		pre: make([]byte, maxBlockSize),
 		sel: make([]uint8, maxSelectors),
 	}

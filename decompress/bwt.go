@@ -66,9 +66,7 @@ func (d *blockDecoder) walk() {
 	var (
 		cur, start [walkChains]uint32
 		wp, lim    [walkChains]int
-		active     [walkChains]bool
 		bump       int
-		nactive    int
 	)
 	arcs := d.arcs[:0]
 	// Start every chain at an anchor, taking its first step here (the
@@ -81,20 +79,21 @@ func (d *blockDecoder) walk() {
 		wp[i]++
 		bump += walkRegion
 		cur[i] = v >> 8 & rowMask
-		active[i] = true
-		nactive++
 	}
+	// Chains 0..nactive-1 are walking; a chain that ends is replaced by
+	// the last one. Row indexes are below 1<<20, so indexing the
+	// fixed-size ttw needs no bounds check.
+	ttw := (*[rowMask + 1]uint32)(d.tt[:rowMask+1])
+	nactive := np
 	for nactive > 0 {
-		for i := range walkChains {
-			if !active[i] {
-				continue
-			}
+		for i := 0; i < nactive && i < walkChains; i++ {
 			c := cur[i]
-			v := tt[c]
+			v := ttw[c&rowMask]
 			if v&anchorFlag != 0 {
 				arcs = append(arcs, arc{start: start[i], next: c, off: lim[i] - walkRegion, n: wp[i] - (lim[i] - walkRegion)})
-				active[i] = false
 				nactive--
+				cur[i], start[i], wp[i], lim[i] = cur[nactive], start[nactive], wp[nactive], lim[nactive]
+				i--
 				continue
 			}
 			w := wp[i]
