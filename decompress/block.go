@@ -14,6 +14,9 @@ const (
 	// inputPad zero bytes follow every piece so the bit reader can load 8
 	// bytes at a time and overshoot a group without bounds trouble.
 	inputPad = 1024
+	// groupWindow bytes from a group's first byte hold all its bits (at
+	// most 50 codes of 20 bits) and what the bit reader loads past them.
+	groupWindow = 256 + 8
 )
 
 var (
@@ -255,94 +258,93 @@ func (d *blockDecoder) finish(out *blockOut) error {
 // is a function of its own so that the bit reader state lives in
 // registers. It returns the block length and the reader position.
 func (d *blockDecoder) huffLoop(data []byte, p int, bits uint64, nbits uint, limit, nSelectors, numInUse int, seqToUnseq *[256]byte) (int, int, uint, error) {
-	// Huffman + RUNA/RUNB + MTF into ll.
 	var mtf mtfList
 	mtf.init(seqToUnseq[:numInUse])
 	clear(d.counts[:])
+	counts := &d.counts
 	// Runs are filled eight bytes at a time, up to 7 bytes past their
 	// end: ll has room (see newBlockDecoder).
-	ll := d.ll[:maxBlockSize+8]
+	ll := (*[maxBlockSize + 8]byte)(d.ll[:maxBlockSize+8])
 	n := 0
 	run, runN := 0, 1
 	eob := uint16(numInUse + 1)
-	selIdx := 0
-	var tab *huffTable
-	left := 0
-	for {
-		if left == 0 {
-			if selIdx >= nSelectors {
-				return n, p, nbits, errors.New("ran out of selectors")
+	for selIdx := 0; ; selIdx++ {
+		if selIdx >= nSelectors {
+			return n, p, nbits, errors.New("ran out of selectors")
+		}
+		if p*8-int(nbits) > limit || p+groupWindow > len(data) {
+			return n, p, nbits, errNeedMore
+		}
+		// The group's bits lie in win (q bytes loaded so far): indexes
+		// into it need no bounds checks, and the loop below keeps
+		// fewer values live.
+		win := (*[groupWindow]byte)(data[p : p+groupWindow])
+		q := 0
+		tab := &d.tables[d.sel[selIdx]]
+		for range groupSize {
+			if nbits < 32 {
+				w := binary.BigEndian.Uint64(win[q&255:])
+				bits |= w >> nbits
+				q += int(63-nbits) >> 3
+				nbits |= 56
 			}
-			if p*8-int(nbits) > limit {
-				return n, p, nbits, errNeedMore
+			var sym uint16
+			e := tab.lut[bits>>(64-lutBits)]
+			if l := uint(e & 31); l != 0 {
+				sym = e >> 5
+				bits <<= l
+				nbits -= l
+			} else {
+				s, l := tab.slow(bits)
+				if l == 0 {
+					return n, p + q, nbits, errBadHuffman
+				}
+				sym = s
+				bits <<= l
+				nbits -= l
 			}
-			tab = &d.tables[d.sel[selIdx]]
-			selIdx++
-			left = groupSize
-		}
-		left--
-		if nbits < 32 {
-			w := binary.BigEndian.Uint64(data[p:])
-			bits |= w >> nbits
-			p += int(63-nbits) >> 3
-			nbits |= 56
-		}
-		var sym uint16
-		e := tab.lut[bits>>(64-lutBits)]
-		if l := uint(e & 31); l != 0 {
-			sym = e >> 5
-			bits <<= l
-			nbits -= l
-		} else {
-			s, l := tab.slow(bits)
-			if l == 0 {
-				return n, p, nbits, errBadHuffman
+			if sym <= 1 {
+				run += runN << sym
+				runN <<= 1
+				if run > maxBlockSize {
+					return n, p + q, nbits, errors.New("run exceeds block size")
+				}
+				continue
 			}
-			sym = s
-			bits <<= l
-			nbits -= l
-		}
-		if sym <= 1 {
-			run += runN << sym
-			runN <<= 1
-			if run > maxBlockSize {
-				return n, p, nbits, errors.New("run exceeds block size")
+			if run > 0 {
+				if n+run > maxBlockSize {
+					return n, p + q, nbits, errors.New("block exceeds maximum size")
+				}
+				b := mtf.first()
+				counts[b] += run
+				w := uint64(b) * 0x0101010101010101
+				for i := n; i < n+run; i += 8 {
+					binary.LittleEndian.PutUint64(ll[i:], w)
+				}
+				n += run
+				run, runN = 0, 1
 			}
-			continue
-		}
-		if run > 0 {
-			if n+run > maxBlockSize {
-				return n, p, nbits, errors.New("block exceeds maximum size")
+			if sym == eob {
+				return n, p + q, nbits, nil
 			}
-			b := mtf.first()
-			d.counts[b] += run
-			w := uint64(b) * 0x0101010101010101
-			for i := n; i < n+run; i += 8 {
-				binary.LittleEndian.PutUint64(ll[i:], w)
+			if n >= maxBlockSize {
+				return n, p + q, nbits, errors.New("block exceeds maximum size")
 			}
-			n += run
-			run, runN = 0, 1
+			// Move to front (mtfList.front, written out so that its
+			// parts inline).
+			idx := uint(sym - 1)
+			var b byte
+			if idx < 8 {
+				b = mtf.near8(idx)
+			} else if idx < 16 {
+				b = mtf.near16(idx)
+			} else {
+				b = mtf.far(idx)
+			}
+			ll[n] = b
+			n++
+			counts[b]++
 		}
-		if sym == eob {
-			break
-		}
-		if n >= maxBlockSize {
-			return n, p, nbits, errors.New("block exceeds maximum size")
-		}
-		// Move to front (mtfList.front, written out so that both halves
-		// inline).
-		idx := uint(sym - 1)
-		var b byte
-		if idx < 8 {
-			b = mtf.near8(idx)
-		} else if idx < 16 {
-			b = mtf.near16(idx)
-		} else {
-			b = mtf.far(idx)
-		}
-		ll[n] = b
-		n++
-		d.counts[b]++
+		p += q
 	}
-	return n, p, nbits, nil
 }
