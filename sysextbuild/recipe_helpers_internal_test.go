@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -71,43 +72,31 @@ func tarOf(t testing.TB, entries []fakeEntry) []byte {
 	return buf.Bytes()
 }
 
-func tarGz(t testing.TB, entries ...fakeEntry) []byte {
+// compress runs data through a compressor's writer.
+func compress(t testing.TB, data []byte, newWriter func(io.Writer) (io.WriteCloser, error)) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(tarOf(t, entries))
+	zw, err := newWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(data)
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+func tarGz(t testing.TB, entries ...fakeEntry) []byte {
+	return compress(t, tarOf(t, entries), func(w io.Writer) (io.WriteCloser, error) { return gzip.NewWriter(w), nil })
 }
 
 func tarXz(t testing.TB, entries ...fakeEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, err := xz.NewWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw.Write(tarOf(t, entries))
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return compress(t, tarOf(t, entries), func(w io.Writer) (io.WriteCloser, error) { return xz.NewWriter(w) })
 }
 
 func tarZst(t testing.TB, entries ...fakeEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, err := zstd.NewWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw.Write(tarOf(t, entries))
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return compress(t, tarOf(t, entries), func(w io.Writer) (io.WriteCloser, error) { return zstd.NewWriter(w) })
 }
 
 func zipOf(t testing.TB, entries ...fakeEntry) []byte {
