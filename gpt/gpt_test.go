@@ -42,7 +42,7 @@ func sgdiskInfo(t *testing.T, img string, n int) map[string]string {
 
 var sectorRE = regexp.MustCompile(`^(\d+)`)
 
-// TestFlatcarLayout asserts FLATCAR.md §2's numbers, read back by sgdisk
+// TestFlatcarLayout asserts docs/flatcar.md's layout numbers, read back by sgdisk
 // and by our reader.
 func TestFlatcarLayout(t *testing.T) {
 	img := genImage(t)

@@ -14,7 +14,7 @@ import (
 // GrowExt4 grows the ext4 filesystem at [off, off+size) of image to fill
 // that range, offline. resize2fs runs on a partition-sized sparse copy:
 // never on "image?offset=N", because resize2fs sets the whole image file's
-// size to the filesystem's (FLATCAR.md §2), destroying the disk. The
+// size to the filesystem's (docs/flatcar.md), destroying the disk. The
 // result is copied back with holes kept. epoch, when non-zero, pins the
 // superblock times (E2FSPROGS_FAKE_TIME) for reproducible output.
 func GrowExt4(ctx context.Context, image string, off, size, epoch int64) error {

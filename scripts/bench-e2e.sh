@@ -69,7 +69,7 @@ trap 'exit 130' INT TERM
 
 version=$(. "$IMAGE_DIR/version.txt" && echo "$FLATCAR_VERSION")
 sector=512
-# Base layout (FLATCAR.md §2) and the qemu_uefi "vm" layout.
+# Base layout (docs/flatcar.md) and the qemu_uefi "vm" layout.
 oem_start=10493952 oem_sectors=2097152
 root_start=12722176 root_sectors=3653632
 vm_root_sectors=12943360 vm_disk_sectors=25804800

@@ -13,7 +13,7 @@ func TestCreateMoreRecipes(t *testing.T) {
 	}
 }
 
-// moreCases cover the non-seed binary recipes of RECIPES.md.
+// moreCases cover the binary recipes beyond the seed ones.
 func moreCases(t *testing.T) []recipeCase {
 	gh := "https://github.com/"
 	cniURL := gh + "containernetworking/plugins/releases/download/v1.6.2/cni-plugins-linux-amd64-v1.6.2.tgz"

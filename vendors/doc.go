@@ -1,5 +1,5 @@
 // Package vendors owns the Flatcar vendor images: the registry of every
-// vendor of FLATCAR.md §5 (disk format, layout, OEM sysext, GRUB settings,
+// vendor of docs/vendors.md (disk format, layout, OEM sysext, GRUB settings,
 // output names, release compression, architectures, extra artefacts), the
 // OEM files each vendor writes (/grub.cfg, /oem-release), the bundles some
 // vendors ship (qemu_uefi launcher, .vmx, OVF, .ova, GCE tarball, Vagrant

@@ -8,7 +8,7 @@ import (
 )
 
 // grub holds the GRUB settings one OEM sysext puts into OEM /grub.cfg
-// (FLATCAR.md §5). oem_id is what Ignition and Afterburn use to pick the
+// (docs/vendors.md). oem_id is what Ignition and Afterburn use to pick the
 // platform.
 type grub struct {
 	// OEMID is the oem_id value (ami uses "ec2", stackit "openstack").

@@ -42,7 +42,7 @@ const (
 	BundlePXE              Bundle = "pxe"               // kernel + cpio.gz
 )
 
-// Vendor is one row of the vendor table (FLATCAR.md §5).
+// Vendor is one row of the vendor table (docs/vendors.md).
 type Vendor struct {
 	Name string
 	// Help is the one-line description shown by --help.
@@ -102,7 +102,7 @@ var generic = Vendor{
 	Compress: cBz2, Arches: bothArch,
 }
 
-// table is the one list of vendors. Keep it in FLATCAR.md §5 order.
+// table is the one list of vendors, in docs/vendors.md order.
 var table = []Vendor{
 	{Name: "qemu_uefi", Help: "QEMU with UEFI: qcow2, launcher script, firmware",
 		Disk: Disk{Format: "qcow2"}, Layout: "vm", OEM: "qemu", File: img("qemu_uefi", "img"),
@@ -206,7 +206,7 @@ var table = []Vendor{
 		Extras: []string{"flatcar_production_pxe.vmlinuz"}},
 }
 
-// All returns the vendors of FLATCAR.md §5 in table order (without
+// All returns the vendors of docs/vendors.md in table order (without
 // "generic").
 func All() []Vendor { return slices.Clone(table) }
 

@@ -11,7 +11,7 @@ import (
 func TestTableValid(t *testing.T) {
 	checkTable(table)
 	if got := len(All()); got != 32 {
-		t.Errorf("All() has %d vendors, FLATCAR.md §5 lists 32", got)
+		t.Errorf("All() has %d vendors, docs/vendors.md lists 32", got)
 	}
 }
 

@@ -1,12 +1,14 @@
-// Package archtest checks the project's layering rules (STYLE.md 1-2):
-// only cmd/ may import cobra, pflag and progressbar, and nothing imports
-// cmd/.
+// Package archtest checks the project's layering rules
+// (docs/ARCHITECTURE.md): only cmd/ may import cobra, pflag and
+// progressbar, nothing imports cmd/, and each package imports only
+// packages of lower layers.
 package archtest
 
 import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +19,28 @@ var cmdOnly = []string{
 	"github.com/spf13/cobra",
 	"github.com/spf13/pflag",
 	"github.com/schollz/progressbar",
+}
+
+const module = "github.com/bake-os/bake-os/"
+
+// layers is docs/ARCHITECTURE.md's table: a package imports only packages
+// of lower layers. Programs (cmd/ and internal tools) are layer 5.
+var layers = map[string]int{
+	"flatcar": 0, "osrelease": 0, "progress": 0, "internal/atomicfile": 0, "internal/testutil": 0,
+	"sparse": 1,
+	"gpt":    2, "decompress": 2, "partitions": 2, "sysext": 2, "vendors/diskfmt": 2,
+	"fetch": 3, "sysextbuild": 3, "vendors": 3, "testimage": 3, "partitions/partitionstest": 3,
+	"vendors/diskfmt/conformtest": 3,
+	"bake":                        4, "internal/benchimage": 4,
+}
+
+// layerOf returns the layer of the package in directory rel.
+func layerOf(rel string) (int, bool) {
+	if strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "internal/cmd/") || strings.Contains(rel, "/internal/") {
+		return 5, true
+	}
+	l, ok := layers[rel]
+	return l, ok
 }
 
 func TestLayering(t *testing.T) {
@@ -43,10 +67,21 @@ func TestLayering(t *testing.T) {
 		}
 		checked++
 		inCmd := strings.HasPrefix(rel, "cmd/")
+		dir := filepath.ToSlash(filepath.Dir(rel))
+		own, known := layerOf(dir)
+		if !known && dir != "internal/archtest" {
+			t.Errorf("package %s has no layer: add it to docs/ARCHITECTURE.md and to layers", dir)
+		}
+		test := strings.HasSuffix(rel, "_test.go")
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
 			if strings.HasPrefix(path, "github.com/bake-os/bake-os/cmd") {
 				t.Errorf("%s imports %s: nothing may import cmd/", rel, path)
+			}
+			if dep, ok := strings.CutPrefix(path, module); ok && known && !test {
+				if l, ok := layerOf(dep); !ok || l >= own {
+					t.Errorf("%s (layer %d) imports %s (layer %d): import only lower layers (docs/ARCHITECTURE.md)", rel, own, dep, l)
+				}
 			}
 			if inCmd {
 				continue
@@ -64,5 +99,44 @@ func TestLayering(t *testing.T) {
 	}
 	if checked < 50 {
 		t.Fatalf("only %d Go files checked: wrong root?", checked)
+	}
+}
+
+// TestNoOutsideReferences: the repository stands alone; facts it relies on
+// are in docs/, not in files beside the checkout.
+func TestNoOutsideReferences(t *testing.T) {
+	root := "../.."
+	outside := []string{"../shared/", "shared/reference"}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); strings.HasPrefix(name, ".") && p != root && name != ".ci" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(p) {
+		case ".go", ".md", ".sh", ".json", "":
+		default:
+			return nil
+		}
+		if strings.HasSuffix(p, "imports_test.go") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, o := range outside {
+			if strings.Contains(string(data), o) {
+				t.Errorf("%s refers to %q, outside the repository: put the fact in docs/", p, o)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
