@@ -1,0 +1,25 @@
+// Package provision owns what a bake configures in an image besides
+// sysexts, so that a machine comes up configured: the Ignition config
+// Flatcar's initrd reads on first boot.
+//
+// # Ignition
+//
+// Flatcar's initrd mounts the partition labelled OEM and, when it holds
+// config.ign at its root, hands it to Ignition as the user config
+// (docs/provisioning.md). A baked config is checked first with Ignition's
+// own config library: JSON errors and validation reports name the line,
+// column and field. The spec version must be one the target Flatcar
+// release reads: Flatcar from 3185.0.0 runs Ignition 2.x, which reads
+// spec 3.x up to the newest its Ignition version marked stable (the table
+// in specs.go, derived from the Ignition version each Flatcar major ships).
+// Spec 2.x configs (still read by Flatcar through a converter) cannot be
+// validated here and are refused with a hint.
+//
+// Butane configs (.bu, .yaml, .yml) are transpiled by the butane binary
+// when it is on PATH, never by a translator of our own.
+//
+// An image that already holds a config is never overwritten silently: the
+// caller refuses, replaces (--force) or merges ([Merge]: a parent config
+// whose ignition.config.merge lists both as data URLs, so Ignition itself
+// merges them).
+package provision
