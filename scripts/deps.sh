@@ -2,6 +2,7 @@
 # Installs the Debian packages bake-os needs for a purpose, when missing.
 #   scripts/deps.sh demo   tools the demo uses
 #   scripts/deps.sh test   every tool the test suite uses as a judge
+#   scripts/deps.sh boot   QEMU, a Debian kernel and busybox for the boot tests
 set -euo pipefail
 
 # tool -> Debian package
@@ -19,10 +20,15 @@ declare -A pkg=(
   [patchelf]=patchelf [bwrap]=bubblewrap [unshare]=util-linux
   [xorriso]=xorriso
   [dd]=coreutils
+  [qemu-system-x86_64]=qemu-system-x86 [busybox]=busybox-static
 )
 
 demo_tools=(debugfs mke2fs resize2fs mkfs.btrfs btrfs mkfs.vfat mmd mcopy mksquashfs unsquashfs bzip2)
-test_tools=("${!pkg[@]}")
+boot_tools=(qemu-system-x86_64 busybox cpio mksquashfs debugfs mkfs.btrfs mke2fs mkfs.vfat mmd mcopy)
+test_tools=()
+for t in "${!pkg[@]}"; do
+  case " ${boot_tools[*]:0:2} " in *" $t "*) ;; *) test_tools+=("$t") ;; esac
+done
 # Firmware files checked by path, not by command.
 test_files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/share/AAVMF/AAVMF_CODE.fd:qemu-efi-aarch64
   /usr/lib/ISOLINUX/isolinux.bin:isolinux /usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common)
@@ -30,6 +36,7 @@ test_files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/share/AAVMF/AAVMF_CODE.fd:qem
 case "${1:-test}" in
   demo) tools=("${demo_tools[@]}"); files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf) ;;
   test) tools=("${test_tools[@]}"); files=("${test_files[@]}") ;;
+  boot) tools=("${boot_tools[@]}"); files=("/boot/vmlinuz-*-cloud-amd64:linux-image-cloud-amd64") ;;
   *) echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac
 
@@ -38,7 +45,7 @@ for t in "${tools[@]}"; do
   command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || [ -x "/sbin/$t" ] || missing+=("${pkg[$t]}")
 done
 for f in "${files[@]}"; do
-  [ -e "${f%%:*}" ] || missing+=("${f##*:}")
+  compgen -G "${f%%:*}" >/dev/null || missing+=("${f##*:}")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -79,6 +79,14 @@ func findFirmware(arch flatcar.Arch, dir string) (firmware, error) {
 		arch, strings.Join(distroFirmwareDirs[arch], ", "), pkg)
 }
 
+// Firmware is a UEFI code/vars pair found for an arch: Flatcar's qcow2
+// release files, or raw .fd files.
+type Firmware = firmware
+
+// FindFirmware looks for UEFI firmware for arch in dir (when given), else
+// in the distribution's OVMF/AAVMF directories.
+func FindFirmware(arch flatcar.Arch, dir string) (Firmware, error) { return findFirmware(arch, dir) }
+
 // qemuScript renders the launcher script for arch.
 func qemuScript(arch flatcar.Arch, imageName string) string {
 	qemu, machine, cpuKVM := "qemu-system-x86_64", "q35", "host"

@@ -103,6 +103,7 @@ systemd-sysupdate config.
 		newInspectCmd(d),
 		newDemoCmd(d),
 		newSysextCmd(d),
+		newBootCmd(d),
 	)
 	return cmd
 }
