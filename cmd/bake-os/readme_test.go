@@ -126,7 +126,7 @@ func shellWords(s string) ([]string, error) {
 
 func TestShellWords(t *testing.T) {
 	for in, want := range map[string]string{
-		`bake-os a:b.raw   # comment`:      "bake-os|a:b.raw",
+		`bake-os a:b.raw   # comment`:       "bake-os|a:b.raw",
 		`x --name 'my ext' "q w"\ e`:        "x|--name|my ext|q w e",
 		`# only a comment`:                  "",
 		`scripts/demo.sh     # generate...`: "scripts/demo.sh",
@@ -156,8 +156,10 @@ type readmeCase struct {
 	check func(t *testing.T, dir, stdout string)
 }
 
-func fetchFlags(e *readmeEnv) []string     { return e.fetch }
-func upstreamFlags(e *readmeEnv) []string  { return []string{"--url-rewrite", "https://=" + e.upstream + "/"} }
+func fetchFlags(e *readmeEnv) []string { return e.fetch }
+func upstreamFlags(e *readmeEnv) []string {
+	return []string{"--url-rewrite", "https://=" + e.upstream + "/"}
+}
 func noFlags(*readmeEnv) []string          { return nil }
 func offset(part int64) string             { return fmt.Sprintf("?offset=%d", part*512) }
 func rootOf(img string) string             { return img + offset(12722176) }
