@@ -28,10 +28,10 @@ const module = "github.com/bake-os/bake-os/"
 var layers = map[string]int{
 	"flatcar": 0, "osrelease": 0, "progress": 0, "internal/atomicfile": 0, "internal/testutil": 0,
 	"sparse": 1,
-	"gpt":    2, "decompress": 2, "partitions": 2, "sysext": 2, "vendors/diskfmt": 2,
+	"gpt": 2, "decompress": 2, "partitions": 2, "sysext": 2, "provision": 2, "vendors/diskfmt": 2,
 	"fetch": 3, "sysextbuild": 3, "vendors": 3, "testimage": 3, "partitions/partitionstest": 3,
 	"vendors/diskfmt/conformtest": 3,
-	"bake":                        4, "internal/benchimage": 4,
+	"bake": 4, "boot": 4, "internal/benchimage": 4,
 }
 
 // layerOf returns the layer of the package in directory rel.
