@@ -25,14 +25,23 @@ const module = "github.com/bake-os/bake-os/"
 
 // layers is docs/ARCHITECTURE.md's table: a package imports only packages
 // of lower layers. Programs (cmd/ and internal tools) are layer 5.
-var layers = map[string]int{
-	"flatcar": 0, "osrelease": 0, "progress": 0, "internal/atomicfile": 0, "internal/testutil": 0,
-	"sparse": 1,
-	"gpt": 2, "decompress": 2, "partitions": 2, "sysext": 2, "provision": 2, "vendors/diskfmt": 2,
-	"fetch": 3, "sysextbuild": 3, "vendors": 3, "testimage": 3, "partitions/partitionstest": 3,
-	"vendors/diskfmt/conformtest": 3,
-	"bake": 4, "boot": 4, "internal/benchimage": 4,
+var layerTable = [][]string{
+	{"flatcar", "osrelease", "progress", "internal/atomicfile", "internal/testutil"},
+	{"sparse"},
+	{"gpt", "decompress", "partitions", "sysext", "provision", "vendors/diskfmt"},
+	{"fetch", "sysextbuild", "vendors", "testimage", "partitions/partitionstest", "vendors/diskfmt/conformtest"},
+	{"bake", "boot", "internal/benchimage"},
 }
+
+var layers = func() map[string]int {
+	m := map[string]int{}
+	for l, pkgs := range layerTable {
+		for _, p := range pkgs {
+			m[p] = l
+		}
+	}
+	return m
+}()
 
 // layerOf returns the layer of the package in directory rel.
 func layerOf(rel string) (int, bool) {
