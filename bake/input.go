@@ -10,6 +10,7 @@ import (
 
 	"github.com/bake-os/bake-os/decompress"
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/sparse"
 )
@@ -27,8 +28,9 @@ func isBzip2(path string) (bool, error) {
 }
 
 // WorkingCopy makes a sparse copy of the input image (decompressing
-// .bin.bz2 on the way) as a temp file in dir, and validates its GPT as a
-// Flatcar image. The caller renames or removes the returned file.
+// .bin.bz2 on the way) as a temp file in dir (atomicfile.CreateTemp), and
+// validates its GPT as a Flatcar image. The caller renames or removes the
+// returned file.
 func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progress.Reporter) (_ string, _ *gpt.Disk, err error) {
 	rep = progress.OrNop(rep)
 	st, err := checkFile("image", input)
@@ -49,14 +51,14 @@ func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progre
 			return "", nil, err
 		}
 	}
-	tmp, err := os.CreateTemp(dir, ".bake-os-image-*.tmp")
+	tmp, err := atomicfile.CreateTemp(dir, ImageName)
 	if err != nil {
 		return "", nil, fmt.Errorf("creating temp image in %s: %w", dir, err)
 	}
 	defer func() {
 		tmp.Close()
 		if err != nil {
-			os.Remove(tmp.Name())
+			atomicfile.Remove(tmp.Name())
 		}
 	}()
 	in, err := os.Open(input)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
@@ -242,7 +243,7 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 
 // runFilter runs tool as a stdin-to-stdout filter.
 func runFilter(ctx context.Context, out io.Writer, in io.Reader, tool string, args ...string) error {
-	cmd := exec.CommandContext(ctx, tool, args...)
+	cmd := child.Command(ctx, tool, args...)
 	cmd.Stdin = in
 	cmd.Stdout = out
 	var stderr strings.Builder
