@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/klauspost/compress/flate"
@@ -133,7 +134,7 @@ func compressFile(ctx context.Context, src, dst, name string, c Compression, wor
 	if err != nil {
 		return err
 	}
-	counter := progress.OrNop(rep).Counter("compressing "+filepath.Base(dst), r.size)
+	counter := progress.OrNop(rep).Counter("compressing "+atomicfile.FinalName(dst), r.size)
 	defer counter.Done()
 	cr := &ctxReader{ctx: ctx, r: r, c: counter}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -147,7 +148,7 @@ func compressFile(ctx context.Context, src, dst, name string, c Compression, wor
 		err = compressTo(ctx, out, cr, name, c, workers)
 	}
 	if err != nil {
-		return fmt.Errorf("compressing %s with %s: %w", filepath.Base(dst), c, err)
+		return fmt.Errorf("compressing %s with %s: %w", atomicfile.FinalName(dst), c, err)
 	}
 	if err := out.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", dst, err)

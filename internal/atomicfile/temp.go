@@ -150,3 +150,21 @@ func CheckTarget(path string, replace bool) error {
 	}
 	return nil
 }
+
+// FinalName returns the name a temporary path stands for (the <name> of
+// CreateTemp), for messages and progress; other paths give their base
+// name.
+func FinalName(path string) string {
+	base := filepath.Base(path)
+	rest, ok := strings.CutPrefix(base, TempPrefix)
+	if !ok {
+		return base
+	}
+	if _, rest, ok = strings.Cut(rest, "-"); !ok {
+		return base
+	}
+	if _, rest, ok = strings.Cut(rest, "-"); !ok || rest == "" {
+		return base
+	}
+	return rest
+}

@@ -19,10 +19,12 @@ import (
 const waitDelay = 2 * time.Second
 
 // Command is exec.CommandContext for a tool in its own process group:
-// cancelling ctx sends SIGKILL to the group, not only to the tool.
+// cancelling ctx sends SIGKILL to the group, not only to the tool. The
+// tool also gets SIGKILL when this process dies (killed with SIGKILL
+// itself, say).
 func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		return cmd.Process.Kill()
