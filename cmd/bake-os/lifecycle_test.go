@@ -82,8 +82,7 @@ var (
 func lifecycleFixture(t *testing.T) *lifeFixture {
 	t.Helper()
 	testutil.RequireTool(t, testimage.RequiredTools...)
-	testutil.RequireTool(t, "mksquashfs", "debugfs", "btrfs", "mkfs.btrfs", "resize2fs", "lbzip2", "bzip2", "sh", "sleep")
-	bakeBinary(t)
+	testutil.RequireTool(t, "mksquashfs", "debugfs", "btrfs", "mkfs.btrfs", "resize2fs", "lbzip2", "bzip2", "sh", "sleep", "setsid")
 	lifeOnce.Do(func() {
 		ctx := context.Background()
 		dir, err := os.MkdirTemp("", "bake-os-lifecycle-")
