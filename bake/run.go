@@ -110,7 +110,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	out := filepath.Join(o.OutputDir, ImageName)
-	if err := checkOutput(o.Image, out, len(o.Vendors) == 0, o.Force); err != nil {
+	if err := checkOutput(o.Image, out); err != nil {
 		return nil, err
 	}
 	version := o.Version
@@ -134,10 +134,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				s.Name, rel.Get("VERSION_ID"))
 		}
 	}
+	// Existing outputs refuse the run before any work (unless --force).
 	if len(o.Vendors) > 0 {
 		if err := preflightVendors(ctx, version, o, ref); err != nil {
 			return nil, err
 		}
+	} else if err := atomicfile.CheckTarget(out, o.Force); err != nil {
+		return nil, err
 	}
 	placements, err := plan(o.Sysexts, o.Target, func(m string) { log.Warn(m) })
 	if err != nil {
@@ -152,8 +155,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Removes the working copy unless it was renamed into place (a
-	// vendor build takes it over or copies it).
+	// Removes the working copy if it is still there: not renamed into
+	// place, nor taken over by a vendor build.
 	defer atomicfile.Remove(work)
 	res, err := install(ctx, work, disk, placements, o)
 	if err != nil {
@@ -213,24 +216,16 @@ func claimOutputDir(dir string, log *slog.Logger) (*atomicfile.DirLock, error) {
 	return lock, nil
 }
 
-// checkOutput refuses an output that is the input image, and, when the
-// plain image is written (plain), an existing one without force.
-func checkOutput(input, out string, plain, force bool) error {
+// checkOutput refuses an output that is the input image.
+func checkOutput(input, out string) error {
 	a, err := os.Stat(input)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", input, err)
 	}
-	b, err := os.Lstat(out)
-	if err != nil {
-		return nil
-	}
-	if os.SameFile(a, b) {
+	if b, err := os.Stat(out); err == nil && os.SameFile(a, b) {
 		return fmt.Errorf("output %s is the input image: choose another --output-dir (the input is never modified)", out)
 	}
-	if !plain {
-		return nil
-	}
-	return atomicfile.CheckTarget(out, force)
+	return nil
 }
 
 func checkMasks(masks []string, sysexts []Sysext) error {
