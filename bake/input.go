@@ -84,14 +84,28 @@ func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progre
 		}
 	}
 	d, err := gpt.Read(tmp)
-	if err != nil {
-		return "", nil, fmt.Errorf("image %s: %w", input, err)
+	if err == nil {
+		err = d.CheckFlatcar()
 	}
-	if err := d.CheckFlatcar(); err != nil {
-		return "", nil, fmt.Errorf("image %s: %w", input, err)
+	if err != nil {
+		// The copy's temp name means nothing to the user.
+		what := "its copy"
+		if bz {
+			what = "the decompressed image"
+		}
+		return "", nil, fmt.Errorf("image %s: %w", input, renamed{err, tmp.Name(), what})
 	}
 	return tmp.Name(), d, nil
 }
+
+// renamed is err with the text name replaced by what in its message.
+type renamed struct {
+	err        error
+	name, what string
+}
+
+func (r renamed) Error() string { return strings.ReplaceAll(r.err.Error(), r.name, r.what) }
+func (r renamed) Unwrap() error { return r.err }
 
 // ReadVersionTxt returns FLATCAR_VERSION from version.txt beside image,
 // or "" when there is none.

@@ -330,6 +330,8 @@ func TestInterruptInEveryPhase(t *testing.T) {
 			args: []string{"--image", f.big, "--workers", "1", "ext:" + f.ext}},
 		{name: "debugfs", slow: "debugfs", sigs: []syscall.Signal{syscall.SIGTERM},
 			args: []string{"--image", f.image, "ext:" + f.ext}},
+		{name: "hangup", slow: "debugfs", sigs: []syscall.Signal{syscall.SIGHUP},
+			args: []string{"--image", f.image, "ext:" + f.ext}},
 		{name: "btrfs", slow: "btrfs", sigs: []syscall.Signal{syscall.SIGINT},
 			args: []string{"--image", f.image, "--install_to", "oem:/sysext/", "ext:" + f.ext}},
 		{name: "vendor", slow: "resize2fs", sigs: []syscall.Signal{syscall.SIGTERM},

@@ -80,8 +80,8 @@ func main() {
 // handler does it and exits.
 const forceExitAfter = 700 * time.Millisecond
 
-// interruptible returns a context cancelled by the first SIGINT or
-// SIGTERM, and a function reporting that signal (0: none). A second
+// interruptible returns a context cancelled by the first SIGINT, SIGTERM
+// or SIGHUP, and a function reporting that signal (0: none). A second
 // signal, or a run that has not returned forceExitAfter after the first,
 // ends the process at once: child tools killed, temporary files removed,
 // exit status 128+signal. Signals are never ignored.
@@ -89,7 +89,7 @@ func interruptible(parent context.Context) (context.Context, func() syscall.Sign
 	ctx, cancel := context.WithCancel(parent)
 	var got atomic.Int32
 	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		sig := (<-ch).(syscall.Signal)
 		got.Store(int32(sig))
@@ -112,6 +112,8 @@ func signalName(sig syscall.Signal) string {
 		return "SIGINT"
 	case syscall.SIGTERM:
 		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
 	}
 	return sig.String()
 }

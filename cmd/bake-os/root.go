@@ -21,7 +21,7 @@ EXIT STATUS
   1    failure (bad input, tool error, I/O error)
   2    usage error (unknown flag, bad argument)
   3    verification failed (signature, checksum)
-  130  interrupted (SIGINT); 143 for SIGTERM`
+  130  interrupted (SIGINT); 143 for SIGTERM, 129 for SIGHUP`
 
 // bakeOptions are the root command's flags, compatible with the
 // sysext-bakery's bake_flatcar_image.sh.
