@@ -61,6 +61,9 @@ func TestMain(m *testing.M) {
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
+	if lifeDir != "" {
+		os.RemoveAll(lifeDir)
+	}
 	os.Exit(code)
 }
 
@@ -77,6 +80,7 @@ var (
 	lifeOnce sync.Once
 	life     *lifeFixture
 	lifeErr  error
+	lifeDir  string // removed by TestMain
 )
 
 func lifecycleFixture(t *testing.T) *lifeFixture {
@@ -90,6 +94,7 @@ func lifecycleFixture(t *testing.T) *lifeFixture {
 			lifeErr = err
 			return
 		}
+		lifeDir = dir
 		f := &lifeFixture{dir: dir, image: filepath.Join(dir, "flatcar_production_image.bin"),
 			big: filepath.Join(dir, "big", "flatcar_production_image.bin.bz2"), ext: filepath.Join(dir, "ext.raw")}
 		if lifeErr = testimage.Generate(ctx, f.image, testimage.Options{}); lifeErr != nil {
