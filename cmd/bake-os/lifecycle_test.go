@@ -74,6 +74,9 @@ type lifeFixture struct {
 	image string
 	big   string // a multi-stream .bin.bz2 that takes a while to decode
 	ext   string
+	// data is an image whose ROOT holds 48 MiB of incompressible data,
+	// so that writing a vendor disk of it takes a while.
+	data string
 }
 
 var (
@@ -107,7 +110,12 @@ func lifecycleFixture(t *testing.T) *lifeFixture {
 		if lifeErr = testimage.Sysext(ctx, f.ext, "ext", "ID=flatcar\nSYSEXT_LEVEL=1.0\n", map[string]string{"usr/bin/ext": "x"}); lifeErr != nil {
 			return
 		}
-		lifeErr = bigBzip2(f.big)
+		if lifeErr = bigBzip2(f.big); lifeErr != nil {
+			return
+		}
+		f.data = filepath.Join(dir, "data", "flatcar_production_image.bin")
+		os.MkdirAll(filepath.Dir(f.data), 0o755)
+		lifeErr = testimage.Generate(ctx, f.data, testimage.Options{RootFiles: map[string]string{"data": string(noise(48 << 20))}})
 		life = f
 	})
 	if lifeErr != nil {
@@ -121,21 +129,26 @@ func lifecycleFixture(t *testing.T) *lifeFixture {
 // image, so a bake that got past decoding would fail on its GPT).
 func bigBzip2(path string) error {
 	os.MkdirAll(filepath.Dir(path), 0o755)
-	rnd := make([]byte, 1<<20)
-	seed := uint64(0x9e3779b97f4a7c15)
-	for i := range rnd {
-		seed ^= seed << 13
-		seed ^= seed >> 7
-		seed ^= seed << 17
-		rnd[i] = byte(seed)
-	}
 	cmd := exec.Command("bzip2", "-1", "-c")
-	cmd.Stdin = bytes.NewReader(rnd)
+	cmd.Stdin = bytes.NewReader(noise(1 << 20))
 	stream, err := cmd.Output()
 	if err != nil {
 		return fmt.Errorf("bzip2: %w", err)
 	}
 	return os.WriteFile(path, bytes.Repeat(stream, 48), 0o644)
+}
+
+// noise returns n incompressible bytes (xorshift).
+func noise(n int) []byte {
+	b := make([]byte, n)
+	seed := uint64(0x9e3779b97f4a7c15)
+	for i := range b {
+		seed ^= seed << 13
+		seed ^= seed >> 7
+		seed ^= seed << 17
+		b[i] = byte(seed >> 32)
+	}
+	return b
 }
 
 // slowTools writes wrappers for tools into a directory put first in PATH.
@@ -324,12 +337,14 @@ func TestInterruptInEveryPhase(t *testing.T) {
 	wrappers := slowTools(t, "debugfs", "btrfs", "resize2fs", "lbzip2")
 	vendor := []string{"--image", f.image, "--vendor", "qemu_uefi", "--oem-sysext-dir", f.dir}
 	cases := []struct {
-		name  string
-		slow  string
-		sigs  []syscall.Signal
-		args  []string
-		env   []string
-		phase string // the wrapped tool whose start marks the phase
+		name string
+		slow string
+		sigs []syscall.Signal
+		args []string
+		env  []string
+		// waitFor, without slow: the output whose temp file marks the
+		// phase (default: the working copy).
+		waitFor string
 	}{
 		{name: "decode", sigs: []syscall.Signal{syscall.SIGINT},
 			args: []string{"--image", f.big, "--workers", "1", "ext:" + f.ext}},
@@ -343,6 +358,9 @@ func TestInterruptInEveryPhase(t *testing.T) {
 			args: append(vendor, "--compress", "none")},
 		{name: "compression", slow: "lbzip2", sigs: []syscall.Signal{syscall.SIGINT},
 			args: append(vendor, "--compress", "bz2")},
+		// Go's qcow2 writer and gzip compressor, no external tool.
+		{name: "vendor writing", sigs: []syscall.Signal{syscall.SIGTERM}, waitFor: "flatcar_production_qemu_uefi_image.img",
+			args: []string{"--image", f.data, "--vendor", "qemu_uefi", "--oem-sysext-dir", f.dir, "--compress", "gz"}},
 		// The sleep leaves the tool's process group and holds its
 		// output open, so the run cannot return by itself in time: the
 		// signal handler must end the process and remove the temp files.
@@ -360,7 +378,7 @@ func TestInterruptInEveryPhase(t *testing.T) {
 			if c.slow != "" {
 				p.waitFor(t, c.slow)
 			} else {
-				waitForTemp(t, p, out)
+				waitForTemp(t, p, out, c.waitFor)
 			}
 			start := time.Now()
 			for i, sig := range c.sigs {
@@ -402,14 +420,15 @@ func TestInterruptInEveryPhase(t *testing.T) {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// waitForTemp waits for the working copy's temp file in out.
-func waitForTemp(t *testing.T, p *bakeProc, out string) {
+// waitForTemp waits for the temp file of output name (or of any output)
+// in out.
+func waitForTemp(t *testing.T, p *bakeProc, out, name string) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		ents, _ := os.ReadDir(out)
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), atomicfile.TempPrefix) {
+			if strings.HasPrefix(e.Name(), atomicfile.TempPrefix) && (name == "" || atomicfile.FinalName(e.Name()) == name) {
 				return
 			}
 		}
@@ -419,7 +438,7 @@ func waitForTemp(t *testing.T, p *bakeProc, out string) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	t.Fatal("no temp file appeared")
+	t.Fatalf("no temp file for %q appeared", name)
 }
 
 // TestKilledAndConcurrentRuns: while a run works, a second run into the
