@@ -335,7 +335,9 @@ func assertClean(t *testing.T, what, dir string, want ...string) {
 func TestInterruptInEveryPhase(t *testing.T) {
 	f := lifecycleFixture(t)
 	wrappers := slowTools(t, "debugfs", "btrfs", "resize2fs", "lbzip2")
-	vendor := []string{"--image", f.image, "--vendor", "qemu_uefi", "--oem-sysext-dir", f.dir}
+	vendor := func(more ...string) []string {
+		return append([]string{"--image", f.image, "--vendor", "qemu_uefi", "--oem-sysext-dir", f.dir}, more...)
+	}
 	cases := []struct {
 		name string
 		slow string
@@ -355,9 +357,9 @@ func TestInterruptInEveryPhase(t *testing.T) {
 		{name: "btrfs", slow: "btrfs", sigs: []syscall.Signal{syscall.SIGINT},
 			args: []string{"--image", f.image, "--install_to", "oem:/sysext/", "ext:" + f.ext}},
 		{name: "vendor", slow: "resize2fs", sigs: []syscall.Signal{syscall.SIGTERM},
-			args: append(vendor, "--compress", "none")},
+			args: vendor("--compress", "none")},
 		{name: "compression", slow: "lbzip2", sigs: []syscall.Signal{syscall.SIGINT},
-			args: append(vendor, "--compress", "bz2")},
+			args: vendor("--compress", "bz2")},
 		// Go's qcow2 writer and gzip compressor, no external tool.
 		{name: "vendor writing", sigs: []syscall.Signal{syscall.SIGTERM}, waitFor: "flatcar_production_qemu_uefi_image.img",
 			args: []string{"--image", f.data, "--vendor", "qemu_uefi", "--oem-sysext-dir", f.dir, "--compress", "gz"}},
