@@ -10,6 +10,7 @@ import (
 
 	"github.com/bake-os/bake-os/decompress"
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/sparse"
 )
@@ -27,8 +28,9 @@ func isBzip2(path string) (bool, error) {
 }
 
 // WorkingCopy makes a sparse copy of the input image (decompressing
-// .bin.bz2 on the way) as a temp file in dir, and validates its GPT as a
-// Flatcar image. The caller renames or removes the returned file.
+// .bin.bz2 on the way) as a temp file in dir (atomicfile.CreateTemp), and
+// validates its GPT as a Flatcar image. The caller renames or removes the
+// returned file.
 func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progress.Reporter) (_ string, _ *gpt.Disk, err error) {
 	rep = progress.OrNop(rep)
 	st, err := checkFile("image", input)
@@ -49,14 +51,14 @@ func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progre
 			return "", nil, err
 		}
 	}
-	tmp, err := os.CreateTemp(dir, ".bake-os-image-*.tmp")
+	tmp, err := atomicfile.CreateTemp(dir, ImageName)
 	if err != nil {
 		return "", nil, fmt.Errorf("creating temp image in %s: %w", dir, err)
 	}
 	defer func() {
 		tmp.Close()
 		if err != nil {
-			os.Remove(tmp.Name())
+			atomicfile.Remove(tmp.Name())
 		}
 	}()
 	in, err := os.Open(input)
@@ -82,14 +84,28 @@ func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progre
 		}
 	}
 	d, err := gpt.Read(tmp)
-	if err != nil {
-		return "", nil, fmt.Errorf("image %s: %w", input, err)
+	if err == nil {
+		err = d.CheckFlatcar()
 	}
-	if err := d.CheckFlatcar(); err != nil {
-		return "", nil, fmt.Errorf("image %s: %w", input, err)
+	if err != nil {
+		// The copy's temp name means nothing to the user.
+		what := "its copy"
+		if bz {
+			what = "the decompressed image"
+		}
+		return "", nil, fmt.Errorf("image %s: %w", input, renamed{err, tmp.Name(), what})
 	}
 	return tmp.Name(), d, nil
 }
+
+// renamed is err with the text name replaced by what in its message.
+type renamed struct {
+	err        error
+	name, what string
+}
+
+func (r renamed) Error() string { return strings.ReplaceAll(r.err.Error(), r.name, r.what) }
+func (r renamed) Unwrap() error { return r.err }
 
 // ReadVersionTxt returns FLATCAR_VERSION from version.txt beside image,
 // or "" when there is none.

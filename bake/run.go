@@ -13,6 +13,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/sysext"
@@ -44,8 +45,11 @@ type Options struct {
 	// get that too).
 	Vendors       []vendors.Vendor
 	VendorOptions vendors.BuildOptions
-	Reporter      progress.Reporter
-	Logger        *slog.Logger
+	// Force replaces existing outputs (the plain image and vendor files);
+	// without it an existing output refuses the bake before any work.
+	Force    bool
+	Reporter progress.Reporter
+	Logger   *slog.Logger
 
 	imageGiven string // Image as the caller gave it, before downloads
 }
@@ -73,7 +77,11 @@ type Result struct {
 
 // Run bakes. Every input is checked before the first write; the output is
 // written to a temp file in OutputDir and renamed to
-// OutputDir/flatcar_production_image.bin at the end.
+// OutputDir/flatcar_production_image.bin at the end. OutputDir is created
+// when missing and locked for the whole run (atomicfile.LockDir): a second
+// run into it is refused, and temp files of killed earlier runs are
+// removed. When ctx is cancelled, Run stops its tools and removes its
+// temp files before it returns.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.OutputDir == "" {
 		o.OutputDir = "."
@@ -91,6 +99,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := checkMasks(o.Masks, o.Sysexts); err != nil {
 		return nil, err
 	}
+	lock, err := claimOutputDir(o.OutputDir, log)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 	o.imageGiven = o.Image
 	ref, err := resolveRemote(ctx, &o)
 	if err != nil {
@@ -121,10 +134,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				s.Name, rel.Get("VERSION_ID"))
 		}
 	}
+	// Existing outputs refuse the run before any work (unless --force).
 	if len(o.Vendors) > 0 {
 		if err := preflightVendors(ctx, version, o, ref); err != nil {
 			return nil, err
 		}
+	} else if err := atomicfile.CheckTarget(out, o.Force); err != nil {
+		return nil, err
 	}
 	placements, err := plan(o.Sysexts, o.Target, func(m string) { log.Warn(m) })
 	if err != nil {
@@ -139,12 +155,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(work)
-		}
-	}()
+	// Removes the working copy if it is still there: not renamed into
+	// place, nor taken over by a vendor build.
+	defer atomicfile.Remove(work)
 	res, err := install(ctx, work, disk, placements, o)
 	if err != nil {
 		return nil, err
@@ -153,19 +166,57 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if res.Artifacts, err = buildVendors(ctx, work, version, o, ref); err != nil {
 			return nil, err
 		}
-		return res, nil // the deferred cleanup removes the working copy
+		return res, nil
 	}
-	if err := os.Chmod(work, 0o644); err != nil {
-		return nil, fmt.Errorf("setting mode of %s: %w", work, err)
+	if err := finishOutput(ctx, work, out); err != nil {
+		return nil, err
 	}
-	if err := os.Rename(work, out); err != nil {
-		return nil, fmt.Errorf("moving baked image into place: %w", err)
-	}
-	ok = true
 	res.Image = out
 	return res, nil
 }
 
+// finishOutput moves the finished plain image from its temp file into
+// place: the one place the plain output is finalised (vendor outputs are
+// finalised by vendors.Build).
+func finishOutput(ctx context.Context, tmp, out string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return fmt.Errorf("setting mode of %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return fmt.Errorf("moving baked image into place: %w", err)
+	}
+	atomicfile.Forget(tmp)
+	return nil
+}
+
+// claimOutputDir creates dir when missing, locks it and removes the temp
+// files that killed earlier runs left there.
+func claimOutputDir(dir string, log *slog.Logger) (*atomicfile.DirLock, error) {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("output directory %s exists and is not a directory: choose another --output-dir", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating output directory: %w", err)
+	}
+	lock, err := atomicfile.LockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	stale, err := lock.RemoveStale()
+	for _, name := range stale {
+		log.Info("removed a temp file of an earlier, killed run", "path", filepath.Join(dir, name))
+	}
+	if err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	return lock, nil
+}
+
+// checkOutput refuses an output that is the input image.
 func checkOutput(input, out string) error {
 	a, err := os.Stat(input)
 	if err != nil {
@@ -173,9 +224,6 @@ func checkOutput(input, out string) error {
 	}
 	if b, err := os.Stat(out); err == nil && os.SameFile(a, b) {
 		return fmt.Errorf("output %s is the input image: choose another --output-dir (the input is never modified)", out)
-	}
-	if st, err := os.Stat(filepath.Dir(out)); err != nil || !st.IsDir() {
-		return fmt.Errorf("output directory %s does not exist: create it first", filepath.Dir(out))
 	}
 	return nil
 }
@@ -207,7 +255,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, placements []Plac
 	if o.Mount {
 		root, err = partitions.OpenMount(work, rootPart.Offset(), rootPart.Size(), partitions.FSExt4)
 	} else {
-		root, err = partitions.OpenExt4(work, rootPart.Offset(), partitions.Ext4Options{Epoch: o.Epoch})
+		root, err = partitions.OpenExt4(work, rootPart.Offset(), partitions.Ext4Options{Epoch: o.Epoch, Context: ctx})
 	}
 	if err != nil {
 		return nil, err

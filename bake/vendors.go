@@ -46,6 +46,7 @@ func vendorOptions(work, version string, o Options, ref *fetch.ReleaseRef) vendo
 	vo.ConsumeBase = work != "" // the working copy is ours and deleted after
 	vo.OutputDir = o.OutputDir
 	vo.Arch = o.Arch
+	vo.Force = vo.Force || o.Force
 	if vo.FlatcarVersion == "" {
 		vo.FlatcarVersion = version
 	}

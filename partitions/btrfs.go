@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/sparse"
 )
 
@@ -37,7 +38,7 @@ func OpenBtrfs(ctx context.Context, image string, offset, length int64, o BtrfsO
 	if o.WorkDir == "" {
 		o.WorkDir = filepath.Dir(image)
 	}
-	work, err := os.MkdirTemp(o.WorkDir, ".bake-os-btrfs-")
+	work, err := atomicfile.MkdirTemp(o.WorkDir, "btrfs")
 	if err != nil {
 		return nil, fmt.Errorf("creating btrfs work dir: %w", err)
 	}

@@ -14,6 +14,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/bake-os/bake-os/internal/atomicfile"
+	"github.com/bake-os/bake-os/internal/child"
 )
 
 // Ext4 edits an ext4 filesystem at a byte offset of a disk image with
@@ -29,6 +32,7 @@ type Ext4 struct {
 	// edits pile up; a bake then costs a handful of debugfs runs.
 	dirs map[string][]FileInfo
 	runs int // debugfs processes started, for tests
+	ctx  context.Context
 }
 
 // Ext4Options tunes the ext4 editor.
@@ -36,6 +40,9 @@ type Ext4Options struct {
 	// Epoch, when non-zero, is used for every timestamp debugfs writes
 	// (E2FSPROGS_FAKE_TIME), for reproducible bakes.
 	Epoch int64
+	// Context, when set, cancels the editor's debugfs runs (an interrupt
+	// kills the running one); Commit's context does so for its own.
+	Context context.Context
 }
 
 // OpenExt4 opens the ext4 filesystem at offset in image for editing.
@@ -43,7 +50,10 @@ func OpenExt4(image string, offset int64, o Ext4Options) (*Ext4, error) {
 	if _, err := exec.LookPath("debugfs"); err != nil {
 		return nil, fmt.Errorf("editing ext4: debugfs not found: install e2fsprogs")
 	}
-	e := &Ext4{image: image, offset: offset, dirs: map[string][]FileInfo{}}
+	e := &Ext4{image: image, offset: offset, dirs: map[string][]FileInfo{}, ctx: o.Context}
+	if e.ctx == nil {
+		e.ctx = context.Background()
+	}
 	if o.Epoch != 0 {
 		e.env = []string{fmt.Sprintf("E2FSPROGS_FAKE_TIME=%d", o.Epoch)}
 	}
@@ -76,7 +86,7 @@ func (e *Ext4) run(write bool, cmds ...string) ([]byte, error) {
 	}
 	args = append(args, "-f", "-", e.spec())
 	e.runs++
-	cmd := exec.Command("debugfs", args...)
+	cmd := child.Command(e.ctx, "debugfs", args...)
 	cmd.Env = append(os.Environ(), e.env...)
 	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\n")
 	var stdout, stderr bytes.Buffer
@@ -223,7 +233,7 @@ func (e *Ext4) WriteFile(p string, src io.Reader, perm fs.FileMode) error {
 	}
 	if local == "" {
 		if e.tmpDir == "" {
-			d, err := os.MkdirTemp("", "bake-os-ext4-")
+			d, err := atomicfile.MkdirTemp("", "ext4-spool")
 			if err != nil {
 				return fmt.Errorf("creating spool dir: %w", err)
 			}
@@ -313,7 +323,7 @@ func (e *Ext4) Open(p string) (io.ReadCloser, error) {
 	if err := e.flush(); err != nil {
 		return nil, err
 	}
-	tf, err := os.CreateTemp("", "bake-os-dump-")
+	tf, err := atomicfile.CreateTemp("", "ext4-dump")
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
@@ -456,7 +466,7 @@ func (e *Ext4) readLinks(list []FileInfo, cmds []string) error {
 // with echoed command lines.
 func (e *Ext4) request(command string) ([]byte, error) {
 	e.runs++
-	cmd := exec.Command("debugfs", "-R", command, e.spec())
+	cmd := child.Command(e.ctx, "debugfs", "-R", command, e.spec())
 	cmd.Env = append(os.Environ(), e.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -502,14 +512,19 @@ func (e *Ext4) FreeBytes() (int64, error) {
 }
 
 // Commit implements Editor.
-func (e *Ext4) Commit(context.Context) error { return e.flush() }
+func (e *Ext4) Commit(ctx context.Context) error {
+	saved := e.ctx
+	e.ctx = ctx
+	defer func() { e.ctx = saved }()
+	return e.flush()
+}
 
 // Close implements Editor; uncommitted edits are dropped.
 func (e *Ext4) Close() error {
 	e.pending = nil
 	e.dirs = map[string][]FileInfo{}
 	if e.tmpDir != "" {
-		os.RemoveAll(e.tmpDir)
+		atomicfile.Remove(e.tmpDir)
 		e.tmpDir = ""
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bake-os/bake-os/internal/atomicfile"
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/sparse"
 )
 
@@ -21,11 +23,11 @@ func GrowExt4(ctx context.Context, image string, off, size, epoch int64) error {
 	if _, err := exec.LookPath("resize2fs"); err != nil {
 		return fmt.Errorf("growing ext4: resize2fs not found: install e2fsprogs")
 	}
-	work, err := os.MkdirTemp(filepath.Dir(image), ".bake-os-ext4-")
+	work, err := atomicfile.MkdirTemp(filepath.Dir(image), "ext4")
 	if err != nil {
 		return fmt.Errorf("creating work dir: %w", err)
 	}
-	defer os.RemoveAll(work)
+	defer atomicfile.Remove(work)
 	img, err := os.OpenFile(image, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", image, err)
@@ -43,7 +45,7 @@ func GrowExt4(ctx context.Context, image string, off, size, epoch int64) error {
 	if err := sparse.CopyRange(ctx, pf, img, 0, off, size, nil); err != nil {
 		return fmt.Errorf("copying ext4 out of %s: %w", image, err)
 	}
-	cmd := exec.CommandContext(ctx, "resize2fs", "-f", part)
+	cmd := child.Command(ctx, "resize2fs", "-f", part)
 	if epoch != 0 {
 		cmd.Env = append(os.Environ(), fmt.Sprintf("E2FSPROGS_FAKE_TIME=%d", epoch))
 	}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"time"
 
 	"github.com/u-root/u-root/pkg/mount"
 	"github.com/u-root/u-root/pkg/mount/loop"
 	"golang.org/x/sys/unix"
+
+	"github.com/bake-os/bake-os/internal/child"
 )
 
 // ErrNeedsRoot is returned by OpenMount for non-root callers.
@@ -118,7 +120,11 @@ func (m *Mounted) Close() error {
 		// The kernel keeps a mounted btrfs registered by UUID; forget it,
 		// or a later "mkfs.btrfs -U" with that UUID (the rootless OEM
 		// rebuild) is refused as non-unique.
-		if out, ferr := exec.Command("btrfs", "device", "scan", "--forget", m.dev).CombinedOutput(); ferr != nil && err == nil {
+		// A clean-up: it runs even after an interrupt, bounded in time.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, ferr := child.Command(ctx, "btrfs", "device", "scan", "--forget", m.dev).CombinedOutput()
+		cancel()
+		if ferr != nil && err == nil {
 			err = fmt.Errorf("forgetting btrfs on %s: %w: %s", m.dev, ferr, out)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/progress"
 )
@@ -104,11 +105,11 @@ func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, e
 	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating output directory: %w", err)
 	}
-	work, err := os.MkdirTemp(o.OutputDir, ".bake-os-vendors-")
+	work, err := atomicfile.MkdirTemp(o.OutputDir, "vendors")
 	if err != nil {
 		return nil, fmt.Errorf("creating work directory: %w", err)
 	}
-	defer os.RemoveAll(work)
+	defer atomicfile.Remove(work)
 	st := &stage{dir: o.OutputDir}
 	defer st.cleanup()
 	b := &builder{plan: p, work: work, st: st, rep: progress.OrNop(o.Reporter), workers: o.Workers}
@@ -124,6 +125,10 @@ func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, e
 		if err := b.buildBoot(ctx, j); err != nil {
 			return nil, err
 		}
+	}
+	// Everything is written: the outputs are finalised here, all or none.
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return st.commit()
 }
@@ -247,8 +252,8 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 			return nil, fmt.Errorf("two vendors write %s: build them in separate runs", f)
 		}
 		seen[f] = true
-		if _, err := os.Lstat(filepath.Join(o.OutputDir, f)); err == nil && !o.Force {
-			return nil, fmt.Errorf("output %s already exists: remove it or pass --force", filepath.Join(o.OutputDir, f))
+		if err := atomicfile.CheckTarget(filepath.Join(o.OutputDir, f), o.Force); err != nil {
+			return nil, err
 		}
 	}
 	// OEM sysexts last: in release mode finding one may download it.

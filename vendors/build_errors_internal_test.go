@@ -106,7 +106,7 @@ func TestBuildExistingOutput(t *testing.T) {
 	out := t.TempDir()
 	os.WriteFile(filepath.Join(out, "flatcar_production_image.bin"), []byte("x"), 0o644)
 	_, err := Build(context.Background(), []Vendor{Generic()}, BuildOptions{Base: f.base, OutputDir: out, Compress: "none"})
-	if err == nil || !strings.Contains(err.Error(), "already exists: remove it or pass --force") {
+	if err == nil || !strings.Contains(err.Error(), "exists: pass --force to replace it") {
 		t.Fatalf("error %v", err)
 	}
 }

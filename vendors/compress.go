@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bake-os/bake-os/internal/atomicfile"
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
@@ -132,7 +134,7 @@ func compressFile(ctx context.Context, src, dst, name string, c Compression, wor
 	if err != nil {
 		return err
 	}
-	counter := progress.OrNop(rep).Counter("compressing "+filepath.Base(dst), r.size)
+	counter := progress.OrNop(rep).Counter("compressing "+atomicfile.FinalName(dst), r.size)
 	defer counter.Done()
 	cr := &ctxReader{ctx: ctx, r: r, c: counter}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -146,7 +148,7 @@ func compressFile(ctx context.Context, src, dst, name string, c Compression, wor
 		err = compressTo(ctx, out, cr, name, c, workers)
 	}
 	if err != nil {
-		return fmt.Errorf("compressing %s with %s: %w", filepath.Base(dst), c, err)
+		return fmt.Errorf("compressing %s with %s: %w", atomicfile.FinalName(dst), c, err)
 	}
 	if err := out.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", dst, err)
@@ -242,7 +244,7 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 
 // runFilter runs tool as a stdin-to-stdout filter.
 func runFilter(ctx context.Context, out io.Writer, in io.Reader, tool string, args ...string) error {
-	cmd := exec.CommandContext(ctx, tool, args...)
+	cmd := child.Command(ctx, tool, args...)
 	cmd.Stdin = in
 	cmd.Stdout = out
 	var stderr strings.Builder

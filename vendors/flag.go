@@ -7,8 +7,12 @@ import "strings"
 // against the registry at once, so a typo fails at flag parsing.
 type ListValue []string
 
-// Set implements pflag.Value: a comma-separated list, appended.
+// Set implements pflag.Value: a comma-separated list, appended. An empty
+// value (--vendor "") asks for no vendor and adds nothing.
 func (l *ListValue) Set(s string) error {
+	if strings.Trim(s, ", \t") == "" {
+		return nil
+	}
 	if _, err := Parse([]string{s}); err != nil {
 		return err
 	}

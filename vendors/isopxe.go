@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/sparse"
 )
@@ -119,7 +119,7 @@ func runTool(ctx context.Context, name string, args ...string) error {
 // runToolEnv runs a tool with extra environment variables and turns a
 // failure into an error carrying its output.
 func runToolEnv(ctx context.Context, env []string, name string, args ...string) error {
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := child.Command(ctx, name, args...)
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}

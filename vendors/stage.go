@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/bake-os/bake-os/internal/atomicfile"
 )
 
 var execLookPath = exec.LookPath
@@ -26,7 +28,7 @@ type staged struct {
 // temp reserves a temporary path in the output directory for the final
 // file name and records it.
 func (s *stage) temp(vendor, kind, final string) (string, error) {
-	f, err := os.CreateTemp(s.dir, "."+final+".*.tmp")
+	f, err := atomicfile.CreateTemp(s.dir, final)
 	if err != nil {
 		return "", fmt.Errorf("creating temp file for %s: %w", final, err)
 	}
@@ -41,13 +43,15 @@ func (s *stage) temp(vendor, kind, final string) (string, error) {
 func (s *stage) drop(tmp string) {
 	for i, it := range s.items {
 		if it.tmp == tmp {
-			os.Remove(tmp)
+			atomicfile.Remove(tmp)
 			s.items = append(s.items[:i], s.items[i+1:]...)
 			return
 		}
 	}
 }
 
+// commit renames every staged file into place: the one place where vendor
+// outputs are finalised (checks on finished outputs belong here).
 func (s *stage) commit() ([]Artifact, error) {
 	var arts []Artifact
 	for _, it := range s.items {
@@ -61,6 +65,7 @@ func (s *stage) commit() ([]Artifact, error) {
 		if err := os.Rename(it.tmp, it.final); err != nil {
 			return nil, fmt.Errorf("renaming %s into place: %w", it.final, err)
 		}
+		atomicfile.Forget(it.tmp)
 		arts = append(arts, it.art)
 	}
 	s.done = true
@@ -72,6 +77,6 @@ func (s *stage) cleanup() {
 		return
 	}
 	for _, it := range s.items {
-		os.Remove(it.tmp)
+		atomicfile.Remove(it.tmp)
 	}
 }

@@ -86,7 +86,8 @@ func runDemo(cmd *cobra.Command, o *demoOptions, d *deps) error {
 		Sysexts:       []bake.Sysext{{Name: "hello", File: ext, Conf: filepath.Join(in, "hello.conf")}},
 		Masks:         []string{"docker-flatcar", "containerd-flatcar"},
 		Vendors:       vs,
-		VendorOptions: vendors.BuildOptions{Compress: "none", Force: true},
+		VendorOptions: vendors.BuildOptions{Compress: "none"},
+		Force:         true, // the demo's own directory
 		Reporter:      d.reporter(o.json), Logger: d.logger(false),
 	})
 	if err != nil {

@@ -21,7 +21,7 @@ EXIT STATUS
   1    failure (bad input, tool error, I/O error)
   2    usage error (unknown flag, bad argument)
   3    verification failed (signature, checksum)
-  130  interrupted`
+  130  interrupted (SIGINT); 143 for SIGTERM, 129 for SIGHUP`
 
 // bakeOptions are the root command's flags, compatible with the
 // sysext-bakery's bake_flatcar_image.sh.
@@ -36,6 +36,7 @@ type bakeOptions struct {
 	quiet     bool
 	workers   int
 	mount     bool
+	force     bool
 	fetch     fetchOptions
 	vendor    vendorOptions
 }
@@ -51,6 +52,7 @@ func (o *bakeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress output")
 	fs.IntVar(&o.workers, "workers", 0, "parallel workers (0: one per CPU)")
 	fs.BoolVar(&o.mount, "mount", false, "edit through loop mounts (root only) instead of rootless tools")
+	fs.BoolVar(&o.force, "force", false, "replace existing outputs (the image and vendor files)")
 	o.fetch.AddFlags(fs)
 	o.vendor.AddFlags(fs)
 }
@@ -109,8 +111,8 @@ systemd-sysupdate config.
 }
 
 func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
-	if len(args) == 0 && len(o.masks) == 0 {
-		return usagef("nothing to bake: give NAME:FILE arguments or --mask (see --help)")
+	if len(args) == 0 && len(o.masks) == 0 && len(o.vendor.vendors) == 0 {
+		return usagef("nothing to bake: give NAME:FILE arguments, --mask or --vendor (see --help)")
 	}
 	arch, err := flatcar.ParseArch(o.arch)
 	if err != nil {
@@ -133,7 +135,7 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 	res, err := bake.Run(cmd.Context(), bake.Options{
 		Image: absPath(d.cwd, o.image), OutputDir: absPath(d.cwd, o.outputDir), Target: target, Arch: arch,
 		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers, Mount: o.mount,
-		Vendors: vs, VendorOptions: o.vendor.options(d),
+		Vendors: vs, VendorOptions: o.vendor.options(d), Force: o.force,
 		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(arch, d, o.quiet || o.json)},
 		Reporter: d.reporter(o.quiet || o.json), Logger: d.logger(o.verbose),
 	})

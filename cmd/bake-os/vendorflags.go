@@ -13,7 +13,6 @@ type vendorOptions struct {
 	oemSysextDir   string
 	firmwareDir    string
 	flatcarVersion string
-	force          bool
 }
 
 func (o *vendorOptions) AddFlags(fs *pflag.FlagSet) {
@@ -22,12 +21,11 @@ func (o *vendorOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.oemSysextDir, "oem-sysext-dir", "", "directory with oem-ID.raw (default: --image's)")
 	fs.StringVar(&o.firmwareDir, "firmware-dir", "", "qemu_uefi UEFI firmware (default: release's, OVMF)")
 	fs.StringVar(&o.flatcarVersion, "flatcar-version", "", "OEM sysext version (default: version.txt)")
-	fs.BoolVar(&o.force, "force", false, "replace existing vendor outputs")
 }
 
 func (o *vendorOptions) options(d *deps) vendors.BuildOptions {
 	return vendors.BuildOptions{
 		OEMSysextDir: absPath(d.cwd, o.oemSysextDir), FirmwareDir: absPath(d.cwd, o.firmwareDir),
-		FlatcarVersion: o.flatcarVersion, Compress: string(o.compress), Force: o.force,
+		FlatcarVersion: o.flatcarVersion, Compress: string(o.compress),
 	}
 }

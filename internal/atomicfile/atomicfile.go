@@ -1,6 +1,10 @@
-// Package atomicfile writes small files so that readers see either the old
-// content or the new, never a part: a temp file beside the target, synced,
-// renamed over it, and the directory synced.
+// Package atomicfile owns how bake-os writes files so that nobody sees a
+// part of one: outputs are written as recognisable temporary files
+// (TempPrefix) beside their final name and renamed into place; small files
+// are written, synced and renamed in one call (WriteFile). It also owns a
+// run's claim on its output directory (LockDir) and the removal of
+// temporary files: its own on an interrupt (RemoveTemps) and those of
+// killed earlier runs (DirLock.RemoveStale).
 package atomicfile
 
 import (

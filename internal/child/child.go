@@ -1,0 +1,79 @@
+// Package child runs the external tools of a bake (debugfs, btrfs,
+// mkfs.btrfs, resize2fs, lbzip2, xorriso, ...) so that an interrupt ends
+// them with their own children: each tool starts in a process group of its
+// own, and a cancelled context kills that whole group.
+package child
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// waitDelay bounds how long Wait waits for the output pipes of a killed
+// tool (a grandchild outside the group could hold them open).
+const waitDelay = 2 * time.Second
+
+// Command is exec.CommandContext for a tool in its own process group:
+// cancelling ctx sends SIGKILL to the group, not only to the tool. The
+// tool also gets SIGKILL when this process dies (killed with SIGKILL
+// itself, say).
+func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		return cmd.Process.Kill()
+	}
+	cmd.WaitDelay = waitDelay
+	return cmd
+}
+
+// KillAll sends SIGKILL to every child process of this process and to the
+// process group each one leads. It is for a process about to exit without
+// waiting for its tools (a second interrupt).
+func KillAll() {
+	self := os.Getpid()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, pgid, ok := parentAndGroup(pid); ok && ppid == self {
+			if pgid == pid {
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
+			}
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// parentAndGroup reads the parent pid and process group of pid from
+// /proc/PID/stat.
+func parentAndGroup(pid int) (ppid, pgid int, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	// "pid (comm) state ppid pgrp ...": comm may hold spaces and ")".
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 3 {
+		return 0, 0, false
+	}
+	ppid, err1 := strconv.Atoi(f[1])
+	pgid, err2 := strconv.Atoi(f[2])
+	return ppid, pgid, err1 == nil && err2 == nil
+}
