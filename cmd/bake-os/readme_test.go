@@ -172,7 +172,7 @@ func debugfsRegular(t *testing.T, spec, p string) {
 	}
 }
 
-func fileExists(t *testing.T, p string) {
+func requireOutput(t *testing.T, p string) {
 	t.Helper()
 	if st, err := os.Stat(p); err != nil || st.Size() == 0 {
 		t.Errorf("expected output %s: %v", p, err)
@@ -202,7 +202,7 @@ var readmeCases = map[string]readmeCase{
 		testutil.Run(t, "dd", "if="+filepath.Join(dir, "out", baked), "of="+oem, "bs=512", "skip=4096", "count=262144", "conv=sparse", "status=none")
 		restored := t.TempDir()
 		testutil.Run(t, "btrfs", "restore", oem, restored)
-		fileExists(t, filepath.Join(restored, "sysext/myext.raw"))
+		requireOutput(t, filepath.Join(restored, "sysext/myext.raw"))
 	}},
 	"bake-os --image flatcar_production_image.bin --output-dir out --mask docker-flatcar --mask containerd-flatcar docker:docker-24.0.9-x86-64.raw": {noFlags, func(t *testing.T, dir, _ string) {
 		img := filepath.Join(dir, "out", baked)
@@ -227,10 +227,10 @@ var readmeCases = map[string]readmeCase{
 	}},
 	"bake-os --image flatcar_production_image.bin.bz2 --vendor qemu_uefi ext:ext.raw": {noFlags, func(t *testing.T, dir, _ string) {
 		testutil.Run(t, "qemu-img", "check", filepath.Join(dir, "flatcar_production_qemu_uefi_image.img"))
-		fileExists(t, filepath.Join(dir, "flatcar_production_qemu_uefi.sh"))
+		requireOutput(t, filepath.Join(dir, "flatcar_production_qemu_uefi.sh"))
 	}},
 	"bake-os --release stable --fetch --vendor ami,azure,vmware_ova wasmtime:wasmtime-24.0.0-x86-64.raw": {fetchFlags, func(t *testing.T, dir, _ string) {
-		fileExists(t, filepath.Join(dir, "flatcar_production_vmware_ova.ova"))
+		requireOutput(t, filepath.Join(dir, "flatcar_production_vmware_ova.ova"))
 		testutil.Run(t, "sgdisk", "-v", filepath.Join(dir, "flatcar_production_ami_image.bin"))
 		testutil.Run(t, "qemu-img", "check", "-f", "vpc", filepath.Join(dir, "flatcar_production_azure_image.vhd"))
 	}},
@@ -267,10 +267,10 @@ var readmeCases = map[string]readmeCase{
 		for _, a := range []string{"x86-64", "arm64"} {
 			squashfsHas(t, filepath.Join(dir, "out", "wasmtime-24.0.0-"+a+".raw"), "usr/bin/wasmtime")
 		}
-		fileExists(t, filepath.Join(dir, "out", "SHA256SUMS"))
+		requireOutput(t, filepath.Join(dir, "out", "SHA256SUMS"))
 	}},
 	"bake-os sysext oci-rootfs alpine-layout/ alpine": {noFlags, func(t *testing.T, dir, _ string) {
-		fileExists(t, filepath.Join(dir, "alpine/usr/bin/hello"))
+		requireOutput(t, filepath.Join(dir, "alpine/usr/bin/hello"))
 	}},
 	"bake-os sysext flix alpine-rootfs b3sum /usr/bin/b3sum /bin/busybox:/usr/bin/busybox": {noFlags, func(t *testing.T, dir, _ string) {
 		squashfsHas(t, filepath.Join(dir, "b3sum.raw"), "usr/bin/b3sum", "usr/bin/busybox")
