@@ -43,9 +43,13 @@ type BuildOptions struct {
 	// downloaded and verified release file name
 	// (flatcar_production_qemu_uefi_efi_code.qcow2, ..._efi_vars.qcow2).
 	FetchFirmware func(ctx context.Context, name string) (path string, err error)
-	// Compress overrides each vendor's release compression: a
-	// comma-separated list of none, bz2, gz, xz, zst, zip ("" = vendor
-	// default).
+	// Compress lists the compressed copies wanted of each vendor's main
+	// output, comma-separated: none, bz2, gz, xz, zst, zip, or release (the
+	// vendor's release compressions). "" (the default) writes the main
+	// output uncompressed only, as the platform imports it; without "none"
+	// in the list only the compressed copies are kept. Vendors whose
+	// output is an archive by nature (ova, gce, vagrant, parallels, pxe)
+	// ignore it.
 	Compress string
 	// Workers is the number of compressing goroutines; 0 = all CPUs.
 	Workers int
@@ -178,14 +182,7 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 	needVersion := false
 	for _, v := range vendors {
 		j := job{v: v}
-		j.comps = override
-		if len(j.comps) == 0 || !v.compressible() {
-			j.comps = nil
-			for _, c := range v.Compress {
-				cc, _ := ParseCompression(c)
-				j.comps = append(j.comps, cc)
-			}
-		}
+		j.comps = v.compressions(override)
 		allComps = append(allComps, j.comps...)
 		if v.Disk.Format != "" {
 			if _, err := lookupDisk(v.Disk); err != nil {
@@ -400,6 +397,35 @@ func (v Vendor) compressible() bool {
 		return false
 	}
 	return true
+}
+
+// compressions resolves the --compress list for v: nil means the default,
+// the uncompressed output only; "release" expands to v's release
+// compressions. Archives by nature keep their own (none).
+func (v Vendor) compressions(override []Compression) []Compression {
+	var out []Compression
+	add := func(c Compression) {
+		if !containsComp(out, c) {
+			out = append(out, c)
+		}
+	}
+	if !v.compressible() {
+		override = []Compression{CompressRelease}
+	}
+	if len(override) == 0 {
+		override = []Compression{CompressNone}
+	}
+	for _, c := range override {
+		if c != CompressRelease {
+			add(c)
+			continue
+		}
+		for _, rc := range v.Compress {
+			cc, _ := ParseCompression(rc)
+			add(cc)
+		}
+	}
+	return out
 }
 
 // outputNames lists the final file names of a vendor for comps.

@@ -22,6 +22,9 @@ import (
 )
 
 // Compression is a release compression: none, bz2, gz, xz, zst or zip.
+// By default a vendor run writes only what the platform imports or runs,
+// uncompressed (none); the release compressions Flatcar publishes are
+// written on request (--compress release, or an explicit list).
 type Compression string
 
 const (
@@ -31,12 +34,16 @@ const (
 	CompressXz   Compression = "xz"
 	CompressZst  Compression = "zst"
 	CompressZip  Compression = "zip"
+	// CompressRelease is a --compress keyword, not a format: each vendor's
+	// release compressions (the Compress list of the vendor table).
+	CompressRelease Compression = "release"
 )
 
 // Compressions lists the valid --compress values.
-func Compressions() []string { return []string{"none", "bz2", "gz", "xz", "zst", "zip"} }
+func Compressions() []string { return []string{"none", "release", "bz2", "gz", "xz", "zst", "zip"} }
 
-// ParseCompression validates one --compress value.
+// ParseCompression validates one compression format (not the "release"
+// keyword).
 func ParseCompression(s string) (Compression, error) {
 	switch c := Compression(strings.ToLower(strings.TrimSpace(s))); c {
 	case CompressNone, CompressBz2, CompressGz, CompressXz, CompressZst, CompressZip:
@@ -45,8 +52,9 @@ func ParseCompression(s string) (Compression, error) {
 	return "", fmt.Errorf("unknown compression %q: use one of %s", s, strings.Join(Compressions(), ", "))
 }
 
-// ParseCompressions parses a comma-separated --compress list ("" -> nil:
-// each vendor's release default).
+// ParseCompressions parses a comma-separated --compress list; "release"
+// stays in the list as CompressRelease for Vendor.compressions to expand.
+// "" gives nil: the default, uncompressed outputs only.
 func ParseCompressions(s string) ([]Compression, error) {
 	var out []Compression
 	for _, f := range strings.Split(s, ",") {
@@ -54,6 +62,9 @@ func ParseCompressions(s string) ([]Compression, error) {
 			continue
 		}
 		c, err := ParseCompression(f)
+		if err != nil && Compression(strings.ToLower(strings.TrimSpace(f))) == CompressRelease {
+			c, err = CompressRelease, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +130,7 @@ func CompressFile(ctx context.Context, src, dst, name string, c Compression, wor
 	return compressFile(ctx, src, dst, name, c, workers, nil)
 }
 
-func compressFile(ctx context.Context, src, dst, name string, c Compression, workers int, rep progress.Reporter) error {
+func compressFile(ctx context.Context, src, dst, name string, c Compression, workers int, rep progress.Reporter) (err error) {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
@@ -132,8 +143,9 @@ func compressFile(ctx context.Context, src, dst, name string, c Compression, wor
 	if err != nil {
 		return err
 	}
-	counter := progress.OrNop(rep).Counter("compressing "+filepath.Base(dst), r.size)
-	defer counter.Done()
+	// dst is a staged temp file: progress names the output it becomes.
+	counter := progress.OrNop(rep).Counter("compressing "+name+c.Ext(), r.size)
+	defer func() { progress.Finish(counter, err) }()
 	cr := &ctxReader{ctx: ctx, r: r, c: counter}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -146,7 +158,7 @@ func compressFile(ctx context.Context, src, dst, name string, c Compression, wor
 		err = compressTo(ctx, out, cr, name, c, workers)
 	}
 	if err != nil {
-		return fmt.Errorf("compressing %s with %s: %w", filepath.Base(dst), c, err)
+		return fmt.Errorf("compressing %s with %s: %w", name+c.Ext(), c, err)
 	}
 	if err := out.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", dst, err)
