@@ -24,7 +24,7 @@ func newSysextListCmd(d *deps) *cobra.Command {
 	o := &sysextListOptions{}
 	cmd := &cobra.Command{
 		Use:   "list [RECIPE]",
-		Short: "List the built-in recipes, or a recipe's upstream versions newest first",
+		Short: "List the built-in recipes, or a recipe's upstream versions",
 		Long: `Without RECIPE, list prints every recipe: name (aliases), source kind and
 version source, arches (bakery=upstream spelling), whether it asks systemd
 to reload, and its options. With RECIPE, it prints the upstream versions

@@ -55,7 +55,7 @@ func runSysextOCIRootfs(cmd *cobra.Command, o *ociRootfsOptions, d *deps, args [
 	}
 	dir := absPath(d.cwd, args[1])
 	err = sysextbuild.OCIRootfs(cmd.Context(), sysextbuild.OCIOptions{
-		Image: image, Dir: dir, Arch: arch, Cmd: o.cmd, Warn: warnTo(d.stderr),
+		Image: image, Dir: dir, Arch: arch, Cmd: o.cmd, Warn: d.warn,
 	})
 	if err != nil {
 		return err

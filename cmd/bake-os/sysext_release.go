@@ -86,7 +86,7 @@ func runSysextRelease(cmd *cobra.Command, o *sysextReleaseOptions, d *deps) erro
 			URLRewrites: rws, Epoch: epoch, Format: format, Getenv: os.Getenv}),
 		Latest:        sysextbuild.RecipeLatest(sysextbuild.ListOptions{URLRewrites: rws}),
 		PublishedSums: o.publishedSums, BakeryURL: o.bakeryURL, BakeryRelease: o.bakeryRelease,
-		Log: func(msg string) { fmt.Fprintln(d.stderr, msg) },
+		Log: func(msg string) { d.logger().Info(msg) },
 	})
 	if err != nil {
 		return err
