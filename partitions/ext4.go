@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path"
@@ -14,6 +15,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/bake-os/bake-os/internal/runlog"
 )
 
 // Ext4 edits an ext4 filesystem at a byte offset of a disk image with
@@ -29,6 +32,7 @@ type Ext4 struct {
 	// edits pile up; a bake then costs a handful of debugfs runs.
 	dirs map[string][]FileInfo
 	runs int // debugfs processes started, for tests
+	log  *slog.Logger
 }
 
 // Ext4Options tunes the ext4 editor.
@@ -36,6 +40,8 @@ type Ext4Options struct {
 	// Epoch, when non-zero, is used for every timestamp debugfs writes
 	// (E2FSPROGS_FAKE_TIME), for reproducible bakes.
 	Epoch int64
+	// Logger gets each debugfs run (debug); nil discards.
+	Logger *slog.Logger
 }
 
 // OpenExt4 opens the ext4 filesystem at offset in image for editing.
@@ -43,7 +49,7 @@ func OpenExt4(image string, offset int64, o Ext4Options) (*Ext4, error) {
 	if _, err := exec.LookPath("debugfs"); err != nil {
 		return nil, fmt.Errorf("editing ext4: debugfs not found: install e2fsprogs")
 	}
-	e := &Ext4{image: image, offset: offset, dirs: map[string][]FileInfo{}}
+	e := &Ext4{image: image, offset: offset, dirs: map[string][]FileInfo{}, log: o.Logger}
 	if o.Epoch != 0 {
 		e.env = []string{fmt.Sprintf("E2FSPROGS_FAKE_TIME=%d", o.Epoch)}
 	}
@@ -79,6 +85,7 @@ func (e *Ext4) run(write bool, cmds ...string) ([]byte, error) {
 	cmd := exec.Command("debugfs", args...)
 	cmd.Env = append(os.Environ(), e.env...)
 	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\n")
+	runlog.Tool(e.log, cmd)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -458,6 +465,7 @@ func (e *Ext4) request(command string) ([]byte, error) {
 	e.runs++
 	cmd := exec.Command("debugfs", "-R", command, e.spec())
 	cmd.Env = append(os.Environ(), e.env...)
+	runlog.Tool(e.log, cmd)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

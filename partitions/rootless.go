@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/bake-os/bake-os/internal/runlog"
 )
 
 // command builds an exec.Cmd for a tool that must see files as root-owned.
@@ -18,12 +20,16 @@ func command(ctx context.Context, name string, args ...string) (*exec.Cmd, error
 		return nil, fmt.Errorf("%s not found: install %s", name, debianPackage(name))
 	}
 	if os.Geteuid() == 0 {
-		return exec.CommandContext(ctx, name, args...), nil
+		cmd := exec.CommandContext(ctx, name, args...)
+		runlog.Tool(runlog.From(ctx), cmd)
+		return cmd, nil
 	}
 	if _, err := exec.LookPath("unshare"); err != nil {
 		return nil, fmt.Errorf("running %s without root needs unshare: install util-linux", name)
 	}
-	return exec.CommandContext(ctx, "unshare", append([]string{"--map-root-user", name}, args...)...), nil
+	cmd := exec.CommandContext(ctx, "unshare", append([]string{"--map-root-user", name}, args...)...)
+	runlog.Tool(runlog.From(ctx), cmd)
+	return cmd, nil
 }
 
 // runTool runs a tool (see command) and returns its stdout; failures carry

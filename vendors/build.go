@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/progress"
 )
@@ -62,6 +64,8 @@ type BuildOptions struct {
 	ConsumeBase bool
 	// Force replaces existing output files (else they are an error).
 	Force bool
+	// Logger gets each tool run (debug); nil: the one ctx carries.
+	Logger *slog.Logger
 }
 
 // Artifact is one file Build wrote.
@@ -101,6 +105,7 @@ type plan struct {
 // Outputs are written as temp files in o.OutputDir and renamed once all
 // vendors succeeded; on error nothing is left behind.
 func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, error) {
+	ctx = runlog.With(ctx, o.Logger)
 	p, err := makePlan(ctx, vendors, o)
 	if err != nil {
 		return nil, err

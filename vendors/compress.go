@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
@@ -259,6 +260,7 @@ func runFilter(ctx context.Context, out io.Writer, in io.Reader, tool string, ar
 	cmd.Stdout = out
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	runlog.Tool(runlog.From(ctx), cmd)
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s: %w: %s", filepath.Base(tool), err, strings.TrimSpace(stderr.String()))
 	}

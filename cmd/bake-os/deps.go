@@ -4,10 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"golang.org/x/term"
 
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
 )
 
@@ -57,6 +59,10 @@ func (d *deps) logger() *slog.Logger {
 	}
 	return d.log
 }
+
+// httpClient is the client for packages that take one: it logs each
+// request at debug level.
+func (d *deps) httpClient() *http.Client { return runlog.Client(nil, d.logger()) }
 
 // warn logs a warning through the one logger (for options taking a
 // func(string)).

@@ -37,5 +37,6 @@ func (o *fetchOptions) options(ctx context.Context, arch flatcar.Arch, d *deps) 
 		Release: o.release, Arch: arch, ReleasesJSONURL: o.releasesJSON, ReleaseURLTemplate: o.releaseURL,
 		BakeryURL: o.bakeryURL, CacheDir: absPath(d.cwd, o.cacheDir), SigningKeyFile: absPath(d.cwd, o.signingKey),
 		Offline: o.offline, Reporter: d.reporter(ctx), UserAgent: userAgent(),
+		Logger: d.logger(),
 	}
 }

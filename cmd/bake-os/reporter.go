@@ -96,8 +96,9 @@ func (c *counter) end(err error) {
 	if c.n > 0 {
 		state += " (" + byteSize(c.n) + ")"
 	}
-	budget := c.r.width - 1 - len("bake-os: : ") - len(state)
-	c.r.con.printLine("bake-os: " + fit(c.desc, budget) + ": " + state)
+	cols := c.r.width - 1
+	budget := cols - len("bake-os: : ") - len(state)
+	c.r.con.printLine(fit("bake-os: "+fitDesc(c.desc, budget)+": "+state, cols))
 }
 
 // barLine renders one bar line of at most width-1 columns (the last
@@ -105,22 +106,26 @@ func (c *counter) end(err error) {
 // "DESC [=====>     ]  45% 1.2 GiB/2.7 GiB", or "DESC 1.2 GiB 12s" when
 // the total is unknown.
 func (r *reporter) barLine(desc string, n, total int64, elapsed time.Duration) string {
+	return fit(r.bar(desc, n, total, elapsed), r.width-1)
+}
+
+func (r *reporter) bar(desc string, n, total int64, elapsed time.Duration) string {
 	cols := r.width - 1
 	if total <= 0 {
 		stats := " " + seconds(elapsed)
 		if n > 0 {
 			stats = " " + byteSize(n) + stats
 		}
-		return fit(desc, cols-len(stats)) + stats
+		return fitDesc(desc, cols-len(stats)) + stats
 	}
 	n = min(n, total)
 	stats := fmt.Sprintf(" %3d%% %s/%s", n*100/total, byteSize(n), byteSize(total))
 	descCols := cols - len(stats) - minBarWidth - 3 // " [" and "]"
 	if descCols < 8 {
 		// Too narrow for a bar: description and numbers only.
-		return fit(desc, cols-len(stats)) + stats
+		return fitDesc(desc, cols-len(stats)) + stats
 	}
-	d := fit(desc, min(descCols, 40))
+	d := fitDesc(desc, min(descCols, 40))
 	bw := min(cols-utf8.RuneCountInString(d)-len(stats)-3, 50)
 	fill := int(int64(bw) * n / total)
 	bar := strings.Repeat("=", fill)
@@ -148,6 +153,16 @@ func shortPaths(desc string) string {
 		words[i] = w
 	}
 	return strings.Join(words, " ")
+}
+
+// fitDesc shortens a step description "VERB NAME..." to n columns,
+// keeping the verb whole where it can.
+func fitDesc(desc string, n int) string {
+	verb, rest, ok := strings.Cut(desc, " ")
+	if !ok || utf8.RuneCountInString(desc) <= n || len(verb)+1+5 > n {
+		return fit(desc, n)
+	}
+	return verb + " " + fit(rest, n-len(verb)-1)
 }
 
 // fit shortens s to at most n columns, keeping its start and end around

@@ -12,6 +12,7 @@ import (
 	"github.com/bake-os/bake-os/bake"
 	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/vendors"
 )
 
@@ -94,6 +95,11 @@ systemd-sysupdate config.
 		SilenceErrors: true,
 		Version:       readBuildInfo().String(),
 		Args:          checkSysextArgs,
+		// Every command's packages log through the one logger, also
+		// where no option takes it (tool runners find it in the context).
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			cmd.SetContext(runlog.With(cmd.Context(), d.logger()))
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBake(cmd, o, d, args)
 		},

@@ -99,6 +99,7 @@ func runSysextCreate(cmd *cobra.Command, o *sysextCreateOptions, d *deps, recipe
 		Recipe: recipe, Version: version, Arch: arch, Name: o.name, Output: absPath(d.cwd, o.output),
 		Sysupdate: o.sysupdate, Without: o.without, Options: opts, URLRewrites: rws, Epoch: epoch,
 		Format: format, Reporter: d.reporter(cmd.Context()), Getenv: os.Getenv, OutputDir: d.cwd,
+		HTTPClient: d.httpClient(),
 	})
 	if err != nil {
 		return err

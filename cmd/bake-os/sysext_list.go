@@ -50,7 +50,8 @@ func runSysextList(cmd *cobra.Command, o *sysextListOptions, d *deps, args []str
 	if err != nil {
 		return usageError{err}
 	}
-	vs, err := sysextbuild.ListVersions(cmd.Context(), args[0], sysextbuild.ListOptions{Latest: o.latest, URLRewrites: rws})
+	vs, err := sysextbuild.ListVersions(cmd.Context(), args[0], sysextbuild.ListOptions{
+		Latest: o.latest, URLRewrites: rws, HTTPClient: d.httpClient()})
 	if err != nil {
 		return err
 	}

@@ -83,8 +83,9 @@ func runSysextRelease(cmd *cobra.Command, o *sysextReleaseOptions, d *deps) erro
 	res, err := sysextbuild.Release(cmd.Context(), sysextbuild.ReleaseOptions{
 		Versions: absPath(d.cwd, o.versions), OutputDir: absPath(d.cwd, o.outputDir), Arches: arches, Jobs: o.jobs,
 		Build: sysextbuild.RecipeBuilder(sysextbuild.CreateOptions{
-			URLRewrites: rws, Epoch: epoch, Format: format, Getenv: os.Getenv}),
-		Latest:        sysextbuild.RecipeLatest(sysextbuild.ListOptions{URLRewrites: rws}),
+			URLRewrites: rws, Epoch: epoch, Format: format, Getenv: os.Getenv, HTTPClient: d.httpClient()}),
+		Latest:        sysextbuild.RecipeLatest(sysextbuild.ListOptions{URLRewrites: rws, HTTPClient: d.httpClient()}),
+		HTTPClient:    d.httpClient(),
 		PublishedSums: o.publishedSums, BakeryURL: o.bakeryURL, BakeryRelease: o.bakeryRelease,
 		Log: func(msg string) { d.logger().Info(msg) },
 	})

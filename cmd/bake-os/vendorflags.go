@@ -29,5 +29,6 @@ func (o *vendorOptions) options(d *deps) vendors.BuildOptions {
 	return vendors.BuildOptions{
 		OEMSysextDir: absPath(d.cwd, o.oemSysextDir), FirmwareDir: absPath(d.cwd, o.firmwareDir),
 		FlatcarVersion: o.flatcarVersion, Compress: string(o.compress), Force: o.force,
+		Logger: d.logger(),
 	}
 }
