@@ -8,7 +8,6 @@ func newSysextCmd(d *deps) *cobra.Command {
 		Use:   "sysext",
 		Short: "Build sysext images from directories, recipes and root filesystems",
 	}
-	groupCommand(cmd)
 	cmd.AddCommand(sysextCommands(d)...)
 	return cmd
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -44,6 +45,9 @@ func runSysextList(cmd *cobra.Command, o *sysextListOptions, d *deps, args []str
 		if o.latest {
 			return usagef("--latest needs a RECIPE")
 		}
+		if d.g.json {
+			return printResult(d.stdout, true, sysextbuild.Recipes(), nil)
+		}
 		return sysextbuild.WriteRecipeTable(d.stdout, sysextbuild.Recipes())
 	}
 	rws, err := sysextbuild.RewritesFromFlags(o.rewrites, os.Getenv)
@@ -55,8 +59,12 @@ func runSysextList(cmd *cobra.Command, o *sysextListOptions, d *deps, args []str
 	if err != nil {
 		return err
 	}
-	for _, v := range vs {
-		fmt.Fprintln(d.stdout, v)
+	if vs == nil {
+		vs = []string{}
 	}
-	return nil
+	return printResult(d.stdout, d.g.json, vs, func(w io.Writer) {
+		for _, v := range vs {
+			fmt.Fprintln(w, v)
+		}
+	})
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -60,6 +58,5 @@ func runSysextOCIRootfs(cmd *cobra.Command, o *ociRootfsOptions, d *deps, args [
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(d.stdout, dir)
-	return nil
+	return printPaths(d, "dir", dir)
 }

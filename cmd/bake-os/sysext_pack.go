@@ -87,8 +87,7 @@ func runSysextPack(cmd *cobra.Command, o *sysextPackOptions, d *deps, dir string
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(d.stdout, res.Output)
-	return nil
+	return printPaths(d, "output", res.Output)
 }
 
 // parseSize reads a byte count with an optional K, M or G (binary) suffix;

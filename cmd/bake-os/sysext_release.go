@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -92,8 +91,5 @@ func runSysextRelease(cmd *cobra.Command, o *sysextReleaseOptions, d *deps) erro
 	if err != nil {
 		return err
 	}
-	for _, f := range res.Files {
-		fmt.Fprintln(d.stdout, f)
-	}
-	return nil
+	return printPaths(d, "files", res.Files...)
 }

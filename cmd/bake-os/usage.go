@@ -60,12 +60,16 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 }
 
 // markUsageErrors makes every command's argument check and flag errors
-// usage errors, down the whole tree.
+// usage errors, down the whole tree, and every command that only groups
+// others refuse unknown arguments (groupCommand).
 func markUsageErrors(cmd *cobra.Command) {
 	if cmd.Args != nil {
 		cmd.Args = usageArgs(cmd.Args)
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	if cmd.HasSubCommands() && cmd.Run == nil && cmd.RunE == nil {
+		groupCommand(cmd)
+	}
 	for _, c := range cmd.Commands() {
 		markUsageErrors(c)
 	}
