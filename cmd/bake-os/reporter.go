@@ -119,7 +119,8 @@ func (r *reporter) bar(desc string, n, total int64, elapsed time.Duration) strin
 		return fitDesc(desc, cols-len(stats)) + stats
 	}
 	n = min(n, total)
-	stats := fmt.Sprintf(" %3d%% %s/%s", n*100/total, byteSize(n), byteSize(total))
+	// Fixed-width numbers keep the bar's width steady between redraws.
+	stats := fmt.Sprintf(" %3d%% %9s/%-9s", n*100/total, byteSize(n), byteSize(total))
 	descCols := cols - len(stats) - minBarWidth - 3 // " [" and "]"
 	if descCols < 8 {
 		// Too narrow for a bar: description and numbers only.
