@@ -456,6 +456,7 @@ func (b *builder) runInstall(ctx context.Context, file string, d Download) error
 		return fmt.Errorf("writing install script: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, "bash", d.Install.Script)
+	runlog.Tool(runlog.From(ctx), cmd)
 	cmd.Dir = sdir
 	cmd.Env = os.Environ()
 	keys := make([]string, 0, len(d.Install.Env))
