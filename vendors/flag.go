@@ -43,6 +43,6 @@ func (c *CompressValue) Type() string { return "list" }
 
 // CompressHelp is the --compress flag's help text.
 func CompressHelp() string {
-	return "compressed copies of the vendor disks, comma-separated: " + strings.Join(Compressions(), ", ") +
-		" (release: each vendor's; default: none, the disk only)"
+	return "compressed copies of the vendor disks: " + strings.Join(Compressions(), ", ") +
+		" (comma-separated; release: each vendor's; default: none, the disk only)"
 }

@@ -18,7 +18,7 @@ type vendorOptions struct {
 
 func (o *vendorOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Var(&o.vendors, "vendor", "vendor images (comma-separated, repeatable; see VENDORS)")
-	fs.Var(&o.compress, "compress", "also compressed copies: release (each vendor's), bz2, gz, xz, zst, zip")
+	fs.Var(&o.compress, "compress", vendors.CompressHelp())
 	fs.StringVar(&o.oemSysextDir, "oem-sysext-dir", "", "directory with oem-ID.raw (default: --image's)")
 	fs.StringVar(&o.firmwareDir, "firmware-dir", "", "qemu_uefi UEFI firmware (default: release's, OVMF)")
 	fs.StringVar(&o.flatcarVersion, "flatcar-version", "", "OEM sysext version (default: version.txt)")
