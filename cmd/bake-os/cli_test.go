@@ -51,16 +51,20 @@ func TestUnknownCommand(t *testing.T) {
 		{[]string{"inspekt", "x"}, `unknown command "inspekt" for "bake-os"; did you mean "inspect"?`},
 		{[]string{"--image", "x.bin", "sysetx"}, `unknown command "sysetx" for "bake-os"; did you mean "sysext"?`},
 		{[]string{"versoin"}, `did you mean "version"?`},
+		{[]string{"help", "sysext", "pakc"}, `unknown command "pakc" for "bake-os sysext"; did you mean "pack"?`},
+		{[]string{"help", "inspekt"}, `unknown command "inspekt" for "bake-os"; did you mean "inspect"?`},
 	} {
 		stdout, stderr, code := run(t, dir, c.args...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) || stdout != "" {
 			t.Errorf("%v: exit %d, want %d and %q:\n%s%s", c.args, code, exitUsage, c.want, stdout, stderr)
 		}
 	}
-	// The group alone still shows its help.
-	stdout, _, code := run(t, dir, "sysext")
-	if code != 0 || !strings.Contains(stdout, "Available Commands:") {
-		t.Errorf("sysext: exit %d\n%s", code, stdout)
+	// The group alone still shows its help, as does help for a command.
+	for _, args := range [][]string{{"sysext"}, {"help", "sysext"}} {
+		stdout, _, code := run(t, dir, args...)
+		if code != 0 || !strings.Contains(stdout, "Available Commands:") || !strings.Contains(stdout, "bake-os sysext [command]") {
+			t.Errorf("%v: exit %d\n%s", args, code, stdout)
+		}
 	}
 }
 

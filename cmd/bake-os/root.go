@@ -108,6 +108,7 @@ systemd-sysupdate config.
 	cmd.SetErr(d.stderr)
 	cmd.SetVersionTemplate("bake-os {{.Version}}\n")
 	fitHelp(cmd)
+	cmd.SetHelpCommand(newHelpCmd())
 	d.g.AddFlags(cmd.PersistentFlags())
 	o.AddFlags(cmd.Flags())
 	cmd.Flags().SetNormalizeFunc(normalizeFlags)

@@ -101,3 +101,23 @@ func fitHelp(cmd *cobra.Command) {
 	t = strings.ReplaceAll(t, ".InheritedFlags.FlagUsages", fmt.Sprintf("(.InheritedFlags.FlagUsagesWrapped %d)", helpColumns))
 	cmd.SetUsageTemplate(t)
 }
+
+// newHelpCmd replaces cobra's help command, which prints "Unknown help
+// topic" and exits 0 for a mistyped command: here that is a usage error
+// with suggestions.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil {
+				return usageError{err}
+			}
+			if len(rest) > 0 {
+				return unknownCommand(target, rest[0])
+			}
+			return target.Help()
+		},
+	}
+}
