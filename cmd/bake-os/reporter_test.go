@@ -71,6 +71,16 @@ func TestReporterFitsWidth(t *testing.T) {
 				t.Errorf("width %d: zero-width bar: %q", width, l)
 			}
 		}
+		// The bar keeps its width from one redraw to the next.
+		ends := map[int]bool{}
+		for _, l := range screenLines(out) {
+			if i := strings.Index(l, "] "); i > 0 && strings.Contains(l, "%") {
+				ends[i] = true
+			}
+		}
+		if width >= 60 && len(ends) != 1 {
+			t.Errorf("width %d: bar ends at columns %v", width, ends)
+		}
 		if width == 80 && !strings.Contains(out, "writing flatcar_production_") {
 			t.Errorf("final name not shown:\n%s", out)
 		}
