@@ -14,6 +14,7 @@ import (
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/internal/atomicfile"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/sysext"
@@ -96,6 +97,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	ctx = runlog.With(ctx, log) // tool runners below log through it
 	if err := checkMasks(o.Masks, o.Sysexts); err != nil {
 		return nil, err
 	}
@@ -255,7 +257,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, placements []Plac
 	if o.Mount {
 		root, err = partitions.OpenMount(work, rootPart.Offset(), rootPart.Size(), partitions.FSExt4)
 	} else {
-		root, err = partitions.OpenExt4(work, rootPart.Offset(), partitions.Ext4Options{Epoch: o.Epoch, Context: ctx})
+		root, err = partitions.OpenExt4(work, rootPart.Offset(), partitions.Ext4Options{Epoch: o.Epoch, Context: ctx, Logger: o.Logger})
 	}
 	if err != nil {
 		return nil, err

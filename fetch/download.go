@@ -67,6 +67,7 @@ type client struct {
 	http *http.Client
 	ua   string
 	rep  progress.Reporter
+	log  *slog.Logger
 }
 
 // transient reports whether err is worth another try.
@@ -109,7 +110,7 @@ func (c *client) retry(ctx context.Context, url string, try func() (progressed b
 			return fmt.Errorf("giving up after %d tries: %w", tries, err)
 		}
 		wait := min(baseBackoff<<(fails-1), maxBackoff)
-		slog.Debug("retrying download", "url", url, "err", err, "wait", wait)
+		c.log.Debug("retrying download", "url", url, "err", err, "wait", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

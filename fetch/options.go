@@ -3,12 +3,14 @@ package fetch
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
 )
 
@@ -64,6 +66,9 @@ type Options struct {
 	Reporter progress.Reporter
 	// UserAgent is sent with every request; pass "bake-os/<version>".
 	UserAgent string
+	// Logger receives notes (info), retries and each HTTP request (debug);
+	// nil discards them.
+	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -101,6 +106,10 @@ func (o Options) withDefaults() (Options, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = defaultHTTPClient()
 	}
+	if o.Logger != nil {
+		o.HTTPClient = runlog.Client(o.HTTPClient, o.Logger)
+	}
+	o.Logger = runlog.Or(nil, o.Logger)
 	o.Reporter = progress.OrNop(o.Reporter)
 	if o.UserAgent == "" {
 		o.UserAgent = DefaultUserAgent

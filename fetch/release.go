@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -56,7 +55,7 @@ func (f *fetcher) resolve(ctx context.Context) (ReleaseRef, error) {
 	if curErr != nil {
 		return ReleaseRef{}, fmt.Errorf("resolving %s release: %w; fallback: %w", rel, idxErr, curErr)
 	}
-	slog.Info("releases index unusable, used current/version.txt", "channel", rel, "version", v, "err", idxErr)
+	f.o.Logger.Info("releases index unusable, used current/version.txt", "channel", rel, "version", v, "err", idxErr)
 	return f.ref(v, rel), nil
 }
 

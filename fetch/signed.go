@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path"
 	"time"
@@ -22,7 +21,7 @@ func newFetcher(o Options) (*fetcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fetcher{o: o, c: &client{http: o.HTTPClient, ua: o.UserAgent, rep: o.Reporter}}, nil
+	return &fetcher{o: o, c: &client{http: o.HTTPClient, ua: o.UserAgent, rep: o.Reporter, log: o.Logger}}, nil
 }
 
 func (f *fetcher) keyring() (*Keyring, error) {
@@ -64,7 +63,7 @@ func (f *fetcher) signedFile(ctx context.Context, rawURL string, maxAge time.Dur
 		if f.o.Offline {
 			return "", fmt.Errorf("cached %s: %w", dest, err)
 		}
-		slog.Info("cached file failed verification, fetching it again", "file", dest, "err", err)
+		f.o.Logger.Info("cached file failed verification, fetching it again", "file", dest, "err", err)
 	}
 	if f.o.Offline {
 		return "", offlineError(name, rawURL, dest)
@@ -170,6 +169,6 @@ func (f *fetcher) downloadChecked(ctx context.Context, rawURL, partial, name str
 		if !resumed || try > 0 || !errors.Is(err, ErrSignature) {
 			return err
 		}
-		slog.Info("resumed download failed verification, downloading it again", "file", name, "err", err)
+		f.o.Logger.Info("resumed download failed verification, downloading it again", "file", name, "err", err)
 	}
 }

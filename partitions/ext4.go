@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
+	"github.com/bake-os/bake-os/internal/runlog"
 )
 
 // Ext4 edits an ext4 filesystem at a byte offset of a disk image with
@@ -33,6 +35,7 @@ type Ext4 struct {
 	dirs map[string][]FileInfo
 	runs int // debugfs processes started, for tests
 	ctx  context.Context
+	log  *slog.Logger
 }
 
 // Ext4Options tunes the ext4 editor.
@@ -43,6 +46,8 @@ type Ext4Options struct {
 	// Context, when set, cancels the editor's debugfs runs (an interrupt
 	// kills the running one); Commit's context does so for its own.
 	Context context.Context
+	// Logger gets each debugfs run (debug); nil discards.
+	Logger *slog.Logger
 }
 
 // OpenExt4 opens the ext4 filesystem at offset in image for editing.
@@ -50,7 +55,7 @@ func OpenExt4(image string, offset int64, o Ext4Options) (*Ext4, error) {
 	if _, err := exec.LookPath("debugfs"); err != nil {
 		return nil, fmt.Errorf("editing ext4: debugfs not found: install e2fsprogs")
 	}
-	e := &Ext4{image: image, offset: offset, dirs: map[string][]FileInfo{}, ctx: o.Context}
+	e := &Ext4{image: image, offset: offset, dirs: map[string][]FileInfo{}, ctx: o.Context, log: o.Logger}
 	if e.ctx == nil {
 		e.ctx = context.Background()
 	}
@@ -89,6 +94,7 @@ func (e *Ext4) run(write bool, cmds ...string) ([]byte, error) {
 	cmd := child.Command(e.ctx, "debugfs", args...)
 	cmd.Env = append(os.Environ(), e.env...)
 	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\n")
+	runlog.Tool(e.log, cmd)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -468,6 +474,7 @@ func (e *Ext4) request(command string) ([]byte, error) {
 	e.runs++
 	cmd := child.Command(e.ctx, "debugfs", "-R", command, e.spec())
 	cmd.Env = append(os.Environ(), e.env...)
+	runlog.Tool(e.log, cmd)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/sparse"
 )
 
@@ -49,6 +50,7 @@ func GrowExt4(ctx context.Context, image string, off, size, epoch int64) error {
 	if epoch != 0 {
 		cmd.Env = append(os.Environ(), fmt.Sprintf("E2FSPROGS_FAKE_TIME=%d", epoch))
 	}
+	runlog.Tool(runlog.From(ctx), cmd)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("resize2fs: %w: %s", err, strings.TrimSpace(string(out)))
 	}

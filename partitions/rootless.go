@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/internal/child"
+	"github.com/bake-os/bake-os/internal/runlog"
 )
 
 // command builds an exec.Cmd for a tool that must see files as root-owned.
@@ -20,12 +21,16 @@ func command(ctx context.Context, name string, args ...string) (*exec.Cmd, error
 		return nil, fmt.Errorf("%s not found: install %s", name, debianPackage(name))
 	}
 	if os.Geteuid() == 0 {
-		return child.Command(ctx, name, args...), nil
+		cmd := child.Command(ctx, name, args...)
+		runlog.Tool(runlog.From(ctx), cmd)
+		return cmd, nil
 	}
 	if _, err := exec.LookPath("unshare"); err != nil {
 		return nil, fmt.Errorf("running %s without root needs unshare: install util-linux", name)
 	}
-	return child.Command(ctx, "unshare", append([]string{"--map-root-user", name}, args...)...), nil
+	cmd := child.Command(ctx, "unshare", append([]string{"--map-root-user", name}, args...)...)
+	runlog.Tool(runlog.From(ctx), cmd)
+	return cmd, nil
 }
 
 // runTool runs a tool (see command) and returns its stdout; failures carry

@@ -10,10 +10,31 @@ type Reporter interface {
 	Counter(desc string, total int64) Counter
 }
 
-// Counter counts progress of one step.
+// Counter counts progress of one step. Done ends the step; a reporter
+// whose run was cancelled reports the step as cancelled rather than done.
 type Counter interface {
 	Add(n int64)
 	Done()
+}
+
+// Aborter is implemented by counters that can end a step as failed (or
+// cancelled, when err is context.Canceled) instead of done. Callers use
+// Finish rather than asserting it.
+type Aborter interface {
+	Abort(err error)
+}
+
+// Finish ends the step c: Done when err is nil, else Abort(err) when c
+// implements Aborter (and Done otherwise). Typical use:
+//
+//	c := rep.Counter("writing "+name, size)
+//	defer func() { progress.Finish(c, err) }()
+func Finish(c Counter, err error) {
+	if a, ok := c.(Aborter); ok && err != nil {
+		a.Abort(err)
+		return
+	}
+	c.Done()
 }
 
 // Nop returns a Reporter that reports nothing.
@@ -25,8 +46,9 @@ func (nop) Counter(string, int64) Counter { return nopCounter{} }
 
 type nopCounter struct{}
 
-func (nopCounter) Add(int64) {}
-func (nopCounter) Done()     {}
+func (nopCounter) Add(int64)   {}
+func (nopCounter) Done()       {}
+func (nopCounter) Abort(error) {}
 
 // OrNop returns r, or Nop when r is nil.
 func OrNop(r Reporter) Reporter {

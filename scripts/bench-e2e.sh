@@ -202,12 +202,13 @@ ours_run() {
 	cpu_mark
 	c0=$(cpu_read)
 	t=$(now)
-	"$bakeos" --image "$BZ2" --output-dir "$d" --vendor qemu_uefi --compress none --verbose \
+	"$bakeos" --image "$BZ2" --output-dir "$d" --vendor qemu_uefi --verbose \
 		"ext:$EXT" >"$work/ours.out" 2>"$work/ours.err" || { cat "$work/ours.err" >&2; die "bake-os failed"; }
 	record ours TOTAL "$t"
 	cpu_record ours "$c0"
-	# bake-os --verbose step times ("NAME: done in 1.2s"), for the profile.
-	sed -n 's/^\(decompressing\|preparing\|writing\)[^:]*: done in \([0-9.]*\)s$/\1 \2/p' "$work/ours.err" |
+	# bake-os step times ("bake-os: STEP NAME: done in 1.2s (SIZE)"), for
+	# the profile.
+	sed -n 's/^bake-os: \(decompressing\|preparing\|writing\)[^:]*: done in \([0-9.]*\)s.*$/\1 \2/p' "$work/ours.err" |
 		awk '!seen[$1]++' | while read -r s v; do printf '        (%s %s s)\n' "$s" "$v"; done
 	ours_out=$d/flatcar_production_qemu_uefi_image.img
 }

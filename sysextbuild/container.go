@@ -10,6 +10,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/bake-os/bake-os/internal/runlog"
 )
 
 // ErrNoContainerEngine is returned (wrapped) when a container recipe finds
@@ -73,6 +75,7 @@ func (b *builder) containerBuild(ctx context.Context) error {
 		run = append(run, bd.Image, "/install_root/"+filepath.Base(bd.Script))
 		cmd = exec.CommandContext(ctx, engine, append(run, args...)...)
 	}
+	runlog.Tool(runlog.From(ctx), cmd)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("running %s build in %s: %w\n%s", b.r.Name, filepath.Base(engine), err, tail(out))
 	}

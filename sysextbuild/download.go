@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
 )
 
@@ -172,7 +172,7 @@ func (f *fetcher) verify(ctx context.Context, c *Checksum, sumURL, file, got str
 			}
 		}
 		if want == "" {
-			slog.Warn("upstream publishes no digest; not verified", "file", file, "release", sumURL)
+			runlog.From(ctx).Warn("upstream publishes no digest; not verified", "file", file, "release", sumURL)
 			return nil
 		}
 	default:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
 )
 
@@ -135,7 +135,7 @@ func create(ctx context.Context, o CreateOptions, pack packFunc) (*PackResult, e
 	packOpts := PackOptions{
 		Name: o.Name, Arch: o.Arch, Format: o.Format, Reload: r.Reload,
 		Epoch: o.Epoch, Output: o.Output, Sysupdate: o.Sysupdate,
-		Warn: func(msg string) { slog.Warn(msg, "recipe", r.Name) },
+		Warn: func(msg string) { runlog.From(ctx).Warn(msg, "recipe", r.Name) },
 	}
 	if r.Rootfs != nil {
 		res, err := b.rootfsBuild(ctx, packOpts)
@@ -456,6 +456,7 @@ func (b *builder) runInstall(ctx context.Context, file string, d Download) error
 		return fmt.Errorf("writing install script: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, "bash", d.Install.Script)
+	runlog.Tool(runlog.From(ctx), cmd)
 	cmd.Dir = sdir
 	cmd.Env = os.Environ()
 	keys := make([]string, 0, len(d.Install.Env))

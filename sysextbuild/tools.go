@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/bake-os/bake-os/internal/runlog"
 )
 
 // ErrToolMissing is wrapped by the error returned when a format's external
@@ -64,6 +66,7 @@ func runTool(ctx context.Context, extraEnv []string, stdin []byte, name string, 
 	var out, errOut bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &errOut
+	runlog.Tool(runlog.From(ctx), cmd)
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()

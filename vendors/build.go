@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/internal/atomicfile"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/progress"
 )
@@ -44,9 +46,13 @@ type BuildOptions struct {
 	// downloaded and verified release file name
 	// (flatcar_production_qemu_uefi_efi_code.qcow2, ..._efi_vars.qcow2).
 	FetchFirmware func(ctx context.Context, name string) (path string, err error)
-	// Compress overrides each vendor's release compression: a
-	// comma-separated list of none, bz2, gz, xz, zst, zip ("" = vendor
-	// default).
+	// Compress lists the compressed copies wanted of each vendor's main
+	// output, comma-separated: none, bz2, gz, xz, zst, zip, or release (the
+	// vendor's release compressions). "" (the default) writes the main
+	// output uncompressed only, as the platform imports it; without "none"
+	// in the list only the compressed copies are kept. Vendors whose
+	// output is an archive by nature (ova, gce, vagrant, parallels, pxe)
+	// ignore it.
 	Compress string
 	// Workers is the number of compressing goroutines; 0 = all CPUs.
 	Workers int
@@ -59,6 +65,8 @@ type BuildOptions struct {
 	ConsumeBase bool
 	// Force replaces existing output files (else they are an error).
 	Force bool
+	// Logger gets each tool run (debug); nil: the one ctx carries.
+	Logger *slog.Logger
 }
 
 // Artifact is one file Build wrote.
@@ -98,6 +106,7 @@ type plan struct {
 // Outputs are written as temp files in o.OutputDir and renamed once all
 // vendors succeeded; on error nothing is left behind.
 func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, error) {
+	ctx = runlog.With(ctx, o.Logger)
 	p, err := makePlan(ctx, vendors, o)
 	if err != nil {
 		return nil, err
@@ -183,14 +192,7 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 	needVersion := false
 	for _, v := range vendors {
 		j := job{v: v}
-		j.comps = override
-		if len(j.comps) == 0 || !v.compressible() {
-			j.comps = nil
-			for _, c := range v.Compress {
-				cc, _ := ParseCompression(c)
-				j.comps = append(j.comps, cc)
-			}
-		}
+		j.comps = v.compressions(override)
 		allComps = append(allComps, j.comps...)
 		if v.Disk.Format != "" {
 			if _, err := lookupDisk(v.Disk); err != nil {
@@ -405,6 +407,35 @@ func (v Vendor) compressible() bool {
 		return false
 	}
 	return true
+}
+
+// compressions resolves the --compress list for v: nil means the default,
+// the uncompressed output only; "release" expands to v's release
+// compressions. Archives by nature keep their own (none).
+func (v Vendor) compressions(override []Compression) []Compression {
+	var out []Compression
+	add := func(c Compression) {
+		if !containsComp(out, c) {
+			out = append(out, c)
+		}
+	}
+	if !v.compressible() {
+		override = []Compression{CompressRelease}
+	}
+	if len(override) == 0 {
+		override = []Compression{CompressNone}
+	}
+	for _, c := range override {
+		if c != CompressRelease {
+			add(c)
+			continue
+		}
+		for _, rc := range v.Compress {
+			cc, _ := ParseCompression(rc)
+			add(cc)
+		}
+	}
+	return out
 }
 
 // outputNames lists the final file names of a vendor for comps.

@@ -12,8 +12,9 @@ import (
 	"github.com/bake-os/bake-os/internal/testutil"
 )
 
-// TestBuildReleaseCompression builds with each vendor's default release
-// compression and checks every compressed output with its own tool.
+// TestBuildReleaseCompression builds with each vendor's release
+// compression (--compress release) and checks every compressed output with
+// its own tool.
 func TestBuildReleaseCompression(t *testing.T) {
 	testutil.RequireTool(t, "gzip", "bzip2", "unzip", "qemu-img")
 	f := testFixture(t)
@@ -23,7 +24,7 @@ func TestBuildReleaseCompression(t *testing.T) {
 		v, _ := Lookup(n)
 		vs = append(vs, v)
 	}
-	arts, err := Build(context.Background(), vs, BuildOptions{Base: f.base, OutputDir: out, OEMSysextDir: f.oemDir})
+	arts, err := Build(context.Background(), vs, BuildOptions{Base: f.base, OutputDir: out, OEMSysextDir: f.oemDir, Compress: "release"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func (b *builder) buildGroup(ctx context.Context, g *group) error {
 		c := b.rep.Counter("preparing "+name, -1)
 		consume := b.plan.o.ConsumeBase && len(b.plan.groups) == 1 && len(b.plan.boot) == 0
 		err := prepareDisk(ctx, b.plan.o.Base, src, consume, g.layout, g.oem, b.plan.arch, b.plan.version)
-		c.Done()
+		progress.Finish(c, err)
 		if err != nil {
 			return fmt.Errorf("preparing %s disk: %w", name, err)
 		}

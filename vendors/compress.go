@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
@@ -24,6 +24,9 @@ import (
 )
 
 // Compression is a release compression: none, bz2, gz, xz, zst or zip.
+// By default a vendor run writes only what the platform imports or runs,
+// uncompressed (none); the release compressions Flatcar publishes are
+// written on request (--compress release, or an explicit list).
 type Compression string
 
 const (
@@ -33,12 +36,16 @@ const (
 	CompressXz   Compression = "xz"
 	CompressZst  Compression = "zst"
 	CompressZip  Compression = "zip"
+	// CompressRelease is a --compress keyword, not a format: each vendor's
+	// release compressions (the Compress list of the vendor table).
+	CompressRelease Compression = "release"
 )
 
 // Compressions lists the valid --compress values.
-func Compressions() []string { return []string{"none", "bz2", "gz", "xz", "zst", "zip"} }
+func Compressions() []string { return []string{"none", "release", "bz2", "gz", "xz", "zst", "zip"} }
 
-// ParseCompression validates one --compress value.
+// ParseCompression validates one compression format (not the "release"
+// keyword).
 func ParseCompression(s string) (Compression, error) {
 	switch c := Compression(strings.ToLower(strings.TrimSpace(s))); c {
 	case CompressNone, CompressBz2, CompressGz, CompressXz, CompressZst, CompressZip:
@@ -47,8 +54,9 @@ func ParseCompression(s string) (Compression, error) {
 	return "", fmt.Errorf("unknown compression %q: use one of %s", s, strings.Join(Compressions(), ", "))
 }
 
-// ParseCompressions parses a comma-separated --compress list ("" -> nil:
-// each vendor's release default).
+// ParseCompressions parses a comma-separated --compress list; "release"
+// stays in the list as CompressRelease for Vendor.compressions to expand.
+// "" gives nil: the default, uncompressed outputs only.
 func ParseCompressions(s string) ([]Compression, error) {
 	var out []Compression
 	for _, f := range strings.Split(s, ",") {
@@ -56,6 +64,9 @@ func ParseCompressions(s string) ([]Compression, error) {
 			continue
 		}
 		c, err := ParseCompression(f)
+		if err != nil && Compression(strings.ToLower(strings.TrimSpace(f))) == CompressRelease {
+			c, err = CompressRelease, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +132,7 @@ func CompressFile(ctx context.Context, src, dst, name string, c Compression, wor
 	return compressFile(ctx, src, dst, name, c, workers, nil)
 }
 
-func compressFile(ctx context.Context, src, dst, name string, c Compression, workers int, rep progress.Reporter) error {
+func compressFile(ctx context.Context, src, dst, name string, c Compression, workers int, rep progress.Reporter) (err error) {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
@@ -134,8 +145,9 @@ func compressFile(ctx context.Context, src, dst, name string, c Compression, wor
 	if err != nil {
 		return err
 	}
-	counter := progress.OrNop(rep).Counter("compressing "+atomicfile.FinalName(dst), r.size)
-	defer counter.Done()
+	// dst is a staged temp file: progress names the output it becomes.
+	counter := progress.OrNop(rep).Counter("compressing "+name+c.Ext(), r.size)
+	defer func() { progress.Finish(counter, err) }()
 	cr := &ctxReader{ctx: ctx, r: r, c: counter}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -148,7 +160,7 @@ func compressFile(ctx context.Context, src, dst, name string, c Compression, wor
 		err = compressTo(ctx, out, cr, name, c, workers)
 	}
 	if err != nil {
-		return fmt.Errorf("compressing %s with %s: %w", atomicfile.FinalName(dst), c, err)
+		return fmt.Errorf("compressing %s with %s: %w", name+c.Ext(), c, err)
 	}
 	if err := out.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", dst, err)
@@ -249,6 +261,7 @@ func runFilter(ctx context.Context, out io.Writer, in io.Reader, tool string, ar
 	cmd.Stdout = out
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	runlog.Tool(runlog.From(ctx), cmd)
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s: %w: %s", filepath.Base(tool), err, strings.TrimSpace(stderr.String()))
 	}

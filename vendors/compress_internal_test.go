@@ -112,8 +112,40 @@ func TestParseCompressions(t *testing.T) {
 	if err != nil || len(cs) != 3 || cs[0] != CompressGz || cs[2] != CompressNone {
 		t.Errorf("ParseCompressions = %v, %v", cs, err)
 	}
-	if _, err := ParseCompressions("rar"); err == nil || !strings.Contains(err.Error(), "none, bz2, gz, xz, zst, zip") {
+	if _, err := ParseCompressions("rar"); err == nil || !strings.Contains(err.Error(), "none, release, bz2, gz, xz, zst, zip") {
 		t.Errorf("bad compression error: %v", err)
+	}
+}
+
+// TestVendorCompressions: by default only the uncompressed disk; "release"
+// expands to the vendor's release list; archives keep their own.
+func TestVendorCompressions(t *testing.T) {
+	look := func(n string) Vendor { v, _ := Lookup(n); return v }
+	for _, c := range []struct {
+		vendor, flag, want string
+	}{
+		{"qemu_uefi", "", "none"},
+		{"azure", "", "none"},
+		{"generic", "", "none"},
+		{"qemu_uefi", "release", "bz2 none"},
+		{"azure", "release", "bz2"},
+		{"openstack_mini", "release,none", "gz bz2 none"},
+		{"azure", "zst,release", "zst bz2"},
+		{"gce", "", "none"},
+		{"gce", "xz", "none"},
+		{"vmware_ova", "release", "none"},
+	} {
+		override, err := ParseCompressions(c.flag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, x := range look(c.vendor).compressions(override) {
+			got = append(got, string(x))
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%s --compress %q: %v, want %s", c.vendor, c.flag, got, c.want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/vendors/diskfmt"
@@ -53,6 +54,10 @@ func writeDisk(ctx context.Context, d Disk, srcPath, dstPath, extentName string,
 		return fmt.Errorf("creating %s: %w", dstPath, err)
 	}
 	defer dst.Close()
+	if rep != nil && extentName != "" {
+		// dstPath is a staged temp file: progress names the output.
+		rep = namedReporter{Reporter: rep, tmp: dstPath, name: extentName}
+	}
 	o := diskfmt.Options{VirtualSize: d.VirtualSize, Adapter: d.Adapter, Workers: workers, Reporter: rep,
 		ExtentName: extentName}
 	if err := f.Write(ctx, src, dst, o); err != nil {
@@ -62,6 +67,17 @@ func writeDisk(ctx context.Context, d Disk, srcPath, dstPath, extentName string,
 		return fmt.Errorf("writing %s: %w", dstPath, err)
 	}
 	return nil
+}
+
+// namedReporter shows name instead of the temp path tmp in the
+// descriptions of steps.
+type namedReporter struct {
+	progress.Reporter
+	tmp, name string
+}
+
+func (r namedReporter) Counter(desc string, total int64) progress.Counter {
+	return r.Reporter.Counter(strings.ReplaceAll(desc, r.tmp, r.name), total)
 }
 
 // convertFirmware writes a raw UEFI flash file as qcow2 (or copies a file

@@ -47,6 +47,6 @@ func (c *CompressValue) Type() string { return "list" }
 
 // CompressHelp is the --compress flag's help text.
 func CompressHelp() string {
-	return "release compression of the outputs, comma-separated: " + strings.Join(Compressions(), ", ") +
-		" (default: each vendor's release compression)"
+	return "compressed copies of the vendor disks: " + strings.Join(Compressions(), ", ") +
+		" (comma-separated; release: each vendor's; default: none, the disk only)"
 }

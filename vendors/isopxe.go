@@ -11,6 +11,7 @@ import (
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/internal/child"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/sparse"
 )
@@ -123,6 +124,7 @@ func runToolEnv(ctx context.Context, env []string, name string, args ...string) 
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
+	runlog.Tool(runlog.From(ctx), cmd)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))

@@ -55,8 +55,9 @@ type Vendor struct {
 	OEM string
 	// File is the main output file name (before release compression).
 	File string
-	// Compress is the default release compression list ("none" keeps the
-	// uncompressed file too).
+	// Compress is the release compression list, what Flatcar publishes
+	// ("none" keeps the uncompressed file too); written only with
+	// --compress release. By default the File is written uncompressed.
 	Compress []string
 	// Arches are the architectures Flatcar builds this vendor for.
 	Arches []flatcar.Arch

@@ -20,7 +20,6 @@ type bootOptions struct {
 	initrd      string
 	appendArgs  string
 	accel       string
-	verbose     bool
 }
 
 func (o *bootOptions) AddFlags(fs *pflag.FlagSet) {
@@ -35,7 +34,6 @@ func (o *bootOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.initrd, "initrd", "", "initrd for --kernel")
 	fs.StringVar(&o.appendArgs, "append", "", "kernel command line for --kernel")
 	fs.StringVar(&o.accel, "accel", "", "kvm or tcg (default: kvm when /dev/kvm is usable)")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log the QEMU command line")
 }
 
 func newBootCmd(d *deps) *cobra.Command {
@@ -79,6 +77,6 @@ func runBoot(cmd *cobra.Command, o *bootOptions, d *deps, image string) error {
 		Image: absPath(d.cwd, image), Arch: arch, Ignition: absPath(d.cwd, o.ignition), SSHPort: o.sshPort,
 		MemoryMiB: o.memory, CPUs: o.cpus, Console: o.console, FirmwareDir: absPath(d.cwd, o.firmwareDir),
 		Kernel: absPath(d.cwd, o.kernel), Initrd: absPath(d.cwd, o.initrd), Append: o.appendArgs, Accel: o.accel,
-		Stdin: stdin, Stdout: d.stdout, Stderr: d.stderr, Logger: d.logger(o.verbose),
+		Stdin: stdin, Stdout: d.stdout, Stderr: d.stderr, Logger: d.logger(),
 	})
 }

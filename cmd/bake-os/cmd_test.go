@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -66,8 +67,8 @@ func TestHelpOfEveryCommand(t *testing.T) {
 			t.Errorf("%s --help: exit %d\n%s", c.CommandPath(), code, out)
 		}
 		for _, l := range strings.Split(out, "\n") {
-			if len(l) > 100 {
-				t.Errorf("%s --help: line over 100 columns: %q", c.CommandPath(), l)
+			if utf8.RuneCountInString(l) > helpColumns {
+				t.Errorf("%s --help: line over %d columns: %q", c.CommandPath(), helpColumns, l)
 			}
 		}
 	}

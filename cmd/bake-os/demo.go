@@ -17,13 +17,11 @@ import (
 
 type demoOptions struct {
 	dir     string
-	json    bool
 	vendors []string
 }
 
 func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.dir, "dir", "demo-out", "work directory (input/ and output/)")
-	fs.BoolVar(&o.json, "json", false, "print the inspection as JSON")
 	fs.StringSliceVar(&o.vendors, "vendor", []string{"qemu_uefi"}, "vendor images besides the generic one")
 }
 
@@ -31,7 +29,7 @@ func newDemoCmd(d *deps) *cobra.Command {
 	o := &demoOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Generate a Flatcar-layout image and a sample sysext, bake them, and inspect the result",
+		Short: "Generate a Flatcar-layout image, bake a sample sysext, inspect it",
 		Long: `demo runs the whole bake on an embedded default: it generates a sparse
 Flatcar-layout disk image (the exact partition table of
 flatcar_production_image.bin, with real filesystems) and its .bin.bz2, a
@@ -55,7 +53,7 @@ func runDemo(cmd *cobra.Command, o *demoOptions, d *deps) error {
 		}
 	}
 	raw := filepath.Join(in, bake.ImageName)
-	fmt.Fprintf(d.stderr, "generating Flatcar-layout image %s.bz2\n", raw)
+	d.logger().Info("generating Flatcar-layout image " + raw + ".bz2")
 	if err := testimage.Generate(ctx, raw, testimage.Options{}); err != nil {
 		return err
 	}
@@ -80,7 +78,7 @@ func runDemo(cmd *cobra.Command, o *demoOptions, d *deps) error {
 			return err
 		}
 	}
-	fmt.Fprintf(d.stderr, "baking %s into ROOT\n", ext)
+	d.logger().Info("baking " + ext + " into ROOT")
 	res, err := bake.Run(ctx, bake.Options{
 		Image: raw + ".bz2", OutputDir: out, Arch: flatcar.ArchX86_64,
 		Sysexts:       []bake.Sysext{{Name: "hello", File: ext, Conf: filepath.Join(in, "hello.conf")}},
@@ -88,19 +86,19 @@ func runDemo(cmd *cobra.Command, o *demoOptions, d *deps) error {
 		Vendors:       vs,
 		VendorOptions: vendors.BuildOptions{Compress: "none"},
 		Force:         true, // the demo's own directory
-		Reporter:      d.reporter(o.json), Logger: d.logger(false),
+		Reporter:      d.reporter(ctx), Logger: d.logger(),
 	})
 	if err != nil {
 		return err
 	}
 	image := res.Image
 	for _, a := range res.Artifacts {
-		fmt.Fprintf(d.stderr, "wrote %s (%s, %s)\n", a.Path, a.Vendor, a.Kind)
+		d.logger().Info(fmt.Sprintf("wrote %s (%s, %s)", a.Path, a.Vendor, a.Kind))
 		if a.Vendor == vendors.GenericName && a.Kind == "disk" {
 			image = a.Path
 		}
 	}
-	return runInspect(cmd, &inspectOptions{json: o.json}, d, image)
+	return runInspect(cmd, &inspectOptions{json: d.g.json}, d, image)
 }
 
 // demoSysext packs a small "hello" sysext with a sysupdate config.

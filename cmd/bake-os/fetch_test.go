@@ -84,9 +84,15 @@ func TestFetchAndBake(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, "out"), 0o755)
 	args := []string{"--release", "4593.2.5", "--release-url", srv.URL + "/{channel}", "--signing-key", key,
 		"--bakery-url", srv.URL + "/bakery", "--fetch", "--cache-dir", filepath.Join(dir, "cache"), "--output-dir", "out", "ext:ext-1.0-x86-64.raw"}
-	_, stderr, code := run(t, dir, args...)
+	_, stderr, code := run(t, dir, append([]string{"-v"}, args...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// -v: each HTTP request and tool run, in the one log format.
+	for _, want := range []string{"bake-os: GET " + srv.URL + "/bakery/SHA256SUMS: 200 OK\n", "\nbake-os: running debugfs "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("-v: no %q in\n%s", want, stderr)
+		}
 	}
 	out := filepath.Join(dir, "out", "flatcar_production_image.bin")
 	if v := testutil.Run(t, "debugfs", "-R", "stat /opt/extensions/ext-1.0-x86-64.raw", fmt.Sprintf("%s?offset=%d", out, int64(12722176)*512)); !strings.Contains(v, "Type: regular") {

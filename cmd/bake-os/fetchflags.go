@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/pflag"
 
 	"github.com/bake-os/bake-os/fetch"
@@ -30,10 +32,11 @@ func (o *fetchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.offline, "offline", false, "never use the network: everything must be in the cache")
 }
 
-func (o *fetchOptions) options(arch flatcar.Arch, d *deps, quiet bool) fetch.Options {
+func (o *fetchOptions) options(ctx context.Context, arch flatcar.Arch, d *deps) fetch.Options {
 	return fetch.Options{
 		Release: o.release, Arch: arch, ReleasesJSONURL: o.releasesJSON, ReleaseURLTemplate: o.releaseURL,
 		BakeryURL: o.bakeryURL, CacheDir: absPath(d.cwd, o.cacheDir), SigningKeyFile: absPath(d.cwd, o.signingKey),
-		Offline: o.offline, Reporter: d.reporter(quiet), UserAgent: "bake-os/" + version,
+		Offline: o.offline, Reporter: d.reporter(ctx), UserAgent: userAgent(),
+		Logger: d.logger(),
 	}
 }

@@ -8,29 +8,22 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/bake-os/bake-os/bake"
 )
 
 type inspectOptions struct{ json bool }
 
-func (o *inspectOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.BoolVar(&o.json, "json", false, "print JSON on stdout")
-}
-
 func newInspectCmd(d *deps) *cobra.Command {
-	o := &inspectOptions{}
 	cmd := &cobra.Command{
 		Use:   "inspect IMAGE",
-		Short: "Show a Flatcar image's partitions, extensions, sysupdate configs and masks",
+		Short: "Show an image's partitions, extensions, sysupdate configs, masks",
 		Long:  "inspect reads a Flatcar disk image without changing it." + exitStatusHelp,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInspect(cmd, o, d, args[0])
+			return runInspect(cmd, &inspectOptions{json: d.g.json}, d, args[0])
 		},
 	}
-	o.AddFlags(cmd.Flags())
 	return cmd
 }
 

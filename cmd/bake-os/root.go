@@ -12,6 +12,7 @@ import (
 	"github.com/bake-os/bake-os/bake"
 	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/vendors"
 )
 
@@ -31,9 +32,6 @@ type bakeOptions struct {
 	installTo string
 	arch      string
 	masks     []string
-	json      bool
-	verbose   bool
-	quiet     bool
 	workers   int
 	mount     bool
 	force     bool
@@ -47,14 +45,18 @@ func (o *bakeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.installTo, "install_to", bake.DefaultInstallTo, "root:/DIR/ or oem:/DIR/")
 	fs.StringVar(&o.arch, "arch", "x86-64", "x86-64 or arm64 (also amd64, x86_64, aarch64)")
 	fs.StringArrayVar(&o.masks, "mask", nil, "mask a sysext: /etc/extensions/NAME.raw -> /dev/null (repeatable)")
-	fs.BoolVar(&o.json, "json", false, "print a machine-readable result on stdout")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log details to stderr")
-	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress output")
 	fs.IntVar(&o.workers, "workers", 0, "parallel workers (0: one per CPU)")
 	fs.BoolVar(&o.mount, "mount", false, "edit through loop mounts (root only) instead of rootless tools")
 	fs.BoolVar(&o.force, "force", false, "replace existing outputs (the image and vendor files)")
 	o.fetch.AddFlags(fs)
 	o.vendor.AddFlags(fs)
+}
+
+// AddFlags adds the persistent flags every command honours.
+func (g *globalOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&g.json, "json", false, "machine-readable result on stdout (logs stay on stderr)")
+	fs.BoolVarP(&g.verbose, "verbose", "v", false, "debug lines: each tool run and HTTP request")
+	fs.BoolVarP(&g.quiet, "quiet", "q", false, "errors only: no warnings, no progress")
 }
 
 // normalizeFlags accepts --install-to for --install_to.
@@ -85,20 +87,31 @@ Each NAME:FILE installs FILE (relative to the current directory) as the
 extension NAME; NAME.conf next to FILE or in the current directory is its
 systemd-sysupdate config.
 ` + exitStatusHelp,
-		Example: `  bake-os --image flatcar_production_image.bin.bz2 wasmtime:wasmtime-24.0.0-x86-64.raw
-  bake-os --image flatcar_production_image.bin --install_to oem:/sysext/ myext:myext.raw
+		Example: `  bake-os --image flatcar_production_image.bin.bz2 \
+    wasmtime:wasmtime-24.0.0-x86-64.raw
+  bake-os --image flatcar_production_image.bin --install_to oem:/sysext/ \
+    myext:myext.raw
   bake-os --image img.bin --mask docker-flatcar --mask containerd-flatcar \
     docker:docker-24.0.9-x86-64.raw`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.ArbitraryArgs,
+		Version:       readBuildInfo().String(),
+		Args:          checkSysextArgs,
+		// Every command's packages log through the one logger, also
+		// where no option takes it (tool runners find it in the context).
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			cmd.SetContext(runlog.With(cmd.Context(), d.logger()))
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBake(cmd, o, d, args)
 		},
 	}
 	cmd.SetOut(d.stdout)
 	cmd.SetErr(d.stderr)
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	cmd.SetVersionTemplate("bake-os {{.Version}}\n")
+	fitHelp(cmd)
+	cmd.SetHelpCommand(newHelpCmd())
+	d.g.AddFlags(cmd.PersistentFlags())
 	o.AddFlags(cmd.Flags())
 	cmd.Flags().SetNormalizeFunc(normalizeFlags)
 	cmd.AddCommand(
@@ -106,7 +119,9 @@ systemd-sysupdate config.
 		newDemoCmd(d),
 		newSysextCmd(d),
 		newBootCmd(d),
+		newVersionCmd(d),
 	)
+	markUsageErrors(cmd)
 	return cmd
 }
 
@@ -126,23 +141,27 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if err := bake.CheckMasks(o.masks, sysexts); err != nil {
+		return usageError{err}
+	}
 	var vs []vendors.Vendor
 	if len(o.vendor.vendors) > 0 {
 		if vs, err = vendors.ParseForArch(o.vendor.vendors, arch); err != nil {
 			return usageError{err}
 		}
 	}
-	res, err := bake.Run(cmd.Context(), bake.Options{
+	ctx := cmd.Context()
+	res, err := bake.Run(ctx, bake.Options{
 		Image: absPath(d.cwd, o.image), OutputDir: absPath(d.cwd, o.outputDir), Target: target, Arch: arch,
 		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers, Mount: o.mount,
 		Vendors: vs, VendorOptions: o.vendor.options(d), Force: o.force,
-		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(arch, d, o.quiet || o.json)},
-		Reporter: d.reporter(o.quiet || o.json), Logger: d.logger(o.verbose),
+		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(ctx, arch, d)},
+		Reporter: d.reporter(ctx), Logger: d.logger(),
 	})
 	if err != nil {
 		return err
 	}
-	return printResult(d.stdout, o.json, res, func(w io.Writer) {
+	return printResult(d.stdout, d.g.json, res, func(w io.Writer) {
 		if res.Image != "" {
 			fmt.Fprintln(w, res.Image)
 		}

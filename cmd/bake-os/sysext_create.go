@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"strings"
 
@@ -14,7 +13,7 @@ import (
 
 type sysextCreateOptions struct {
 	arch, name, output, format string
-	sysupdate, quiet           bool
+	sysupdate                  bool
 	without, opts, rewrites    []string
 	epoch                      int64
 }
@@ -29,7 +28,6 @@ func (o *sysextCreateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.opts, "opt", nil, "recipe option KEY=VALUE (repeatable)")
 	fs.StringArrayVar(&o.rewrites, "url-rewrite", nil, "rewrite URL prefix FROM=TO (repeatable)")
 	fs.Int64Var(&o.epoch, "epoch", 0, "timestamps (default $SOURCE_DATE_EPOCH or 0)")
-	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress output")
 }
 
 func formatList() string {
@@ -45,7 +43,7 @@ func newSysextCreateCmd(d *deps) *cobra.Command {
 	o := &sysextCreateOptions{}
 	cmd := &cobra.Command{
 		Use:   "create RECIPE VERSION",
-		Short: "Build a sysext image from an upstream release with a built-in recipe",
+		Short: "Build a sysext from an upstream release with a built-in recipe",
 		Long: `create downloads a recipe's upstream artefacts, verifies their SHA-256
 wherever upstream publishes one, adds the recipe's units and packs
 NAME-VERSION-ARCH.raw (NAME is --name or RECIPE as given).
@@ -99,11 +97,11 @@ func runSysextCreate(cmd *cobra.Command, o *sysextCreateOptions, d *deps, recipe
 	res, err := sysextbuild.Create(cmd.Context(), sysextbuild.CreateOptions{
 		Recipe: recipe, Version: version, Arch: arch, Name: o.name, Output: absPath(d.cwd, o.output),
 		Sysupdate: o.sysupdate, Without: o.without, Options: opts, URLRewrites: rws, Epoch: epoch,
-		Format: format, Reporter: d.reporter(o.quiet), Getenv: os.Getenv, OutputDir: d.cwd,
+		Format: format, Reporter: d.reporter(cmd.Context()), Getenv: os.Getenv, OutputDir: d.cwd,
+		HTTPClient: d.httpClient(),
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(d.stdout, res.Output)
-	return nil
+	return printPaths(d, "output", res.Output)
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -69,6 +67,5 @@ func runSysextFlatwrap(cmd *cobra.Command, o *flatwrapOptions, d *deps, args []s
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(d.stdout, res.Output)
-	return nil
+	return printPaths(d, "output", res.Output)
 }

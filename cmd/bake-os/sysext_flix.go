@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -23,7 +21,7 @@ func newSysextFlixCmd(d *deps) *cobra.Command {
 	o := &flixOptions{}
 	cmd := &cobra.Command{
 		Use:   "flix ROOTFS NAME PATH...",
-		Short: "Make a sysext of binaries from any root filesystem, with their own libraries",
+		Short: "Package binaries of any root filesystem with their libraries",
 		Long: `flix copies the binaries and resources PATH... out of ROOTFS, puts the
 libraries they need and their loader in /usr/local/NAME/, rewrites their
 interpreter and rpath (with patchelf) and packs the tree as NAME.raw.
@@ -58,6 +56,5 @@ func runSysextFlix(cmd *cobra.Command, o *flixOptions, d *deps, args []string) e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(d.stdout, res.Output)
-	return nil
+	return printPaths(d, "output", res.Output)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -24,7 +25,7 @@ func newSysextListCmd(d *deps) *cobra.Command {
 	o := &sysextListOptions{}
 	cmd := &cobra.Command{
 		Use:   "list [RECIPE]",
-		Short: "List the built-in recipes, or a recipe's upstream versions newest first",
+		Short: "List the built-in recipes, or a recipe's upstream versions",
 		Long: `Without RECIPE, list prints every recipe: name (aliases), source kind and
 version source, arches (bakery=upstream spelling), whether it asks systemd
 to reload, and its options. With RECIPE, it prints the upstream versions
@@ -44,18 +45,26 @@ func runSysextList(cmd *cobra.Command, o *sysextListOptions, d *deps, args []str
 		if o.latest {
 			return usagef("--latest needs a RECIPE")
 		}
+		if d.g.json {
+			return printResult(d.stdout, true, sysextbuild.Recipes(), nil)
+		}
 		return sysextbuild.WriteRecipeTable(d.stdout, sysextbuild.Recipes())
 	}
 	rws, err := sysextbuild.RewritesFromFlags(o.rewrites, os.Getenv)
 	if err != nil {
 		return usageError{err}
 	}
-	vs, err := sysextbuild.ListVersions(cmd.Context(), args[0], sysextbuild.ListOptions{Latest: o.latest, URLRewrites: rws})
+	vs, err := sysextbuild.ListVersions(cmd.Context(), args[0], sysextbuild.ListOptions{
+		Latest: o.latest, URLRewrites: rws, HTTPClient: d.httpClient()})
 	if err != nil {
 		return err
 	}
-	for _, v := range vs {
-		fmt.Fprintln(d.stdout, v)
+	if vs == nil {
+		vs = []string{}
 	}
-	return nil
+	return printResult(d.stdout, d.g.json, vs, func(w io.Writer) {
+		for _, v := range vs {
+			fmt.Fprintln(w, v)
+		}
+	})
 }

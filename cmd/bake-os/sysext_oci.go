@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -55,11 +53,10 @@ func runSysextOCIRootfs(cmd *cobra.Command, o *ociRootfsOptions, d *deps, args [
 	}
 	dir := absPath(d.cwd, args[1])
 	err = sysextbuild.OCIRootfs(cmd.Context(), sysextbuild.OCIOptions{
-		Image: image, Dir: dir, Arch: arch, Cmd: o.cmd, Warn: warnTo(d.stderr),
+		Image: image, Dir: dir, Arch: arch, Cmd: o.cmd, Warn: d.warn,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(d.stdout, dir)
-	return nil
+	return printPaths(d, "dir", dir)
 }

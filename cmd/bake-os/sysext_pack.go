@@ -82,13 +82,12 @@ func runSysextPack(cmd *cobra.Command, o *sysextPackOptions, d *deps, dir string
 		Dir: absPath(d.cwd, dir), Name: o.name, OS: o.osID, Arch: arch, Format: format,
 		Reload: o.reload, Epoch: epoch, Output: absPath(d.cwd, o.output), OutputDir: d.cwd, ExtFSSize: size,
 		Sysupdate: o.sysupdate, BakeryURL: o.bakeryURL,
-		Warn: func(msg string) { fmt.Fprintln(d.stderr, "warning:", msg) },
+		Warn: d.warn,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(d.stdout, res.Output)
-	return nil
+	return printPaths(d, "output", res.Output)
 }
 
 // parseSize reads a byte count with an optional K, M or G (binary) suffix;

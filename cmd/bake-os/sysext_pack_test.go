@@ -32,7 +32,7 @@ func TestSysextPackCommand(t *testing.T) {
 	if strings.TrimSpace(out) != img {
 		t.Errorf("stdout %q, want %s", out, img)
 	}
-	if !strings.Contains(errOut, "warning:") || !strings.Contains(errOut, "etc is outside usr/ and opt/") {
+	if !strings.Contains(errOut, "bake-os: warning: ") || !strings.Contains(errOut, "etc is outside usr/ and opt/") {
 		t.Errorf("stderr lacks the etc warning: %q", errOut)
 	}
 	rel := testutil.Run(t, "unsquashfs", "-cat", img, "usr/lib/extension-release.d/extension-release.myext")
@@ -49,6 +49,15 @@ func TestSysextPackCommand(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(cwd, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}
+	}
+
+	// The global flags: --json puts only JSON on stdout, -q drops the
+	// warning.
+	out, errOut, code = run(t, cwd, "sysext", "pack", "myext", "--json", "-q", "--output", "j.raw")
+	if code != 0 || strings.TrimSpace(out) != `{
+  "output": "`+filepath.Join(cwd, "j.raw")+`"
+}` || errOut != "" {
+		t.Errorf("pack --json -q: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
 	// usr/sbin is refused (exit 1), a bad format is a usage error (exit 2).

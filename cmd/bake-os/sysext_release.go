@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -83,16 +82,14 @@ func runSysextRelease(cmd *cobra.Command, o *sysextReleaseOptions, d *deps) erro
 	res, err := sysextbuild.Release(cmd.Context(), sysextbuild.ReleaseOptions{
 		Versions: absPath(d.cwd, o.versions), OutputDir: absPath(d.cwd, o.outputDir), Arches: arches, Jobs: o.jobs,
 		Build: sysextbuild.RecipeBuilder(sysextbuild.CreateOptions{
-			URLRewrites: rws, Epoch: epoch, Format: format, Getenv: os.Getenv}),
-		Latest:        sysextbuild.RecipeLatest(sysextbuild.ListOptions{URLRewrites: rws}),
+			URLRewrites: rws, Epoch: epoch, Format: format, Getenv: os.Getenv, HTTPClient: d.httpClient()}),
+		Latest:        sysextbuild.RecipeLatest(sysextbuild.ListOptions{URLRewrites: rws, HTTPClient: d.httpClient()}),
+		HTTPClient:    d.httpClient(),
 		PublishedSums: o.publishedSums, BakeryURL: o.bakeryURL, BakeryRelease: o.bakeryRelease,
-		Log: func(msg string) { fmt.Fprintln(d.stderr, msg) },
+		Log: func(msg string) { d.logger().Info(msg) },
 	})
 	if err != nil {
 		return err
 	}
-	for _, f := range res.Files {
-		fmt.Fprintln(d.stdout, f)
-	}
-	return nil
+	return printPaths(d, "files", res.Files...)
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"io"
 	"os"
 	"strings"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/bake-os/bake-os/flatcar"
@@ -58,7 +55,7 @@ func (o *rootfsPackFlags) packOptions(d *deps) (sysextbuild.PackOptions, error) 
 	}
 	return sysextbuild.PackOptions{
 		Output: absPath(d.cwd, o.output), Format: f, OS: o.osID, Arch: arch,
-		Reload: o.reload, Sysupdate: o.sysupdate, Epoch: epoch, Warn: warnTo(d.stderr),
+		Reload: o.reload, Sysupdate: o.sysupdate, Epoch: epoch, Warn: d.warn,
 	}, nil
 }
 
@@ -70,10 +67,6 @@ func defaultOutput(d *deps, p *sysextbuild.PackOptions, name string) {
 	}
 }
 
-func warnTo(w io.Writer) func(string) {
-	return func(msg string) { fmt.Fprintf(w, "warning: %s\n", msg) }
-}
-
 // isLocalPath tells a file or directory argument from a registry reference.
 func isLocalPath(d *deps, p string) bool {
 	if strings.HasPrefix(p, "/") || strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") {
@@ -81,14 +74,4 @@ func isLocalPath(d *deps, p string) bool {
 	}
 	_, err := os.Stat(absPath(d.cwd, p))
 	return err == nil
-}
-
-// usageArgs marks argument-count errors as usage errors (exit status 2).
-func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}
 }

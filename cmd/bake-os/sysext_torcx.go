@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -47,6 +45,5 @@ func runSysextTorcx(cmd *cobra.Command, o *torcxOptions, d *deps, args []string)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(d.stdout, res.Output)
-	return nil
+	return printPaths(d, "output", res.Output)
 }

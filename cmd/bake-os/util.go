@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,4 +22,18 @@ func sourceDateEpoch() int64 {
 		return 0
 	}
 	return n
+}
+
+// printPaths prints the paths a command wrote, one a line, or with --json
+// as {"KEY": PATH} ("files": a list).
+func printPaths(d *deps, key string, paths ...string) error {
+	var v any = paths
+	if key != "files" && len(paths) == 1 {
+		v = paths[0]
+	}
+	return printResult(d.stdout, d.g.json, map[string]any{key: v}, func(w io.Writer) {
+		for _, p := range paths {
+			fmt.Fprintln(w, p)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -39,8 +40,9 @@ func TestBakeWithVendor(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Mkdir(filepath.Join(dir, "out"), 0o755)
+	os.Mkdir(filepath.Join(dir, "rel"), 0o755)
 	stdout, stderr, code := run(t, dir, "--image", "release/flatcar_production_image.bin.bz2", "--output-dir", "out",
-		"--vendor", "qemu_uefi", "--compress", "none", "--json", "ext:ext.raw")
+		"--vendor", "qemu_uefi", "--json", "ext:ext.raw")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -79,12 +81,45 @@ func TestBakeWithVendor(t *testing.T) {
 	if string(got) != string(want) {
 		t.Error("sysext in the qemu_uefi disk differs from the input")
 	}
-	ents, _ := os.ReadDir(filepath.Join(dir, "out"))
+	// By default: what the platform runs, uncompressed, and no release
+	// compressed copy.
+	if got := outNames(t, filepath.Join(dir, "out")); got != qemuUEFIOutputs {
+		t.Errorf("default outputs: %s\nwant %s", got, qemuUEFIOutputs)
+	}
+	// --compress release adds Flatcar's .img.bz2 beside the disk.
+	_, stderr, code = run(t, dir, "--image", "release/flatcar_production_image.bin.bz2", "--output-dir", "rel",
+		"--vendor", "qemu_uefi", "--compress", "release", "ext:ext.raw")
+	if code != 0 {
+		t.Fatalf("--compress release: exit %d: %s", code, stderr)
+	}
+	wantRel := qemuUEFIOutputs + " flatcar_production_qemu_uefi_image.img.bz2"
+	if got := outNames(t, filepath.Join(dir, "rel")); got != wantRel {
+		t.Errorf("--compress release outputs: %s\nwant %s", got, wantRel)
+	}
+	testutil.Run(t, "bzip2", "-t", filepath.Join(dir, "rel", "flatcar_production_qemu_uefi_image.img.bz2"))
+}
+
+// qemuUEFIOutputs are the files of --vendor qemu_uefi, sorted.
+const qemuUEFIOutputs = "flatcar_production_qemu_uefi.README flatcar_production_qemu_uefi.sh " +
+	"flatcar_production_qemu_uefi_efi_code.qcow2 flatcar_production_qemu_uefi_efi_vars.qcow2 " +
+	"flatcar_production_qemu_uefi_image.img"
+
+// outNames lists an output directory, sorted; a leftover temp file fails.
+func outNames(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), ".") {
 			t.Errorf("left behind: %s", e.Name())
 		}
+		names = append(names, e.Name())
 	}
+	sort.Strings(names)
+	return strings.Join(names, " ")
 }
 
 func TestVendorRefusals(t *testing.T) {

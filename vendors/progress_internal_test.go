@@ -1,0 +1,52 @@
+package vendors
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bake-os/bake-os/progress"
+)
+
+// descRecorder remembers the step descriptions it is asked for.
+type descRecorder struct {
+	mu    sync.Mutex
+	descs []string
+}
+
+func (r *descRecorder) Counter(desc string, _ int64) progress.Counter {
+	r.mu.Lock()
+	r.descs = append(r.descs, desc)
+	r.mu.Unlock()
+	return progress.Nop().Counter(desc, 0)
+}
+
+// TestProgressNamesOutputs: steps name the output files, never the temp
+// files they are staged in.
+func TestProgressNamesOutputs(t *testing.T) {
+	f := testFixture(t)
+	rec := &descRecorder{}
+	_, err := Build(context.Background(), []Vendor{lookupVendor(t, "ami")}, BuildOptions{Base: f.base, OutputDir: t.TempDir(),
+		OEMSysextDir: f.oemDir, Compress: "gz,none", Reporter: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(rec.descs, "\n")
+	for _, want := range []string{"writing flatcar_production_ami_image.bin", "compressing flatcar_production_ami_image.bin.gz"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no step %q in:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, ".tmp") {
+		t.Errorf("temp file named in a step:\n%s", all)
+	}
+}
+
+func lookupVendor(t *testing.T, name string) Vendor {
+	v, ok := Lookup(name)
+	if !ok {
+		t.Fatalf("no vendor %s", name)
+	}
+	return v
+}
