@@ -199,7 +199,7 @@ var readmeCases = map[string]readmeCase{
 	}},
 	"bake-os --image flatcar_production_image.bin --output-dir out --install_to oem:/sysext/ myext:myext.raw": {noFlags, func(t *testing.T, dir, _ string) {
 		oem := filepath.Join(t.TempDir(), "oem")
-		testutil.Run(t, "dd", "if="+filepath.Join(dir, "out", baked), "of="+oem, "bs=512", "skip=4096", "count=262144", "conv=sparse", "status=none")
+		testutil.Run(t, "dd", "if="+filepath.Join(dir, "out", baked), "of="+oem, "bs=512", "skip=10493952", "count=2097152", "conv=sparse", "status=none")
 		restored := t.TempDir()
 		testutil.Run(t, "btrfs", "restore", oem, restored)
 		requireOutput(t, filepath.Join(restored, "sysext/myext.raw"))
@@ -232,7 +232,9 @@ var readmeCases = map[string]readmeCase{
 	"bake-os --release stable --fetch --vendor ami,azure,vmware_ova wasmtime:wasmtime-24.0.0-x86-64.raw": {fetchFlags, func(t *testing.T, dir, _ string) {
 		requireOutput(t, filepath.Join(dir, "flatcar_production_vmware_ova.ova"))
 		testutil.Run(t, "sgdisk", "-v", filepath.Join(dir, "flatcar_production_ami_image.bin"))
-		testutil.Run(t, "qemu-img", "check", "-f", "vpc", filepath.Join(dir, "flatcar_production_azure_image.vhd"))
+		if info := testutil.Run(t, "qemu-img", "info", "-f", "vpc", filepath.Join(dir, "flatcar_production_azure_image.vhd")); !strings.Contains(info, "file format: vpc") {
+			t.Errorf("azure vhd: %s", info)
+		}
 	}},
 	"bake-os --image flatcar_production_image.bin --vendor all --compress none": {noFlags, func(t *testing.T, dir, stdout string) {
 		if n := len(strings.Fields(stdout)); n < 32 {
@@ -329,7 +331,7 @@ func TestREADMECommands(t *testing.T) {
 		}
 		used[c.line] = true
 		t.Run(c.line, func(t *testing.T) {
-			dir := e.sandbox(t)
+			dir := e.sandbox(t, c.args)
 			stdout, stderr, code := run(t, dir, append(c.args[1:], rc.extra(e)...)...)
 			if code != 0 {
 				t.Fatalf("exit %d\n%s", code, stderr)
@@ -344,15 +346,24 @@ func TestREADMECommands(t *testing.T) {
 	}
 }
 
-// sandbox makes a directory holding (hard links to) every input.
-func (e *readmeEnv) sandbox(t *testing.T) string {
+// sandbox makes a directory holding (hard links to) every input. The raw
+// image is there only when the command names it: a user who downloaded
+// the .bin.bz2 has no .bin where the bake writes one.
+func (e *readmeEnv) sandbox(t *testing.T, args []string) string {
 	t.Helper()
 	dir := t.TempDir()
+	namesRaw := false
+	for _, a := range args {
+		namesRaw = namesRaw || a == baked
+	}
 	err := filepath.WalkDir(e.inputs, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(e.inputs, p)
+		if rel == baked && !namesRaw {
+			return nil
+		}
 		dst := filepath.Join(dir, rel)
 		switch {
 		case d.IsDir():

@@ -26,7 +26,7 @@ const module = "github.com/bake-os/bake-os/"
 // layers is docs/ARCHITECTURE.md's table: a package imports only packages
 // of lower layers. Programs (cmd/ and internal tools) are layer 5.
 var layerTable = [][]string{
-	{"flatcar", "osrelease", "progress", "internal/atomicfile", "internal/testutil"},
+	{"flatcar", "osrelease", "progress", "internal/atomicfile", "internal/child", "internal/runlog", "internal/testutil"},
 	{"sparse"},
 	{"gpt", "decompress", "partitions", "sysext", "provision", "vendors/diskfmt"},
 	{"fetch", "sysextbuild", "vendors", "testimage", "partitions/partitionstest", "vendors/diskfmt/conformtest"},
@@ -88,7 +88,9 @@ func TestLayering(t *testing.T) {
 				t.Errorf("%s imports %s: nothing may import cmd/", rel, path)
 			}
 			if dep, ok := strings.CutPrefix(path, module); ok && known && !test {
-				if l, ok := layerOf(dep); !ok || l >= own {
+				if l, ok := layerOf(dep); !ok {
+					t.Errorf("%s imports %s, which has no layer: add it to docs/ARCHITECTURE.md and to layers", rel, dep)
+				} else if l >= own {
 					t.Errorf("%s (layer %d) imports %s (layer %d): import only lower layers (docs/ARCHITECTURE.md)", rel, own, dep, l)
 				}
 			}
