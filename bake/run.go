@@ -149,6 +149,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := gpt.Validate(work); err != nil {
+		return nil, fmt.Errorf("checking baked image: %w", err)
+	}
 	if len(o.Vendors) > 0 {
 		if res.Artifacts, err = buildVendors(ctx, work, version, o, ref); err != nil {
 			return nil, err

@@ -55,6 +55,11 @@ func Grow(f *os.File, diskSectors uint64, rootNumber int, rootSectors uint64) er
 	if newEnd < root.End {
 		return fmt.Errorf("growing %s: partition %d would shrink", f.Name(), rootNumber)
 	}
+	for _, q := range d.Partitions {
+		if q.Number != rootNumber && q.FirstLBA > root.End && q.FirstLBA <= newEnd {
+			return fmt.Errorf("growing %s: partition %d would overlap partition %s", f.Name(), rootNumber, q.name())
+		}
+	}
 	if err := f.Truncate(newSize); err != nil {
 		return fmt.Errorf("extending %s: %w", f.Name(), err)
 	}

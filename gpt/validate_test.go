@@ -1,8 +1,6 @@
 package gpt_test
 
 import (
-	"encoding/binary"
-	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/gpt/gpttest"
 	"github.com/bake-os/bake-os/internal/testutil"
 )
 
@@ -35,73 +34,28 @@ func smallDisk(t testing.TB) string {
 	return img
 }
 
-// gptCopy is one copy of the table as read from the disk: the header
-// sector and the entry array, with where they were found.
-type gptCopy struct {
-	hdr, ent       []byte
-	hdrOff, entOff int64
-}
+type gptCopy = gpttest.Copy
 
-// patch reads both copies of the table of img, lets fn change them, and
-// writes them back with every CRC recomputed, so that only the rule fn
-// breaks is broken. The arrays are re-read and re-written at the
-// locations the unpatched headers gave.
 func patch(t *testing.T, img string, fn func(prim, back *gptCopy)) {
 	t.Helper()
-	f, err := os.OpenFile(img, os.O_RDWR, 0)
-	if err != nil {
+	if err := gpttest.Patch(img, fn); err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	last := st.Size()/512 - 1
-	read := func(lba int64) *gptCopy {
-		c := &gptCopy{hdr: make([]byte, 512), hdrOff: lba * 512}
-		if _, err := f.ReadAt(c.hdr, c.hdrOff); err != nil {
-			t.Fatal(err)
-		}
-		n := binary.LittleEndian.Uint32(c.hdr[80:]) * binary.LittleEndian.Uint32(c.hdr[84:])
-		c.ent = make([]byte, n)
-		c.entOff = int64(binary.LittleEndian.Uint64(c.hdr[72:])) * 512
-		if _, err := f.ReadAt(c.ent, c.entOff); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	prim, back := read(1), read(last)
-	fn(prim, back)
-	for _, c := range []*gptCopy{prim, back} {
-		if _, err := f.WriteAt(c.ent, c.entOff); err != nil {
-			t.Fatal(err)
-		}
-		if n := uint64(binary.LittleEndian.Uint32(c.hdr[80:])) * uint64(binary.LittleEndian.Uint32(c.hdr[84:])); n <= uint64(len(c.ent)) {
-			binary.LittleEndian.PutUint32(c.hdr[88:], crc32.ChecksumIEEE(c.ent[:n]))
-		}
-		size := min(max(binary.LittleEndian.Uint32(c.hdr[12:]), 92), 512)
-		binary.LittleEndian.PutUint32(c.hdr[16:], 0)
-		binary.LittleEndian.PutUint32(c.hdr[16:], crc32.ChecksumIEEE(c.hdr[:size]))
-		if _, err := f.WriteAt(c.hdr, c.hdrOff); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
-// Header field offsets and entry field offsets (UEFI 2.10 §5.3).
 const (
-	hSize, hMyLBA, hAltLBA, hFirst, hLast, hGUID, hEntLBA, hCount, hEntSize = 12, 24, 32, 40, 48, 56, 72, 80, 84
-	eFirst, eLast                                                           = 32, 40
+	hSize, hMyLBA, hAltLBA, hFirst, hLast, hGUID, hEntLBA, hCount, hEntSize = gpttest.HeaderSize, gpttest.MyLBA, gpttest.AltLBA,
+		gpttest.FirstUsable, gpttest.LastUsable, gpttest.DiskGUID, gpttest.EntriesLBA, gpttest.NumEntries, gpttest.EntrySize
+	eFirst, eLast = gpttest.EntryFirstLBA, gpttest.EntryLastLBA
 )
 
-func put32(b []byte, off int, v uint32) { binary.LittleEndian.PutUint32(b[off:], v) }
-func put64(b []byte, off int, v uint64) { binary.LittleEndian.PutUint64(b[off:], v) }
-func get64(b []byte, off int) uint64    { return binary.LittleEndian.Uint64(b[off:]) }
+var put32, put64, get64 = gpttest.Put32, gpttest.Put64, gpttest.Get64
 
-// entry returns partition n's entry (1-based) in a 128-byte-entry array.
-func entry(c *gptCopy, n int) []byte { return c.ent[(n-1)*128 : n*128] }
+func entry(c *gptCopy, n int) []byte { return c.Entry(n) }
 
 // both applies fn to both copies' headers.
 func both(fn func(h []byte)) func(p, b *gptCopy) {
-	return func(p, b *gptCopy) { fn(p.hdr); fn(b.hdr) }
+	return func(p, b *gptCopy) { fn(p.Header); fn(b.Header) }
 }
 
 // entries applies fn to both copies' entry arrays.
@@ -139,10 +93,10 @@ func TestValidateRefusesEachRule(t *testing.T) {
 		{"no entries", both(func(h []byte) { put32(h, hCount, 0) }), "has 0 entries", false},
 		{"too many entries", both(func(h []byte) { put32(h, hCount, 1025) }), "has 1025 entries", false},
 		{"entry count huge", both(func(h []byte) { put32(h, hCount, 0xffffffff) }), "has 4294967295 entries", false},
-		{"entry array beyond the disk", func(p, b *gptCopy) { put64(p.hdr, hEntLBA, last+100) }, "primary GPT invalid: GPT entry array at LBA 32867 (32 sectors) is outside the disk", false},
-		{"entry array on the primary header", func(p, b *gptCopy) { put64(p.hdr, hEntLBA, 1) }, "entry array at LBA 1", false},
-		{"entry array over the backup header", func(p, b *gptCopy) { put64(b.hdr, hEntLBA, last-16) }, "backup GPT invalid: GPT entry array at LBA 32751", false},
-		{"entry array in the usable range", func(p, b *gptCopy) { put64(p.hdr, hEntLBA, 2048) }, "entry array at LBAs 2048-2079 overlaps the usable range 34-32734", false},
+		{"entry array beyond the disk", func(p, b *gptCopy) { put64(p.Header, hEntLBA, last+100) }, "primary GPT invalid: GPT entry array at LBA 32867 (32 sectors) is outside the disk", false},
+		{"entry array on the primary header", func(p, b *gptCopy) { put64(p.Header, hEntLBA, 1) }, "entry array at LBA 1", false},
+		{"entry array over the backup header", func(p, b *gptCopy) { put64(b.Header, hEntLBA, last-16) }, "backup GPT invalid: GPT entry array at LBA 32751", false},
+		{"entry array in the usable range", func(p, b *gptCopy) { put64(p.Header, hEntLBA, 2048) }, "entry array at LBAs 2048-2079 overlaps the usable range 34-32734", false},
 		{"last usable beyond the disk", both(func(h []byte) { put64(h, hLast, last+8) }), "last usable LBA 32775 is outside the disk", false},
 		{"last usable on the backup header", both(func(h []byte) { put64(h, hLast, last) }), "last usable LBA 32767 is outside the disk", false},
 		{"first usable after last usable", both(func(h []byte) { put64(h, hFirst, 32000); put64(h, hLast, 31000) }), "first usable LBA 32000 is after last usable LBA 31000", false},
@@ -162,10 +116,10 @@ func TestValidateRefusesEachRule(t *testing.T) {
 			copy(entry(c, 5)[56:], []byte{'X', 0, 0, 0})
 		}), "GPT partition 1 (EFI-SYSTEM) overlaps partition 5 (X)", true},
 		{"copies disagree on an entry", func(p, b *gptCopy) { put64(entry(p, 4), eLast, get64(entry(p, 4), eLast)-8) }, "primary and backup GPT disagree", false},
-		{"copies disagree on the disk GUID", func(p, b *gptCopy) { b.hdr[hGUID] ^= 1 }, "primary and backup GPT disagree", false},
-		{"backup does not point at the primary", func(p, b *gptCopy) { put64(b.hdr, hAltLBA, 2) }, "primary and backup GPT disagree", false},
-		{"primary not at its LBA", func(p, b *gptCopy) { put64(p.hdr, hMyLBA, 2) }, "says it is at LBA 2", false},
-		{"backup not at the end", func(p, b *gptCopy) { put64(p.hdr, hAltLBA, last-1) }, "backup GPT is at LBA 32766, not at the last LBA 32767", false},
+		{"copies disagree on the disk GUID", func(p, b *gptCopy) { b.Header[hGUID] ^= 1 }, "primary and backup GPT disagree", false},
+		{"backup does not point at the primary", func(p, b *gptCopy) { put64(b.Header, hAltLBA, 2) }, "primary and backup GPT disagree", false},
+		{"primary not at its LBA", func(p, b *gptCopy) { put64(p.Header, hMyLBA, 2) }, "says it is at LBA 2", false},
+		{"backup not at the end", func(p, b *gptCopy) { put64(p.Header, hAltLBA, last-1) }, "backup GPT is at LBA 32766, not at the last LBA 32767", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -195,8 +149,8 @@ func TestValidateAcceptsSaneVariants(t *testing.T) {
 	for name, fn := range map[string]func(p, b *gptCopy){
 		"64 entries": both(func(h []byte) { put32(h, hCount, 64) }),
 		"header of a whole sector": func(p, b *gptCopy) {
-			put32(p.hdr, hSize, 512)
-			put32(b.hdr, hSize, 512)
+			put32(p.Header, hSize, 512)
+			put32(b.Header, hSize, 512)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -229,5 +183,27 @@ func TestValidateAllocatesNoMoreThanTheBound(t *testing.T) {
 	}
 	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
 		t.Errorf("allocated %d bytes reading a refused header", n)
+	}
+}
+
+// TestGrowRefusesToOverlap: growing an entry over the one after it is
+// refused before the file changes.
+func TestGrowRefusesToOverlap(t *testing.T) {
+	img := smallDisk(t)
+	before := testutil.Run(t, "sgdisk", "-p", img)
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	err = gpt.Grow(f, 64<<20/512, 3, 8192+1)
+	if err == nil || !strings.Contains(err.Error(), "partition 3 would overlap partition 4 (USR-B)") {
+		t.Fatalf("error %v", err)
+	}
+	if st, _ := f.Stat(); st.Size() != 16<<20 {
+		t.Errorf("file resized to %d", st.Size())
+	}
+	if after := testutil.Run(t, "sgdisk", "-p", img); after != before {
+		t.Errorf("table changed:\n%s\n%s", before, after)
 	}
 }
