@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/partitions"
@@ -81,6 +82,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Target == (Target{}) {
 		o.Target, _ = ParseTarget(DefaultInstallTo)
 	}
+	// Arch "" means the image's: read from a raw image now, from the
+	// working copy of a compressed or downloaded one (until then, and for
+	// downloads, x86-64).
+	givenArch, archKnown := o.Arch, false
 	if o.Arch == "" {
 		o.Arch = flatcar.ArchX86_64
 	}
@@ -90,6 +95,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if err := checkMasks(o.Masks, o.Sysexts); err != nil {
 		return nil, err
+	}
+	if !o.Remote.Image {
+		if a := archOfFile(o.Image); a != "" {
+			var err error
+			if o.Arch, err = settleArch(o.Image, givenArch, a, log); err != nil {
+				return nil, err
+			}
+			archKnown = true
+		}
 	}
 	o.imageGiven = o.Image
 	ref, err := resolveRemote(ctx, &o)
@@ -104,27 +118,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if version == "" {
 		version = ReadVersionTxt(o.Image)
 	}
-	host := sysext.FlatcarHost(o.Arch, version)
-	for _, s := range o.Sysexts {
-		if _, err := checkFile("sysext "+s.Name, s.File); err != nil {
-			return nil, err
-		}
-		rel, err := sysext.ReadRelease(s.File, s.Name)
-		if err != nil {
-			return nil, fmt.Errorf("sysext %s: %w", s.Name, err)
-		}
-		if err := sysext.Compatible(rel, host); err != nil {
-			return nil, fmt.Errorf("sysext %s (%s): %w", s.Name, s.File, err)
-		}
-		if version == "" && rel.Get("ID") != "_any" && rel.Get("SYSEXT_LEVEL") == "" {
-			return nil, fmt.Errorf("sysext %s matches by VERSION_ID=%s but the image's version is unknown: put its version.txt beside the image",
-				s.Name, rel.Get("VERSION_ID"))
-		}
-	}
-	if len(o.Vendors) > 0 {
-		if err := preflightVendors(ctx, version, o, ref); err != nil {
-			return nil, err
-		}
+	if err := precheckSysexts(ctx, version, o, ref, archKnown || givenArch != ""); err != nil {
+		return nil, err
 	}
 	placements, err := plan(o.Sysexts, o.Target, func(m string) { log.Warn(m) })
 	if err != nil {
@@ -145,6 +140,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			os.Remove(work)
 		}
 	}()
+	if !archKnown {
+		a, err := ImageArch(work, disk)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", o.Image, err)
+		}
+		if a, err = settleArch(o.Image, givenArch, a, log); err != nil {
+			return nil, err
+		}
+		recheck := a != o.Arch || givenArch == ""
+		o.Arch = a
+		if recheck {
+			if err := checkSysexts(ctx, version, o, ref); err != nil {
+				return nil, err
+			}
+		}
+	}
 	res, err := install(ctx, work, disk, placements, o)
 	if err != nil {
 		return nil, err
@@ -167,6 +178,32 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	ok = true
 	res.Image = out
 	return res, nil
+}
+
+// checkSysexts checks each sysext against the image (and, with vendors,
+// runs their preflight) for o.Arch.
+func checkSysexts(ctx context.Context, version string, o Options, ref *fetch.ReleaseRef) error {
+	host := sysext.FlatcarHost(o.Arch, version)
+	for _, s := range o.Sysexts {
+		if _, err := checkFile("sysext "+s.Name, s.File); err != nil {
+			return err
+		}
+		rel, err := sysext.ReadRelease(s.File, s.Name)
+		if err != nil {
+			return fmt.Errorf("sysext %s: %w", s.Name, err)
+		}
+		if err := sysext.Compatible(rel, host); err != nil {
+			return fmt.Errorf("sysext %s (%s): %w", s.Name, s.File, err)
+		}
+		if version == "" && rel.Get("ID") != "_any" && rel.Get("SYSEXT_LEVEL") == "" {
+			return fmt.Errorf("sysext %s matches by VERSION_ID=%s but the image's version is unknown: put its version.txt beside the image",
+				s.Name, rel.Get("VERSION_ID"))
+		}
+	}
+	if len(o.Vendors) > 0 {
+		return preflightVendors(ctx, version, o, ref)
+	}
+	return nil
 }
 
 func checkOutput(input, out string) error {
