@@ -74,43 +74,80 @@ func FuzzReadGPT(f *testing.F) {
 	f.Add(seedDisk(128, 4, []seedPart{{1, 40, 130, "A"}}))                    // beyond last usable: refused
 	f.Add(seedDisk(68, 1, nil))                                               // smallest disk, no partitions
 	f.Fuzz(func(t *testing.T, disk []byte) {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		d, err := readDisk(bytes.NewReader(disk), int64(len(disk)))
-		runtime.ReadMemStats(&after)
-		// Two sectors, two arrays of at most MaxEntries*MaxEntrySize, the
-		// header copies and the partitions: well under this.
-		const bound = 2*MaxEntries*MaxEntrySize + 1<<20
-		if n := after.TotalAlloc - before.TotalAlloc; n > bound {
-			t.Fatalf("allocated %d bytes for a %d-byte disk", n, len(disk))
-		}
-		if err != nil {
-			return
-		}
-		h, err := readHeader(bytes.NewReader(disk), 1, 512)
-		if err != nil {
-			t.Fatalf("accepted a disk whose primary header does not parse: %v", err)
-		}
-		if h.FirstUsable > h.LastUsable || h.LastUsable >= uint64(len(disk)/512)-1 {
-			t.Fatalf("accepted usable range %d-%d on a %d-sector disk", h.FirstUsable, h.LastUsable, len(disk)/512)
-		}
-		for i, p := range d.Partitions {
-			if p.FirstLBA > p.LastLBA || p.FirstLBA < h.FirstUsable || p.LastLBA > h.LastUsable {
-				t.Fatalf("accepted partition %d at %d-%d outside %d-%d", p.Number, p.FirstLBA, p.LastLBA, h.FirstUsable, h.LastUsable)
-			}
-			if p.Offset()+p.Size() > int64(len(disk)) || p.Size() <= 0 {
-				t.Fatalf("accepted partition %d beyond the disk", p.Number)
-			}
-			if i > 0 && d.Partitions[i-1].Number >= p.Number {
-				t.Fatalf("partitions not sorted by number")
-			}
-			for _, q := range d.Partitions[:i] {
-				if p.FirstLBA <= q.LastLBA && q.FirstLBA <= p.LastLBA {
-					t.Fatalf("accepted partitions %d and %d overlapping", q.Number, p.Number)
-				}
-			}
+		checkReadGPT(t, disk)
+		// Random bytes rarely carry a matching CRC: read the disk again
+		// with the CRCs recomputed, so the rules behind them are fuzzed.
+		if fixed := bytes.Clone(disk); fixCRCs(fixed) {
+			checkReadGPT(t, fixed)
 		}
 	})
+}
+
+// fixCRCs recomputes the entry array and header CRCs of each header in
+// disk (at LBA 1 and the last LBA) from its fields, as far as they lie in
+// the disk; it reports whether it changed anything.
+func fixCRCs(disk []byte) bool {
+	changed := false
+	for _, lba := range []int{1, len(disk)/512 - 1} {
+		if lba < 1 || (lba+1)*512 > len(disk) {
+			continue
+		}
+		h := disk[lba*512 : (lba+1)*512]
+		if !bytes.Equal(h[:8], signature) {
+			continue
+		}
+		old := bytes.Clone(h[:MinHeaderSize])
+		n := uint64(binary.LittleEndian.Uint32(h[80:])) * uint64(binary.LittleEndian.Uint32(h[84:]))
+		if off := binary.LittleEndian.Uint64(h[72:]); off < uint64(len(disk))/512 && n <= uint64(len(disk))-off*512 {
+			binary.LittleEndian.PutUint32(h[88:], crc32.ChecksumIEEE(disk[off*512:off*512+n]))
+		}
+		size := min(max(binary.LittleEndian.Uint32(h[12:]), MinHeaderSize), 512)
+		binary.LittleEndian.PutUint32(h[16:], 0)
+		binary.LittleEndian.PutUint32(h[16:], crc32.ChecksumIEEE(h[:size]))
+		changed = changed || !bytes.Equal(old, h[:MinHeaderSize])
+	}
+	return changed
+}
+
+// checkReadGPT reads disk and checks the allocation bound and, when the
+// table is accepted, its invariants.
+func checkReadGPT(t *testing.T, disk []byte) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	d, err := readDisk(bytes.NewReader(disk), int64(len(disk)))
+	runtime.ReadMemStats(&after)
+	// Two sectors, two arrays of at most MaxEntries*MaxEntrySize, the
+	// header copies and the partitions: well under this.
+	const bound = 2*MaxEntries*MaxEntrySize + 1<<20
+	if n := after.TotalAlloc - before.TotalAlloc; n > bound {
+		t.Fatalf("allocated %d bytes for a %d-byte disk", n, len(disk))
+	}
+	if err != nil {
+		return
+	}
+	h, err := readHeader(bytes.NewReader(disk), 1, 512)
+	if err != nil {
+		t.Fatalf("accepted a disk whose primary header does not parse: %v", err)
+	}
+	if h.FirstUsable > h.LastUsable || h.LastUsable >= uint64(len(disk)/512)-1 {
+		t.Fatalf("accepted usable range %d-%d on a %d-sector disk", h.FirstUsable, h.LastUsable, len(disk)/512)
+	}
+	for i, p := range d.Partitions {
+		if p.FirstLBA > p.LastLBA || p.FirstLBA < h.FirstUsable || p.LastLBA > h.LastUsable {
+			t.Fatalf("accepted partition %d at %d-%d outside %d-%d", p.Number, p.FirstLBA, p.LastLBA, h.FirstUsable, h.LastUsable)
+		}
+		if p.Offset()+p.Size() > int64(len(disk)) || p.Size() <= 0 {
+			t.Fatalf("accepted partition %d beyond the disk", p.Number)
+		}
+		if i > 0 && d.Partitions[i-1].Number >= p.Number {
+			t.Fatalf("partitions not sorted by number")
+		}
+		for _, q := range d.Partitions[:i] {
+			if p.FirstLBA <= q.LastLBA && q.FirstLBA <= p.LastLBA {
+				t.Fatalf("accepted partitions %d and %d overlapping", q.Number, p.Number)
+			}
+		}
+	}
 }
 
 // TestSeedDisksRead: the fuzz seeds are what they say (accepted or
