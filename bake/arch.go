@@ -85,6 +85,9 @@ func findDir(fat *partitions.VFAT, names ...string) (string, error) {
 // validated yet; any failure reads as unknown (""), left for the image's
 // own validation to report.
 func archOfFile(path string) flatcar.Arch {
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
 	if bz, err := isBzip2(path); err != nil || bz {
 		return ""
 	}
