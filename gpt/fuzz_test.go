@@ -65,7 +65,9 @@ func seedDisk(sectors uint64, entries uint32, parts []seedPart) []byte {
 
 // FuzzReadGPT feeds arbitrary disks to the GPT reader: it must never
 // panic, never allocate more than the bound the header limits give, and
-// every table it accepts must hold its invariants.
+// every table it accepts must hold its invariants. Inputs are whole disks
+// (34 KiB and up): run it with a short -fuzzminimizetime (e.g. 1x), or
+// minimising each new input can take the whole run.
 func FuzzReadGPT(f *testing.F) {
 	flatcarLike := []seedPart{{1, 40, 59, "EFI-SYSTEM"}, {3, 60, 79, "USR-A"}, {4, 80, 99, "USR-B"}, {9, 100, 120, "ROOT"}}
 	f.Add(seedDisk(128, 16, flatcarLike))                                     // 64 KiB, four-sector arrays
