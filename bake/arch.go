@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/flatcar"
@@ -17,34 +16,25 @@ import (
 // d was read from it) from its ESP: the removable-media EFI loader in
 // EFI/boot (bootx64.efi or bootaa64.efi) names the machine the image
 // boots on. It returns "" when the ESP holds no loader, or loaders of both
-// architectures; an error when the ESP cannot be read.
-func ImageArch(path string, d *gpt.Disk) (arch flatcar.Arch, err error) {
+// architectures; an error when the ESP is not a readable FAT32. Only the
+// directory entries on the way are read, with partitions.FATDir's bounds.
+func ImageArch(path string, d *gpt.Disk) (flatcar.Arch, error) {
 	esp, err := d.ByLabel(flatcar.LabelESP)
 	if err != nil {
 		return "", err
 	}
-	// go-diskfs's FAT reader is not hardened against a hostile ESP.
-	defer func() {
-		if r := recover(); r != nil {
-			arch, err = "", fmt.Errorf("reading ESP of %s: corrupt FAT filesystem (%v)", path, r)
-		}
-	}()
-	fat, err := partitions.OpenVFAT(path, esp.Offset(), esp.Size())
+	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("reading ESP of %s: %w", path, err)
+		return "", fmt.Errorf("reading ESP: %w", err)
 	}
-	defer fat.Close()
-	dir, err := findDir(fat, "EFI", "boot")
-	if err != nil || dir == "" {
-		return "", err
-	}
-	list, err := fat.ReadDir(dir)
+	defer f.Close()
+	list, err := partitions.FATDir(f, esp.Offset(), esp.Size(), "EFI", "BOOT")
 	if err != nil {
-		return "", fmt.Errorf("reading ESP of %s: %w", path, err)
+		return "", fmt.Errorf("reading ESP: %w", err)
 	}
 	found := map[flatcar.Arch]bool{}
-	for _, fi := range list {
-		if a, ok := flatcar.ArchOfEFILoader(fi.Name); ok && fi.Mode.IsRegular() {
+	for _, e := range list {
+		if a, ok := flatcar.ArchOfEFILoader(e.Name); ok && !e.Dir {
 			found[a] = true
 		}
 	}
@@ -52,33 +42,9 @@ func ImageArch(path string, d *gpt.Disk) (arch flatcar.Arch, err error) {
 		return "", nil
 	}
 	for a := range found {
-		arch = a
+		return a, nil
 	}
-	return arch, nil
-}
-
-// findDir walks names from the root of fat matching each case-insensitively
-// (FAT names are), returning the path found or "" when one is missing.
-func findDir(fat *partitions.VFAT, names ...string) (string, error) {
-	dir := "/"
-	for _, n := range names {
-		list, err := fat.ReadDir(dir)
-		if err != nil {
-			return "", fmt.Errorf("reading ESP: %w", err)
-		}
-		next := ""
-		for _, fi := range list {
-			if fi.Mode.IsDir() && strings.EqualFold(fi.Name, n) {
-				next = dir + fi.Name + "/"
-				break
-			}
-		}
-		if next == "" {
-			return "", nil
-		}
-		dir = next
-	}
-	return dir, nil
+	return "", nil
 }
 
 // archOfFile is ImageArch on a raw image file that may not have been
