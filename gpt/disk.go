@@ -138,10 +138,16 @@ func readDisk(r io.ReaderAt, size int64) (*Disk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backup GPT invalid: %w", err)
 	}
-	if back.AlternateLBA != 1 || back.DiskGUID != prim.DiskGUID ||
-		back.FirstUsable != prim.FirstUsable || back.LastUsable != prim.LastUsable ||
-		back.NumEntries != prim.NumEntries || back.EntrySize != prim.EntrySize || !bytes.Equal(backEntries, primEntries) {
-		return nil, errors.New("primary and backup GPT disagree")
+	switch {
+	case back.AlternateLBA != 1:
+		return nil, fmt.Errorf("primary and backup GPT disagree: the backup names LBA %d as the primary's", back.AlternateLBA)
+	case back.DiskGUID != prim.DiskGUID:
+		return nil, fmt.Errorf("primary and backup GPT disagree on the disk GUID (%s, %s)", prim.DiskGUID, back.DiskGUID)
+	case back.FirstUsable != prim.FirstUsable || back.LastUsable != prim.LastUsable:
+		return nil, fmt.Errorf("primary and backup GPT disagree on the usable range (%d-%d, %d-%d)",
+			prim.FirstUsable, prim.LastUsable, back.FirstUsable, back.LastUsable)
+	case back.NumEntries != prim.NumEntries || back.EntrySize != prim.EntrySize || !bytes.Equal(backEntries, primEntries):
+		return nil, errors.New("primary and backup GPT disagree on the partition entries")
 	}
 	if end := prim.EntriesLBA + prim.entriesSectors(sector) - 1; back.EntriesLBA <= end && prim.EntriesLBA <= back.EntriesLBA+back.entriesSectors(sector)-1 {
 		return nil, errors.New("primary and backup GPT entry arrays overlap")

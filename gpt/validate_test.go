@@ -115,9 +115,12 @@ func TestValidateRefusesEachRule(t *testing.T) {
 			put64(entry(c, 5), eLast, 5001)
 			copy(entry(c, 5)[56:], []byte{'X', 0, 0, 0})
 		}), "GPT partition 1 (EFI-SYSTEM) overlaps partition 5 (X)", true},
-		{"copies disagree on an entry", func(p, b *gptCopy) { put64(entry(p, 4), eLast, get64(entry(p, 4), eLast)-8) }, "primary and backup GPT disagree", false},
-		{"copies disagree on the disk GUID", func(p, b *gptCopy) { b.Header[hGUID] ^= 1 }, "primary and backup GPT disagree", false},
-		{"backup does not point at the primary", func(p, b *gptCopy) { put64(b.Header, hAltLBA, 2) }, "primary and backup GPT disagree", false},
+		{"copies disagree on an entry", func(p, b *gptCopy) { put64(entry(p, 4), eLast, get64(entry(p, 4), eLast)-8) }, "primary and backup GPT disagree on the partition entries", false},
+		{"copies disagree on the entry count", func(p, b *gptCopy) { put32(b.Header, hCount, 64) }, "primary and backup GPT disagree on the partition entries", false},
+		{"copies disagree on the disk GUID", func(p, b *gptCopy) { b.Header[hGUID] ^= 1 }, "primary and backup GPT disagree on the disk GUID", false},
+		{"copies disagree on the usable range", func(p, b *gptCopy) { put64(b.Header, hLast, get64(b.Header, hLast)-1) }, "disagree on the usable range (34-32734, 34-32733)", false},
+		{"backup does not point at the primary", func(p, b *gptCopy) { put64(b.Header, hAltLBA, 2) }, "the backup names LBA 2 as the primary's", false},
+		{"copies share one entry array", func(p, b *gptCopy) { put64(b.Header, hEntLBA, 2) }, "primary and backup GPT entry arrays overlap", false},
 		{"primary not at its LBA", func(p, b *gptCopy) { put64(p.Header, hMyLBA, 2) }, "says it is at LBA 2", false},
 		{"backup not at the end", func(p, b *gptCopy) { put64(p.Header, hAltLBA, last-1) }, "backup GPT is at LBA 32766, not at the last LBA 32767", false},
 	}
