@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/internal/atomicfile"
@@ -90,6 +91,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Target == (Target{}) {
 		o.Target, _ = ParseTarget(DefaultInstallTo)
 	}
+	// Arch "" means the image's: read from a raw image now, from the
+	// working copy of a compressed or downloaded one (until then, and for
+	// downloads, x86-64).
+	givenArch, archKnown := o.Arch, false
 	if o.Arch == "" {
 		o.Arch = flatcar.ArchX86_64
 	}
@@ -100,6 +105,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	ctx = runlog.With(ctx, log) // tool runners below log through it
 	if err := checkMasks(o.Masks, o.Sysexts); err != nil {
 		return nil, err
+	}
+	if !o.Remote.Image {
+		if a := archOfFile(o.Image); a != "" {
+			var err error
+			if o.Arch, err = settleArch(o.Image, givenArch, a, log); err != nil {
+				return nil, err
+			}
+			archKnown = true
+		}
 	}
 	lock, err := claimOutputDir(o.OutputDir, log)
 	if err != nil {
@@ -112,37 +126,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	out := filepath.Join(o.OutputDir, ImageName)
-	if err := checkOutput(o.Image, out); err != nil {
+	if err := checkOutput(o.Image, outputPaths(o)); err != nil {
 		return nil, err
 	}
 	version := o.Version
 	if version == "" {
 		version = ReadVersionTxt(o.Image)
 	}
-	host := sysext.FlatcarHost(o.Arch, version)
-	for _, s := range o.Sysexts {
-		if _, err := checkFile("sysext "+s.Name, s.File); err != nil {
-			return nil, err
-		}
-		rel, err := sysext.ReadRelease(s.File, s.Name)
-		if err != nil {
-			return nil, fmt.Errorf("sysext %s: %w", s.Name, err)
-		}
-		if err := sysext.Compatible(rel, host); err != nil {
-			return nil, fmt.Errorf("sysext %s (%s): %w", s.Name, s.File, err)
-		}
-		if version == "" && rel.Get("ID") != "_any" && rel.Get("SYSEXT_LEVEL") == "" {
-			return nil, fmt.Errorf("sysext %s matches by VERSION_ID=%s but the image's version is unknown: put its version.txt beside the image",
-				s.Name, rel.Get("VERSION_ID"))
-		}
-	}
-	// Existing outputs refuse the run before any work (unless --force).
-	if len(o.Vendors) > 0 {
-		if err := preflightVendors(ctx, version, o, ref); err != nil {
-			return nil, err
-		}
-	} else if err := atomicfile.CheckTarget(out, o.Force); err != nil {
+	// With vendors, their preflight (in checkSysexts) refuses existing
+	// outputs; else the plain image is checked here. Both before any work.
+	if err := precheckSysexts(ctx, version, o, ref, archKnown || givenArch != ""); err != nil {
 		return nil, err
+	}
+	if len(o.Vendors) == 0 {
+		if err := atomicfile.CheckTarget(out, o.Force); err != nil {
+			return nil, err
+		}
 	}
 	placements, err := plan(o.Sysexts, o.Target, func(m string) { log.Warn(m) })
 	if err != nil {
@@ -160,9 +159,28 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// Removes the working copy if it is still there: not renamed into
 	// place, nor taken over by a vendor build.
 	defer atomicfile.Remove(work)
+	if !archKnown {
+		a, err := ImageArch(work, disk)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", o.Image, err)
+		}
+		if a, err = settleArch(o.Image, givenArch, a, log); err != nil {
+			return nil, err
+		}
+		recheck := a != o.Arch || givenArch == ""
+		o.Arch = a
+		if recheck {
+			if err := checkSysexts(ctx, version, o, ref); err != nil {
+				return nil, err
+			}
+		}
+	}
 	res, err := install(ctx, work, disk, placements, o)
 	if err != nil {
 		return nil, err
+	}
+	if err := gpt.Validate(work); err != nil {
+		return nil, fmt.Errorf("checking baked image: %w", err)
 	}
 	if len(o.Vendors) > 0 {
 		if res.Artifacts, err = buildVendors(ctx, work, version, o, ref); err != nil {
@@ -175,6 +193,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Image = out
 	return res, nil
+}
+
+// outputPaths lists every file the run writes into OutputDir.
+func outputPaths(o Options) []string {
+	if len(o.Vendors) == 0 {
+		return []string{filepath.Join(o.OutputDir, ImageName)}
+	}
+	var out []string
+	for _, v := range o.Vendors {
+		for _, f := range append([]string{v.File}, v.Extras...) {
+			out = append(out, filepath.Join(o.OutputDir, f))
+		}
+	}
+	return out
 }
 
 // finishOutput moves the finished plain image from its temp file into
@@ -218,14 +250,42 @@ func claimOutputDir(dir string, log *slog.Logger) (*atomicfile.DirLock, error) {
 	return lock, nil
 }
 
-// checkOutput refuses an output that is the input image.
-func checkOutput(input, out string) error {
+// checkSysexts checks each sysext against the image (and, with vendors,
+// runs their preflight) for o.Arch.
+func checkSysexts(ctx context.Context, version string, o Options, ref *fetch.ReleaseRef) error {
+	host := sysext.FlatcarHost(o.Arch, version)
+	for _, s := range o.Sysexts {
+		if _, err := checkFile("sysext "+s.Name, s.File); err != nil {
+			return err
+		}
+		rel, err := sysext.ReadRelease(s.File, s.Name)
+		if err != nil {
+			return fmt.Errorf("sysext %s: %w", s.Name, err)
+		}
+		if err := sysext.Compatible(rel, host); err != nil {
+			return fmt.Errorf("sysext %s (%s): %w", s.Name, s.File, err)
+		}
+		if version == "" && rel.Get("ID") != "_any" && rel.Get("SYSEXT_LEVEL") == "" {
+			return fmt.Errorf("sysext %s matches by VERSION_ID=%s but the image's version is unknown: put its version.txt beside the image",
+				s.Name, rel.Get("VERSION_ID"))
+		}
+	}
+	if len(o.Vendors) > 0 {
+		return preflightVendors(ctx, version, o, ref)
+	}
+	return nil
+}
+
+// checkOutput refuses a run one of whose outputs is the input image.
+func checkOutput(input string, outputs []string) error {
 	a, err := os.Stat(input)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", input, err)
 	}
-	if b, err := os.Stat(out); err == nil && os.SameFile(a, b) {
-		return fmt.Errorf("output %s is the input image: choose another --output-dir (the input is never modified)", out)
+	for _, out := range outputs {
+		if b, err := os.Stat(out); err == nil && os.SameFile(a, b) {
+			return fmt.Errorf("output %s is the input image: choose another --output-dir (the input is never modified)", out)
+		}
 	}
 	return nil
 }

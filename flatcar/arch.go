@@ -50,3 +50,25 @@ func (a Arch) UnameMachine() string {
 }
 
 func (a Arch) String() string { return string(a) }
+
+// EFILoader is the file name of the architecture's removable-media EFI
+// loader, which every Flatcar image carries in the ESP's EFI/boot
+// directory (the UEFI specification fixes the name per machine type).
+func (a Arch) EFILoader() string {
+	if a == ArchARM64 {
+		return "bootaa64.efi"
+	}
+	return "bootx64.efi"
+}
+
+// ArchOfEFILoader maps an EFI/boot loader file name (FAT names are case
+// insensitive) to the architecture it boots; ok is false for any other
+// name.
+func ArchOfEFILoader(name string) (a Arch, ok bool) {
+	for _, a := range []Arch{ArchX86_64, ArchARM64} {
+		if strings.EqualFold(name, a.EFILoader()) {
+			return a, true
+		}
+	}
+	return "", false
+}

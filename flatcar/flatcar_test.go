@@ -41,3 +41,21 @@ func TestArchAndChannel(t *testing.T) {
 		}
 	}
 }
+
+func TestArchOfEFILoader(t *testing.T) {
+	for name, want := range map[string]flatcar.Arch{"bootx64.efi": "x86-64", "BOOTX64.EFI": "x86-64", "bootaa64.efi": "arm64", "BootAA64.efi": "arm64"} {
+		if a, ok := flatcar.ArchOfEFILoader(name); !ok || a != want {
+			t.Errorf("%s: %q %v", name, a, ok)
+		}
+	}
+	for _, name := range []string{"grubx64.efi", "bootia32.efi", "bootriscv64.efi", "bootx64.efi.bak", ""} {
+		if a, ok := flatcar.ArchOfEFILoader(name); ok {
+			t.Errorf("%s: %q", name, a)
+		}
+	}
+	for _, a := range []flatcar.Arch{flatcar.ArchX86_64, flatcar.ArchARM64} {
+		if got, _ := flatcar.ArchOfEFILoader(a.EFILoader()); got != a {
+			t.Errorf("%s round trip: %s", a, got)
+		}
+	}
+}

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
-
-	dgpt "github.com/diskfs/go-diskfs/partition/gpt"
 
 	"github.com/bake-os/bake-os/flatcar"
 )
@@ -65,68 +64,107 @@ type Disk struct {
 	Size       int64 // file size in bytes
 	GUID       string
 	Partitions []Partition // sorted by number
-	table      *dgpt.Table
-	primary    *header
 }
 
-// Read validates the GPT of the disk image f: the protective MBR, the
-// primary header and entries, the backup header at the last LBA and its
-// entries, both CRCs, and that both copies agree. A truncated image (backup
-// header beyond the end of the file, or not at its end) is refused.
+// Read validates the GPT of the disk image f and returns its partitions.
+// Nothing is sized from a header field before that field is checked.
+// The rules, each refused with a message naming it:
+//   - a protective MBR at LBA 0;
+//   - both headers (LBA 1 and the last LBA) carry the signature, a header
+//     size of 92 bytes up to a sector, a matching CRC and their own LBA;
+//     entries of 128 to 4096 bytes (a multiple of 128), 1 to 1024 of them;
+//   - the backup header is at the file's last LBA (otherwise the file was
+//     truncated or padded);
+//   - FirstUsable <= LastUsable, both between the two headers; each entry
+//     array inside the disk, clear of the headers and the usable range,
+//     with a matching CRC;
+//   - every used entry starts at or before its end, inside
+//     [FirstUsable, LastUsable], and overlaps no other;
+//   - primary and backup agree (disk GUID, usable range, entry geometry,
+//     entry bytes) and point at each other.
 func Read(f *os.File) (*Disk, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("reading size of %s: %w", f.Name(), err)
 	}
+	d, err := readDisk(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	d.Path = f.Name()
+	return d, nil
+}
+
+// readDisk is Read on any reader of a disk of size bytes.
+func readDisk(r io.ReaderAt, size int64) (*Disk, error) {
 	const sector = flatcar.SectorSize
-	size := st.Size()
 	if size < 68*sector {
-		return nil, fmt.Errorf("%s is %d bytes: too small for a GPT disk", f.Name(), size)
+		return nil, fmt.Errorf("%d bytes is too small for a GPT disk", size)
 	}
 	mbr := make([]byte, sector)
-	if _, err := f.ReadAt(mbr, 0); err != nil {
-		return nil, fmt.Errorf("reading MBR of %s: %w", f.Name(), err)
+	if _, err := r.ReadAt(mbr, 0); err != nil {
+		return nil, fmt.Errorf("reading MBR: %w", err)
 	}
 	if mbr[510] != 0x55 || mbr[511] != 0xaa || mbr[450] != 0xee {
-		return nil, fmt.Errorf("%s has no protective MBR: not a GPT disk image", f.Name())
-	}
-	prim, primEntries, err := readHeader(f, 1, sector)
-	if err != nil {
-		return nil, fmt.Errorf("%s: primary GPT invalid: %w", f.Name(), err)
+		return nil, errors.New("no protective MBR: not a GPT disk image")
 	}
 	lastLBA := uint64(size/sector) - 1
+	prim, err := readHeader(r, 1, sector)
+	if err != nil {
+		return nil, fmt.Errorf("primary GPT invalid: %w", err)
+	}
 	if prim.AlternateLBA != lastLBA {
 		if prim.AlternateLBA > lastLBA {
-			return nil, fmt.Errorf("%s is truncated: it has %d bytes but its GPT says the disk has %d; download or copy it again",
-				f.Name(), size, int64(prim.AlternateLBA+1)*sector)
+			return nil, fmt.Errorf("truncated: the file has %d bytes but its GPT says the disk has %d; download or copy it again",
+				size, (prim.AlternateLBA+1)*sector)
 		}
-		return nil, fmt.Errorf("%s: backup GPT is at LBA %d, not at the last LBA %d (file size %d)", f.Name(), prim.AlternateLBA, lastLBA, size)
+		return nil, fmt.Errorf("backup GPT is at LBA %d, not at the last LBA %d (file size %d)", prim.AlternateLBA, lastLBA, size)
 	}
-	back, backEntries, err := readHeader(f, prim.AlternateLBA, sector)
+	if err := prim.checkGeometry(lastLBA, sector); err != nil {
+		return nil, fmt.Errorf("primary GPT invalid: %w", err)
+	}
+	back, err := readHeader(r, lastLBA, sector)
 	if err != nil {
-		return nil, fmt.Errorf("%s: backup GPT invalid: %w", f.Name(), err)
+		return nil, fmt.Errorf("backup GPT invalid: %w", err)
 	}
-	if back.AlternateLBA != 1 || back.DiskGUID != prim.DiskGUID || !bytes.Equal(backEntries, primEntries) ||
-		back.FirstUsable != prim.FirstUsable || back.LastUsable != prim.LastUsable {
-		return nil, fmt.Errorf("%s: primary and backup GPT disagree", f.Name())
+	if err := back.checkGeometry(lastLBA, sector); err != nil {
+		return nil, fmt.Errorf("backup GPT invalid: %w", err)
 	}
-	t, err := dgpt.Read(f, sector, sector)
+	primEntries, err := readEntries(r, prim, sector)
 	if err != nil {
-		return nil, fmt.Errorf("reading GPT of %s: %w", f.Name(), err)
+		return nil, fmt.Errorf("primary GPT invalid: %w", err)
 	}
-	d := &Disk{Path: f.Name(), Size: size, GUID: strings.ToLower(t.GUID), table: t, primary: prim}
-	for _, p := range t.Partitions {
-		d.Partitions = append(d.Partitions, Partition{
-			Number: p.Index, Label: p.Name, TypeGUID: strings.ToLower(string(p.Type)),
-			UniqueGUID: strings.ToLower(p.GUID), FirstLBA: p.Start, LastLBA: p.End,
-			Attributes: p.Attributes, sectorBytes: sector,
-		})
-		if p.End < p.Start || p.End > prim.LastUsable || p.Start < prim.FirstUsable {
-			return nil, fmt.Errorf("%s: partition %d (%s) lies outside the usable area", f.Name(), p.Index, p.Name)
-		}
+	backEntries, err := readEntries(r, back, sector)
+	if err != nil {
+		return nil, fmt.Errorf("backup GPT invalid: %w", err)
 	}
-	sort.Slice(d.Partitions, func(i, j int) bool { return d.Partitions[i].Number < d.Partitions[j].Number })
-	return d, nil
+	switch {
+	case back.AlternateLBA != 1:
+		return nil, fmt.Errorf("primary and backup GPT disagree: the backup names LBA %d as the primary's", back.AlternateLBA)
+	case back.DiskGUID != prim.DiskGUID:
+		return nil, fmt.Errorf("primary and backup GPT disagree on the disk GUID (%s, %s)", prim.DiskGUID, back.DiskGUID)
+	case back.FirstUsable != prim.FirstUsable || back.LastUsable != prim.LastUsable:
+		return nil, fmt.Errorf("primary and backup GPT disagree on the usable range (%d-%d, %d-%d)",
+			prim.FirstUsable, prim.LastUsable, back.FirstUsable, back.LastUsable)
+	case back.NumEntries != prim.NumEntries || back.EntrySize != prim.EntrySize || !bytes.Equal(backEntries, primEntries):
+		return nil, errors.New("primary and backup GPT disagree on the partition entries")
+	}
+	if end := prim.EntriesLBA + prim.entriesSectors(sector) - 1; back.EntriesLBA <= end && prim.EntriesLBA <= back.EntriesLBA+back.entriesSectors(sector)-1 {
+		return nil, errors.New("primary and backup GPT entry arrays overlap")
+	}
+	parts, err := parseEntries(primEntries, prim, sector)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].Number < parts[j].Number })
+	return &Disk{Size: size, GUID: prim.DiskGUID, Partitions: parts}, nil
+}
+
+// Validate is Read on the image at path, for checking an output before
+// it is renamed into place.
+func Validate(path string) error {
+	_, err := Open(path)
+	return err
 }
 
 // Open opens path read-only and reads its GPT.

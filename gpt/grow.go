@@ -29,8 +29,21 @@ func Grow(f *os.File, diskSectors uint64, rootNumber int, rootSectors uint64) er
 	if newSize < d.Size {
 		return fmt.Errorf("growing %s: new size %d is smaller than %d", f.Name(), newSize, d.Size)
 	}
+	// The table is validated: go-diskfs reads only what Read checked, and
+	// must see the same entries (it knows only 92-byte headers and
+	// 128-byte entries, and would otherwise fall back to the backup).
+	t, err := dgpt.Read(f, sector, sector)
+	if err != nil {
+		return fmt.Errorf("growing %s: reading GPT: %w", f.Name(), err)
+	}
+	if t.RecoveredFromBackup || len(t.Partitions) != len(d.Partitions) {
+		return fmt.Errorf("growing %s: GPT reads differently with go-diskfs", f.Name())
+	}
 	var root *dgpt.Partition
-	for _, p := range d.table.Partitions {
+	for i, p := range t.Partitions {
+		if q := d.Partitions[i]; p.Index != q.Number || p.Start != q.FirstLBA || p.End != q.LastLBA {
+			return fmt.Errorf("growing %s: GPT reads differently with go-diskfs", f.Name())
+		}
 		if p.Index == rootNumber {
 			root = p
 		}
@@ -42,10 +55,14 @@ func Grow(f *os.File, diskSectors uint64, rootNumber int, rootSectors uint64) er
 	if newEnd < root.End {
 		return fmt.Errorf("growing %s: partition %d would shrink", f.Name(), rootNumber)
 	}
+	for _, q := range d.Partitions {
+		if q.Number != rootNumber && q.FirstLBA > root.End && q.FirstLBA <= newEnd {
+			return fmt.Errorf("growing %s: partition %d would overlap partition %s", f.Name(), rootNumber, q.name())
+		}
+	}
 	if err := f.Truncate(newSize); err != nil {
 		return fmt.Errorf("extending %s: %w", f.Name(), err)
 	}
-	t := d.table
 	t.Resize(uint64(newSize))
 	if newEnd > t.LastDataSector() {
 		return fmt.Errorf("growing %s: partition %d end %d beyond last usable LBA %d", f.Name(), rootNumber, newEnd, t.LastDataSector())

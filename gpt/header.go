@@ -6,12 +6,25 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"unicode"
+	"unicode/utf16"
 
 	"github.com/google/uuid"
 )
 
+// Bounds on the header fields that size what is read. They are checked on
+// the raw header bytes before anything is allocated from them, so the
+// largest entry array ever read is MaxEntries*MaxEntrySize (4 MiB).
+const (
+	MinHeaderSize = 92   // bytes of the header the UEFI spec defines
+	MinEntrySize  = 128  // bytes of one entry the UEFI spec defines
+	MaxEntrySize  = 4096 // larger entries exist on no real disk
+	MaxEntries    = 1024 // 8 times what every partitioning tool writes
+)
+
 // header is a decoded GPT header.
 type header struct {
+	Size                    uint32
 	MyLBA, AlternateLBA     uint64
 	FirstUsable, LastUsable uint64
 	DiskGUID                string
@@ -22,27 +35,26 @@ type header struct {
 
 var signature = []byte("EFI PART")
 
-// readHeader reads and validates the header at lba and its entry array.
-func readHeader(r io.ReaderAt, lba uint64, sector int64) (*header, []byte, error) {
-	b := make([]byte, sector)
-	if _, err := r.ReadAt(b, int64(lba)*sector); err != nil {
-		return nil, nil, fmt.Errorf("reading GPT header at LBA %d: %w", lba, err)
-	}
-	if !bytes.Equal(b[:8], signature) {
-		return nil, nil, fmt.Errorf("no GPT header signature at LBA %d", lba)
+// parseHeader decodes the header sector b found at lba and checks what
+// does not depend on the disk: signature, header size, CRC, its own LBA,
+// and the entry size and count.
+func parseHeader(b []byte, lba uint64) (*header, error) {
+	if len(b) < MinHeaderSize || !bytes.Equal(b[:8], signature) {
+		return nil, fmt.Errorf("no GPT header signature at LBA %d", lba)
 	}
 	size := binary.LittleEndian.Uint32(b[12:16])
-	if size < 92 || int64(size) > sector {
-		return nil, nil, fmt.Errorf("GPT header at LBA %d has invalid size %d", lba, size)
+	if size < MinHeaderSize || uint64(size) > uint64(len(b)) {
+		return nil, fmt.Errorf("GPT header at LBA %d has invalid size %d (want %d to %d)", lba, size, MinHeaderSize, len(b))
 	}
 	want := binary.LittleEndian.Uint32(b[16:20])
 	h := make([]byte, size)
 	copy(h, b[:size])
 	binary.LittleEndian.PutUint32(h[16:20], 0)
 	if got := crc32.ChecksumIEEE(h); got != want {
-		return nil, nil, fmt.Errorf("GPT header at LBA %d has bad CRC (stored %08x, computed %08x)", lba, want, got)
+		return nil, fmt.Errorf("GPT header at LBA %d has bad CRC (stored %08x, computed %08x)", lba, want, got)
 	}
 	hd := &header{
+		Size:         size,
 		MyLBA:        binary.LittleEndian.Uint64(b[24:32]),
 		AlternateLBA: binary.LittleEndian.Uint64(b[32:40]),
 		FirstUsable:  binary.LittleEndian.Uint64(b[40:48]),
@@ -54,19 +66,133 @@ func readHeader(r io.ReaderAt, lba uint64, sector int64) (*header, []byte, error
 		EntriesCRC:   binary.LittleEndian.Uint32(b[88:92]),
 	}
 	if hd.MyLBA != lba {
-		return nil, nil, fmt.Errorf("GPT header at LBA %d says it is at LBA %d", lba, hd.MyLBA)
+		return nil, fmt.Errorf("GPT header at LBA %d says it is at LBA %d", lba, hd.MyLBA)
 	}
-	if hd.EntrySize < 128 || hd.NumEntries == 0 || hd.NumEntries > 1024 {
-		return nil, nil, fmt.Errorf("GPT header at LBA %d has %d entries of %d bytes", lba, hd.NumEntries, hd.EntrySize)
+	if hd.EntrySize < MinEntrySize || hd.EntrySize > MaxEntrySize || hd.EntrySize%MinEntrySize != 0 {
+		return nil, fmt.Errorf("GPT header at LBA %d has entries of %d bytes (want a multiple of %d up to %d)",
+			lba, hd.EntrySize, MinEntrySize, MaxEntrySize)
 	}
-	entries := make([]byte, int64(hd.NumEntries)*int64(hd.EntrySize))
-	if _, err := r.ReadAt(entries, int64(hd.EntriesLBA)*sector); err != nil {
-		return nil, nil, fmt.Errorf("reading GPT entries at LBA %d: %w", hd.EntriesLBA, err)
+	if hd.NumEntries == 0 || hd.NumEntries > MaxEntries {
+		return nil, fmt.Errorf("GPT header at LBA %d has %d entries (want 1 to %d)", lba, hd.NumEntries, MaxEntries)
 	}
-	if got := crc32.ChecksumIEEE(entries); got != hd.EntriesCRC {
-		return nil, nil, fmt.Errorf("GPT entries at LBA %d have bad CRC (stored %08x, computed %08x)", hd.EntriesLBA, hd.EntriesCRC, got)
+	return hd, nil
+}
+
+// entriesSectors is the number of sectors the entry array occupies.
+func (h *header) entriesSectors(sector int64) uint64 {
+	n := uint64(h.NumEntries) * uint64(h.EntrySize)
+	return (n + uint64(sector) - 1) / uint64(sector)
+}
+
+// checkGeometry checks the header's LBAs against a disk whose last LBA is
+// last: the usable range lies between the two headers, and the entry array
+// lies inside the disk, clear of both headers and of the usable range.
+func (h *header) checkGeometry(last uint64, sector int64) error {
+	if h.FirstUsable > h.LastUsable {
+		return fmt.Errorf("GPT first usable LBA %d is after last usable LBA %d", h.FirstUsable, h.LastUsable)
 	}
-	return hd, entries, nil
+	if h.FirstUsable < 2 {
+		return fmt.Errorf("GPT first usable LBA %d overlaps the MBR or primary header", h.FirstUsable)
+	}
+	if h.LastUsable >= last {
+		return fmt.Errorf("GPT last usable LBA %d is outside the disk (backup header at LBA %d)", h.LastUsable, last)
+	}
+	n := h.entriesSectors(sector)
+	if h.EntriesLBA < 2 || h.EntriesLBA >= last || n > last-h.EntriesLBA {
+		return fmt.Errorf("GPT entry array at LBA %d (%d sectors) is outside the disk or on a header (last LBA %d)", h.EntriesLBA, n, last)
+	}
+	end := h.EntriesLBA + n - 1
+	if end >= h.FirstUsable && h.EntriesLBA <= h.LastUsable {
+		return fmt.Errorf("GPT entry array at LBAs %d-%d overlaps the usable range %d-%d", h.EntriesLBA, end, h.FirstUsable, h.LastUsable)
+	}
+	return nil
+}
+
+// readHeader reads and checks the header at lba, returning it with the
+// disk's last LBA checks left to the caller.
+func readHeader(r io.ReaderAt, lba uint64, sector int64) (*header, error) {
+	b := make([]byte, sector)
+	if _, err := r.ReadAt(b, int64(lba)*sector); err != nil {
+		return nil, fmt.Errorf("reading GPT header at LBA %d: %w", lba, err)
+	}
+	return parseHeader(b, lba)
+}
+
+// readEntries reads the entry array of a header whose geometry has been
+// checked, and verifies its CRC.
+func readEntries(r io.ReaderAt, h *header, sector int64) ([]byte, error) {
+	entries := make([]byte, int64(h.NumEntries)*int64(h.EntrySize))
+	if _, err := r.ReadAt(entries, int64(h.EntriesLBA)*sector); err != nil {
+		return nil, fmt.Errorf("reading GPT entries at LBA %d: %w", h.EntriesLBA, err)
+	}
+	if got := crc32.ChecksumIEEE(entries); got != h.EntriesCRC {
+		return nil, fmt.Errorf("GPT entries at LBA %d have bad CRC (stored %08x, computed %08x)", h.EntriesLBA, h.EntriesCRC, got)
+	}
+	return entries, nil
+}
+
+// parseEntries decodes the used entries (type GUID not zero) of an entry
+// array and checks each lies inside the usable range, start before end,
+// and that no two overlap.
+func parseEntries(entries []byte, h *header, sector int64) ([]Partition, error) {
+	var parts []Partition
+	var zero [16]byte
+	for i := 0; (i+1)*int(h.EntrySize) <= len(entries); i++ {
+		e := entries[i*int(h.EntrySize) : (i+1)*int(h.EntrySize)]
+		if bytes.Equal(e[:16], zero[:]) {
+			continue
+		}
+		p := Partition{
+			Number:      i + 1,
+			TypeGUID:    mixedEndianGUID(e[0:16]),
+			UniqueGUID:  mixedEndianGUID(e[16:32]),
+			FirstLBA:    binary.LittleEndian.Uint64(e[32:40]),
+			LastLBA:     binary.LittleEndian.Uint64(e[40:48]),
+			Attributes:  binary.LittleEndian.Uint64(e[48:56]),
+			Label:       entryName(e[56:128]),
+			sectorBytes: sector,
+		}
+		if p.LastLBA < p.FirstLBA {
+			return nil, fmt.Errorf("GPT partition %s ends (LBA %d) before it starts (LBA %d)", p.name(), p.LastLBA, p.FirstLBA)
+		}
+		if p.FirstLBA < h.FirstUsable || p.LastLBA > h.LastUsable {
+			return nil, fmt.Errorf("GPT partition %s (LBAs %d-%d) lies outside the usable range %d-%d",
+				p.name(), p.FirstLBA, p.LastLBA, h.FirstUsable, h.LastUsable)
+		}
+		for _, q := range parts {
+			if p.FirstLBA <= q.LastLBA && q.FirstLBA <= p.LastLBA {
+				return nil, fmt.Errorf("GPT partition %s overlaps partition %s", q.name(), p.name())
+			}
+		}
+		parts = append(parts, p)
+	}
+	return parts, nil
+}
+
+// name is "3 (USR-A)" for messages.
+func (p Partition) name() string {
+	if p.Label == "" {
+		return fmt.Sprint(p.Number)
+	}
+	for _, r := range p.Label {
+		if !unicode.IsGraphic(r) || unicode.IsSpace(r) && r != ' ' {
+			return fmt.Sprintf("%d (%q)", p.Number, p.Label)
+		}
+	}
+	return fmt.Sprintf("%d (%s)", p.Number, p.Label)
+}
+
+// entryName decodes the UTF-16LE name field up to its first NUL.
+func entryName(b []byte) string {
+	u := make([]uint16, 0, len(b)/2)
+	for i := 0; i+1 < len(b); i += 2 {
+		c := binary.LittleEndian.Uint16(b[i:])
+		if c == 0 {
+			break
+		}
+		u = append(u, c)
+	}
+	return string(utf16.Decode(u))
 }
 
 // mixedEndianGUID formats a GUID stored in the EFI mixed-endian layout.

@@ -15,7 +15,10 @@
 //     single profile, then copied back (holes punched, not written). Run as
 //     a non-root user, the btrfs tools run in a user namespace mapped to
 //     root so the files stay root-owned.
-//   - vfat (ESP): read-only through go-diskfs.
+//   - vfat (ESP): read-only through go-diskfs. FATDir lists one directory
+//     by short names with a reader of its own that bounds every read and
+//     refuses cyclic cluster chains (go-diskfs walks those forever); the
+//     image's architecture is read with it.
 //   - mount (optional, root only): the partition on a loop device with its
 //     offset, mounted with u-root's mount package; plain file operations,
 //     no rebuild.

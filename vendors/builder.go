@@ -39,6 +39,9 @@ func (b *builder) buildGroup(ctx context.Context, g *group) error {
 		}
 		defer os.Remove(src)
 	}
+	if err := gpt.Validate(src); err != nil {
+		return fmt.Errorf("checking %s disk: %w", g.layout.Name, err)
+	}
 	for _, j := range g.jobs {
 		if err := b.buildVendor(ctx, j, src); err != nil {
 			return fmt.Errorf("building vendor %s: %w", j.v.Name, err)

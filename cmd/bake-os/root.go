@@ -43,7 +43,7 @@ func (o *bakeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.image, "image", "", "local flatcar_production_image.bin or .bin.bz2")
 	fs.StringVar(&o.outputDir, "output-dir", ".", "directory for the baked image(s)")
 	fs.StringVar(&o.installTo, "install_to", bake.DefaultInstallTo, "root:/DIR/ or oem:/DIR/")
-	fs.StringVar(&o.arch, "arch", "x86-64", "x86-64 or arm64 (also amd64, x86_64, aarch64)")
+	fs.StringVar(&o.arch, "arch", "", "x86-64 or arm64 (or amd64, aarch64); default: the image's")
 	fs.StringArrayVar(&o.masks, "mask", nil, "mask a sysext: /etc/extensions/NAME.raw -> /dev/null (repeatable)")
 	fs.IntVar(&o.workers, "workers", 0, "parallel workers (0: one per CPU)")
 	fs.BoolVar(&o.mount, "mount", false, "edit through loop mounts (root only) instead of rootless tools")
@@ -129,9 +129,13 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 	if len(args) == 0 && len(o.masks) == 0 && len(o.vendor.vendors) == 0 {
 		return usagef("nothing to bake: give NAME:FILE arguments, --mask or --vendor (see --help)")
 	}
-	arch, err := flatcar.ParseArch(o.arch)
-	if err != nil {
-		return usageError{err}
+	var arch flatcar.Arch // "": the image's
+	if o.arch != "" {
+		a, err := flatcar.ParseArch(o.arch)
+		if err != nil {
+			return usageError{err}
+		}
+		arch = a
 	}
 	target, err := bake.ParseTarget(o.installTo)
 	if err != nil {

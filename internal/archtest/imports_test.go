@@ -29,7 +29,7 @@ var layerTable = [][]string{
 	{"flatcar", "osrelease", "progress", "internal/atomicfile", "internal/child", "internal/runlog", "internal/testutil"},
 	{"sparse"},
 	{"gpt", "decompress", "partitions", "sysext", "provision", "vendors/diskfmt"},
-	{"fetch", "sysextbuild", "vendors", "testimage", "partitions/partitionstest", "vendors/diskfmt/conformtest"},
+	{"fetch", "sysextbuild", "vendors", "testimage", "gpt/gpttest", "partitions/partitionstest", "vendors/diskfmt/conformtest"},
 	{"bake", "boot", "internal/benchimage"},
 }
 
