@@ -10,6 +10,7 @@ import (
 
 	"github.com/bake-os/bake-os/bake"
 	"github.com/bake-os/bake-os/gpt/gpttest"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/testimage"
 )
@@ -30,7 +31,7 @@ func (b *breakTable) Counter(name string, _ int64) progress.Counter {
 	}
 	return doneFunc(func() {
 		b.once.Do(func() {
-			work, _ := filepath.Glob(filepath.Join(b.dir, ".bake-os-image-*.tmp"))
+			work, _ := filepath.Glob(filepath.Join(b.dir, atomicfile.TempPrefix+"*-"+bake.ImageName))
 			if len(work) != 1 {
 				b.t.Errorf("working copies: %v", work)
 				return

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/gpt/gpttest"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/progress"
 )
 
@@ -24,7 +25,7 @@ func (b *breakPrepared) Counter(name string, _ int64) progress.Counter {
 		return progress.Nop().Counter(name, 0)
 	}
 	return plantOnDone(func() {
-		disks, _ := filepath.Glob(filepath.Join(b.out, ".bake-os-vendors-*", "disk-*.raw"))
+		disks, _ := filepath.Glob(filepath.Join(b.out, atomicfile.TempPrefix+"*-vendors", "disk-*.raw"))
 		if len(disks) != 1 {
 			b.t.Errorf("prepared disks: %v", disks)
 			return
