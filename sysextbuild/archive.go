@@ -306,6 +306,9 @@ func writeEntry(root *os.Root, dest string, e archiveEntry, mode fs.FileMode, re
 		if err := treeRealParent(root, src); err != nil {
 			return fmt.Errorf("hard link to %q: %w", e.linkname, err)
 		}
+		if fi, err := root.Lstat(src); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("hard link to %q, which is now a symlink: refusing to copy through it", e.linkname)
+		}
 		in, err := treeOpenRegular(root, src)
 		if err != nil {
 			return fmt.Errorf("hard link to %q: %w", e.linkname, err)
@@ -349,8 +352,11 @@ func treeRealParent(root *os.Root, rel string) error {
 		if err != nil {
 			return err
 		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symlink, not a directory: refusing to go through it", cur)
+		}
 		if !fi.IsDir() {
-			return fmt.Errorf("%s is no longer a directory", cur)
+			return fmt.Errorf("%s is a file, not a directory", cur)
 		}
 	}
 	return nil
