@@ -499,7 +499,9 @@ func TestHostileFlix(t *testing.T) {
 			},
 			paths: []string{"/usr/file"}, refuse: "not found"},
 		{name: "binary is a relative escape",
-			plant: func(t *testing.T, root string) { fxMust(t, os.Symlink(fxUp+v+"/file", filepath.Join(root, "usr/bin/k"))) },
+			plant: func(t *testing.T, root string) {
+				fxMust(t, os.Symlink(fxUp+v+"/file", filepath.Join(root, "usr/bin/k")))
+			},
 			paths: []string{"/usr/bin/k"}, refuse: ErrPathEscapes.Error()},
 		{name: "library directory -> victim",
 			plant: func(t *testing.T, root string) {
