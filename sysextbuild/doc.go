@@ -32,6 +32,20 @@
 // injected as a mksquashfs pseudo file); the other formats pack a staging
 // copy in a temporary directory beside the output.
 //
+// # Untrusted trees
+//
+// Torcx tarballs, container image layers, recipe archives and the root
+// filesystems Flix and Flatwrap read are hostile input. Every file
+// operation under such a tree, and under the trees built from it, goes
+// through an os.Root, so no entry and no earlier symlink (usr ->
+// /somewhere, usr/lib -> ../../.., a hard link to /etc/passwd) can make a
+// create, mkdir, rename, rewrite, chmod, chown, utimes, remove or
+// read-for-copy touch anything outside. Paths inside a root filesystem
+// are resolved as after chroot (absolute links restart at its root; a
+// link climbing above it is refused); a tree being assembled is never
+// written through a symlink: such a build is refused naming the link.
+// patchelf gets an already opened file, never a path it could follow.
+//
 // # Outputs
 //
 // Every output (image, SHA256SUMS.NAME, NAME.conf) is written to a

@@ -542,3 +542,35 @@ func exec0(t *testing.T, name string, args ...string) error {
 	}
 	return nil
 }
+
+// TestHostileFlixPatch: patchelf is never pointed at a path it could
+// follow out of the tree; a file replaced by a symlink is refused.
+func TestHostileFlixPatch(t *testing.T) {
+	testutil.RequireTool(t, "patchelf")
+	pe, err := flixFindPatchelf()
+	fxMust(t, err)
+	catPath, err := exec.LookPath("cat")
+	fxMust(t, err)
+	catPath, err = filepath.EvalSymlinks(catPath)
+	fxMust(t, err)
+	victim := filepath.Join(t.TempDir(), "victim-cat")
+	copyHostFile(t, catPath, victim)
+	before, err := os.ReadFile(victim)
+	fxMust(t, err)
+	tree := t.TempDir()
+	copyHostFile(t, catPath, filepath.Join(tree, "usr/bin/cat"))
+	fxMust(t, os.Symlink(victim, filepath.Join(tree, "usr/bin/link")))
+	root := fxOpenRoot(t, tree)
+	if err := flixPatch(context.Background(), pe, root, "usr/bin/link", "/usr/local/x/ld.so", "/usr/local/x"); err == nil {
+		t.Error("patching through a symlink succeeded")
+	}
+	if after, _ := os.ReadFile(victim); string(after) != string(before) {
+		t.Error("victim patched through the symlink")
+	}
+	// The real file is patched in place, read back by patchelf itself.
+	fxMust(t, flixPatch(context.Background(), pe, root, "usr/bin/cat", "/usr/local/x/ld.so", "/usr/local/x"))
+	out, err := exec.Command(pe, "--print-interpreter", "--print-rpath", filepath.Join(tree, "usr/bin/cat")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "/usr/local/x/ld.so\n/usr/local/x\n") {
+		t.Errorf("patched cat: %s %v", out, err)
+	}
+}
