@@ -13,6 +13,10 @@
 // SYSEXT_LEVEL (only when ID is not "_any"), ARCHITECTURE and optionally
 // EXTENSION_RELOAD_MANAGER=1, replacing any such file in the tree.
 //
+// Every directory and regular file of the tree must be readable by the
+// packing user: one that is not is an error naming it (mksquashfs would
+// store an empty file or drop the directory and still succeed).
+//
 // The input tree is never modified. In the image every file is owned by
 // root (uid 0, gid 0) whatever it is on disk, every timestamp is the epoch,
 // extended attributes are dropped, the root directory is mode 0755, and two

@@ -42,8 +42,19 @@ func writeSquashfs(ctx context.Context, j *packJob) error {
 		}
 		args = append(args, "-ef", ef)
 	}
-	_, _, err = runTool(ctx, nil, nil, "mksquashfs", args...)
-	return err
+	_, stderr, err := runTool(ctx, nil, nil, "mksquashfs", args...)
+	if err != nil {
+		return err
+	}
+	// mksquashfs exits 0 after storing an unreadable file as an empty one
+	// or leaving out an unreadable directory; the tree was checked before,
+	// so this only catches a file that became unreadable meanwhile.
+	for _, l := range strings.Split(string(stderr), "\n") {
+		if strings.Contains(l, "Failed to read file") || strings.Contains(l, "Could not open") || strings.Contains(l, ", skipping") {
+			return fmt.Errorf("mksquashfs could not read part of the tree: %s", strings.TrimSpace(l))
+		}
+	}
+	return nil
 }
 
 // squashfsPseudo returns the pseudo definitions that add file rel (a
