@@ -11,7 +11,12 @@
 // overlay would hide) and warns about anything else outside usr/ and opt/.
 // It writes usr/lib/extension-release.d/extension-release.NAME with ID,
 // SYSEXT_LEVEL (only when ID is not "_any"), ARCHITECTURE and optionally
-// EXTENSION_RELOAD_MANAGER=1, replacing any such file in the tree.
+// EXTENSION_RELOAD_MANAGER=1. A file the tree already has at that path is
+// kept: the generated fields it lacks are added, and a field it sets
+// differently is refused (ErrReleaseConflict), never silently replaced.
+// With PackOptions.OEM the image is Flatcar's OEM sysext oem-ID
+// (OEMExtensionRelease: ID=flatcar, VERSION_ID or SYSEXT_LEVEL,
+// ARCHITECTURE, EXTENSION_RELOAD_MANAGER=1, SYSEXT_ID=oem-ID).
 //
 // Every directory and regular file of the tree must be readable by the
 // packing user: one that is not is an error naming it (mksquashfs would

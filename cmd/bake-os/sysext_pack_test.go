@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/vendors"
 )
 
 func TestSysextPackCommand(t *testing.T) {
@@ -97,5 +99,75 @@ func TestSysextReleaseCommand(t *testing.T) {
 	}
 	if _, _, code := run(t, cwd, "sysext", "release", "--versions", "missing.txt"); code != 1 {
 		t.Errorf("release with a missing versions file: exit %d, want 1", code)
+	}
+}
+
+// TestSysextPackOEMForVendors: an OEM sysext made with "sysext pack --oem"
+// is what the vendor code needs for a qemu_uefi image without --release:
+// it finds oem-qemu.raw, reads its extension-release (checked here with
+// unsquashfs too) and renders /oem-release from it. A plain sysext named
+// oem-qemu is not enough (no SYSEXT_ID), which is why --oem exists.
+func TestSysextPackOEMForVendors(t *testing.T) {
+	testutil.RequireTool(t, "mksquashfs", "unsquashfs")
+	cwd := t.TempDir()
+	tree := filepath.Join(cwd, "qemu-oem")
+	if err := os.MkdirAll(filepath.Join(tree, "usr/share/oem"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tree, "usr/share/oem/README"), []byte("qemu\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	qemu, ok := vendors.Lookup("qemu_uefi")
+	if !ok {
+		t.Fatal("no qemu_uefi vendor")
+	}
+	preflight := func(oemDir string) error {
+		return vendors.Preflight(context.Background(), []vendors.Vendor{qemu},
+			vendors.BuildOptions{OutputDir: t.TempDir(), OEMSysextDir: oemDir, Compress: "none"})
+	}
+
+	// Without --oem the vendor code refuses it.
+	plain := filepath.Join(cwd, "plain")
+	if err := os.Mkdir(plain, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, cwd, "sysext", "pack", "qemu-oem", "--name", "oem-qemu", "--os", "flatcar", "--arch", "x86-64", "--output", filepath.Join(plain, "oem-qemu.raw")); code != 0 {
+		t.Fatalf("plain pack: exit %d: %s", code, errOut)
+	}
+	if err := preflight(plain); err == nil || !strings.Contains(err.Error(), "SYSEXT_ID") {
+		t.Errorf("vendor preflight with a plain sysext: %v, want a missing SYSEXT_ID refusal", err)
+	}
+
+	out, errOut, code := run(t, cwd, "sysext", "pack", "qemu-oem", "--oem", "qemu", "--flatcar-version", "4593.2.5")
+	if code != 0 {
+		t.Fatalf("sysext pack --oem: exit %d: %s", code, errOut)
+	}
+	img := filepath.Join(cwd, "oem-qemu.raw")
+	if strings.TrimSpace(out) != img {
+		t.Errorf("stdout %q, want %s", out, img)
+	}
+	rel := testutil.Run(t, "unsquashfs", "-cat", img, "usr/lib/extension-release.d/extension-release.oem-qemu")
+	if rel != "ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=x86-64\nEXTENSION_RELOAD_MANAGER=1\nSYSEXT_ID=oem-qemu\nSYSEXT_VERSION_ID=4593.2.5\n" {
+		t.Errorf("extension-release.oem-qemu:\n%s", rel)
+	}
+	if err := preflight(cwd); err != nil {
+		t.Errorf("vendor preflight with the OEM sysext: %v", err)
+	}
+	data, err := vendors.ReadExtensionRelease(context.Background(), img, "oem-qemu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oemRelease, err := vendors.OEMRelease(data); err != nil || oemRelease != "ID=qemu\nVERSION_ID=4593.2.5\n" {
+		t.Errorf("/oem-release = %q, %v", oemRelease, err)
+	}
+
+	// Usage errors exit 2.
+	for _, args := range [][]string{
+		{"sysext", "pack", "qemu-oem", "--flatcar-version", "1.2.3"},
+		{"sysext", "pack", "qemu-oem", "--oem", "qemu", "--name", "qemu"},
+	} {
+		if _, errOut, code := run(t, cwd, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2: %s", args, code, errOut)
+		}
 	}
 }
