@@ -57,7 +57,7 @@ func newSysextPackCmd(d *deps) *cobra.Command {
 			"usr/lib/extension-release.d/extension-release.oem-ID. See docs/oem-sysexts.md.\n" + exitStatusHelp,
 		Example: "  bake-os sysext pack ./wasmtime --arch x86-64 --os flatcar --sysupdate\n" +
 			"  bake-os sysext pack ./qemu-oem --oem qemu --flatcar-version 4593.2.5",
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSysextPack(cmd, o, d, args[0])
 		},
