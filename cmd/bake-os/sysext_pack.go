@@ -30,8 +30,8 @@ func (o *sysextPackOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.extFSSize, "ext-fs-size", "", "ext4/ext2 size, e.g. 512M (default: computed)")
 	fs.BoolVar(&o.sysupdate, "sysupdate", false, "also write NAME.conf for systemd-sysupdate")
 	fs.StringVar(&o.bakeryURL, "bakery-url", "", "sysupdate source base URL (default: Flatcar's)")
-	fs.StringVar(&o.oem, "oem", "", "pack Flatcar's OEM sysext oem-ID.raw for this OEM ID (qemu, azure, ...)")
-	fs.StringVar(&o.flatcarVersion, "flatcar-version", "", "with --oem: the Flatcar version it is for (VERSION_ID; default any version)")
+	fs.StringVar(&o.oem, "oem", "", "pack the OEM sysext oem-ID.raw (ID: qemu, azure, ...)")
+	fs.StringVar(&o.flatcarVersion, "flatcar-version", "", "with --oem: its Flatcar version (default: any)")
 }
 
 func newSysextPackCmd(d *deps) *cobra.Command {
