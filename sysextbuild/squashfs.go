@@ -46,15 +46,25 @@ func writeSquashfs(ctx context.Context, j *packJob) error {
 	if err != nil {
 		return err
 	}
-	// mksquashfs exits 0 after storing an unreadable file as an empty one
-	// or leaving out an unreadable directory; the tree was checked before,
-	// so this only catches a file that became unreadable meanwhile.
-	for _, l := range strings.Split(string(stderr), "\n") {
-		if strings.Contains(l, "Failed to read file") || strings.Contains(l, "Could not open") || strings.Contains(l, ", skipping") {
-			return fmt.Errorf("mksquashfs could not read part of the tree: %s", strings.TrimSpace(l))
-		}
+	// The tree was checked before; this catches a file that became
+	// unreadable meanwhile.
+	if l := squashfsSkipped(stderr); l != "" {
+		return fmt.Errorf("mksquashfs could not read part of the tree: %s", l)
 	}
 	return nil
+}
+
+// squashfsSkipped returns the first line of mksquashfs's stderr that says
+// it left something out: it exits 0 after storing an unreadable file as
+// an empty one ("Failed to read file X, creating empty file") or skipping
+// an unreadable directory ("Could not open X, skipping...").
+func squashfsSkipped(stderr []byte) string {
+	for _, l := range strings.Split(string(stderr), "\n") {
+		if strings.Contains(l, "Failed to read file") || strings.Contains(l, "Could not open") || strings.Contains(l, ", skipping") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
 }
 
 // squashfsPseudo returns the pseudo definitions that add file rel (a
