@@ -194,12 +194,12 @@ func flatwrapBinds(root *os.Root, chrootDirs, hostDirs []string) ([]flatwrapBind
 		return nil, err
 	}
 	for _, d := range cd {
-		if _, err := root.Lstat(d); err != nil {
-			continue // not in this root filesystem
-		}
 		res, err := rootfsResolve(root, d, true)
 		if err != nil {
 			return nil, fmt.Errorf("resolving %s in %s: %w", d, root.Name(), err)
+		}
+		if _, err := root.Lstat(rootName(res)); err != nil {
+			continue // not in this root filesystem
 		}
 		add(flatwrapBind{Src: res, Dst: "/" + d, Chroot: true})
 	}
