@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/testimage"
 	"github.com/bake-os/bake-os/vendors"
 )
 
@@ -168,6 +170,91 @@ func TestSysextPackOEMForVendors(t *testing.T) {
 	} {
 		if _, errOut, code := run(t, cwd, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2: %s", args, code, errOut)
+		}
+	}
+}
+
+// TestSysextPackOEMVendorBuild is the offline OEM path end to end: an OEM
+// sysext made with "sysext pack --oem qemu" beside the image is what a
+// qemu_uefi vendor build installs. Judged by btrfs restore of the output's
+// OEM partition: the sysext is there byte for byte as
+// /sysext/oem-qemu-VERSION.raw with its active-oem-qemu marker, and
+// /oem-release is rendered from the packed metadata.
+func TestSysextPackOEMVendorBuild(t *testing.T) {
+	testutil.RequireTool(t, testimage.RequiredTools...)
+	testutil.RequireTool(t, "mksquashfs", "unsquashfs", "qemu-img", "btrfs", "sgdisk", "debugfs")
+	ctx := context.Background()
+	dir := t.TempDir()
+	img := filepath.Join(dir, "flatcar_production_image.bin")
+	if err := testimage.Generate(ctx, img, testimage.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	vt, err := os.ReadFile(filepath.Join(dir, "version.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version string
+	for _, l := range strings.Split(string(vt), "\n") {
+		if v, ok := strings.CutPrefix(l, "FLATCAR_VERSION="); ok {
+			version = v
+		}
+	}
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "qemu-oem/usr/share/oem/marker"), "qemu oem\n")
+	write(filepath.Join(dir, "qemu-oem/usr/lib/extension-release.d/extension-release.oem-qemu"), "SYSEXT_NAME=\"QEMU\"\n")
+	write(filepath.Join(dir, "ext/usr/bin/ext"), "x")
+	for _, args := range [][]string{
+		{"sysext", "pack", "qemu-oem", "--oem", "qemu", "--flatcar-version", version},
+		{"sysext", "pack", "ext", "--os", "flatcar"},
+	} {
+		if _, errOut, code := run(t, dir, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, dir, "--image", img, "--output-dir", "out", "--vendor", "qemu_uefi", "--compress", "none", "ext:ext.raw"); code != 0 {
+		t.Fatalf("qemu_uefi build with the packed OEM sysext: exit %d: %s", code, errOut)
+	}
+	raw := filepath.Join(t.TempDir(), "disk.raw")
+	testutil.Run(t, "qemu-img", "convert", "-O", "raw", filepath.Join(dir, "out/flatcar_production_qemu_uefi_image.img"), raw)
+	var first, last int64
+	for _, l := range strings.Split(testutil.Run(t, "sgdisk", "-i", "6", raw), "\n") {
+		if _, err := fmt.Sscanf(l, "First sector: %d", &first); err == nil {
+			continue
+		}
+		_, _ = fmt.Sscanf(l, "Last sector: %d", &last)
+	}
+	if first == 0 || last <= first {
+		t.Fatalf("OEM partition not found in %s", raw)
+	}
+	oem := filepath.Join(t.TempDir(), "oem.img")
+	testutil.Run(t, "dd", "if="+raw, "of="+oem, "bs=512", fmt.Sprintf("skip=%d", first), fmt.Sprintf("count=%d", last-first+1), "conv=sparse", "status=none")
+	restored := t.TempDir()
+	testutil.Run(t, "btrfs", "restore", "-i", oem, restored)
+	got, err := os.ReadFile(filepath.Join(restored, "sysext", "oem-qemu-"+version+".raw"))
+	if err != nil {
+		t.Fatalf("OEM sysext not installed: %v", err)
+	}
+	if want, _ := os.ReadFile(filepath.Join(dir, "oem-qemu.raw")); string(got) != string(want) {
+		t.Error("installed OEM sysext differs from the packed one")
+	}
+	if _, err := os.Stat(filepath.Join(restored, "sysext", "active-oem-qemu")); err != nil {
+		t.Errorf("no active-oem-qemu marker: %v", err)
+	}
+	rel, _ := os.ReadFile(filepath.Join(restored, "oem-release"))
+	for _, want := range []string{"ID=qemu\n", "NAME=QEMU\n", "VERSION_ID=" + version + "\n"} {
+		if !strings.Contains(string(rel), want) {
+			t.Errorf("/oem-release lacks %q:\n%s", want, rel)
 		}
 	}
 }
