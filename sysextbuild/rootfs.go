@@ -102,11 +102,6 @@ func rootfsSplit(p string) []string {
 	return out
 }
 
-// rootfsHost turns a root-relative path into a host path.
-func rootfsHost(root, rel string) string {
-	return filepath.Join(root, filepath.FromSlash(rel))
-}
-
 // rootfsCopier copies files and trees out of a root filesystem, keeping
 // modes, ownership (when allowed), symlinks and hardlinks between copied
 // files.
