@@ -216,12 +216,19 @@ func (m Member) match(name string, isDir bool) (string, bool) {
 	return "", false
 }
 
-// extractMembers maps the archive's members into root per d.Members.
-func extractMembers(file string, d Download, root string) error {
+// extractMembers maps the archive's members into the tree dir per
+// d.Members. Everything is written through an os.Root on dir and never
+// through a symlink, so no member can reach outside it.
+func extractMembers(file string, d Download, dir string) error {
+	root, err := openTree(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	used := make([]bool, len(d.Members))
 	written := map[string]string{} // archive name -> tree path (for hard links)
 	base := filepath.Base(file)
-	err := walkArchive(file, d.Format, func(e archiveEntry) error {
+	err = walkArchive(file, d.Format, func(e archiveEntry) error {
 		name, ok := stripComponents(e.name, d.Strip)
 		if !ok {
 			return nil
@@ -259,11 +266,20 @@ func extractMembers(file string, d Download, root string) error {
 	return nil
 }
 
-// extractAll unpacks the whole archive into dir (for install scripts).
+// extractAll unpacks the whole archive into dir (for install scripts),
+// through an os.Root on dir.
 func extractAll(file, format, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	root, err := openTree(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	written := map[string]string{}
 	return walkArchive(file, format, func(e archiveEntry) error {
-		if err := writeEntry(dir, e.name, e, e.mode, nil, written); err != nil {
+		if err := writeEntry(root, e.name, e, e.mode, nil, written); err != nil {
 			return fmt.Errorf("extracting %s from %s: %w", e.name, filepath.Base(file), err)
 		}
 		written[e.name] = e.name
@@ -271,40 +287,45 @@ func extractAll(file, format, dir string) error {
 	})
 }
 
-func writeEntry(root, dest string, e archiveEntry, mode fs.FileMode, repl []Replacement, written map[string]string) error {
-	target := filepath.Join(root, filepath.FromSlash(dest))
+// writeEntry writes one archive entry at dest inside root. Parents are
+// created without going through symlinks; a hard link copies the content
+// of the earlier entry it names, read without following a symlink that a
+// later entry may have put in its place.
+func writeEntry(root *os.Root, dest string, e archiveEntry, mode fs.FileMode, repl []Replacement, written map[string]string) error {
 	if e.typ == tar.TypeDir {
-		return mkdirInTree(root, dest)
-	}
-	if err := mkdirInTree(root, path.Dir(dest)); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(target); err != nil {
-		return err
+		return treeMkdirAll(root, dest)
 	}
 	switch e.typ {
 	case tar.TypeSymlink:
-		return os.Symlink(e.linkname, target)
+		return treeSymlink(root, e.linkname, dest)
 	case tar.TypeLink:
 		src, ok := written[e.linkname]
 		if !ok {
 			return fmt.Errorf("hard link to %q, which was not extracted", e.linkname)
 		}
-		in, err := os.Open(filepath.Join(root, filepath.FromSlash(src)))
+		if err := treeRealParent(root, src); err != nil {
+			return fmt.Errorf("hard link to %q: %w", e.linkname, err)
+		}
+		if fi, err := root.Lstat(src); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("hard link to %q, which is now a symlink: refusing to copy through it", e.linkname)
+		}
+		in, err := treeOpenRegular(root, src)
 		if err != nil {
-			return err
+			return fmt.Errorf("hard link to %q: %w", e.linkname, err)
 		}
 		defer in.Close()
-		return writeFile(target, in, mode, repl)
+		return writeFile(root, dest, in, mode, repl)
 	}
 	r, err := e.open()
 	if err != nil {
 		return err
 	}
-	return writeFile(target, r, mode, repl)
+	return writeFile(root, dest, r, mode, repl)
 }
 
-func writeFile(target string, r io.Reader, mode fs.FileMode, repl []Replacement) error {
+// writeFile writes r to rel inside root (replacing it) with mode, after
+// applying the replacements.
+func writeFile(root *os.Root, rel string, r io.Reader, mode fs.FileMode, repl []Replacement) error {
 	if len(repl) > 0 {
 		data, err := io.ReadAll(r)
 		if err != nil {
@@ -315,48 +336,27 @@ func writeFile(target string, r io.Reader, mode fs.FileMode, repl []Replacement)
 		}
 		r = bytes.NewReader(data)
 	}
-	out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, r); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Chmod(target, mode)
+	return treeWriteFile(root, rel, r, mode)
 }
 
-// mkdirInTree creates root/rel like MkdirAll, refusing to go through a
-// symlink (an archive could otherwise plant usr -> /etc and write through
-// it onto the build host).
-func mkdirInTree(root, rel string) error {
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return err
-	}
-	cur := root
-	for _, part := range strings.Split(path.Clean(rel), "/") {
+// treeRealParent checks that no directory on the way to rel inside root
+// is a symlink (an entry may have replaced one after rel was written).
+func treeRealParent(root *os.Root, rel string) error {
+	cur := ""
+	for _, part := range strings.Split(path.Dir(rel), "/") {
 		if part == "." || part == "" {
 			continue
 		}
-		if part == ".." {
-			return fmt.Errorf("path %q leaves the tree", rel)
-		}
-		cur = filepath.Join(cur, part)
-		fi, err := os.Lstat(cur)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if err := os.Mkdir(cur, 0o755); err != nil {
-				return err
-			}
-		case err != nil:
+		cur = path.Join(cur, part)
+		fi, err := root.Lstat(cur)
+		if err != nil {
 			return err
-		case fi.Mode()&fs.ModeSymlink != 0:
-			return fmt.Errorf("path %q goes through the symlink %s", rel, strings.TrimPrefix(cur, root+string(filepath.Separator)))
-		case !fi.IsDir():
-			return fmt.Errorf("path %q goes through the file %s", rel, strings.TrimPrefix(cur, root+string(filepath.Separator)))
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symlink, not a directory: refusing to go through it", cur)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is a file, not a directory", cur)
 		}
 	}
 	return nil

@@ -79,64 +79,71 @@ func (b *builder) containerBuild(ctx context.Context) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("running %s build in %s: %w\n%s", b.r.Name, filepath.Base(engine), err, tail(out))
 	}
-	if err := copyTree(filepath.Join(dir, "usr"), filepath.Join(b.root, "usr")); err != nil {
+	root, err := openTree(b.root)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := copyTree(dir, "usr", root, "usr"); err != nil {
 		return fmt.Errorf("copying build result: %w", err)
 	}
 	for _, m := range bd.Moves {
-		src := filepath.Join(b.root, filepath.FromSlash(m.Src))
-		if _, err := os.Lstat(src); err != nil {
+		if _, err := root.Lstat(m.Src); err != nil {
 			continue
 		}
-		dst := filepath.Join(b.root, filepath.FromSlash(m.Dest))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err := treeRealParent(root, m.Src); err != nil {
 			return fmt.Errorf("moving %s: %w", m.Src, err)
 		}
-		_ = os.RemoveAll(dst)
-		if err := os.Rename(src, dst); err != nil {
+		if err := treeMkdirAll(root, path.Dir(m.Dest)); err != nil {
+			return fmt.Errorf("moving %s: %w", m.Src, err)
+		}
+		_ = root.RemoveAll(m.Dest)
+		if err := root.Rename(m.Src, m.Dest); err != nil {
 			return fmt.Errorf("moving %s: %w", m.Src, err)
 		}
 	}
 	return nil
 }
 
-// copyTree copies src into dst (merging), keeping modes and symlinks.
-func copyTree(src, dst string) error {
-	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("the build produced no %s", filepath.Base(src))
+// copyTree copies srcRel of the directory srcDir into dstRel of dst
+// (merging), keeping modes and symlinks. The build output is read
+// through an os.Root and never followed through a symlink; the tree is
+// written without going through one.
+func copyTree(srcDir, srcRel string, dst *os.Root, dstRel string) error {
+	src, err := openTree(srcDir)
+	if err != nil {
+		return err
 	}
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	defer src.Close()
+	if _, err := src.Lstat(srcRel); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the build produced no %s", srcRel)
+	}
+	return fs.WalkDir(src.FS(), srcRel, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
-		rel = filepath.ToSlash(rel)
-		t := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
+		t := path.Join(dstRel, strings.TrimPrefix(strings.TrimPrefix(p, srcRel), "/"))
 		if d.IsDir() {
-			return mkdirInTree(dst, rel)
+			return treeMkdirAll(dst, t)
 		}
-		if err := mkdirInTree(dst, path.Dir(rel)); err != nil {
+		info, err := src.Lstat(p)
+		if err != nil {
 			return err
 		}
 		switch {
 		case info.Mode()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(p)
+			l, err := src.Readlink(p)
 			if err != nil {
 				return err
 			}
-			_ = os.RemoveAll(t)
-			return os.Symlink(l, t)
+			return treeSymlink(dst, l, t)
 		case info.Mode().IsRegular():
-			in, err := os.Open(p)
+			in, err := treeOpenRegular(src, p)
 			if err != nil {
 				return err
 			}
 			defer in.Close()
-			_ = os.RemoveAll(t)
-			return writeFile(t, in, info.Mode().Perm(), nil)
+			return writeFile(dst, t, in, info.Mode().Perm(), nil)
 		}
 		return nil
 	})

@@ -11,7 +11,16 @@
 // overlay would hide) and warns about anything else outside usr/ and opt/.
 // It writes usr/lib/extension-release.d/extension-release.NAME with ID,
 // SYSEXT_LEVEL (only when ID is not "_any"), ARCHITECTURE and optionally
-// EXTENSION_RELOAD_MANAGER=1, replacing any such file in the tree.
+// EXTENSION_RELOAD_MANAGER=1. A file the tree already has at that path is
+// kept: the generated fields it lacks are added, and a field it sets
+// differently is refused (ErrReleaseConflict), never silently replaced.
+// With PackOptions.OEM the image is Flatcar's OEM sysext oem-ID
+// (OEMExtensionRelease: ID=flatcar, VERSION_ID or SYSEXT_LEVEL,
+// ARCHITECTURE, EXTENSION_RELOAD_MANAGER=1, SYSEXT_ID=oem-ID).
+//
+// Every directory and regular file of the tree must be readable by the
+// packing user: one that is not is an error naming it (mksquashfs would
+// store an empty file or drop the directory and still succeed).
 //
 // The input tree is never modified. In the image every file is owned by
 // root (uid 0, gid 0) whatever it is on disk, every timestamp is the epoch,
@@ -31,6 +40,20 @@
 // squashfs is packed straight from the tree (the extension-release file is
 // injected as a mksquashfs pseudo file); the other formats pack a staging
 // copy in a temporary directory beside the output.
+//
+// # Untrusted trees
+//
+// Torcx tarballs, container image layers, recipe archives and the root
+// filesystems Flix and Flatwrap read are hostile input. Every file
+// operation under such a tree, and under the trees built from it, goes
+// through an os.Root, so no entry and no earlier symlink (usr ->
+// /somewhere, usr/lib -> ../../.., a hard link to /etc/passwd) can make a
+// create, mkdir, rename, rewrite, chmod, chown, utimes, remove or
+// read-for-copy touch anything outside. Paths inside a root filesystem
+// are resolved as after chroot (absolute links restart at its root; a
+// link climbing above it is refused); a tree being assembled is never
+// written through a symlink: such a build is refused naming the link.
+// patchelf gets an already opened file, never a path it could follow.
 //
 // # Outputs
 //

@@ -1,6 +1,8 @@
 package sysextbuild
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/bake-os/bake-os/flatcar"
@@ -50,6 +52,106 @@ func ExtensionRelease(osID string, arch flatcar.Arch, reload bool) (*osrelease.R
 		r.Set("EXTENSION_RELOAD_MANAGER", "1")
 	}
 	return r, nil
+}
+
+// FlatcarOSID is the os-release ID of Flatcar Container Linux.
+const FlatcarOSID = "flatcar"
+
+// OEMName is the extension name of the OEM sysext for OEM ID id
+// (oem-qemu for qemu): the image is oem-ID.raw and its metadata
+// extension-release.oem-ID.
+func OEMName(id string) string { return "oem-" + id }
+
+// OEMExtensionRelease builds the metadata Flatcar's OEM sysexts carry:
+// ID=flatcar, VERSION_ID=version (the sysext then merges on that Flatcar
+// version only; without a version SYSEXT_LEVEL=1.0 instead, for any
+// version), ARCHITECTURE, EXTENSION_RELOAD_MANAGER=1, SYSEXT_ID=oem-ID
+// (what Flatcar's initrd and our vendor code read the OEM ID from) and,
+// with a version, SYSEXT_VERSION_ID.
+func OEMExtensionRelease(id, version string, arch flatcar.Arch) (*osrelease.Release, error) {
+	if err := validOEMID(id); err != nil {
+		return nil, err
+	}
+	if arch == "" {
+		arch = flatcar.ArchX86_64
+	}
+	a, err := flatcar.ParseArch(string(arch))
+	if err != nil {
+		return nil, err
+	}
+	r := &osrelease.Release{}
+	r.Set("ID", FlatcarOSID)
+	if version != "" {
+		if err := validVersionID(version); err != nil {
+			return nil, err
+		}
+		r.Set("VERSION_ID", version)
+	} else {
+		r.Set("SYSEXT_LEVEL", SysextLevel)
+	}
+	r.Set("ARCHITECTURE", string(a))
+	r.Set("EXTENSION_RELOAD_MANAGER", "1")
+	r.Set("SYSEXT_ID", OEMName(id))
+	if version != "" {
+		r.Set("SYSEXT_VERSION_ID", version)
+	}
+	return r, nil
+}
+
+// validOEMID accepts OEM IDs as Flatcar names them (qemu, azure, ec2):
+// lower-case letters, digits, "_" and "-", starting with a letter or digit.
+func validOEMID(id string) error {
+	for i, c := range id {
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || !(c == '_' || c == '-')) {
+			return fmt.Errorf("invalid OEM ID %q: use a Flatcar OEM ID such as \"qemu\" or \"azure\" (lower-case letters, digits, _-)", id)
+		}
+	}
+	if id == "" {
+		return fmt.Errorf("empty OEM ID: use a Flatcar OEM ID such as \"qemu\"")
+	}
+	return nil
+}
+
+// validVersionID accepts os-release VERSION_ID values: lower-case letters,
+// digits, "." "_" "-" and "+" (Flatcar versions such as 4593.2.5).
+func validVersionID(v string) error {
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '+') {
+			return fmt.Errorf("invalid version %q: use a Flatcar version such as 4593.2.5", v)
+		}
+	}
+	if v == "" {
+		return fmt.Errorf("empty version: use a Flatcar version such as 4593.2.5")
+	}
+	return nil
+}
+
+// ErrReleaseConflict is wrapped by the error for a tree whose own
+// extension-release file contradicts the generated one.
+var ErrReleaseConflict = errors.New("extension-release in the tree conflicts with the options")
+
+// mergeRelease merges the generated metadata into the tree's own
+// extension-release file: the tree's fields are kept in their order, the
+// generated ones it lacks are appended, and a field both set differently
+// is refused (never silently replaced either way).
+func mergeRelease(provided []byte, where string, gen *osrelease.Release) (*osrelease.Release, error) {
+	have, err := osrelease.Parse(bytes.NewReader(provided))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", where, err)
+	}
+	for _, k := range gen.Keys() {
+		if v, ok := have.Lookup(k); ok && v != gen.Get(k) {
+			return nil, fmt.Errorf("%w: %s sets %s=%s but the options give %s=%s: fix or remove the file, or change the options (--os, --arch, --reload, --oem, --version)",
+				ErrReleaseConflict, where, k, osrelease.Quote(v), k, osrelease.Quote(gen.Get(k)))
+		}
+	}
+	for _, k := range gen.Keys() {
+		if _, ok := have.Lookup(k); !ok {
+			have.Set(k, gen.Get(k))
+		}
+	}
+	return have, nil
 }
 
 // validOSID accepts "_any" and os-release IDs: lower-case letters, digits,

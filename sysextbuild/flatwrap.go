@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -109,26 +108,40 @@ func buildFlatwrapTree(ctx context.Context, s FlatwrapOptions, dst string) error
 		maps = append(maps, mapping{src, dest})
 	}
 	lib := "usr/local/" + s.Name
-	chroot := rootfsHost(dst, lib)
 
-	binds, err := flatwrapBinds(s.Rootfs, chrootDirs, hostDirs)
+	src, err := openTree(s.Rootfs)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	binds, err := flatwrapBinds(src, chrootDirs, hostDirs)
 	if err != nil {
 		return err
 	}
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return fmt.Errorf("creating tree %s: %w", dst, err)
 	}
-	if err := os.MkdirAll(chroot, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", chroot, err)
+	out, err := openTree(dst)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if err := treeMkdirAll(out, lib); err != nil {
+		return fmt.Errorf("creating /%s: %w", lib, err)
 	}
 	cp := rootfsCopier{OneFileSystem: true, Warn: s.Pack.Warn}
-	if err := cp.CopyTree(s.Rootfs, chroot); err != nil {
+	if err := cp.CopyTree(src, "", out, lib); err != nil {
 		return fmt.Errorf("copying root filesystem: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(chroot, "mount-dir"), 0o755); err != nil {
+	// The copied root filesystem may hold a mount-dir or helper of its
+	// own, even as a symlink: replace it, never write through it.
+	if err := out.RemoveAll(lib + "/mount-dir"); err != nil {
+		return fmt.Errorf("creating mount-dir: %w", err)
+	}
+	if err := treeMkdirAll(out, lib+"/mount-dir"); err != nil {
 		return fmt.Errorf("creating mount-dir: %w", err)
 	}
 	for _, h := range []struct {
@@ -138,12 +151,12 @@ func buildFlatwrapTree(ctx context.Context, s FlatwrapOptions, dst string) error
 		{"unshare-helper", flatwrapHelper(s.Name, binds, false)},
 		{"unshare-helper-unpriv", flatwrapHelper(s.Name, binds, true)},
 	} {
-		if err := os.WriteFile(filepath.Join(chroot, h.file), []byte(h.text), 0o755); err != nil {
+		if err := treeWriteFile(out, lib+"/"+h.file, strings.NewReader(h.text), 0o755); err != nil {
 			return fmt.Errorf("writing %s: %w", h.file, err)
 		}
 	}
 	for _, m := range maps {
-		if err := flatwrapEntry(s, binds, dst, m.src, m.dest); err != nil {
+		if err := flatwrapEntry(s, src, out, binds, m.src, m.dest); err != nil {
 			return err
 		}
 	}
@@ -152,7 +165,7 @@ func buildFlatwrapTree(ctx context.Context, s FlatwrapOptions, dst string) error
 
 // flatwrapBinds lists the bind mounts of the private root, sorted so that
 // parents come before children (/var before /var/tmp).
-func flatwrapBinds(root string, chrootDirs, hostDirs []string) ([]flatwrapBind, error) {
+func flatwrapBinds(root *os.Root, chrootDirs, hostDirs []string) ([]flatwrapBind, error) {
 	var binds []flatwrapBind
 	seen := map[string]bool{}
 	add := func(b flatwrapBind) {
@@ -181,12 +194,12 @@ func flatwrapBinds(root string, chrootDirs, hostDirs []string) ([]flatwrapBind, 
 		return nil, err
 	}
 	for _, d := range cd {
-		if _, err := os.Lstat(rootfsHost(root, d)); err != nil {
-			continue // not in this root filesystem
-		}
 		res, err := rootfsResolve(root, d, true)
 		if err != nil {
-			return nil, fmt.Errorf("resolving %s in %s: %w", d, root, err)
+			return nil, fmt.Errorf("resolving %s in %s: %w", d, root.Name(), err)
+		}
+		if _, err := root.Lstat(rootName(res)); err != nil {
+			continue // not in this root filesystem
 		}
 		add(flatwrapBind{Src: res, Dst: "/" + d, Chroot: true})
 	}
@@ -277,30 +290,25 @@ esac
 // flatwrapEntry exposes one path of the chroot at dest: executables get a
 // wrapper, everything else (units, directories, data) a symlink into the
 // tree.
-func flatwrapEntry(s FlatwrapOptions, binds []flatwrapBind, dst, src, dest string) error {
-	res, err := rootfsResolve(s.Rootfs, src, true)
+func flatwrapEntry(s FlatwrapOptions, src, out *os.Root, binds []flatwrapBind, from, dest string) error {
+	res, err := rootfsResolve(src, from, true)
 	if err != nil {
-		return fmt.Errorf("resolving /%s in %s: %w", src, s.Rootfs, err)
+		return fmt.Errorf("resolving /%s in %s: %w", from, s.Rootfs, err)
 	}
-	fi, err := os.Stat(rootfsHost(s.Rootfs, res))
+	fi, err := src.Lstat(rootName(res))
 	if err != nil {
-		return fmt.Errorf("path /%s not found in %s: %w", src, s.Rootfs, err)
+		return fmt.Errorf("path /%s not found in %s: %w", from, s.Rootfs, err)
 	}
-	hostDest := rootfsHost(dst, dest)
-	if err := os.MkdirAll(filepath.Dir(hostDest), 0o755); err != nil {
-		return fmt.Errorf("creating directory for /%s: %w", dest, err)
-	}
-	_ = os.Remove(hostDest)
 	if fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
-		w := flatwrapWrapper(s.Name, binds, "/"+src)
-		if err := os.WriteFile(hostDest, []byte(w), 0o755); err != nil {
+		w := flatwrapWrapper(s.Name, binds, "/"+from)
+		if err := treeWriteFile(out, dest, strings.NewReader(w), 0o755); err != nil {
 			return fmt.Errorf("writing wrapper /%s: %w", dest, err)
 		}
 		return nil
 	}
 	target := path.Join("/usr/local", s.Name, res)
-	if err := os.Symlink(target, hostDest); err != nil {
-		return fmt.Errorf("creating link /%s: %w", dest, err)
+	if err := treeSymlink(out, target, dest); err != nil {
+		return fmt.Errorf("linking /%s: %w", dest, err)
 	}
 	return nil
 }

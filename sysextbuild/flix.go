@@ -11,8 +11,11 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // FlixOptions say what Flix takes from a root filesystem.
@@ -43,20 +46,24 @@ func Flix(ctx context.Context, o FlixOptions) (*PackResult, error) {
 	})
 }
 
-// flixTree holds the state of one Flix tree build.
+// flixTree holds the state of one Flix tree build. The root filesystem
+// and the tree are both reached only through their os.Root: a symlink in
+// either (usr -> /somewhere, an absolute link the copy brought along) can
+// never make a read or a write leave them.
 type flixTree struct {
 	ctx      context.Context
-	root     string // ROOTFS on the host
-	dst      string // tree being built on the host
+	rootfs   string   // ROOTFS on the host, for messages
+	root     *os.Root // ROOTFS
+	dst      *os.Root // tree being built
 	name     string
 	patchelf string
 	warn     func(string)
 	copier   rootfsCopier
 
-	libDirs []string          // root-relative default search dirs
-	found   map[string]string // soname -> root-relative source
-	class   elf.Class
-	machine elf.Machine
+	confDirs []string          // root-relative dirs from ld.so.conf
+	found    map[string]string // soname -> root-relative source
+	class    elf.Class
+	machine  elf.Machine
 }
 
 // flixLibDir is the directory inside the tree that receives libraries.
@@ -99,15 +106,24 @@ func buildFlixTree(ctx context.Context, o FlixOptions, dst string) error {
 	if warn == nil {
 		warn = func(string) {}
 	}
-	t := &flixTree{ctx: ctx, root: rootfs, dst: dst, name: name, patchelf: pe, warn: warn,
+	root, err := openTree(rootfs)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	t := &flixTree{ctx: ctx, rootfs: rootfs, root: root, name: name, patchelf: pe, warn: warn,
 		copier: rootfsCopier{Warn: warn}, found: map[string]string{}}
-	if t.libDirs, err = flixDefaultLibDirs(rootfs); err != nil {
+	if t.confDirs, err = flixConfLibDirs(root); err != nil {
 		return err
 	}
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return fmt.Errorf("creating tree %s: %w", dst, err)
 	}
-	if err := os.MkdirAll(rootfsHost(dst, flixLibDir(name)), 0o755); err != nil {
+	if t.dst, err = openTree(dst); err != nil {
+		return err
+	}
+	defer t.dst.Close()
+	if err := treeMkdirAll(t.dst, flixLibDir(name)); err != nil {
 		return fmt.Errorf("creating library directory: %w", err)
 	}
 	for _, m := range maps {
@@ -126,10 +142,9 @@ func buildFlixTree(ctx context.Context, o FlixOptions, dst string) error {
 	return nil
 }
 
-// flixDefaultLibDirs lists the library directories the dynamic loader of
-// the root filesystem would search: ld.so.conf (with includes) and the
-// usual defaults.
-func flixDefaultLibDirs(root string) ([]string, error) {
+// flixConfLibDirs lists the library directories the root filesystem's
+// ld.so.conf (with includes) and ld.so.conf.d name, in order.
+func flixConfLibDirs(root *os.Root) ([]string, error) {
 	var dirs []string
 	seen := map[string]bool{}
 	add := func(d string) {
@@ -149,7 +164,7 @@ func flixDefaultLibDirs(root string) ([]string, error) {
 		if err != nil {
 			return fmt.Errorf("reading ld.so configuration %s: %w", rel, err)
 		}
-		f, err := os.Open(rootfsHost(root, res))
+		f, err := treeOpenRegular(root, res)
 		if err != nil {
 			return nil // no configuration is fine
 		}
@@ -174,10 +189,11 @@ func flixDefaultLibDirs(root string) ([]string, error) {
 					if err != nil {
 						return err
 					}
-					matches, _ := filepath.Glob(filepath.Join(rootfsHost(root, dirRes), path.Base(patRel)))
-					for _, m := range matches {
-						if err := readConf(path.Join(dirRes, filepath.Base(m)), depth+1); err != nil {
-							return err
+					for _, n := range flixReadDirNames(root, dirRes) {
+						if ok, _ := path.Match(path.Base(patRel), n); ok {
+							if err := readConf(path.Join(dirRes, n), depth+1); err != nil {
+								return err
+							}
 						}
 					}
 				}
@@ -194,20 +210,72 @@ func flixDefaultLibDirs(root string) ([]string, error) {
 	}
 	// glibc builds do not always list ld.so.conf.d; read it anyway like
 	// the upstream script does.
-	confd, _ := rootfsResolve(root, "etc/ld.so.conf.d", true)
-	if ents, err := os.ReadDir(rootfsHost(root, confd)); err == nil {
-		for _, e := range ents {
-			if strings.HasSuffix(e.Name(), ".conf") {
-				if err := readConf(path.Join(confd, e.Name()), 1); err != nil {
+	if confd, err := rootfsResolve(root, "etc/ld.so.conf.d", true); err == nil {
+		for _, n := range flixReadDirNames(root, confd) {
+			if strings.HasSuffix(n, ".conf") {
+				if err := readConf(path.Join(confd, n), 1); err != nil {
 					return nil, err
 				}
 			}
 		}
 	}
-	for _, d := range []string{"/lib64", "/usr/lib64", "/lib", "/usr/lib", "/usr/local/lib64", "/usr/local/lib"} {
-		add(d)
-	}
 	return dirs, nil
+}
+
+// flixReadDirNames lists the directory rel inside root, sorted; nothing
+// when it is missing or not a directory.
+func flixReadDirNames(root *os.Root, rel string) []string {
+	d, err := root.OpenFile(rootName(rel), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	sort.Strings(names)
+	return names
+}
+
+// flixMultiarch is the Debian/Ubuntu multiarch triplet of a machine, whose
+// /lib/TRIPLET and /usr/lib/TRIPLET those distributions' dynamic loader
+// searches by default, without any ld.so.conf entry.
+func flixMultiarch(class elf.Class, m elf.Machine) string {
+	switch {
+	case m == elf.EM_X86_64 && class == elf.ELFCLASS64:
+		return "x86_64-linux-gnu"
+	case m == elf.EM_AARCH64:
+		return "aarch64-linux-gnu"
+	case m == elf.EM_386:
+		return "i386-linux-gnu"
+	case m == elf.EM_ARM:
+		return "arm-linux-gnueabihf"
+	case m == elf.EM_RISCV && class == elf.ELFCLASS64:
+		return "riscv64-linux-gnu"
+	case m == elf.EM_PPC64:
+		return "powerpc64le-linux-gnu"
+	case m == elf.EM_S390:
+		return "s390x-linux-gnu"
+	}
+	return ""
+}
+
+// libDirs lists where the root filesystem's dynamic loader looks for a
+// library of the tree's machine, after rpaths: what ld.so.conf names,
+// then the loader's built-in directories (the multiarch ones of
+// Debian-style systems, then the lib64 and lib of every glibc and musl
+// build).
+func (t *flixTree) libDirs() []string {
+	dirs := append([]string(nil), t.confDirs...)
+	var defaults []string
+	if tr := flixMultiarch(t.class, t.machine); tr != "" {
+		defaults = append(defaults, "lib/"+tr, "usr/lib/"+tr)
+	}
+	defaults = append(defaults, "lib64", "usr/lib64", "lib", "usr/lib", "usr/local/lib64", "usr/local/lib")
+	for _, d := range defaults {
+		if !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 // addPath copies one SRC:DEST entry into the tree and flixes ELF binaries.
@@ -216,32 +284,27 @@ func (t *flixTree) addPath(src, dest string) error {
 	// itself so that a symlink stays a symlink.
 	parent, err := rootfsResolve(t.root, path.Dir(src), true)
 	if err != nil {
-		return fmt.Errorf("resolving /%s in %s: %w", src, t.root, err)
+		return fmt.Errorf("resolving /%s in %s: %w", src, t.rootfs, err)
 	}
 	srcRel := path.Join(parent, path.Base(src))
-	hostSrc := rootfsHost(t.root, srcRel)
-	fi, err := os.Lstat(hostSrc)
+	fi, err := t.root.Lstat(rootName(srcRel))
 	if err != nil {
-		return fmt.Errorf("path /%s not found in %s: %w", src, t.root, err)
-	}
-	hostDest := rootfsHost(t.dst, dest)
-	if err := os.MkdirAll(filepath.Dir(hostDest), 0o755); err != nil {
-		return fmt.Errorf("creating directory for /%s: %w", dest, err)
+		return fmt.Errorf("path /%s not found in %s: %w", src, t.rootfs, err)
 	}
 	if fi.Mode().Type() == os.ModeSymlink {
 		target, err := rootfsResolve(t.root, srcRel, true)
 		if err != nil {
-			return fmt.Errorf("resolving link /%s in %s: %w", src, t.root, err)
+			return fmt.Errorf("resolving link /%s in %s: %w", src, t.rootfs, err)
 		}
-		if _, err := os.Lstat(rootfsHost(t.root, target)); err != nil {
-			return fmt.Errorf("link /%s points to missing /%s in %s", src, target, t.root)
+		if _, err := t.root.Lstat(rootName(target)); err != nil {
+			return fmt.Errorf("link /%s points to missing /%s in %s", src, target, t.rootfs)
 		}
 		if strings.HasPrefix(target, "usr/") {
 			// Keep the link and ship its target at the same place.
-			if err := os.Symlink("/"+target, hostDest); err != nil {
+			if err := treeSymlink(t.dst, "/"+target, dest); err != nil {
 				return fmt.Errorf("creating link /%s: %w", dest, err)
 			}
-			if _, err := os.Lstat(rootfsHost(t.dst, target)); err == nil {
+			if _, err := t.dst.Lstat(target); err == nil {
 				return nil
 			}
 			return t.addResolved(target, target)
@@ -255,19 +318,14 @@ func (t *flixTree) addPath(src, dest string) error {
 // addResolved copies the non-symlink srcRel to dest and flixes it if it is
 // a dynamic ELF executable.
 func (t *flixTree) addResolved(srcRel, dest string) error {
-	hostDest := rootfsHost(t.dst, dest)
-	if err := os.MkdirAll(filepath.Dir(hostDest), 0o755); err != nil {
-		return fmt.Errorf("creating directory for /%s: %w", dest, err)
-	}
-	hostSrc := rootfsHost(t.root, srcRel)
-	if err := t.copier.CopyTree(hostSrc, hostDest); err != nil {
+	if err := t.copier.CopyTree(t.root, srcRel, t.dst, dest); err != nil {
 		return err
 	}
-	fi, err := os.Lstat(hostDest)
+	fi, err := t.dst.Lstat(dest)
 	if err != nil || !fi.Mode().IsRegular() {
 		return err
 	}
-	info, ok, err := flixReadELF(hostDest)
+	info, ok, err := flixReadELF(t.dst, dest)
 	if err != nil || !ok || info.Interp == "" {
 		return err
 	}
@@ -275,10 +333,10 @@ func (t *flixTree) addResolved(srcRel, dest string) error {
 	if err != nil {
 		return fmt.Errorf("flixing /%s: %w", srcRel, err)
 	}
-	if err := flixPatch(t.ctx, t.patchelf, hostDest, interp, ""); err != nil {
+	if err := flixPatch(t.ctx, t.patchelf, t.dst, dest, interp, ""); err != nil {
 		return err
 	}
-	return t.addDeps(srcRel, hostDest, info)
+	return t.addDeps(srcRel, dest, info)
 }
 
 // addInterp copies the dynamic loader and returns its new path.
@@ -297,22 +355,22 @@ func (t *flixTree) addInterp(info *flixELF) (string, error) {
 		return "", fmt.Errorf("resolving interpreter %s: %w", info.Interp, err)
 	}
 	base := path.Base(info.Interp)
-	newPath := "/" + flixLibDir(t.name) + "/" + base
-	hostDest := rootfsHost(t.dst, newPath)
-	if _, err := os.Lstat(hostDest); err == nil {
-		return newPath, nil
+	newRel := flixLibDir(t.name) + "/" + base
+	if _, err := t.dst.Lstat(newRel); err == nil {
+		return "/" + newRel, nil
 	}
-	if err := rootfsCopyFile(rootfsHost(t.root, res), hostDest, 0o755); err != nil {
+	if err := rootfsCopyFile(t.root, res, t.dst, newRel, 0o755); err != nil {
 		return "", fmt.Errorf("copying interpreter %s: %w", info.Interp, err)
 	}
 	t.found[base] = res
-	return newPath, nil
+	return "/" + newRel, nil
 }
 
 // addDeps copies the libraries an ELF file needs (recursively) and points
 // its rpath at the library directory. srcRel is where the file came from
-// in the root filesystem (for $ORIGIN and messages).
-func (t *flixTree) addDeps(srcRel, hostFile string, info *flixELF) error {
+// in the root filesystem (for $ORIGIN and messages), rel where it is in
+// the tree.
+func (t *flixTree) addDeps(srcRel, rel string, info *flixELF) error {
 	libDir := flixLibDir(t.name)
 	var search []string
 	for _, rp := range info.RPath {
@@ -324,7 +382,7 @@ func (t *flixTree) addDeps(srcRel, hostFile string, info *flixELF) error {
 			search = append(search, rel)
 		}
 	}
-	search = append(search, t.libDirs...)
+	search = append(search, t.libDirs()...)
 	for _, dep := range info.Needed {
 		if err := t.ctx.Err(); err != nil {
 			return err
@@ -337,18 +395,18 @@ func (t *flixTree) addDeps(srcRel, hostFile string, info *flixELF) error {
 			return fmt.Errorf("resolving libraries of /%s: %w", srcRel, err)
 		}
 		t.found[dep] = src
-		hostDep := rootfsHost(t.dst, libDir+"/"+path.Base(dep))
-		if err := rootfsCopyFile(rootfsHost(t.root, src), hostDep, 0o755); err != nil {
+		depRel := libDir + "/" + path.Base(dep)
+		if err := rootfsCopyFile(t.root, src, t.dst, depRel, 0o755); err != nil {
 			return err
 		}
-		depInfo, ok, err := flixReadELF(hostDep)
+		depInfo, ok, err := flixReadELF(t.dst, depRel)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return fmt.Errorf("library /%s needed by /%s is not an ELF file", src, srcRel)
 		}
-		if err := t.addDeps(src, hostDep, depInfo); err != nil {
+		if err := t.addDeps(src, depRel, depInfo); err != nil {
 			return err
 		}
 	}
@@ -358,7 +416,7 @@ func (t *flixTree) addDeps(srcRel, hostFile string, info *flixELF) error {
 		return nil
 	}
 	rpath := "/" + libDir + ":/" + libDir + "/extralibs"
-	return flixPatch(t.ctx, t.patchelf, hostFile, "", rpath)
+	return flixPatch(t.ctx, t.patchelf, t.dst, rel, "", rpath)
 }
 
 // findLib looks a needed library up in the search dirs, skipping files of
@@ -378,12 +436,7 @@ func (t *flixTree) findLib(dep string, search []string) (string, error) {
 			t.warn(fmt.Sprintf("skipping /%s/%s: %v", d, dep, err))
 			continue
 		}
-		host := rootfsHost(t.root, res)
-		fi, err := os.Stat(host)
-		if err != nil || !fi.Mode().IsRegular() {
-			continue
-		}
-		info, ok, err := flixReadELF(host)
+		info, ok, err := flixReadELF(t.root, res)
 		if err != nil || !ok {
 			continue
 		}
@@ -402,15 +455,11 @@ func (t *flixTree) addExtraLib(rel string) error {
 	if err != nil {
 		return fmt.Errorf("resolving extra library /%s: %w", rel, err)
 	}
-	dir := rootfsHost(t.dst, flixLibDir(t.name)+"/extralibs")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating extralibs directory: %w", err)
-	}
-	hostDest := filepath.Join(dir, path.Base(rel))
-	if err := rootfsCopyFile(rootfsHost(t.root, res), hostDest, 0o755); err != nil {
+	destRel := flixLibDir(t.name) + "/extralibs/" + path.Base(rel)
+	if err := rootfsCopyFile(t.root, res, t.dst, destRel, 0o755); err != nil {
 		return fmt.Errorf("copying extra library /%s: %w", rel, err)
 	}
-	info, ok, err := flixReadELF(hostDest)
+	info, ok, err := flixReadELF(t.dst, destRel)
 	if err != nil {
 		return err
 	}
@@ -420,5 +469,5 @@ func (t *flixTree) addExtraLib(rel string) error {
 	if t.class == elf.ELFCLASSNONE {
 		t.class, t.machine = info.Class, info.Machine
 	}
-	return t.addDeps(res, hostDest, info)
+	return t.addDeps(res, destRel, info)
 }

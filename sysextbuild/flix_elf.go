@@ -23,14 +23,16 @@ type flixELF struct {
 	RPath   []string // DT_RPATH and DT_RUNPATH entries, in order
 }
 
-// flixReadELF reads an ELF file's interpreter, needed libraries and rpaths.
-// ok is false (and err nil) when the file is not ELF.
-func flixReadELF(p string) (info *flixELF, ok bool, err error) {
-	f, err := os.Open(p)
+// flixReadELF reads the interpreter, needed libraries and rpaths of the
+// ELF file rel inside root. ok is false (and err nil) when the file is
+// missing, not regular or not ELF.
+func flixReadELF(root *os.Root, rel string) (info *flixELF, ok bool, err error) {
+	f, err := treeOpenRegular(root, rel)
 	if err != nil {
-		return nil, false, fmt.Errorf("opening %s: %w", p, err)
+		return nil, false, nil
 	}
 	defer f.Close()
+	p := "/" + rel
 	var magic [4]byte
 	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != elf.ELFMAG {
 		return nil, false, nil
@@ -95,10 +97,12 @@ func flixFindPatchelf() (string, error) {
 
 // flixPatch rewrites the interpreter (when interp is not "") and the rpath
 // (when rpath is not "", also setting DF_1_NODEFLIB so that the host's
-// default library directories are never searched) of file. The flag is set
-// in a separate patchelf run: patchelf 0.14 drops it when combined with
-// --set-rpath.
-func flixPatch(ctx context.Context, patchelf, file, interp, rpath string) error {
+// default library directories are never searched) of the file rel inside
+// root. The flag is set in a separate patchelf run: patchelf 0.14 drops it
+// when combined with --set-rpath. patchelf never gets a path it could
+// follow out of the tree: the file is opened inside root (not following a
+// final symlink) and handed over as /proc/self/fd/3.
+func flixPatch(ctx context.Context, patchelf string, root *os.Root, rel, interp, rpath string) error {
 	var runs [][]string
 	if interp != "" {
 		runs = append(runs, []string{"--set-interpreter", interp})
@@ -107,9 +111,16 @@ func flixPatch(ctx context.Context, patchelf, file, interp, rpath string) error 
 		runs = append(runs, []string{"--set-rpath", rpath}, []string{"--no-default-lib"})
 	}
 	for _, args := range runs {
-		out, err := exec.CommandContext(ctx, patchelf, append(args, file)...).CombinedOutput()
+		f, err := treeOpenRegular(root, rel)
 		if err != nil {
-			return fmt.Errorf("patching %s with patchelf %s: %w: %s", file, args[0], err, strings.TrimSpace(string(out)))
+			return fmt.Errorf("patching /%s: %w", rel, err)
+		}
+		cmd := exec.CommandContext(ctx, patchelf, append(args, "/proc/self/fd/3")...)
+		cmd.ExtraFiles = []*os.File{f}
+		out, err := cmd.CombinedOutput()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("patching /%s with patchelf %s: %w: %s", rel, args[0], err, strings.TrimSpace(string(out)))
 		}
 	}
 	return nil

@@ -230,3 +230,49 @@ func TestFlixExtraLibAndOrigin(t *testing.T) {
 		t.Errorf("extra lib runpath %q", rp)
 	}
 }
+
+// TestFlixMultiarchWithoutLdSoConf: a Debian/Ubuntu root filesystem whose
+// libraries live only in the multiarch directory (usr/lib/x86_64-linux-gnu,
+// reached as /lib/x86_64-linux-gnu through lib -> usr/lib) and that has no
+// ld.so.conf at all: Flix must search where the loader searches by
+// default for the binary's machine.
+func TestFlixMultiarchWithoutLdSoConf(t *testing.T) {
+	testutil.RequireTool(t, "patchelf", "ldd")
+	root := makeHostRootfs(t, "cat")
+	fxMust(t, os.RemoveAll(filepath.Join(root, "etc/ld.so.conf")))
+	fxMust(t, os.RemoveAll(filepath.Join(root, "etc/ld.so.conf.d")))
+	libc, err := filepath.Glob(filepath.Join(root, "usr/lib/*-linux-gnu/libc.so.6"))
+	if err != nil || len(libc) != 1 {
+		t.Fatalf("host libc is not in a multiarch directory (%v %v): this test needs a Debian-style host", libc, err)
+	}
+	tree := filepath.Join(t.TempDir(), "tree")
+	if err := buildFlixTree(context.Background(), FlixOptions{Rootfs: root, Name: "cattest", Paths: []string{"/usr/bin/cat"}}, tree); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(tree, "usr/local/cattest/libc.so.6")); err != nil {
+		t.Fatalf("libc not shipped: %v", err)
+	}
+	if out := privateRun(t, tree, "cattest", filepath.Join(tree, "usr/bin/cat"), "/proc/self/maps"); !strings.Contains(out, "/usr/local/cattest/libc.so.6") {
+		t.Errorf("flixed cat did not map its own libc:\n%s", out)
+	}
+}
+
+// TestFlixDefaultLibDirs: the loader's built-in directories per machine,
+// after what ld.so.conf names.
+func TestFlixDefaultLibDirs(t *testing.T) {
+	for _, c := range []struct {
+		class   elf.Class
+		machine elf.Machine
+		first   []string
+	}{
+		{elf.ELFCLASS64, elf.EM_X86_64, []string{"etc-listed", "lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "usr/lib64", "lib", "usr/lib"}},
+		{elf.ELFCLASS64, elf.EM_AARCH64, []string{"etc-listed", "lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib64", "usr/lib64", "lib", "usr/lib"}},
+		{elf.ELFCLASS64, elf.EM_NONE, []string{"etc-listed", "lib64", "usr/lib64", "lib", "usr/lib"}},
+	} {
+		ft := &flixTree{confDirs: []string{"etc-listed"}, class: c.class, machine: c.machine}
+		got := ft.libDirs()
+		if strings.Join(got[:len(c.first)], " ") != strings.Join(c.first, " ") {
+			t.Errorf("%v: lib dirs %q, want them to start with %q", c.machine, got, c.first)
+		}
+	}
+}

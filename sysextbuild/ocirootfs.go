@@ -101,7 +101,12 @@ func ociUnpack(ctx context.Context, o OCIOptions, arch flatcar.Arch, root, scrat
 	if err != nil {
 		return fmt.Errorf("reading layers of %s: %w", o.Image, err)
 	}
-	a := &ociApplier{Root: root, Whiteouts: true, Warn: o.Warn}
+	r, err := openTree(root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	a := &ociApplier{Root: r, Whiteouts: true, Warn: o.Warn}
 	for i, l := range layers {
 		rc, err := l.Uncompressed()
 		if err != nil {
@@ -243,7 +248,12 @@ func ociUnpackArchive(ctx context.Context, image, scratch string) (string, error
 		return "", fmt.Errorf("opening %s: %w", image, err)
 	}
 	defer f.Close()
-	a := &ociApplier{Root: dir}
+	r, err := openTree(dir)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	a := &ociApplier{Root: r}
 	if err := a.Apply(ctx, f); err != nil {
 		return "", fmt.Errorf("unpacking OCI archive %s: %w", image, err)
 	}
@@ -291,6 +301,11 @@ func ociRunAndExport(ctx context.Context, o OCIOptions, arch flatcar.Arch, root 
 	if out, err := run.CombinedOutput(); err != nil {
 		return fmt.Errorf("running %q in %s with %s: %w: %s", o.Cmd, o.Image, filepath.Base(engine), err, strings.TrimSpace(string(out)))
 	}
+	r, err := openTree(root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	exp := exec.CommandContext(ctx, engine, "export", id)
 	stdout, err := exp.StdoutPipe()
 	if err != nil {
@@ -301,7 +316,7 @@ func ociRunAndExport(ctx context.Context, o OCIOptions, arch flatcar.Arch, root 
 	if err := exp.Start(); err != nil {
 		return fmt.Errorf("exporting container with %s: %w", filepath.Base(engine), err)
 	}
-	a := &ociApplier{Root: root, Warn: o.Warn}
+	a := &ociApplier{Root: r, Warn: o.Warn}
 	applyErr := a.Apply(ctx, stdout)
 	_, _ = io.Copy(io.Discard, stdout)
 	if err := exp.Wait(); err != nil {

@@ -312,7 +312,7 @@ func TestOCIRootfsRefusesEscapes(t *testing.T) {
 	} {
 		root := filepath.Join(t.TempDir(), "r")
 		fxMust(t, os.Mkdir(root, 0o755))
-		a := &ociApplier{Root: root, Whiteouts: true}
+		a := &ociApplier{Root: fxOpenRoot(t, root), Whiteouts: true}
 		err := a.Apply(context.Background(), bytes.NewReader(ociMakeTar(t, layer)))
 		if !errors.Is(err, ErrPathEscapes) {
 			t.Errorf("layer %v: %v, want ErrPathEscapes", layer, err)
@@ -324,7 +324,7 @@ func TestOCIRootfsRefusesEscapes(t *testing.T) {
 	// An absolute symlink is followed inside the root, not on the host.
 	root := filepath.Join(t.TempDir(), "r")
 	fxMust(t, os.Mkdir(root, 0o755))
-	a := &ociApplier{Root: root, Whiteouts: true}
+	a := &ociApplier{Root: fxOpenRoot(t, root), Whiteouts: true}
 	outside := t.TempDir()
 	fxMust(t, a.Apply(context.Background(), bytes.NewReader(ociMakeTar(t, []ociTarEnt{
 		{name: "abs", typ: tar.TypeSymlink, link: outside}, {name: "abs/file", body: "x"},

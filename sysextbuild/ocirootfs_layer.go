@@ -25,8 +25,11 @@ const (
 )
 
 // ociApplier applies tar streams (image layers, Torcx tarballs) to Root.
+// Every entry's parent is resolved inside the root as the kernel would
+// after chroot, and every file operation goes through Root, so no entry
+// and no earlier symlink can make the applier touch anything outside it.
 type ociApplier struct {
-	Root string
+	Root *os.Root
 	// Whiteouts interprets .wh.NAME and .wh..wh..opq entries (image
 	// layers); without it they are ordinary files.
 	Whiteouts bool
@@ -52,11 +55,13 @@ func ociEntryPath(name string) (string, error) {
 	return strings.TrimPrefix(path.Clean("/"+name), "/"), nil
 }
 
+const ociModeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
 // Apply applies one tar stream (already decompressed) on top of Root.
 func (a *ociApplier) Apply(ctx context.Context, r io.Reader) error {
 	a.layer = map[string]bool{}
 	type dirMode struct {
-		host  string
+		rel   string
 		mode  fs.FileMode
 		mtime time.Time
 	}
@@ -92,32 +97,31 @@ func (a *ociApplier) Apply(ctx context.Context, r io.Reader) error {
 			continue
 		}
 		target := path.Join(parent, base)
-		host := rootfsHost(a.Root, target)
-		if err := os.MkdirAll(rootfsHost(a.Root, parent), 0o755); err != nil {
-			return fmt.Errorf("creating parent of %s: %w", target, err)
+		if err := treeMkdirAll(a.Root, parent); err != nil {
+			return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
 		}
 		a.mark(target)
-		if fi, err := os.Lstat(host); err == nil {
+		if fi, err := a.Root.Lstat(target); err == nil {
 			if !(fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
-				if err := os.RemoveAll(host); err != nil {
+				if err := a.Root.RemoveAll(target); err != nil {
 					return fmt.Errorf("replacing %s: %w", target, err)
 				}
 			}
 		}
 		switch hdr.Typeflag {
 		case tar.TypeDir:
-			if err := os.Mkdir(host, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			if err := a.Root.Mkdir(target, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("creating directory %s: %w", target, err)
 			}
-			dirs = append(dirs, dirMode{host, hdr.FileInfo().Mode(), hdr.ModTime})
-			a.chown(host, hdr)
+			dirs = append(dirs, dirMode{target, hdr.FileInfo().Mode(), hdr.ModTime})
+			a.chown(target, hdr)
 			continue
 		case tar.TypeReg, tar.TypeRegA:
-			if err := ociWriteFile(host, tr); err != nil {
+			if err := ociWriteFile(a.Root, target, tr); err != nil {
 				return err
 			}
 		case tar.TypeSymlink:
-			if err := os.Symlink(hdr.Linkname, host); err != nil {
+			if err := a.Root.Symlink(hdr.Linkname, target); err != nil {
 				return fmt.Errorf("creating link %s: %w", target, err)
 			}
 		case tar.TypeLink:
@@ -125,12 +129,12 @@ func (a *ociApplier) Apply(ctx context.Context, r io.Reader) error {
 			if err != nil {
 				return fmt.Errorf("hardlink %s: %w", target, err)
 			}
-			if err := os.Link(rootfsHost(a.Root, src), host); err != nil {
+			if err := a.Root.Link(src, target); err != nil {
 				return fmt.Errorf("creating hardlink %s to %s: %w", target, src, err)
 			}
 			continue // shares the inode: nothing more to set
 		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-			if err := ociMknod(host, hdr); err != nil {
+			if err := ociMknod(a.Root, target, hdr); err != nil {
 				a.warn("skipping device or fifo /%s: %v", target, err)
 				continue
 			}
@@ -138,28 +142,32 @@ func (a *ociApplier) Apply(ctx context.Context, r io.Reader) error {
 			a.warn("skipping /%s: unsupported archive entry type %q", target, hdr.Typeflag)
 			continue
 		}
-		a.chown(host, hdr)
-		a.xattrs(host, hdr)
+		a.chown(target, hdr)
+		a.xattrs(target, hdr)
 		if hdr.Typeflag == tar.TypeSymlink {
 			ts := []unix.Timespec{unix.NsecToTimespec(hdr.ModTime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
-			_ = unix.UtimesNanoAt(unix.AT_FDCWD, host, ts, unix.AT_SYMLINK_NOFOLLOW)
+			_ = treeLutimes(a.Root, target, ts)
 			continue
 		}
-		if err := os.Chmod(host, hdr.FileInfo().Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+		if err := a.Root.Chmod(target, hdr.FileInfo().Mode()&ociModeBits); err != nil {
 			return fmt.Errorf("setting mode of %s: %w", target, err)
 		}
-		if err := os.Chtimes(host, hdr.ModTime, hdr.ModTime); err != nil {
+		if err := a.Root.Chtimes(target, hdr.ModTime, hdr.ModTime); err != nil {
 			return fmt.Errorf("setting time of %s: %w", target, err)
 		}
 	}
 	// Directory modes and times last, deepest first, so that read-only
-	// directories do not block their own entries.
-	sort.SliceStable(dirs, func(i, j int) bool { return len(dirs[i].host) > len(dirs[j].host) })
+	// directories do not block their own entries. A directory that a
+	// later entry replaced (by a symlink, say) is left alone.
+	sort.SliceStable(dirs, func(i, j int) bool { return len(dirs[i].rel) > len(dirs[j].rel) })
 	for _, d := range dirs {
-		if err := os.Chmod(d.host, d.mode&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
-			return fmt.Errorf("setting mode of %s: %w", d.host, err)
+		if fi, err := a.Root.Lstat(d.rel); err != nil || !fi.IsDir() {
+			continue
 		}
-		_ = os.Chtimes(d.host, d.mtime, d.mtime)
+		if err := a.Root.Chmod(d.rel, d.mode&ociModeBits); err != nil {
+			return fmt.Errorf("setting mode of %s: %w", d.rel, err)
+		}
+		_ = a.Root.Chtimes(d.rel, d.mtime, d.mtime)
 	}
 	return nil
 }
@@ -174,13 +182,27 @@ func (a *ociApplier) mark(rel string) {
 
 // whiteout removes what lower layers had: one name, or with the opaque
 // marker, everything in the directory that this layer did not write.
+// parent is already resolved inside the root; removal never follows a
+// symlink (a whited-out symlinked directory loses the link, not what it
+// points to).
 func (a *ociApplier) whiteout(parent, base string) error {
 	if base == ociOpaqueMarker {
-		ents, err := os.ReadDir(rootfsHost(a.Root, parent))
+		fi, err := a.Root.Lstat(rootName(parent))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("reading %s for opaque whiteout: %w", parent, err)
+		}
+		if !fi.IsDir() {
+			return nil
+		}
+		d, err := a.Root.OpenFile(rootName(parent), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
+			return fmt.Errorf("reading %s for opaque whiteout: %w", parent, err)
+		}
+		ents, err := d.ReadDir(-1)
+		d.Close()
+		if err != nil {
 			return fmt.Errorf("reading %s for opaque whiteout: %w", parent, err)
 		}
 		for _, e := range ents {
@@ -188,7 +210,7 @@ func (a *ociApplier) whiteout(parent, base string) error {
 			if a.layer[child] {
 				continue
 			}
-			if err := os.RemoveAll(rootfsHost(a.Root, child)); err != nil {
+			if err := a.Root.RemoveAll(child); err != nil {
 				return fmt.Errorf("removing %s (opaque whiteout): %w", child, err)
 			}
 		}
@@ -200,7 +222,7 @@ func (a *ociApplier) whiteout(parent, base string) error {
 		return fmt.Errorf("invalid whiteout %s/%s", parent, base)
 	}
 	victim := path.Join(parent, name)
-	if err := os.RemoveAll(rootfsHost(a.Root, victim)); err != nil {
+	if err := a.Root.RemoveAll(victim); err != nil {
 		return fmt.Errorf("removing %s (whiteout): %w", victim, err)
 	}
 	return nil
@@ -221,22 +243,22 @@ func (a *ociApplier) linkSource(name string) (string, error) {
 	return path.Join(parent, base), nil
 }
 
-func ociWriteFile(host string, r io.Reader) error {
-	f, err := os.OpenFile(host, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+func ociWriteFile(r *os.Root, rel string, src io.Reader) error {
+	f, err := r.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("creating %s: %w", host, err)
+		return fmt.Errorf("creating %s: %w", rel, err)
 	}
-	if _, err := io.Copy(f, r); err != nil {
+	if _, err := io.Copy(f, src); err != nil {
 		f.Close()
-		return fmt.Errorf("writing %s: %w", host, err)
+		return fmt.Errorf("writing %s: %w", rel, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", host, err)
+		return fmt.Errorf("writing %s: %w", rel, err)
 	}
 	return nil
 }
 
-func ociMknod(host string, hdr *tar.Header) error {
+func ociMknod(r *os.Root, rel string, hdr *tar.Header) error {
 	var mode uint32
 	switch hdr.Typeflag {
 	case tar.TypeChar:
@@ -247,19 +269,19 @@ func ociMknod(host string, hdr *tar.Header) error {
 		mode = unix.S_IFIFO
 	}
 	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-	return unix.Mknod(host, mode|uint32(hdr.Mode&0o7777), int(dev))
+	return treeMknod(r, rel, mode|uint32(hdr.Mode&0o7777), int(dev))
 }
 
 // chown applies the entry's owner when running as root.
-func (a *ociApplier) chown(host string, hdr *tar.Header) {
+func (a *ociApplier) chown(rel string, hdr *tar.Header) {
 	if os.Geteuid() == 0 {
-		_ = os.Lchown(host, hdr.Uid, hdr.Gid)
+		_ = a.Root.Lchown(rel, hdr.Uid, hdr.Gid)
 	}
 }
 
 // xattrs applies extended attributes (such as file capabilities) when
 // running as root.
-func (a *ociApplier) xattrs(host string, hdr *tar.Header) {
+func (a *ociApplier) xattrs(rel string, hdr *tar.Header) {
 	if os.Geteuid() != 0 {
 		return
 	}
@@ -268,8 +290,8 @@ func (a *ociApplier) xattrs(host string, hdr *tar.Header) {
 		if !ok {
 			continue
 		}
-		if err := unix.Lsetxattr(host, name, []byte(v), 0); err != nil {
-			a.warn("dropping extended attribute %s of %s: %v", name, host, err)
+		if err := treeLsetxattr(a.Root, rel, name, []byte(v)); err != nil {
+			a.warn("dropping extended attribute %s of /%s: %v", name, rel, err)
 		}
 	}
 }

@@ -1,10 +1,12 @@
 package sysextbuild
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/osrelease"
 )
 
 // PackOptions say what to pack and how. Only Dir is required.
@@ -28,6 +31,15 @@ type PackOptions struct {
 	ExtFSSize int64            // ext formats only; 0 = computed
 	Sysupdate bool             // also write NAME.conf beside Output
 	Warn      func(msg string) // optional warnings sink (anything outside usr/ and opt/)
+
+	// OEM, when set, packs Flatcar's OEM sysext for that OEM ID (qemu,
+	// azure, ...): Name defaults to and must be oem-OEM, OS must be empty,
+	// "_any" or "flatcar", Arch defaults to x86-64, and the metadata is
+	// OEMExtensionRelease's.
+	OEM string
+	// Version is, with OEM, the Flatcar version the OEM sysext is for
+	// (VERSION_ID); empty: SYSEXT_LEVEL=1.0, any version.
+	Version string
 
 	// BakeryURL and BakeryRelease set the sysupdate source directory
 	// BakeryURL/BakeryRelease/ (defaults DefaultBakeryURL and Name).
@@ -69,10 +81,8 @@ func Pack(ctx context.Context, o PackOptions) (*PackResult, error) {
 	if err := checkTree(j.dir, o.Warn); err != nil {
 		return nil, err
 	}
-	if o.Warn != nil {
-		if _, err := os.Lstat(filepath.Join(j.dir, ExtensionReleasePath(j.name))); err == nil {
-			o.Warn(fmt.Sprintf("%s: replacing %s with the generated one", j.dir, ExtensionReleasePath(j.name)))
-		}
+	if err := j.mergeTreeRelease(o.Warn); err != nil {
+		return nil, err
 	}
 	var conf string
 	if o.Sysupdate {
@@ -136,6 +146,26 @@ func resolvePack(o *PackOptions) (*packJob, error) {
 		return nil, errors.New("no sysext tree given: pass the directory to pack")
 	}
 	dir := filepath.Clean(o.Dir)
+	if o.OEM != "" {
+		if err := validOEMID(o.OEM); err != nil {
+			return nil, err
+		}
+		want := OEMName(o.OEM)
+		if o.Name != "" && o.Name != want {
+			return nil, fmt.Errorf("the OEM sysext for %s is named %s, not %s: drop the name or use %s", o.OEM, want, o.Name, want)
+		}
+		o.Name = want
+		if o.OS != "" && o.OS != AnyOS && o.OS != FlatcarOSID {
+			return nil, fmt.Errorf("an OEM sysext is for Flatcar (ID=flatcar), not %q: drop the OS option", o.OS)
+		}
+		o.OS = FlatcarOSID
+		o.Reload = true
+		if o.Arch == "" {
+			o.Arch = flatcar.ArchX86_64
+		}
+	} else if o.Version != "" {
+		return nil, errors.New("a version applies to OEM sysexts only: add the OEM ID or drop the version")
+	}
 	if o.Name == "" {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -179,7 +209,12 @@ func resolvePack(o *PackOptions) (*packJob, error) {
 	if r, err := filepath.Rel(absDir, absOut); err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator)) {
 		return nil, fmt.Errorf("output %s is inside the sysext tree %s: write it elsewhere (--output)", o.Output, dir)
 	}
-	rel, err := ExtensionRelease(o.OS, o.Arch, o.Reload)
+	var rel *osrelease.Release
+	if o.OEM != "" {
+		rel, err = OEMExtensionRelease(o.OEM, o.Version, o.Arch)
+	} else {
+		rel, err = ExtensionRelease(o.OS, o.Arch, o.Reload)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +227,39 @@ func resolvePack(o *PackOptions) (*packJob, error) {
 		uuid:    fixedUUID("fs", o.Name, string(f)),
 		format:  f,
 	}, nil
+}
+
+// mergeTreeRelease keeps an extension-release.NAME the tree already has:
+// the generated fields are merged into it (see mergeRelease), never
+// replacing it silently. It must be a regular file.
+func (j *packJob) mergeTreeRelease(warn func(string)) error {
+	p := filepath.Join(j.dir, filepath.FromSlash(ExtensionReleasePath(j.name)))
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("checking %s: %w", p, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file: make it one or remove it", p)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	gen, err := osrelease.Parse(bytes.NewReader(j.release))
+	if err != nil {
+		return fmt.Errorf("reading generated extension-release: %w", err)
+	}
+	merged, err := mergeRelease(data, p, gen)
+	if err != nil {
+		return err
+	}
+	if out := merged.String(); out != string(data) && warn != nil {
+		warn(fmt.Sprintf("%s: kept its fields and added the generated ones", p))
+	}
+	j.release = []byte(merged.String())
+	return nil
 }
 
 // fixedUUID derives a stable RFC 4122 (version 4 layout) UUID from parts,

@@ -156,13 +156,81 @@ func TestPackSquashfsAnyOSNoArch(t *testing.T) {
 	tree := filepath.Join(t.TempDir(), "tool")
 	must(t, os.MkdirAll(filepath.Join(tree, "usr/bin"), 0o755))
 	must(t, os.WriteFile(filepath.Join(tree, "usr/bin/tool"), []byte("x"), 0o755))
-	// An extension-release file already in the tree is replaced.
-	must(t, os.MkdirAll(filepath.Join(tree, "usr/lib/extension-release.d"), 0o755))
-	must(t, os.WriteFile(filepath.Join(tree, "usr/lib/extension-release.d/extension-release.tool"), []byte("ID=old\n"), 0o644))
+	// An extension-release file already in the tree that contradicts the
+	// options is refused, never silently replaced.
+	rel := filepath.Join(tree, "usr/lib/extension-release.d/extension-release.tool")
+	must(t, os.MkdirAll(filepath.Dir(rel), 0o755))
+	must(t, os.WriteFile(rel, []byte("ID=old\n"), 0o644))
 	out := filepath.Join(t.TempDir(), "tool.raw")
 	_, err := sysextbuild.Pack(context.Background(), sysextbuild.PackOptions{Dir: tree, Output: out})
+	if !errors.Is(err, sysextbuild.ErrReleaseConflict) || !strings.Contains(err.Error(), "sets ID=old but the options give ID=_any") {
+		t.Fatalf("conflicting extension-release: %v", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("image written despite the conflict")
+	}
+	// One that agrees is kept, with the generated fields it lacks added.
+	must(t, os.WriteFile(rel, []byte("SYSEXT_NAME=\"My Tool\"\nID=_any\n"), 0o644))
+	_, err = sysextbuild.Pack(context.Background(), sysextbuild.PackOptions{Dir: tree, Output: out, Arch: flatcar.ArchARM64})
+	must(t, err)
+	if got := unsquashfsCat(t, out, "usr/lib/extension-release.d/extension-release.tool"); got != "SYSEXT_NAME=\"My Tool\"\nID=_any\nARCHITECTURE=arm64\n" {
+		t.Errorf("merged extension-release:\n%s", got)
+	}
+	// Without one in the tree, the generated file alone.
+	must(t, os.Remove(rel))
+	_, err = sysextbuild.Pack(context.Background(), sysextbuild.PackOptions{Dir: tree, Output: out})
 	must(t, err)
 	golden(t, "extension-release.any", unsquashfsCat(t, out, "usr/lib/extension-release.d/extension-release.tool"))
+}
+
+// TestPackOEM: --oem writes what Flatcar's OEM sysexts carry, keeps the
+// vendor fields a tree provides and refuses contradicting options.
+func TestPackOEM(t *testing.T) {
+	testutil.RequireTool(t, "mksquashfs", "unsquashfs")
+	tree := filepath.Join(t.TempDir(), "qemu-oem")
+	must(t, os.MkdirAll(filepath.Join(tree, "usr/share/oem"), 0o755))
+	must(t, os.WriteFile(filepath.Join(tree, "usr/share/oem/README"), []byte("qemu\n"), 0o644))
+	dir := t.TempDir()
+	res, err := sysextbuild.Pack(context.Background(), sysextbuild.PackOptions{Dir: tree, OEM: "qemu", Version: "4593.2.5", OutputDir: dir})
+	must(t, err)
+	if res.Output != filepath.Join(dir, "oem-qemu.raw") {
+		t.Errorf("output %s, want oem-qemu.raw", res.Output)
+	}
+	want := "ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=x86-64\nEXTENSION_RELOAD_MANAGER=1\nSYSEXT_ID=oem-qemu\nSYSEXT_VERSION_ID=4593.2.5\n"
+	if got := unsquashfsCat(t, res.Output, "usr/lib/extension-release.d/extension-release.oem-qemu"); got != want {
+		t.Errorf("extension-release.oem-qemu:\n%s\nwant:\n%s", got, want)
+	}
+	// A vendor's own fields are kept; without a version any Flatcar
+	// version matches.
+	rel := filepath.Join(tree, "usr/lib/extension-release.d/extension-release.oem-qemu")
+	must(t, os.MkdirAll(filepath.Dir(rel), 0o755))
+	must(t, os.WriteFile(rel, []byte("SYSEXT_NAME=\"QEMU\"\nSYSEXT_HOME_URL=\"https://www.qemu.org/\"\n"), 0o644))
+	res, err = sysextbuild.Pack(context.Background(), sysextbuild.PackOptions{Dir: tree, OEM: "qemu", Arch: flatcar.ArchARM64, OutputDir: dir})
+	must(t, err)
+	want = "SYSEXT_NAME=QEMU\nSYSEXT_HOME_URL=https://www.qemu.org/\nID=flatcar\nSYSEXT_LEVEL=1.0\nARCHITECTURE=arm64\nEXTENSION_RELOAD_MANAGER=1\nSYSEXT_ID=oem-qemu\n"
+	if got := unsquashfsCat(t, res.Output, "usr/lib/extension-release.d/extension-release.oem-qemu"); got != want {
+		t.Errorf("merged extension-release.oem-qemu:\n%s\nwant:\n%s", got, want)
+	}
+	for _, c := range []struct {
+		o    sysextbuild.PackOptions
+		want string
+	}{
+		{sysextbuild.PackOptions{OEM: "qemu", Name: "qemu"}, "named oem-qemu, not qemu"},
+		{sysextbuild.PackOptions{OEM: "qemu", OS: "debian"}, "for Flatcar"},
+		{sysextbuild.PackOptions{OEM: "Qemu"}, "invalid OEM ID"},
+		{sysextbuild.PackOptions{OEM: "qemu", Version: "4593 2"}, "invalid version"},
+		{sysextbuild.PackOptions{Version: "4593.2.5"}, "OEM sysexts only"},
+	} {
+		c.o.Dir, c.o.OutputDir = tree, dir
+		if _, err := sysextbuild.Pack(context.Background(), c.o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.o, err, c.want)
+		}
+	}
+	// A provided release naming another OEM is refused.
+	must(t, os.WriteFile(rel, []byte("SYSEXT_ID=oem-azure\n"), 0o644))
+	if _, err := sysextbuild.Pack(context.Background(), sysextbuild.PackOptions{Dir: tree, OEM: "qemu", OutputDir: dir}); !errors.Is(err, sysextbuild.ErrReleaseConflict) {
+		t.Errorf("conflicting SYSEXT_ID: %v", err)
+	}
 }
 
 func TestPackReproducible(t *testing.T) {

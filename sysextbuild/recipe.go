@@ -343,27 +343,9 @@ func decodeRecipes(recipes, static fs.FS) ([]Recipe, error) {
 			probs.add(f, "reading: %v", err)
 			continue
 		}
-		var r Recipe
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&r); err != nil {
-			probs.add(f, "decoding: %v", err)
-			continue
+		if r, ok := decodeRecipe(f, data, static, &probs); ok {
+			out = append(out, r)
 		}
-		if dec.More() {
-			probs.add(f, "trailing data after the recipe object")
-			continue
-		}
-		if want := strings.TrimSuffix(path.Base(f), ".json"); r.Name != want {
-			probs.add(f+": name", "%q does not match the file name %q", r.Name, want)
-		}
-		if sub, err := fs.Sub(static, "recipefiles/"+r.Name); err == nil {
-			if _, err := fs.Stat(sub, "."); err == nil {
-				r.static = sub
-			}
-		}
-		r.validate(f, &probs)
-		out = append(out, r)
 	}
 	seen := map[string]string{}
 	for _, r := range out {
@@ -379,6 +361,32 @@ func decodeRecipes(recipes, static fs.FS) ([]Recipe, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// decodeRecipe decodes one recipe file strictly (unknown fields and
+// trailing data refused), attaches its static files and validates it,
+// adding every problem to probs. ok is false when it could not be decoded.
+func decodeRecipe(f string, data []byte, static fs.FS, probs *problems) (r Recipe, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		probs.add(f, "decoding: %v", err)
+		return Recipe{}, false
+	}
+	if dec.More() {
+		probs.add(f, "trailing data after the recipe object")
+		return Recipe{}, false
+	}
+	if want := strings.TrimSuffix(path.Base(f), ".json"); r.Name != want {
+		probs.add(f+": name", "%q does not match the file name %q", r.Name, want)
+	}
+	if sub, err := fs.Sub(static, "recipefiles/"+r.Name); err == nil {
+		if _, err := fs.Stat(sub, "."); err == nil {
+			r.static = sub
+		}
+	}
+	r.validate(f, probs)
+	return r, true
 }
 
 // problems collects validation errors with their field paths.

@@ -373,17 +373,29 @@ func (b *builder) populate(ctx context.Context) error {
 			return err
 		}
 	}
+	root, err := openTree(b.root)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	for _, rm := range b.r.Remove {
 		if !b.holds(rm.When) {
 			continue
 		}
 		for _, p := range rm.Paths {
-			if err := os.RemoveAll(filepath.Join(b.root, filepath.FromSlash(p))); err != nil {
+			// Never remove through a symlink the upstream artefact
+			// planted: only what is really at p in the tree goes.
+			if err := treeRealParent(root, p); errors.Is(err, fs.ErrNotExist) {
+				continue
+			} else if err != nil {
+				return fmt.Errorf("removing %s: %w", p, err)
+			}
+			if err := root.RemoveAll(p); err != nil {
 				return fmt.Errorf("removing %s: %w", p, err)
 			}
 		}
 	}
-	return pruneEmptyDirs(b.root)
+	return pruneEmptyDirs(root)
 }
 
 func (b *builder) fetchOne(ctx context.Context, d Download, dir string) error {
@@ -485,24 +497,28 @@ func tail(out []byte) string {
 }
 
 func (b *builder) symlink(s Symlink) error {
-	p := filepath.Join(b.root, filepath.FromSlash(s.Path))
+	root, err := openTree(b.root)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	if s.Require || s.IfExists {
 		t := s.Target
 		if !path.IsAbs(t) {
 			t = path.Join(path.Dir(s.Path), t)
 		}
-		if _, err := os.Stat(filepath.Join(b.root, filepath.FromSlash(strings.TrimPrefix(t, "/")))); err != nil {
+		res, err := rootfsResolve(root, strings.TrimPrefix(t, "/"), true)
+		if err == nil {
+			_, err = root.Lstat(rootName(res))
+		}
+		if err != nil {
 			if s.IfExists {
 				return nil
 			}
 			return fmt.Errorf("linking %s: target %s is missing from the upstream artefact", s.Path, s.Target)
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("linking %s: %w", s.Path, err)
-	}
-	_ = os.Remove(p)
-	if err := os.Symlink(s.Target, p); err != nil {
+	if err := treeSymlink(root, s.Target, s.Path); err != nil {
 		return fmt.Errorf("linking %s: %w", s.Path, err)
 	}
 	return nil
@@ -528,7 +544,7 @@ func (b *builder) copyStatic() error {
 			return nil
 		}
 		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(b.root, filepath.FromSlash(p)), 0o755)
+			return writeTreeDir(b.root, p)
 		}
 		mode := fs.FileMode(0o644)
 		if m, ok := b.r.StaticModes[p]; ok {
@@ -546,27 +562,36 @@ func (b *builder) copyStatic() error {
 	})
 }
 
-// writeTreeFile writes r to root/p (replacing it) with mode.
-func writeTreeFile(root, p string, r io.Reader, mode fs.FileMode) error {
-	target := filepath.Join(root, filepath.FromSlash(p))
-	if err := mkdirInTree(root, path.Dir(p)); err != nil {
+// writeTreeFile writes r to root/p (replacing it) with mode, never
+// through a symlink.
+func writeTreeFile(dir, p string, r io.Reader, mode fs.FileMode) error {
+	root, err := openTree(dir)
+	if err != nil {
 		return err
 	}
-	if err := os.RemoveAll(target); err != nil {
+	defer root.Close()
+	return writeFile(root, p, r, mode, nil)
+}
+
+// writeTreeDir creates root/p, never through a symlink.
+func writeTreeDir(dir, p string) error {
+	root, err := openTree(dir)
+	if err != nil {
 		return err
 	}
-	return writeFile(target, r, mode, nil)
+	defer root.Close()
+	return treeMkdirAll(root, p)
 }
 
 // pruneEmptyDirs removes directories left empty by removals (docker
-// --without), bottom up, keeping root.
-func pruneEmptyDirs(root string) error {
+// --without), bottom up, keeping the root.
+func pruneEmptyDirs(root *os.Root) error {
 	var dirs []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && p != root {
+		if d.IsDir() && p != "." {
 			dirs = append(dirs, p)
 		}
 		return nil
@@ -575,9 +600,7 @@ func pruneEmptyDirs(root string) error {
 		return fmt.Errorf("walking tree: %w", err)
 	}
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if ents, err := os.ReadDir(dirs[i]); err == nil && len(ents) == 0 {
-			_ = os.Remove(dirs[i])
-		}
+		_ = root.Remove(dirs[i]) // fails (and is kept) unless empty
 	}
 	return nil
 }

@@ -7,11 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -38,14 +38,16 @@ func rootfsCleanArg(p string) (string, error) {
 	return rel, nil
 }
 
-// rootfsResolve resolves rel (relative to root, slash-separated) inside root
-// the way the kernel would after chroot(root): absolute symlinks restart at
-// root, relative ones are taken from the link's directory. A symlink whose
-// ".." climbs above root is refused with ErrPathEscapes instead of being
-// clamped. When followLast is false a final symlink is not followed. The
-// result is a clean relative path (no leading slash, "" for root); the
-// file it names need not exist (missing components are kept literally).
-func rootfsResolve(root, rel string, followLast bool) (string, error) {
+// rootfsResolve resolves rel (relative to the root, slash-separated)
+// inside r the way the kernel would after chroot: absolute symlinks restart
+// at the root, relative ones are taken from the link's directory. A
+// symlink whose ".." climbs above the root is refused with ErrPathEscapes
+// instead of being clamped. When followLast is false a final symlink is
+// not followed. The result is a clean relative path (no leading slash, ""
+// for the root); the file it names need not exist (missing components are
+// kept literally). Links are read through r, so even a raced resolution
+// cannot lead outside it.
+func rootfsResolve(r *os.Root, rel string, followLast bool) (string, error) {
 	var cur []string
 	todo := rootfsSplit(rel)
 	links := 0
@@ -67,8 +69,8 @@ func rootfsResolve(root, rel string, followLast bool) (string, error) {
 			cur = next
 			break
 		}
-		host := filepath.Join(root, filepath.FromSlash(strings.Join(next, "/")))
-		fi, err := os.Lstat(host)
+		name := strings.Join(next, "/")
+		fi, err := r.Lstat(name)
 		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 			// Missing or not a symlink: keep the name as it is.
 			cur = next
@@ -78,9 +80,9 @@ func rootfsResolve(root, rel string, followLast bool) (string, error) {
 		if links > rootfsMaxLinks {
 			return "", fmt.Errorf("resolving %q: too many levels of symbolic links", rel)
 		}
-		target, err := os.Readlink(host)
+		target, err := r.Readlink(name)
 		if err != nil {
-			return "", fmt.Errorf("reading link %s: %w", host, err)
+			return "", fmt.Errorf("reading link /%s: %w", name, err)
 		}
 		if strings.HasPrefix(target, "/") {
 			cur = nil
@@ -98,11 +100,6 @@ func rootfsSplit(p string) []string {
 		}
 	}
 	return out
-}
-
-// rootfsHost turns a root-relative path into a host path.
-func rootfsHost(root, rel string) string {
-	return filepath.Join(root, filepath.FromSlash(rel))
 }
 
 // rootfsCopier copies files and trees out of a root filesystem, keeping
@@ -125,120 +122,129 @@ func (c *rootfsCopier) warn(format string, a ...any) {
 	}
 }
 
-// CopyTree copies src (a file, symlink or directory; symlinks are not
-// followed) to dst, which must not exist yet unless both are directories.
-func (c *rootfsCopier) CopyTree(src, dst string) error {
-	fi, err := os.Lstat(src)
+// CopyTree copies srcRel of the tree src (a file, symlink or directory;
+// symlinks are not followed) to dstRel of the tree dst, which must not
+// exist yet unless both are directories. Both sides are accessed through
+// their os.Root only: nothing is read from or written to outside them,
+// and dstRel's parents are never symlinks.
+func (c *rootfsCopier) CopyTree(src *os.Root, srcRel string, dst *os.Root, dstRel string) error {
+	fi, err := src.Lstat(rootName(srcRel))
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", src, err)
+		return fmt.Errorf("reading /%s: %w", srcRel, err)
 	}
 	var dev uint64
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		dev = uint64(st.Dev)
 	}
-	return c.copyEntry(src, dst, fi, dev)
+	if err := treeMkdirAll(dst, path.Dir(dstRel)); err != nil {
+		return err
+	}
+	return c.copyEntry(src, srcRel, dst, dstRel, fi, dev)
 }
 
-func (c *rootfsCopier) copyEntry(src, dst string, fi fs.FileInfo, rootDev uint64) error {
+func (c *rootfsCopier) copyEntry(src *os.Root, srcRel string, dst *os.Root, dstRel string, fi fs.FileInfo, rootDev uint64) error {
 	st, _ := fi.Sys().(*syscall.Stat_t)
 	switch {
 	case fi.IsDir():
-		if err := os.MkdirAll(dst, 0o755); err != nil {
-			return fmt.Errorf("creating directory %s: %w", dst, err)
+		if err := treeMkdirAll(dst, dstRel); err != nil {
+			return err
 		}
 		if c.OneFileSystem && st != nil && uint64(st.Dev) != rootDev {
-			c.warn("skipping %s: on another file system", src)
+			c.warn("skipping /%s: on another file system", srcRel)
 		} else {
-			ents, err := os.ReadDir(src)
+			d, err := src.OpenFile(rootName(srcRel), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
 			if err != nil {
-				return fmt.Errorf("reading directory %s: %w", src, err)
+				return fmt.Errorf("reading directory /%s: %w", srcRel, err)
 			}
+			ents, err := d.ReadDir(-1)
+			d.Close()
+			if err != nil {
+				return fmt.Errorf("reading directory /%s: %w", srcRel, err)
+			}
+			sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
 			for _, e := range ents {
-				efi, err := e.Info()
+				childSrc, childDst := path.Join(srcRel, e.Name()), path.Join(dstRel, e.Name())
+				efi, err := src.Lstat(childSrc)
 				if err != nil {
-					return fmt.Errorf("reading %s: %w", filepath.Join(src, e.Name()), err)
+					return fmt.Errorf("reading /%s: %w", childSrc, err)
 				}
-				if err := c.copyEntry(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name()), efi, rootDev); err != nil {
+				if err := c.copyEntry(src, childSrc, dst, childDst, efi, rootDev); err != nil {
 					return err
 				}
 			}
 		}
 	case fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(src)
+		target, err := src.Readlink(srcRel)
 		if err != nil {
-			return fmt.Errorf("reading link %s: %w", src, err)
+			return fmt.Errorf("reading link /%s: %w", srcRel, err)
 		}
-		_ = os.Remove(dst)
-		if err := os.Symlink(target, dst); err != nil {
-			return fmt.Errorf("creating link %s: %w", dst, err)
+		if err := treeSymlink(dst, target, dstRel); err != nil {
+			return err
 		}
 	case fi.Mode().IsRegular():
 		if st != nil && st.Nlink > 1 {
 			key := rootfsInode{uint64(st.Dev), uint64(st.Ino)}
 			if first, ok := c.links[key]; ok {
-				_ = os.Remove(dst)
-				if err := os.Link(first, dst); err != nil {
-					return fmt.Errorf("linking %s: %w", dst, err)
+				_ = dst.RemoveAll(dstRel)
+				if err := dst.Link(first, dstRel); err != nil {
+					return fmt.Errorf("linking /%s: %w", dstRel, err)
 				}
 				return nil
 			}
 			if c.links == nil {
 				c.links = map[rootfsInode]string{}
 			}
-			c.links[key] = dst
+			c.links[key] = dstRel
 		}
-		if err := rootfsCopyFile(src, dst, fi.Mode().Perm()); err != nil {
+		if err := rootfsCopyFile(src, srcRel, dst, dstRel, fi.Mode()); err != nil {
 			return err
 		}
 	default:
-		if err := rootfsMknod(dst, fi); err != nil {
-			c.warn("skipping special file %s: %v", src, err)
+		if err := rootfsMknod(dst, dstRel, fi); err != nil {
+			c.warn("skipping special file /%s: %v", srcRel, err)
 			return nil
 		}
 	}
-	rootfsChown(dst, fi)
+	rootfsChown(dst, dstRel, fi)
 	if fi.Mode()&fs.ModeSymlink == 0 {
-		if err := os.Chmod(dst, fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
-			return fmt.Errorf("setting mode of %s: %w", dst, err)
+		if err := dst.Chmod(dstRel, fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+			return fmt.Errorf("setting mode of /%s: %w", dstRel, err)
 		}
 	}
 	return nil
 }
 
-// rootfsCopyFile copies a regular file's data (replacing dst).
-func rootfsCopyFile(src, dst string, perm fs.FileMode) error {
-	in, err := os.Open(src)
+// rootfsCopyFile copies the regular file srcRel of src to dstRel of dst
+// (replacing it) with mode.
+func rootfsCopyFile(src *os.Root, srcRel string, dst *os.Root, dstRel string, mode fs.FileMode) error {
+	in, err := treeOpenRegular(src, srcRel)
 	if err != nil {
-		return fmt.Errorf("opening %s: %w", src, err)
+		return fmt.Errorf("opening /%s: %w", srcRel, err)
 	}
 	defer in.Close()
-	_ = os.Remove(dst)
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm|0o200)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", dst, err)
+	if err := treeWriteFile(dst, dstRel, in, mode|0o200); err != nil {
+		return fmt.Errorf("copying /%s: %w", srcRel, err)
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copying %s to %s: %w", src, dst, err)
-	}
-	if err := out.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", dst, err)
+	if mode&0o200 == 0 {
+		if err := dst.Chmod(dstRel, mode&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+			return fmt.Errorf("setting mode of /%s: %w", dstRel, err)
+		}
 	}
 	return nil
 }
 
 // rootfsChown copies ownership when running with the privilege to do so.
-func rootfsChown(dst string, fi fs.FileInfo) {
+func rootfsChown(dst *os.Root, dstRel string, fi fs.FileInfo) {
 	if os.Geteuid() != 0 {
 		return
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		_ = os.Lchown(dst, int(st.Uid), int(st.Gid))
+		_ = dst.Lchown(dstRel, int(st.Uid), int(st.Gid))
 	}
 }
 
 // rootfsMknod recreates a device node, fifo or socket placeholder.
-func rootfsMknod(dst string, fi fs.FileInfo) error {
+func rootfsMknod(dst *os.Root, dstRel string, fi fs.FileInfo) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return errors.New("no stat information")
@@ -254,8 +260,8 @@ func rootfsMknod(dst string, fi fs.FileInfo) error {
 	default:
 		return fmt.Errorf("unsupported file type %v", fi.Mode().Type())
 	}
-	_ = os.Remove(dst)
-	return unix.Mknod(dst, mode|uint32(fi.Mode().Perm()), int(st.Rdev))
+	_ = dst.RemoveAll(dstRel)
+	return treeMknod(dst, dstRel, mode|uint32(fi.Mode().Perm()), int(st.Rdev))
 }
 
 // rootfsCheckName validates an extension name used as a path component.

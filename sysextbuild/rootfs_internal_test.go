@@ -86,9 +86,24 @@ func copyHostFile(t *testing.T, src, dst string) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := rootfsCopyFile(src, dst, 0o755); err != nil {
+	data, err := os.ReadFile(src)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fxOpenRoot opens dir as an os.Root closed at the end of the test.
+func fxOpenRoot(t *testing.T, dir string) *os.Root {
+	t.Helper()
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }
 
 func fxWrite(t *testing.T, p, content string) {
@@ -123,7 +138,7 @@ func TestRootfsResolve(t *testing.T) {
 		{"lib/escape/z", "", false, ErrPathEscapes},
 		{"../etc", "", true, ErrPathEscapes},
 	} {
-		got, err := rootfsResolve(root, tc.in, tc.follow)
+		got, err := rootfsResolve(fxOpenRoot(t, root), tc.in, tc.follow)
 		if tc.err != nil {
 			if !errors.Is(err, tc.err) {
 				t.Errorf("resolve(%q) error = %v, want %v", tc.in, err, tc.err)
@@ -134,7 +149,7 @@ func TestRootfsResolve(t *testing.T) {
 			t.Errorf("resolve(%q, %v) = %q, %v; want %q", tc.in, tc.follow, got, err, tc.want)
 		}
 	}
-	if _, err := rootfsResolve(root, "loop1", true); err == nil {
+	if _, err := rootfsResolve(fxOpenRoot(t, root), "loop1", true); err == nil {
 		t.Error("symlink loop resolved")
 	}
 	if _, err := rootfsCleanArg("/usr/bin/../../etc"); !errors.Is(err, ErrPathEscapes) {

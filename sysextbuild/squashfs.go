@@ -42,8 +42,29 @@ func writeSquashfs(ctx context.Context, j *packJob) error {
 		}
 		args = append(args, "-ef", ef)
 	}
-	_, _, err = runTool(ctx, nil, nil, "mksquashfs", args...)
-	return err
+	_, stderr, err := runTool(ctx, nil, nil, "mksquashfs", args...)
+	if err != nil {
+		return err
+	}
+	// The tree was checked before; this catches a file that became
+	// unreadable meanwhile.
+	if l := squashfsSkipped(stderr); l != "" {
+		return fmt.Errorf("mksquashfs could not read part of the tree: %s", l)
+	}
+	return nil
+}
+
+// squashfsSkipped returns the first line of mksquashfs's stderr that says
+// it left something out: it exits 0 after storing an unreadable file as
+// an empty one ("Failed to read file X, creating empty file") or skipping
+// an unreadable directory ("Could not open X, skipping...").
+func squashfsSkipped(stderr []byte) string {
+	for _, l := range strings.Split(string(stderr), "\n") {
+		if strings.Contains(l, "Failed to read file") || strings.Contains(l, "Could not open") || strings.Contains(l, ", skipping") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
 }
 
 // squashfsPseudo returns the pseudo definitions that add file rel (a

@@ -12,13 +12,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+	"golang.org/x/sys/unix"
 )
 
 // TorcxOptions say which Torcx tarball to convert.
@@ -70,36 +71,72 @@ func buildTorcxTree(ctx context.Context, o TorcxOptions, dst string) error {
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return fmt.Errorf("creating tree %s: %w", dst, err)
 	}
-	a := &ociApplier{Root: dst, Warn: o.Pack.Warn}
+	root, err := openTree(dst)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	a := &ociApplier{Root: root, Warn: o.Pack.Warn}
 	if err := a.Apply(ctx, r); err != nil {
 		return fmt.Errorf("unpacking Torcx tarball %s: %w", o.Tarball, err)
 	}
-	if err := os.RemoveAll(filepath.Join(dst, ".torcx")); err != nil {
+	if err := root.RemoveAll(".torcx"); err != nil {
 		return fmt.Errorf("removing .torcx: %w", err)
 	}
 	for _, d := range []string{"bin", "lib"} {
-		if err := torcxMoveUnder(dst, d, "usr/"+d); err != nil {
+		if err := torcxMoveUnder(root, d, "usr/"+d); err != nil {
 			return err
 		}
 	}
-	units := filepath.Join(dst, torcxUnitDir)
-	ents, err := os.ReadDir(units)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	} else if err != nil {
+	// The unit directory and its parents must be real directories: the
+	// rewrite never goes through a symlink the tarball planted.
+	if err := torcxRealDir(root, torcxUnitDir); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	d, err := root.Open(torcxUnitDir)
+	if err != nil {
 		return fmt.Errorf("reading units: %w", err)
 	}
+	ents, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("reading units: %w", err)
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
 	for _, e := range ents {
-		p := filepath.Join(units, e.Name())
+		p := torcxUnitDir + "/" + e.Name()
 		switch {
 		case e.Type().IsRegular() && (strings.HasSuffix(e.Name(), ".service") || strings.HasSuffix(e.Name(), ".socket")):
-			if err := torcxRewriteUnitFile(p); err != nil {
+			if err := torcxRewriteUnitFile(root, p); err != nil {
 				return err
 			}
 		case e.IsDir() && strings.HasSuffix(e.Name(), ".wants"):
-			if err := torcxUpholds(units, strings.TrimSuffix(e.Name(), ".wants")); err != nil {
+			if err := torcxUpholds(root, strings.TrimSuffix(e.Name(), ".wants")); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// torcxRealDir checks that rel and all its parents are directories, not
+// symlinks; os.ErrNotExist when one is missing.
+func torcxRealDir(root *os.Root, rel string) error {
+	cur := ""
+	for _, part := range strings.Split(rel, "/") {
+		cur = path.Join(cur, part)
+		fi, err := root.Lstat(cur)
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("Torcx tarball has /%s as a symlink: refusing to write through it", cur)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("Torcx tarball has /%s as a file where a directory is expected", cur)
 		}
 	}
 	return nil
@@ -126,33 +163,45 @@ func torcxDecompress(r io.Reader) (io.Reader, error) {
 	return br, nil
 }
 
-// torcxMoveUnder moves dst/from to dst/to, merging into an existing
-// directory entry by entry.
-func torcxMoveUnder(dst, from, to string) error {
-	src := filepath.Join(dst, from)
-	if _, err := os.Lstat(src); errors.Is(err, os.ErrNotExist) {
+// torcxMoveUnder moves from to to inside root, merging into an existing
+// directory entry by entry. Neither side is followed through a symlink.
+func torcxMoveUnder(root *os.Root, from, to string) error {
+	fi, err := root.Lstat(from)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil
+	} else if err != nil {
+		return fmt.Errorf("reading /%s: %w", from, err)
 	}
-	target := filepath.Join(dst, to)
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(target), err)
+	if err := treeMkdirAll(root, path.Dir(to)); err != nil {
+		return fmt.Errorf("moving /%s to /%s: %w", from, to, err)
 	}
-	if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
-		if err := os.Rename(src, target); err != nil {
+	tfi, err := root.Lstat(to)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := root.Rename(from, to); err != nil {
 			return fmt.Errorf("moving /%s to /%s: %w", from, to, err)
 		}
 		return nil
+	} else if err != nil {
+		return fmt.Errorf("reading /%s: %w", to, err)
 	}
-	ents, err := os.ReadDir(src)
+	if !fi.IsDir() || !tfi.IsDir() {
+		return fmt.Errorf("Torcx tarball has both /%s and /%s and one is not a directory: cannot merge them", from, to)
+	}
+	d, err := root.OpenFile(from, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fmt.Errorf("tarball has both /%s and /%s: cannot merge: %w", from, to, err)
+	}
+	ents, err := d.ReadDir(-1)
+	d.Close()
 	if err != nil {
 		return fmt.Errorf("tarball has both /%s and /%s: cannot merge: %w", from, to, err)
 	}
 	for _, e := range ents {
-		if err := torcxMoveUnder(dst, from+"/"+e.Name(), to+"/"+e.Name()); err != nil {
+		if err := torcxMoveUnder(root, from+"/"+e.Name(), to+"/"+e.Name()); err != nil {
 			return err
 		}
 	}
-	if err := os.Remove(src); err != nil {
+	if err := root.Remove(from); err != nil {
 		return fmt.Errorf("tarball has both /%s and /%s with clashing entries: %w", from, to, err)
 	}
 	return nil
@@ -165,18 +214,24 @@ var torcxEnv = []string{
 	"Environment=TORCX_IMAGEDIR=",
 }
 
-func torcxRewriteUnitFile(p string) error {
-	b, err := os.ReadFile(p)
+func torcxRewriteUnitFile(root *os.Root, p string) error {
+	f, err := treeOpenRegular(root, p)
+	if err != nil {
+		return fmt.Errorf("reading unit: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("reading unit: %w", err)
+	}
+	b, err := io.ReadAll(f)
+	f.Close()
 	if err != nil {
 		return fmt.Errorf("reading unit: %w", err)
 	}
 	out := torcxRewriteUnit(string(b))
-	fi, err := os.Stat(p)
-	if err != nil {
-		return fmt.Errorf("reading unit: %w", err)
-	}
-	if err := os.WriteFile(p, []byte(out), fi.Mode().Perm()); err != nil {
-		return fmt.Errorf("rewriting unit %s: %w", filepath.Base(p), err)
+	if err := treeWriteFile(root, p, strings.NewReader(out), fi.Mode().Perm()); err != nil {
+		return fmt.Errorf("rewriting unit %s: %w", path.Base(p), err)
 	}
 	return nil
 }
@@ -234,8 +289,13 @@ func torcxSetsVar(val string) bool {
 
 // torcxUpholds writes TARGET.d/10-UNIT.conf with Upholds=UNIT for each
 // entry of TARGET.wants/.
-func torcxUpholds(units, target string) error {
-	ents, err := os.ReadDir(filepath.Join(units, target+".wants"))
+func torcxUpholds(root *os.Root, target string) error {
+	d, err := root.OpenFile(torcxUnitDir+"/"+target+".wants", os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fmt.Errorf("reading %s.wants: %w", target, err)
+	}
+	ents, err := d.ReadDir(-1)
+	d.Close()
 	if err != nil {
 		return fmt.Errorf("reading %s.wants: %w", target, err)
 	}
@@ -247,13 +307,13 @@ func torcxUpholds(units, target string) error {
 	if len(names) == 0 {
 		return nil
 	}
-	dropins := filepath.Join(units, target+".d")
-	if err := os.MkdirAll(dropins, 0o755); err != nil {
+	dropins := torcxUnitDir + "/" + target + ".d"
+	if err := treeMkdirAll(root, dropins); err != nil {
 		return fmt.Errorf("creating %s.d: %w", target, err)
 	}
 	for _, unit := range names {
-		conf := filepath.Join(dropins, "10-"+strings.Replace(unit, ".", "-", 1)+".conf")
-		if err := os.WriteFile(conf, []byte("[Unit]\nUpholds="+unit+"\n"), 0o644); err != nil {
+		conf := dropins + "/10-" + strings.Replace(unit, ".", "-", 1) + ".conf"
+		if err := treeWriteFile(root, conf, strings.NewReader("[Unit]\nUpholds="+unit+"\n"), 0o644); err != nil {
 			return fmt.Errorf("writing drop-in for %s: %w", unit, err)
 		}
 	}

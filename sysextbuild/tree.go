@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 )
 
 // ErrUsrSbin is wrapped by the error for a tree that has usr/sbin.
@@ -31,6 +32,9 @@ func checkTree(dir string, warn func(string)) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking for usr/sbin: %w", err)
 	}
+	if err := checkReadable(dir); err != nil {
+		return err
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("reading sysext tree: %w", err)
@@ -53,4 +57,33 @@ func checkTree(dir string, warn func(string)) error {
 		}
 	}
 	return nil
+}
+
+// ErrUnreadable is wrapped by the error for a tree holding a file or
+// directory the packing user cannot read.
+var ErrUnreadable = errors.New("unreadable in the sysext tree")
+
+// checkReadable opens every directory and regular file of the tree once,
+// so that one the packing user cannot read is an error naming it. The
+// packing tools do not stop on such files: mksquashfs, run as a non-root
+// user, stores an unreadable file as an empty one and leaves an
+// unreadable directory out, and still exits 0.
+func checkReadable(dir string) error {
+	unreadable := func(p string, err error) error {
+		return fmt.Errorf("%s is %w (%v): make it readable by the packing user (chmod, or pack as its owner)", p, ErrUnreadable, errors.Unwrap(err))
+	}
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			// WalkDir reports a directory it cannot list here.
+			return unreadable(p, err)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return unreadable(p, err)
+		}
+		return f.Close()
+	})
 }

@@ -29,6 +29,12 @@ interpreter and rpath (with patchelf) and packs the tree as NAME.raw.
 PATH is /usr/... or SRC:/usr/DEST for files outside /usr, e.g.
 /bin/busybox:/usr/bin/busybox. Do not pass libraries; use --extra-lib for
 libraries the binaries dlopen.
+
+Libraries are looked up where ROOTFS's loader would look: the binaries'
+rpath, the directories ROOTFS's /etc/ld.so.conf (and ld.so.conf.d) lists,
+then the loader's built-in ones for the binaries' machine (Debian/Ubuntu
+multiarch /lib/TRIPLET and /usr/lib/TRIPLET, e.g. x86_64-linux-gnu or
+aarch64-linux-gnu, then /lib64, /usr/lib64, /lib, /usr/lib).
 ` + exitStatusHelp,
 		Example: `  bake-os sysext oci-rootfs --cmd "apk -U add b3sum" alpine:latest \
     /var/tmp/alpine-b3sum

@@ -14,6 +14,7 @@ import (
 
 type sysextPackOptions struct {
 	arch, name, osID, format, output, extFSSize, bakeryURL string
+	oem, flatcarVersion                                    string
 	reload, sysupdate                                      bool
 	epoch                                                  int64
 }
@@ -29,6 +30,8 @@ func (o *sysextPackOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.extFSSize, "ext-fs-size", "", "ext4/ext2 size, e.g. 512M (default: computed)")
 	fs.BoolVar(&o.sysupdate, "sysupdate", false, "also write NAME.conf for systemd-sysupdate")
 	fs.StringVar(&o.bakeryURL, "bakery-url", "", "sysupdate source base URL (default: Flatcar's)")
+	fs.StringVar(&o.oem, "oem", "", "pack the OEM sysext oem-ID.raw (ID: qemu, azure, ...)")
+	fs.StringVar(&o.flatcarVersion, "flatcar-version", "", "with --oem: its Flatcar version (default: any)")
 }
 
 func newSysextPackCmd(d *deps) *cobra.Command {
@@ -44,9 +47,17 @@ func newSysextPackCmd(d *deps) *cobra.Command {
 			"DIR is not modified. A tree with usr/sbin is refused.\n\n" +
 			"Formats and their tools: squashfs (default): mksquashfs (squashfs-tools);\n" +
 			"erofs: mkfs.erofs (erofs-utils); ext4, ext2: mke2fs, debugfs, dumpe2fs\n" +
-			"(e2fsprogs); btrfs: mkfs.btrfs (btrfs-progs).\n" + exitStatusHelp,
-		Example: "  bake-os sysext pack ./wasmtime --arch x86-64 --os flatcar --sysupdate",
-		Args:    cobra.ExactArgs(1),
+			"(e2fsprogs); btrfs: mkfs.btrfs (btrfs-progs).\n\n" +
+			"An extension-release.NAME already in DIR is kept: the generated fields are\n" +
+			"added to it, and one it sets differently is refused.\n\n" +
+			"--oem ID packs Flatcar's OEM sysext oem-ID.raw (for vendor images without\n" +
+			"--release): ID=flatcar, VERSION_ID (--flatcar-version) or SYSEXT_LEVEL=1.0,\n" +
+			"ARCHITECTURE (default x86-64), EXTENSION_RELOAD_MANAGER=1 and\n" +
+			"SYSEXT_ID=oem-ID; put SYSEXT_NAME, SYSEXT_HOME_URL and the like in DIR's\n" +
+			"usr/lib/extension-release.d/extension-release.oem-ID. See docs/oem-sysexts.md.\n" + exitStatusHelp,
+		Example: "  bake-os sysext pack ./wasmtime --arch x86-64 --os flatcar --sysupdate\n" +
+			"  bake-os sysext pack ./qemu-oem --oem qemu --flatcar-version 4593.2.5",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSysextPack(cmd, o, d, args[0])
 		},
@@ -63,6 +74,12 @@ func runSysextPack(cmd *cobra.Command, o *sysextPackOptions, d *deps, dir string
 			return usageError{err}
 		}
 		arch = a
+	}
+	if o.flatcarVersion != "" && o.oem == "" {
+		return usagef("--flatcar-version applies to OEM sysexts only: add --oem ID or drop it")
+	}
+	if o.oem != "" && o.name != "" && o.name != sysextbuild.OEMName(o.oem) {
+		return usagef("the OEM sysext for %s is named %s: drop --name or use --name %s", o.oem, sysextbuild.OEMName(o.oem), sysextbuild.OEMName(o.oem))
 	}
 	format, err := sysextbuild.ParseFormat(o.format)
 	if err != nil {
@@ -81,7 +98,7 @@ func runSysextPack(cmd *cobra.Command, o *sysextPackOptions, d *deps, dir string
 	res, err := sysextbuild.Pack(cmd.Context(), sysextbuild.PackOptions{
 		Dir: absPath(d.cwd, dir), Name: o.name, OS: o.osID, Arch: arch, Format: format,
 		Reload: o.reload, Epoch: epoch, Output: absPath(d.cwd, o.output), OutputDir: d.cwd, ExtFSSize: size,
-		Sysupdate: o.sysupdate, BakeryURL: o.bakeryURL,
+		Sysupdate: o.sysupdate, BakeryURL: o.bakeryURL, OEM: o.oem, Version: o.flatcarVersion,
 		Warn: d.warn,
 	})
 	if err != nil {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/testimage"
+	"github.com/bake-os/bake-os/vendors"
 )
 
 func TestSysextPackCommand(t *testing.T) {
@@ -106,5 +110,160 @@ func TestSysextReleaseCommand(t *testing.T) {
 	}
 	if _, _, code := run(t, cwd, "sysext", "release", "--versions", "missing.txt"); code != 1 {
 		t.Errorf("release with a missing versions file: exit %d, want 1", code)
+	}
+}
+
+// TestSysextPackOEMForVendors: an OEM sysext made with "sysext pack --oem"
+// is what the vendor code needs for a qemu_uefi image without --release:
+// it finds oem-qemu.raw, reads its extension-release (checked here with
+// unsquashfs too) and renders /oem-release from it. A plain sysext named
+// oem-qemu is not enough (no SYSEXT_ID), which is why --oem exists.
+func TestSysextPackOEMForVendors(t *testing.T) {
+	testutil.RequireTool(t, "mksquashfs", "unsquashfs")
+	cwd := t.TempDir()
+	tree := filepath.Join(cwd, "qemu-oem")
+	if err := os.MkdirAll(filepath.Join(tree, "usr/share/oem"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tree, "usr/share/oem/README"), []byte("qemu\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	qemu, ok := vendors.Lookup("qemu_uefi")
+	if !ok {
+		t.Fatal("no qemu_uefi vendor")
+	}
+	preflight := func(oemDir string) error {
+		return vendors.Preflight(context.Background(), []vendors.Vendor{qemu},
+			vendors.BuildOptions{OutputDir: t.TempDir(), OEMSysextDir: oemDir, Compress: "none"})
+	}
+
+	// Without --oem the vendor code refuses it.
+	plain := filepath.Join(cwd, "plain")
+	if err := os.Mkdir(plain, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, cwd, "sysext", "pack", "qemu-oem", "--name", "oem-qemu", "--os", "flatcar", "--arch", "x86-64", "--output", filepath.Join(plain, "oem-qemu.raw")); code != 0 {
+		t.Fatalf("plain pack: exit %d: %s", code, errOut)
+	}
+	if err := preflight(plain); err == nil || !strings.Contains(err.Error(), "SYSEXT_ID") {
+		t.Errorf("vendor preflight with a plain sysext: %v, want a missing SYSEXT_ID refusal", err)
+	}
+
+	out, errOut, code := run(t, cwd, "sysext", "pack", "qemu-oem", "--oem", "qemu", "--flatcar-version", "4593.2.5")
+	if code != 0 {
+		t.Fatalf("sysext pack --oem: exit %d: %s", code, errOut)
+	}
+	img := filepath.Join(cwd, "oem-qemu.raw")
+	if strings.TrimSpace(out) != img {
+		t.Errorf("stdout %q, want %s", out, img)
+	}
+	rel := testutil.Run(t, "unsquashfs", "-cat", img, "usr/lib/extension-release.d/extension-release.oem-qemu")
+	if rel != "ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=x86-64\nEXTENSION_RELOAD_MANAGER=1\nSYSEXT_ID=oem-qemu\nSYSEXT_VERSION_ID=4593.2.5\n" {
+		t.Errorf("extension-release.oem-qemu:\n%s", rel)
+	}
+	if err := preflight(cwd); err != nil {
+		t.Errorf("vendor preflight with the OEM sysext: %v", err)
+	}
+	data, err := vendors.ReadExtensionRelease(context.Background(), img, "oem-qemu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oemRelease, err := vendors.OEMRelease(data); err != nil || oemRelease != "ID=qemu\nVERSION_ID=4593.2.5\n" {
+		t.Errorf("/oem-release = %q, %v", oemRelease, err)
+	}
+
+	// Usage errors exit 2.
+	for _, args := range [][]string{
+		{"sysext", "pack", "qemu-oem", "--flatcar-version", "1.2.3"},
+		{"sysext", "pack", "qemu-oem", "--oem", "qemu", "--name", "qemu"},
+	} {
+		if _, errOut, code := run(t, cwd, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2: %s", args, code, errOut)
+		}
+	}
+}
+
+// TestSysextPackOEMVendorBuild is the offline OEM path end to end: an OEM
+// sysext made with "sysext pack --oem qemu" beside the image is what a
+// qemu_uefi vendor build installs. Judged by btrfs restore of the output's
+// OEM partition: the sysext is there byte for byte as
+// /sysext/oem-qemu-VERSION.raw with its active-oem-qemu marker, and
+// /oem-release is rendered from the packed metadata.
+func TestSysextPackOEMVendorBuild(t *testing.T) {
+	testutil.RequireTool(t, testimage.RequiredTools...)
+	testutil.RequireTool(t, "mksquashfs", "unsquashfs", "qemu-img", "btrfs", "sgdisk", "debugfs")
+	ctx := context.Background()
+	dir := t.TempDir()
+	img := filepath.Join(dir, "flatcar_production_image.bin")
+	if err := testimage.Generate(ctx, img, testimage.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	vt, err := os.ReadFile(filepath.Join(dir, "version.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version string
+	for _, l := range strings.Split(string(vt), "\n") {
+		if v, ok := strings.CutPrefix(l, "FLATCAR_VERSION="); ok {
+			version = v
+		}
+	}
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "qemu-oem/usr/share/oem/marker"), "qemu oem\n")
+	write(filepath.Join(dir, "qemu-oem/usr/lib/extension-release.d/extension-release.oem-qemu"), "SYSEXT_NAME=\"QEMU\"\n")
+	write(filepath.Join(dir, "ext/usr/bin/ext"), "x")
+	for _, args := range [][]string{
+		{"sysext", "pack", "qemu-oem", "--oem", "qemu", "--flatcar-version", version},
+		{"sysext", "pack", "ext", "--os", "flatcar"},
+	} {
+		if _, errOut, code := run(t, dir, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, dir, "--image", img, "--output-dir", "out", "--vendor", "qemu_uefi", "--compress", "none", "ext:ext.raw"); code != 0 {
+		t.Fatalf("qemu_uefi build with the packed OEM sysext: exit %d: %s", code, errOut)
+	}
+	raw := filepath.Join(t.TempDir(), "disk.raw")
+	testutil.Run(t, "qemu-img", "convert", "-O", "raw", filepath.Join(dir, "out/flatcar_production_qemu_uefi_image.img"), raw)
+	var first, last int64
+	for _, l := range strings.Split(testutil.Run(t, "sgdisk", "-i", "6", raw), "\n") {
+		if _, err := fmt.Sscanf(l, "First sector: %d", &first); err == nil {
+			continue
+		}
+		_, _ = fmt.Sscanf(l, "Last sector: %d", &last)
+	}
+	if first == 0 || last <= first {
+		t.Fatalf("OEM partition not found in %s", raw)
+	}
+	oem := filepath.Join(t.TempDir(), "oem.img")
+	testutil.Run(t, "dd", "if="+raw, "of="+oem, "bs=512", fmt.Sprintf("skip=%d", first), fmt.Sprintf("count=%d", last-first+1), "conv=sparse", "status=none")
+	restored := t.TempDir()
+	testutil.Run(t, "btrfs", "restore", "-i", oem, restored)
+	got, err := os.ReadFile(filepath.Join(restored, "sysext", "oem-qemu-"+version+".raw"))
+	if err != nil {
+		t.Fatalf("OEM sysext not installed: %v", err)
+	}
+	if want, _ := os.ReadFile(filepath.Join(dir, "oem-qemu.raw")); string(got) != string(want) {
+		t.Error("installed OEM sysext differs from the packed one")
+	}
+	if _, err := os.Stat(filepath.Join(restored, "sysext", "active-oem-qemu")); err != nil {
+		t.Errorf("no active-oem-qemu marker: %v", err)
+	}
+	rel, _ := os.ReadFile(filepath.Join(restored, "oem-release"))
+	for _, want := range []string{"ID=qemu\n", "NAME=QEMU\n", "VERSION_ID=" + version + "\n"} {
+		if !strings.Contains(string(rel), want) {
+			t.Errorf("/oem-release lacks %q:\n%s", want, rel)
+		}
 	}
 }
