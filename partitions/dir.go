@@ -130,6 +130,19 @@ func (b *dirTree) Symlink(target, p string) error {
 	return nil
 }
 
+// Remove implements Editor.
+func (b *dirTree) Remove(p string) error {
+	l, err := b.local(p)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(l); err != nil {
+		return fmt.Errorf("removing %s: %w", p, err)
+	}
+	b.changed()
+	return nil
+}
+
 // Chmod implements Editor.
 func (b *dirTree) Chmod(p string, perm fs.FileMode) error {
 	l, err := b.local(p)

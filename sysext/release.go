@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"strings"
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/osrelease"
@@ -16,13 +17,16 @@ const ReleaseDir = "usr/lib/extension-release.d"
 // ReleasePath is the extension-release file a sysext named name must carry.
 func ReleasePath(name string) string { return ReleaseDir + "/extension-release." + name }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// ValidName checks a sysext name: [A-Za-z0-9._-]+, not "." or "..", and
-// without "..".
+// ValidName checks a sysext name, the one rule for every command that
+// names an extension (bake, --mask, sysext pack and the builders): it
+// becomes NAME.raw, extension-release.NAME and /etc/sysupdate.NAME.d, so
+// it is letters, digits, '.', '_' and '-', starting with a letter or
+// digit, without "..".
 func ValidName(name string) error {
-	if !nameRE.MatchString(name) || name == "." || name == ".." || regexp.MustCompile(`\.\.`).MatchString(name) {
-		return fmt.Errorf("invalid sysext name %q: use letters, digits, '.', '_' and '-' only (no '/' or '..')", name)
+	if !nameRE.MatchString(name) || strings.Contains(name, "..") {
+		return fmt.Errorf("invalid sysext name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit (no '/' or '..')", name)
 	}
 	return nil
 }
