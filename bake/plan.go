@@ -141,10 +141,6 @@ func plan(o Options, version string, log *slog.Logger) (*bakePlan, error) {
 	}
 	for _, p := range bp.Placements {
 		who := "sysext " + p.Name
-		if p.Part == PartROOT && sysext.IsDir(path.Dir(p.Path)) {
-			return nil, fmt.Errorf("%s's image %s would lie in %s beside %s's link %s: systemd-sysext would merge it a second time as %s; install it elsewhere (e.g. --install_to %s)",
-				who, p.Path, path.Dir(p.Path), who, p.Link, strings.TrimSuffix(path.Base(p.Path), ".raw"), DefaultInstallTo)
-		}
 		if err := c.add(p.Part, p.Path, fmt.Sprintf("%s's image (%s)", who, path.Base(p.File))); err != nil {
 			return nil, err
 		}
@@ -170,11 +166,16 @@ func plan(o Options, version string, log *slog.Logger) (*bakePlan, error) {
 			return nil, err
 		}
 	}
-	// Only now, so that a link on another's path is reported as such.
+	// Only now, so that a path two inputs claim is reported as such.
 	for _, p := range bp.Placements {
+		who := "sysext " + p.Name
+		if p.Part == PartROOT && sysext.IsDir(path.Dir(p.Path)) {
+			return nil, fmt.Errorf("%s's image %s would lie in %s beside %s's link %s: systemd-sysext would merge it a second time as %s; install it elsewhere (e.g. --install_to %s)",
+				who, p.Path, path.Dir(p.Path), who, p.Link, strings.TrimSuffix(path.Base(p.Path), ".raw"), DefaultInstallTo)
+		}
 		if base := path.Base(p.Link); base != p.Name+".raw" {
-			return nil, fmt.Errorf("%s: CurrentSymlink=%s must be named %s.raw: systemd-sysext looks for extension-release.%s through the link's name",
-				p.Conf, p.Link, p.Name, strings.TrimSuffix(base, ".raw"))
+			return nil, fmt.Errorf("sysupdate config %s: CurrentSymlink=%s must be named %s.raw: systemd-sysext looks for extension-release.NAME by the link's name",
+				p.Conf, p.Link, p.Name)
 		}
 	}
 	return bp, nil

@@ -163,8 +163,10 @@ func checkConfPath(key, p string) error {
 		return fmt.Errorf("%s=%s is not absolute", key, p)
 	case hasDotDot(p):
 		return fmt.Errorf("%s=%s contains '..'", key, p)
+	case strings.ContainsRune(p, '%'):
+		return fmt.Errorf("%s=%s has a %% specifier bake-os cannot expand: write the path out", key, p)
 	case badPathChar(p):
-		return fmt.Errorf("%s=%q has a control character, quote, backslash or %% specifier", key, p)
+		return fmt.Errorf("%s=%q has a control character, quote or backslash", key, p)
 	}
 	return nil
 }
