@@ -1,6 +1,7 @@
 package bake
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +46,15 @@ type SysupdateInfo struct {
 	Content string `json:"content"`
 }
 
+// OEMSysextInfo is one sysext image in OEM's /sysext (Flatcar's OEM
+// sysexts, oem-ID-VERSION.raw, and sysexts baked there).
+type OEMSysextInfo struct {
+	Path    string            `json:"path"` // in OEM, e.g. /sysext/oem-qemu-4593.2.5.raw
+	Name    string            `json:"name,omitempty"`
+	Release map[string]string `json:"extension_release,omitempty"`
+	Error   string            `json:"error,omitempty"`
+}
+
 // Inspection is what Inspect reports.
 type Inspection struct {
 	Image      string          `json:"image"`
@@ -54,10 +64,61 @@ type Inspection struct {
 	Extensions []ExtensionInfo `json:"extensions"`
 	Sysupdate  []SysupdateInfo `json:"sysupdate"`
 	Masks      []string        `json:"masks"`
+	// OEMSysexts are the images in OEM's /sysext; ActiveOEM the IDs of
+	// its active-oem-ID markers (the OEM sysext Flatcar enables).
+	OEMSysexts []OEMSysextInfo `json:"oem_sysexts"`
+	ActiveOEM  []string        `json:"active_oem"`
 }
 
-// Inspect reads a (baked) Flatcar image without changing it.
+// notRawDisk names a disk image format that is not a raw disk (or a
+// compressed one), from its first bytes and its last sector; "" if none.
+func notRawDisk(f *os.File) string {
+	head := make([]byte, 64)
+	n, _ := f.ReadAt(head, 0)
+	head = head[:n]
+	switch {
+	case bytes.HasPrefix(head, []byte("QFI\xfb")):
+		return "a qcow2 disk"
+	case bytes.HasPrefix(head, []byte("KDMV")), bytes.HasPrefix(head, []byte("# Disk DescriptorFile")):
+		return "a vmdk disk"
+	case bytes.HasPrefix(head, []byte("vhdxfile")):
+		return "a vhdx disk"
+	case bytes.HasPrefix(head, []byte("conectix")):
+		return "a vhd disk"
+	case bytes.HasPrefix(head, []byte("BZh")):
+		return "bzip2-compressed"
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return "gzip-compressed"
+	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		return "xz-compressed"
+	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return "zstd-compressed"
+	}
+	// A fixed vhd is a raw disk with a 512-byte footer.
+	if st, err := f.Stat(); err == nil && st.Size() >= 1024 {
+		foot := make([]byte, 8)
+		if _, err := f.ReadAt(foot, st.Size()-512); err == nil && string(foot) == "conectix" {
+			return "a vhd disk"
+		}
+	}
+	return ""
+}
+
+// Inspect reads a (baked) Flatcar image without changing it. Temporary
+// files (OEM's unpacked tree, dumped sysexts) are removed before it
+// returns.
 func Inspect(ctx context.Context, image string) (*Inspection, error) {
+	if f, err := os.Open(image); err == nil {
+		kind := notRawDisk(f)
+		f.Close()
+		switch {
+		case strings.HasSuffix(kind, "-compressed"):
+			return nil, fmt.Errorf("%s is %s: inspect the decompressed raw image", image, kind)
+		case kind != "":
+			return nil, fmt.Errorf("%s is %s: inspect the raw image or convert it (qemu-img convert -O raw %s %s.raw)",
+				image, kind, image, strings.TrimSuffix(image, path.Ext(image)))
+		}
+	}
 	disk, err := gpt.Open(image)
 	if err != nil {
 		return nil, err
@@ -70,9 +131,14 @@ func Inspect(ctx context.Context, image string) (*Inspection, error) {
 		return nil, fmt.Errorf("opening image: %w", err)
 	}
 	defer f.Close()
-	in := &Inspection{Image: image, DiskGUID: disk.GUID, Size: disk.Size, Masks: []string{}, Extensions: []ExtensionInfo{}, Sysupdate: []SysupdateInfo{}}
+	in := &Inspection{Image: image, DiskGUID: disk.GUID, Size: disk.Size, Masks: []string{}, Extensions: []ExtensionInfo{},
+		Sysupdate: []SysupdateInfo{}, OEMSysexts: []OEMSysextInfo{}, ActiveOEM: []string{}}
+	oemFS := ""
 	for _, p := range disk.Partitions {
 		fsType, _ := partitions.Detect(f, p.Offset(), p.Size())
+		if p.Label == flatcar.LabelOEM {
+			oemFS = fsType
+		}
 		in.Partitions = append(in.Partitions, PartitionInfo{
 			Number: p.Number, Label: p.Label, Type: p.TypeName(), TypeGUID: p.TypeGUID, UniqueGUID: p.UniqueGUID,
 			Start: p.FirstLBA, Sectors: p.Sectors(), Size: p.Size(), Attributes: fmt.Sprintf("%016x", p.Attributes), Filesystem: fsType,
@@ -85,17 +151,19 @@ func Inspect(ctx context.Context, image string) (*Inspection, error) {
 	}
 	defer root.Close()
 	var oem partitions.Editor
+	tmp := ""
 	openOEM := func() (partitions.Editor, error) {
 		if oem != nil {
 			return oem, nil
 		}
-		p, _ := disk.ByLabel(flatcar.LabelOEM)
-		tmp, err := os.MkdirTemp("", "bake-os-inspect-")
+		p, err := disk.ByLabel(flatcar.LabelOEM)
 		if err != nil {
 			return nil, err
 		}
+		if tmp, err = os.MkdirTemp("", "bake-os-inspect-"); err != nil {
+			return nil, err
+		}
 		b, err := partitions.OpenBtrfs(ctx, image, p.Offset(), p.Size(), partitions.BtrfsOptions{WorkDir: tmp})
-		os.Remove(tmp) // removed once empty, after Close
 		if err != nil {
 			return nil, err
 		}
@@ -105,6 +173,9 @@ func Inspect(ctx context.Context, image string) (*Inspection, error) {
 	defer func() {
 		if oem != nil {
 			oem.Close()
+		}
+		if tmp != "" {
+			os.RemoveAll(tmp)
 		}
 	}()
 	ents, err := root.ReadDir("/etc/extensions")
@@ -164,7 +235,57 @@ func Inspect(ctx context.Context, image string) (*Inspection, error) {
 			in.Sysupdate = append(in.Sysupdate, SysupdateInfo{Path: p, Content: data})
 		}
 	}
+	if oemFS == partitions.FSBtrfs {
+		ed, err := openOEM()
+		if err != nil {
+			return nil, fmt.Errorf("reading the image's OEM partition: %w", err)
+		}
+		if err := inspectOEM(ed, in); err != nil {
+			return nil, err
+		}
+	}
 	return in, nil
+}
+
+// inspectOEM lists OEM's /sysext: its images and active-oem-ID markers.
+func inspectOEM(oem partitions.Editor, in *Inspection) error {
+	ents, err := oem.ReadDir("/sysext")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the image's OEM /sysext: %w", err)
+	}
+	for _, e := range ents {
+		p := "/sysext/" + e.Name
+		switch {
+		case strings.HasPrefix(e.Name, "active-oem-"):
+			in.ActiveOEM = append(in.ActiveOEM, strings.TrimPrefix(e.Name, "active-oem-"))
+		case strings.HasSuffix(e.Name, ".raw") && e.Mode.IsRegular():
+			si := OEMSysextInfo{Path: p}
+			// oem-ID-VERSION.raw carries extension-release.oem-ID; a
+			// sysext baked here is usually NAME.raw or NAME-VERSION.raw.
+			base := strings.TrimSuffix(e.Name, ".raw")
+			cands := []string{base}
+			if i := strings.IndexByte(strings.TrimPrefix(base, "oem-"), '-'); strings.HasPrefix(base, "oem-") && i >= 0 {
+				cands = append(cands, base[:len("oem-")+i])
+			} else if i := strings.IndexByte(base, '-'); i > 0 {
+				cands = append(cands, base[:i])
+			}
+			for _, name := range cands {
+				rel, msg := release(oem, p, name)
+				if msg == "" {
+					si.Name, si.Release, si.Error = name, rel, ""
+					break
+				}
+				if si.Error == "" {
+					si.Error = msg
+				}
+			}
+			in.OEMSysexts = append(in.OEMSysexts, si)
+		}
+	}
+	return nil
 }
 
 func readAll(ed partitions.Editor, p string) (string, error) {

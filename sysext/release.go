@@ -76,11 +76,11 @@ func Compatible(rel *osrelease.Release, h Host) error {
 		return nil
 	}
 	if id != h.ID {
-		return fmt.Errorf("ID=%s does not match the host's ID=%s (use ID=_any or ID=%s)", id, h.ID, h.ID)
+		return fmt.Errorf("ID=%s does not match the image's ID=%s (use ID=_any or ID=%s)", id, h.ID, h.ID)
 	}
 	if lvl, ok := rel.Lookup("SYSEXT_LEVEL"); ok && lvl != "" {
 		if lvl != h.SysextLevel {
-			return fmt.Errorf("SYSEXT_LEVEL=%s does not match the host's SYSEXT_LEVEL=%s", lvl, h.SysextLevel)
+			return fmt.Errorf("SYSEXT_LEVEL=%s does not match the image's SYSEXT_LEVEL=%s", lvl, h.SysextLevel)
 		}
 		return nil
 	}
