@@ -99,7 +99,7 @@ func TestParseArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got[0].File != filepath.Join(dir, "sub/a-1.raw") || got[0].Conf != filepath.Join(dir, "a.conf") || got[1].File != "/abs/b.raw" || got[1].Conf != "" {
+	if got[0].File != filepath.Join(dir, "sub/a-1.raw") || got[0].Conf != filepath.Join(dir, "a.conf") || got[0].ConfFrom != "in the current directory" || got[1].File != "/abs/b.raw" || got[1].Conf != "" {
 		t.Errorf("%+v", got)
 	}
 	for _, bad := range [][]string{{"noname"}, {":x.raw"}, {"a/b:x.raw"}, {"..:x"}, {"a:x", "a:y"}} {
@@ -113,7 +113,7 @@ func TestParseArgs(t *testing.T) {
 			t.Errorf("ParseTarget(%q) = %v %v", in, tg, err)
 		}
 	}
-	for _, bad := range []string{"usr:/x", "root:rel", "root:/a/../b", "root"} {
+	for _, bad := range []string{"usr:/x", "root:rel", "root:/a/../b", "root", "root:/usr/lib/extensions", "root:/a\"b"} {
 		if _, err := bake.ParseTarget(bad); err == nil {
 			t.Errorf("ParseTarget(%q) accepted", bad)
 		}

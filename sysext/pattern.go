@@ -45,7 +45,7 @@ func compilePattern(p, arch string) ([]patElem, error) {
 			if c == '@' || c == '%' {
 				return nil, fmt.Errorf("MatchPattern %q ends in a lone %c", p, c)
 			}
-			lit(string(c))
+			lit(p[i : i+1])
 			continue
 		}
 		i++
