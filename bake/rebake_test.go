@@ -112,15 +112,18 @@ func TestRebakeReplacesAllOfName(t *testing.T) {
 		t.Errorf("second bake log: %s", log2)
 	}
 
-	// c back into ROOT: its OEM image goes, a's and m's stay; c had no
-	// conf, so a's conf dir stays too.
-	img3, res3, _ := bakeInto(img2, "root:/opt/extensions/", nil, bake.Sysext{Name: "c", File: c3})
+	// c and a back into ROOT, a without a conf: their OEM images go, and
+	// a's conf dir; m stays.
+	a3 := f.sysext(t, "a-3.raw", "a", flatcarRelease)
+	img3, res3, _ := bakeInto(img2, "root:/opt/extensions/", nil, bake.Sysext{Name: "c", File: c3}, bake.Sysext{Name: "a", File: a3})
 	judge(t, f.image, img3)
 	oem3 := btrfsRestore(t, img3)
-	if _, err := os.Stat(filepath.Join(oem3, "sysext/c-2.raw")); err == nil {
-		t.Error("third bake: old OEM image sysext/c-2.raw still there")
+	for _, p := range []string{"sysext/c-2.raw", "ext/a/a-2-x86-64.raw"} {
+		if _, err := os.Stat(filepath.Join(oem3, p)); err == nil {
+			t.Errorf("third bake: old OEM image %s still there", p)
+		}
 	}
-	for _, p := range []string{"ext/a/a-2-x86-64.raw", "sysext/m-1.raw"} {
+	for _, p := range []string{"sysext/m-1.raw"} {
 		if _, err := os.Stat(filepath.Join(oem3, p)); err != nil {
 			t.Errorf("third bake lost OEM %s: %v", p, err)
 		}
@@ -128,11 +131,14 @@ func TestRebakeReplacesAllOfName(t *testing.T) {
 	if st := debugfsStat(t, img3, "/etc/extensions/c.raw"); st.link != "/opt/extensions/c-3.raw" {
 		t.Errorf("third bake: c -> %q", st.link)
 	}
-	if len(res3.Replaced) != 1 || len(res3.Replaced[0].Removed) != 1 || res3.Replaced[0].Removed[0] != "OEM:/sysext/c-2.raw" {
-		t.Errorf("third bake replaced %+v", res3.Replaced)
+	js3, _ := json.Marshal(res3.Replaced)
+	if want := `[{"name":"a","was":["sysext /etc/extensions/a.raw -\u003e /oem/ext/a/a-2-x86-64.raw"],` +
+		`"removed":["OEM:/ext/a/a-2-x86-64.raw","ROOT:/etc/sysupdate.a.d/a.conf","ROOT:/etc/sysupdate.a.d"],"overwritten":["ROOT:/etc/extensions/a.raw"]},` +
+		`{"name":"c","was":["sysext /etc/extensions/c.raw -\u003e /oem/sysext/c-2.raw"],"removed":["OEM:/sysext/c-2.raw"],"overwritten":["ROOT:/etc/extensions/c.raw"]}]`; string(js3) != want {
+		t.Errorf("third bake replaced\n%s\nwant\n%s", js3, want)
 	}
-	if !debugfsExists(t, img3, "/etc/sysupdate.a.d/a.conf") {
-		t.Error("third bake removed a's conf")
+	if debugfsExists(t, img3, "/etc/sysupdate.a.d") {
+		t.Error("third bake left a's sysupdate config dir")
 	}
 }
 

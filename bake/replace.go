@@ -215,11 +215,20 @@ func (bp *bakePlan) replacements(root partitions.Editor, old []oldExt) (replacem
 		if err == nil && emptied && !bp.hasConf(name) {
 			drop(claimKey{PartROOT, dir})
 		}
-		if len(r.Was) > 0 {
+		if len(r.Was) > 0 && !r.remask(bp, name) {
 			rs.list = append(rs.list, r)
 		}
 	}
 	return rs, nil
+}
+
+// remask reports a mask baked over the same mask: nothing to say.
+func (r replacement) remask(bp *bakePlan, name string) bool {
+	masked := false
+	for _, m := range bp.Masks {
+		masked = masked || m == name
+	}
+	return masked && len(r.Was) == 1 && r.Was[0] == "mask "+linkPath(name) && len(r.removals) == 0
 }
 
 func (bp *bakePlan) hasConf(name string) bool {
