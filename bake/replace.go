@@ -257,7 +257,16 @@ func (bp *bakePlan) checkExisting(editors map[string]partitions.Editor, old []ol
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	for _, k := range keys {
 		ed, ok := editors[k.part]
-		if !ok || rs.old[k] || k == (claimKey{PartROOT, NoopConfPath}) {
+		if !ok {
+			continue
+		}
+		if d, what, err := badParent(ed, k.path); err != nil {
+			return fmt.Errorf("checking the image's %s: %w", k, err)
+		} else if d != "" {
+			return fmt.Errorf("%s (%s): the image's %s is %s; bake-os never writes through it (remove it from the image or choose another --install_to)",
+				bp.claims[k], k, claimKey{k.part, d}, what)
+		}
+		if rs.old[k] || k == (claimKey{PartROOT, NoopConfPath}) {
 			continue
 		}
 		fi, err := ed.Stat(k.path)
@@ -285,10 +294,16 @@ func (bp *bakePlan) checkExisting(editors map[string]partitions.Editor, old []ol
 		kept := r.removals[:0]
 		r.Removed = nil
 		for _, k := range r.removals {
-			if ed, ok := editors[k.part]; ok && k.part == PartOEM {
-				if _, err := ed.Stat(k.path); err != nil {
-					continue
-				}
+			ed, ok := editors[k.part]
+			if !ok {
+				continue
+			}
+			if d, what, err := badParent(ed, k.path); err != nil || d != "" {
+				r.Kept = append(r.Kept, fmt.Sprintf("%s (the image's %s is %s)", k, claimKey{k.part, d}, what))
+				continue
+			}
+			if _, err := ed.Stat(k.path); err != nil {
+				continue // gone already
 			}
 			kept = append(kept, k)
 			r.Removed = append(r.Removed, k.String())
@@ -296,4 +311,31 @@ func (bp *bakePlan) checkExisting(editors map[string]partitions.Editor, old []ol
 		r.removals = kept
 	}
 	return nil
+}
+
+// badParent finds the first parent directory of p in ed that exists but
+// is not a plain directory (a symlink, a file): writing or removing
+// through it would land elsewhere, in the image or, for OEM's unpacked
+// tree, on this machine.
+func badParent(ed partitions.Editor, p string) (dir, what string, err error) {
+	var dirs []string
+	for d := path.Dir(p); d != "/" && d != "."; d = path.Dir(d) {
+		dirs = append(dirs, d)
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		fi, err := ed.Stat(dirs[i])
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", "", nil
+		}
+		if err != nil {
+			return "", "", err
+		}
+		switch {
+		case fi.Mode&fs.ModeSymlink != 0:
+			return dirs[i], "a symlink to " + fi.LinkTarget, nil
+		case !fi.Mode.IsDir():
+			return dirs[i], "not a directory", nil
+		}
+	}
+	return "", "", nil
 }
