@@ -112,21 +112,19 @@ func TestRebakeReplacesAllOfName(t *testing.T) {
 		t.Errorf("second bake log: %s", log2)
 	}
 
-	// c and a back into ROOT, a without a conf: their OEM images go, and
-	// a's conf dir; m stays.
+	// c and a back into ROOT, a without a conf, and m masked: their OEM
+	// images go, and a's conf dir.
 	a3 := f.sysext(t, "a-3.raw", "a", flatcarRelease)
-	img3, res3, _ := bakeInto(img2, "root:/opt/extensions/", nil, bake.Sysext{Name: "c", File: c3}, bake.Sysext{Name: "a", File: a3})
+	img3, res3, _ := bakeInto(img2, "root:/opt/extensions/", []string{"m"}, bake.Sysext{Name: "c", File: c3}, bake.Sysext{Name: "a", File: a3})
 	judge(t, f.image, img3)
 	oem3 := btrfsRestore(t, img3)
-	for _, p := range []string{"sysext/c-2.raw", "ext/a/a-2-x86-64.raw"} {
+	for _, p := range []string{"sysext/c-2.raw", "ext/a/a-2-x86-64.raw", "sysext/m-1.raw"} {
 		if _, err := os.Stat(filepath.Join(oem3, p)); err == nil {
 			t.Errorf("third bake: old OEM image %s still there", p)
 		}
 	}
-	for _, p := range []string{"sysext/m-1.raw"} {
-		if _, err := os.Stat(filepath.Join(oem3, p)); err != nil {
-			t.Errorf("third bake lost OEM %s: %v", p, err)
-		}
+	if st := debugfsStat(t, img3, "/etc/extensions/m.raw"); st.link != "/dev/null" {
+		t.Errorf("third bake: m -> %q, want the mask", st.link)
 	}
 	if st := debugfsStat(t, img3, "/etc/extensions/c.raw"); st.link != "/opt/extensions/c-3.raw" {
 		t.Errorf("third bake: c -> %q", st.link)
@@ -134,7 +132,8 @@ func TestRebakeReplacesAllOfName(t *testing.T) {
 	js3, _ := json.Marshal(res3.Replaced)
 	if want := `[{"name":"a","was":["sysext /etc/extensions/a.raw -\u003e /oem/ext/a/a-2-x86-64.raw"],` +
 		`"removed":["OEM:/ext/a/a-2-x86-64.raw","ROOT:/etc/sysupdate.a.d/a.conf","ROOT:/etc/sysupdate.a.d"],"overwritten":["ROOT:/etc/extensions/a.raw"]},` +
-		`{"name":"c","was":["sysext /etc/extensions/c.raw -\u003e /oem/sysext/c-2.raw"],"removed":["OEM:/sysext/c-2.raw"],"overwritten":["ROOT:/etc/extensions/c.raw"]}]`; string(js3) != want {
+		`{"name":"c","was":["sysext /etc/extensions/c.raw -\u003e /oem/sysext/c-2.raw"],"removed":["OEM:/sysext/c-2.raw"],"overwritten":["ROOT:/etc/extensions/c.raw"]},` +
+		`{"name":"m","was":["sysext /etc/extensions/m.raw -\u003e /oem/sysext/m-1.raw"],"removed":["OEM:/sysext/m-1.raw"],"overwritten":["ROOT:/etc/extensions/m.raw"]}]`; string(js3) != want {
 		t.Errorf("third bake replaced\n%s\nwant\n%s", js3, want)
 	}
 	if debugfsExists(t, img3, "/etc/sysupdate.a.d") {
