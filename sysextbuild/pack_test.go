@@ -223,16 +223,15 @@ func TestPackMissingToolNamesPackage(t *testing.T) {
 func TestPackBadOptions(t *testing.T) {
 	tree := makeTree(t, time.Unix(0, 0))
 	for name, o := range map[string]sysextbuild.PackOptions{
-		"no dir":            {},
-		"bad name":          {Dir: tree, Name: "a/b"},
-		"name bake refuses": {Dir: tree, Name: "my+ext"}, // one rule: sysext.ValidName
-		"bad os":            {Dir: tree, OS: "Flat Car"},
-		"bad arch":          {Dir: tree, Arch: "mips"},
-		"bad format":        {Dir: tree, Format: "zip"},
-		"neg epoch":         {Dir: tree, Epoch: -1},
-		"ext size sq":       {Dir: tree, ExtFSSize: 1 << 20},
-		"not a dir":         {Dir: filepath.Join(tree, "usr/bin/hello")},
-		"out in tree":       {Dir: tree, Output: filepath.Join(tree, "x.raw")},
+		"no dir":      {},
+		"bad name":    {Dir: tree, Name: "a/b"},
+		"bad os":      {Dir: tree, OS: "Flat Car"},
+		"bad arch":    {Dir: tree, Arch: "mips"},
+		"bad format":  {Dir: tree, Format: "zip"},
+		"neg epoch":   {Dir: tree, Epoch: -1},
+		"ext size sq": {Dir: tree, ExtFSSize: 1 << 20},
+		"not a dir":   {Dir: filepath.Join(tree, "usr/bin/hello")},
+		"out in tree": {Dir: tree, Output: filepath.Join(tree, "x.raw")},
 	} {
 		if o.Output == "" {
 			o.Output = filepath.Join(t.TempDir(), "x.raw")
