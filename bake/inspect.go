@@ -68,6 +68,9 @@ type Inspection struct {
 	// its active-oem-ID markers (the OEM sysext Flatcar enables).
 	OEMSysexts []OEMSysextInfo `json:"oem_sysexts"`
 	ActiveOEM  []string        `json:"active_oem"`
+	// OEMError says why OEM could not be listed (e.g. btrfs-progs
+	// missing); the rest of the inspection stands.
+	OEMError string `json:"oem_error,omitempty"`
 }
 
 // notRawDisk names a disk image format that is not a raw disk (or a
@@ -237,11 +240,11 @@ func Inspect(ctx context.Context, image string) (*Inspection, error) {
 	}
 	if oemFS == partitions.FSBtrfs {
 		ed, err := openOEM()
-		if err != nil {
-			return nil, fmt.Errorf("reading the image's OEM partition: %w", err)
+		if err == nil {
+			err = inspectOEM(ed, in)
 		}
-		if err := inspectOEM(ed, in); err != nil {
-			return nil, err
+		if err != nil {
+			in.OEMError = fmt.Sprintf("reading the image's OEM partition: %v", err)
 		}
 	}
 	return in, nil

@@ -54,6 +54,9 @@ func TestInspectOEM(t *testing.T) {
 	if got["/sysext/oem-qemu-4593.2.5.raw"] != "oem-qemu _any" || got["/sysext/mine-1.raw"] != "mine flatcar" || len(got) != 2 {
 		t.Errorf("OEM sysexts %v", got)
 	}
+	if in.OEMError != "" {
+		t.Errorf("OEM error: %s", in.OEMError)
+	}
 	if len(in.ActiveOEM) != 1 || in.ActiveOEM[0] != "qemu" {
 		t.Errorf("active OEM %v", in.ActiveOEM)
 	}

@@ -108,7 +108,7 @@ func TestRebakeReplacesAllOfName(t *testing.T) {
 			t.Errorf("replaced %s lacks %s", js, want)
 		}
 	}
-	if !strings.Contains(log2, "replacing the image's c (sysext /etc/extensions/c.raw -> /opt/extensions/c-1.raw): removed ROOT:/opt/extensions/c-1.raw") {
+	if !strings.Contains(log2, "replacing the image's c (sysext linked by /etc/extensions/c.raw to /opt/extensions/c-1.raw): removed ROOT:/opt/extensions/c-1.raw") {
 		t.Errorf("second bake log: %s", log2)
 	}
 
@@ -130,10 +130,10 @@ func TestRebakeReplacesAllOfName(t *testing.T) {
 		t.Errorf("third bake: c -> %q", st.link)
 	}
 	js3, _ := json.Marshal(res3.Replaced)
-	if want := `[{"name":"a","was":["sysext /etc/extensions/a.raw -\u003e /oem/ext/a/a-2-x86-64.raw"],` +
+	if want := `[{"name":"a","was":["sysext linked by /etc/extensions/a.raw to /oem/ext/a/a-2-x86-64.raw"],` +
 		`"removed":["OEM:/ext/a/a-2-x86-64.raw","ROOT:/etc/sysupdate.a.d/a.conf","ROOT:/etc/sysupdate.a.d"],"overwritten":["ROOT:/etc/extensions/a.raw"]},` +
-		`{"name":"c","was":["sysext /etc/extensions/c.raw -\u003e /oem/sysext/c-2.raw"],"removed":["OEM:/sysext/c-2.raw"],"overwritten":["ROOT:/etc/extensions/c.raw"]},` +
-		`{"name":"m","was":["sysext /etc/extensions/m.raw -\u003e /oem/sysext/m-1.raw"],"removed":["OEM:/sysext/m-1.raw"],"overwritten":["ROOT:/etc/extensions/m.raw"]}]`; string(js3) != want {
+		`{"name":"c","was":["sysext linked by /etc/extensions/c.raw to /oem/sysext/c-2.raw"],"removed":["OEM:/sysext/c-2.raw"],"overwritten":["ROOT:/etc/extensions/c.raw"]},` +
+		`{"name":"m","was":["sysext linked by /etc/extensions/m.raw to /oem/sysext/m-1.raw"],"removed":["OEM:/sysext/m-1.raw"],"overwritten":["ROOT:/etc/extensions/m.raw"]}]`; string(js3) != want {
 		t.Errorf("third bake replaced\n%s\nwant\n%s", js3, want)
 	}
 	if debugfsExists(t, img3, "/etc/sysupdate.a.d") {

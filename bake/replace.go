@@ -74,7 +74,8 @@ func readExisting(root partitions.Editor) ([]oldExt, error) {
 // bake installs or masks.
 type Replaced struct {
 	Name string `json:"name"`
-	// Was is what the old entry was: "sysext LINK -> TARGET", "mask",
+	// Was is what the old entry was: "sysext linked by LINK to TARGET",
+	// "mask LINK", "sysext image PATH",
 	// or "sysupdate config" (a conf dir without a link).
 	Was         []string `json:"was"`
 	Removed     []string `json:"removed,omitempty"`     // PART:PATH deleted
@@ -166,7 +167,7 @@ func (bp *bakePlan) replacements(root partitions.Editor, old []oldExt) (replacem
 			case x.Target == "":
 				r.Was = append(r.Was, "sysext image "+x.Entry)
 			default:
-				r.Was = append(r.Was, "sysext "+x.Entry+" -> "+x.Target)
+				r.Was = append(r.Was, "sysext linked by "+x.Entry+" to "+x.Target)
 			}
 			drop(claimKey{PartROOT, x.Entry})
 			if x.image == (claimKey{}) || x.image.path == x.Entry {

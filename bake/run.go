@@ -276,7 +276,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 				partLabel(part), n>>20, free>>20, otherPart(part))
 		}
 	}
-	res := &Result{Arch: string(o.Arch), Masks: o.Masks, Written: []Written{}}
+	res := &Result{Arch: string(o.Arch), Masks: o.Masks, Sysexts: []Installed{}, Written: []Written{}}
 	for _, r := range repl.list {
 		for _, k := range r.removals {
 			if err := editors[k.part].Remove(k.path); err != nil {

@@ -65,7 +65,10 @@ func printInspection(w io.Writer, in *bake.Inspection) {
 		}
 	}
 	fmt.Fprintln(w, "\nOEM sysexts (OEM /sysext):")
-	if len(in.OEMSysexts) == 0 {
+	switch {
+	case in.OEMError != "":
+		fmt.Fprintf(w, "  (%s)\n", in.OEMError)
+	case len(in.OEMSysexts) == 0:
 		fmt.Fprintln(w, "  (none)")
 	}
 	for _, e := range in.OEMSysexts {
