@@ -31,9 +31,10 @@ type PartitionInfo struct {
 	Filesystem string `json:"filesystem"`
 }
 
-// ExtensionInfo is one /etc/extensions entry.
+// ExtensionInfo is one NAME.raw in /etc/extensions or /var/lib/extensions.
 type ExtensionInfo struct {
 	Name    string            `json:"name"`
+	Link    string            `json:"link"` // the entry, e.g. /etc/extensions/NAME.raw
 	Target  string            `json:"target"`
 	Masked  bool              `json:"masked,omitempty"`
 	Release map[string]string `json:"extension_release,omitempty"`
@@ -181,38 +182,43 @@ func Inspect(ctx context.Context, image string) (*Inspection, error) {
 			os.RemoveAll(tmp)
 		}
 	}()
-	ents, err := root.ReadDir("/etc/extensions")
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	for _, e := range ents {
-		if !strings.HasSuffix(e.Name, ".raw") {
-			continue
+	for _, dir := range sysext.Dirs {
+		if dir == "/run/extensions" {
+			continue // a tmpfs at runtime: nothing in ROOT
 		}
-		name := strings.TrimSuffix(e.Name, ".raw")
-		ei := ExtensionInfo{Name: name, Target: e.LinkTarget}
-		switch {
-		case e.LinkTarget == "/dev/null":
-			ei.Masked = true
-			in.Masks = append(in.Masks, name)
-		case e.Mode&fs.ModeSymlink == 0:
-			ei.Target = "/etc/extensions/" + e.Name
-			ei.Release, ei.Error = release(root, ei.Target, name)
-		case strings.HasPrefix(e.LinkTarget, oemMount+"/"):
-			ed, err := openOEM()
-			if err != nil {
-				ei.Error = err.Error()
-				break
-			}
-			ei.Release, ei.Error = release(ed, strings.TrimPrefix(e.LinkTarget, oemMount), name)
-		default:
-			target := e.LinkTarget
-			if !path.IsAbs(target) {
-				target = path.Join("/etc/extensions", target)
-			}
-			ei.Release, ei.Error = release(root, target, name)
+		ents, err := root.ReadDir(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
 		}
-		in.Extensions = append(in.Extensions, ei)
+		for _, e := range ents {
+			if !strings.HasSuffix(e.Name, ".raw") {
+				continue
+			}
+			name := strings.TrimSuffix(e.Name, ".raw")
+			ei := ExtensionInfo{Name: name, Link: path.Join(dir, e.Name), Target: e.LinkTarget}
+			switch {
+			case e.LinkTarget == "/dev/null":
+				ei.Masked = true
+				in.Masks = append(in.Masks, name)
+			case e.Mode&fs.ModeSymlink == 0:
+				ei.Target = ei.Link
+				ei.Release, ei.Error = release(root, ei.Target, name)
+			case strings.HasPrefix(e.LinkTarget, oemMount+"/"):
+				ed, err := openOEM()
+				if err != nil {
+					ei.Error = err.Error()
+					break
+				}
+				ei.Release, ei.Error = release(ed, strings.TrimPrefix(e.LinkTarget, oemMount), name)
+			default:
+				target := e.LinkTarget
+				if !path.IsAbs(target) {
+					target = path.Join(dir, target)
+				}
+				ei.Release, ei.Error = release(root, target, name)
+			}
+			in.Extensions = append(in.Extensions, ei)
+		}
 	}
 	dirs, err := root.ReadDir("/etc")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -29,9 +29,12 @@ func TestInspectOEM(t *testing.T) {
 	f := newFixture(t, testimage.Options{OEMFiles: map[string]string{
 		"sysext/oem-qemu-4593.2.5.raw": string(data), "sysext/active-oem-qemu": "", "grub.cfg": "set oem_id=qemu\n"}})
 	mine := f.sysext(t, "mine-1.raw", "mine", flatcarRelease)
+	v := f.sysext(t, "v-1.raw", "v", flatcarRelease)
+	vconf := filepath.Join(f.dir, "v.conf")
+	os.WriteFile(vconf, []byte("[Target]\nCurrentSymlink=/var/lib/extensions/v.raw\n"), 0o644)
 	oem, _ := bake.ParseTarget("oem:/sysext/")
 	res, err := bake.Run(context.Background(), bake.Options{Image: f.image, OutputDir: f.out, Target: oem, Arch: flatcar.ArchX86_64,
-		Sysexts: []bake.Sysext{{Name: "mine", File: mine}}})
+		Sysexts: []bake.Sysext{{Name: "mine", File: mine}, {Name: "v", File: v, Conf: vconf}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +54,15 @@ func TestInspectOEM(t *testing.T) {
 	for _, e := range in.OEMSysexts {
 		got[e.Path] = e.Name + " " + e.Release["ID"] + e.Error
 	}
-	if got["/sysext/oem-qemu-4593.2.5.raw"] != "oem-qemu _any" || got["/sysext/mine-1.raw"] != "mine flatcar" || len(got) != 2 {
+	if got["/sysext/oem-qemu-4593.2.5.raw"] != "oem-qemu _any" || got["/sysext/mine-1.raw"] != "mine flatcar" || got["/sysext/v-1.raw"] != "v flatcar" || len(got) != 3 {
 		t.Errorf("OEM sysexts %v", got)
+	}
+	links := map[string]string{}
+	for _, e := range in.Extensions {
+		links[e.Link] = e.Target + " " + e.Release["ID"] + e.Error
+	}
+	if links["/etc/extensions/mine.raw"] != "/oem/sysext/mine-1.raw flatcar" || links["/var/lib/extensions/v.raw"] != "/oem/sysext/v-1.raw flatcar" || len(links) != 2 {
+		t.Errorf("extensions %v", links)
 	}
 	if in.OEMError != "" {
 		t.Errorf("OEM error: %s", in.OEMError)

@@ -50,18 +50,18 @@ func printInspection(w io.Writer, in *bake.Inspection) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d MiB\t%s\n", p.Number, p.Label, p.Type, p.Start, p.Size>>20, p.Filesystem)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nExtensions (/etc/extensions):")
+	fmt.Fprintln(w, "\nExtensions (/etc/extensions, /var/lib/extensions):")
 	if len(in.Extensions) == 0 {
 		fmt.Fprintln(w, "  (none)")
 	}
 	for _, e := range in.Extensions {
 		switch {
 		case e.Masked:
-			fmt.Fprintf(w, "  %s.raw -> /dev/null (masked)\n", e.Name)
+			fmt.Fprintf(w, "  %s -> /dev/null (masked)\n", e.Link)
 		case e.Error != "":
-			fmt.Fprintf(w, "  %s.raw -> %s (%s)\n", e.Name, e.Target, e.Error)
+			fmt.Fprintf(w, "  %s -> %s (%s)\n", e.Link, e.Target, e.Error)
 		default:
-			fmt.Fprintf(w, "  %s.raw -> %s [%s]\n", e.Name, e.Target, releaseLine(e.Release))
+			fmt.Fprintf(w, "  %s -> %s [%s]\n", e.Link, e.Target, releaseLine(e.Release))
 		}
 	}
 	fmt.Fprintln(w, "\nOEM sysexts (OEM /sysext):")
