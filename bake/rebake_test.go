@@ -131,13 +131,13 @@ func TestRebakeReplacesAllOfName(t *testing.T) {
 	}
 	js3, _ := json.Marshal(res3.Replaced)
 	if want := `[{"name":"a","was":["sysext linked by /etc/extensions/a.raw to /oem/ext/a/a-2-x86-64.raw"],` +
-		`"removed":["OEM:/ext/a/a-2-x86-64.raw","ROOT:/etc/sysupdate.a.d/a.conf","ROOT:/etc/sysupdate.a.d"],"overwritten":["ROOT:/etc/extensions/a.raw"]},` +
+		`"removed":["OEM:/ext/a/a-2-x86-64.raw","ROOT:/etc/sysupdate.a.d/a.conf","ROOT:/etc/sysupdate.a.d","ROOT:/etc/sysupdate.d/noop.conf"],"overwritten":["ROOT:/etc/extensions/a.raw"]},` +
 		`{"name":"c","was":["sysext linked by /etc/extensions/c.raw to /oem/sysext/c-2.raw"],"removed":["OEM:/sysext/c-2.raw"],"overwritten":["ROOT:/etc/extensions/c.raw"]},` +
 		`{"name":"m","was":["sysext linked by /etc/extensions/m.raw to /oem/sysext/m-1.raw"],"removed":["OEM:/sysext/m-1.raw"],"overwritten":["ROOT:/etc/extensions/m.raw"]}]`; string(js3) != want {
 		t.Errorf("third bake replaced\n%s\nwant\n%s", js3, want)
 	}
-	if debugfsExists(t, img3, "/etc/sysupdate.a.d") {
-		t.Error("third bake left a's sysupdate config dir")
+	if debugfsExists(t, img3, "/etc/sysupdate.a.d") || debugfsExists(t, img3, "/etc/sysupdate.d/noop.conf") {
+		t.Error("third bake left a's sysupdate config dir or the orphaned noop.conf")
 	}
 }
 

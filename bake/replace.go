@@ -220,7 +220,53 @@ func (bp *bakePlan) replacements(root partitions.Editor, old []oldExt) (replacem
 			rs.list = append(rs.list, r)
 		}
 	}
+	if err := rs.dropOrphanNoop(root, bp); err != nil {
+		return rs, err
+	}
 	return rs, nil
+}
+
+// dropOrphanNoop removes /etc/sysupdate.d/noop.conf when the replaced
+// confs were the image's last /etc/sysupdate.NAME.d and the bake writes
+// none: it exists only to let systemd-sysupdate run beside them. A
+// noop.conf that is not the one bake-os writes is left alone.
+func (rs *replacements) dropOrphanNoop(root partitions.Editor, bp *bakePlan) error {
+	if bp.Noop || len(rs.list) == 0 {
+		return nil
+	}
+	var owner *replacement // the replacement that removed a conf dir
+	for i := range rs.list {
+		for _, k := range rs.list[i].removals {
+			if owner == nil && strings.HasPrefix(k.path, "/etc/sysupdate.") && path.Dir(k.path) == "/etc" {
+				owner = &rs.list[i]
+			}
+		}
+	}
+	if owner == nil {
+		return nil
+	}
+	ents, err := root.ReadDir("/etc")
+	if err != nil {
+		return fmt.Errorf("reading the image's /etc: %w", err)
+	}
+	for _, e := range ents {
+		k := claimKey{PartROOT, "/etc/" + e.Name}
+		if e.Mode.IsDir() && strings.HasPrefix(e.Name, "sysupdate.") && strings.HasSuffix(e.Name, ".d") && e.Name != "sysupdate.d" && !rs.old[k] {
+			return nil // another extension's confs remain
+		}
+	}
+	noop := claimKey{PartROOT, NoopConfPath}
+	if fi, err := root.Stat(NoopConfPath); err != nil || !fi.Mode.IsRegular() || fi.Size != int64(len(sysext.NoopConf)) {
+		return nil
+	}
+	data, err := readAll(root, NoopConfPath)
+	if err != nil || data != sysext.NoopConf {
+		return nil
+	}
+	owner.Removed = append(owner.Removed, noop.String())
+	owner.removals = append(owner.removals, noop)
+	rs.old[noop] = true
+	return nil
 }
 
 // remask reports a mask baked over the same mask: nothing to say.
