@@ -102,7 +102,7 @@ func ParseTarget(s string) (Target, error) {
 	}
 	dir = path.Clean(dir)
 	if _, ok := inPartition(part, dir); part == PartROOT && !ok {
-		return Target{}, fmt.Errorf("--install_to %q: %s in ROOT is hidden on a running Flatcar (USR-A or the boot partition is mounted there): use root:/opt/extensions/", s, dir)
+		return Target{}, fmt.Errorf("--install_to %q: %s in ROOT is hidden on a running Flatcar (another filesystem is mounted there): use root:/opt/extensions/", s, dir)
 	}
 	return Target{Part: part, Dir: dir}, nil
 }

@@ -73,8 +73,10 @@ func FuzzParseTarget(f *testing.F) {
 		if !path.IsAbs(d) || path.Clean(d) != d || hasDotDot(d) || strings.ContainsAny(d, "\"\\\x00\n\r\t") {
 			t.Fatalf("dir %q", d)
 		}
-		if tg.Part == bake.PartROOT && (d == "/usr" || strings.HasPrefix(d, "/usr/") || d == "/boot" || strings.HasPrefix(d, "/boot/")) {
-			t.Fatalf("ROOT dir %q is hidden at runtime", d)
+		for _, h := range []string{"/usr", "/boot", "/oem", "/run", "/tmp", "/proc", "/sys", "/dev"} {
+			if tg.Part == bake.PartROOT && (d == h || strings.HasPrefix(d, h+"/")) {
+				t.Fatalf("ROOT dir %q is hidden at runtime", d)
+			}
 		}
 		again, err := bake.ParseTarget(tg.String())
 		if err != nil || again != tg {

@@ -29,14 +29,20 @@ const oemMount = "/oem"
 // NoopConfPath is where a bake with sysupdate configs puts noop.conf.
 const NoopConfPath = "/etc/sysupdate.d/noop.conf"
 
+// hiddenInROOT are ROOT directories another filesystem covers on a
+// running Flatcar: USR-A, the boot partition, OEM, and the kernel's and
+// systemd's tmpfs and pseudo filesystems. Files baked there are invisible.
+var hiddenInROOT = []string{"/usr", "/boot", oemMount, "/run", "/tmp", "/proc", "/sys", "/dev"}
+
 // inPartition maps an absolute path of the running system to a path inside
-// the partition part, or reports that it lies elsewhere.
+// the partition part, or reports that it lies elsewhere (or, for ROOT,
+// where another filesystem hides it).
 func inPartition(part, p string) (string, bool) {
 	p = path.Clean(p)
-	underOEM := p == oemMount || strings.HasPrefix(p, oemMount+"/")
+	under := func(dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 	switch part {
 	case PartOEM:
-		if !underOEM {
+		if !under(oemMount) {
 			return "", false
 		}
 		rel := strings.TrimPrefix(p, oemMount)
@@ -45,8 +51,10 @@ func inPartition(part, p string) (string, bool) {
 		}
 		return rel, true
 	default:
-		if underOEM || p == "/usr" || strings.HasPrefix(p, "/usr/") || p == "/boot" || strings.HasPrefix(p, "/boot/") {
-			return "", false
+		for _, d := range hiddenInROOT {
+			if under(d) {
+				return "", false
+			}
 		}
 		return p, true
 	}

@@ -113,7 +113,7 @@ func TestParseArgs(t *testing.T) {
 			t.Errorf("ParseTarget(%q) = %v %v", in, tg, err)
 		}
 	}
-	for _, bad := range []string{"usr:/x", "root:rel", "root:/a/../b", "root", "root:/usr/lib/extensions", "root:/a\"b"} {
+	for _, bad := range []string{"usr:/x", "root:rel", "root:/a/../b", "root", "root:/usr/lib/extensions", "root:/a\"b", "root:/run/extensions", "root:/tmp", "root:/oem/x"} {
 		if _, err := bake.ParseTarget(bad); err == nil {
 			t.Errorf("ParseTarget(%q) accepted", bad)
 		}
