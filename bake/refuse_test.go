@@ -56,7 +56,7 @@ func TestRefusals(t *testing.T) {
 		{"no release", bake.Options{Sysexts: []bake.Sysext{{Name: "norelease", File: noRelease}}}, "extension-release.norelease"},
 		{"missing file", bake.Options{Sysexts: []bake.Sysext{{Name: "gone", File: filepath.Join(f.dir, "gone.raw")}}}, "does not exist"},
 		{"not a sysext", bake.Options{Sysexts: []bake.Sysext{{Name: "junk", File: notImage}}}, "not a sysext image"},
-		{"mask dup", bake.Options{Sysexts: []bake.Sysext{{Name: "good", File: good}}, Masks: []string{"good"}}, "duplicate NAME"},
+		{"mask dup", bake.Options{Sysexts: []bake.Sysext{{Name: "good", File: good}}, Masks: []string{"good"}}, "--mask good: duplicate NAME: it and sysext good are both /etc/extensions/good.raw"},
 		{"mask name", bake.Options{Masks: []string{"../x"}}, "invalid sysext name"},
 		{"no space", bake.Options{Target: oem, Sysexts: []bake.Sysext{{Name: "huge", File: huge}}}, "not enough free space in the OEM partition"},
 		{"truncated", bake.Options{Image: truncated, Sysexts: []bake.Sysext{{Name: "good", File: good}}}, "truncated"},

@@ -193,18 +193,18 @@ func checkOutput(input, out string) error {
 }
 
 func checkMasks(masks []string, sysexts []Sysext) error {
-	seen := map[string]bool{}
+	seen := map[string]string{}
 	for _, s := range sysexts {
-		seen[s.Name] = true
+		seen[s.Name] = "sysext " + s.Name
 	}
 	for _, m := range masks {
 		if err := sysext.ValidName(m); err != nil {
 			return fmt.Errorf("--mask: %w", err)
 		}
-		if seen[m] {
-			return fmt.Errorf("--mask %s: duplicate NAME %q (also a sysext or mask)", m, m)
+		if other, ok := seen[m]; ok {
+			return fmt.Errorf("--mask %s: duplicate NAME: it and %s are both %s", m, other, linkPath(m))
 		}
-		seen[m] = true
+		seen[m] = "--mask " + m
 	}
 	return nil
 }
