@@ -17,6 +17,9 @@ type Sysext struct {
 	Name string // extension name: /etc/extensions/NAME.raw
 	File string // local path of the image
 	Conf string // local path of NAME.conf, or ""
+	// ConfFrom says where Conf was found, for the log and --json: "next
+	// to FILE", "in the current directory" or "downloaded with FILE".
+	ConfFrom string
 	// RemoteFile is FILE as given, the name to download from the bakery
 	// with Remote.Sysexts.
 	RemoteFile string
@@ -45,10 +48,14 @@ func ParseSysextArgs(args []string, dir string) ([]Sysext, error) {
 		if !filepath.IsAbs(file) {
 			file = filepath.Join(dir, file)
 		}
+		file = filepath.Clean(file)
 		s := Sysext{Name: name, File: file, RemoteFile: remote}
-		for _, c := range []string{filepath.Join(filepath.Dir(file), name+".conf"), filepath.Join(dir, name+".conf")} {
-			if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() {
-				s.Conf = c
+		for _, c := range []struct{ path, from string }{
+			{filepath.Join(filepath.Dir(file), name+".conf"), "next to " + filepath.Base(file)},
+			{filepath.Join(dir, name+".conf"), "in the current directory"},
+		} {
+			if st, err := os.Stat(c.path); err == nil && st.Mode().IsRegular() {
+				s.Conf, s.ConfFrom = c.path, c.from
 				break
 			}
 		}
@@ -90,8 +97,20 @@ func ParseTarget(s string) (Target, error) {
 			return Target{}, fmt.Errorf("--install_to %q: directory must not contain '..'", s)
 		}
 	}
-	return Target{Part: part, Dir: path.Clean(dir)}, nil
+	if strings.IndexFunc(dir, badPathRune) >= 0 {
+		return Target{}, fmt.Errorf("--install_to %q: directory must not contain control characters, quotes or backslashes", s)
+	}
+	dir = path.Clean(dir)
+	if _, ok := inPartition(part, dir); part == PartROOT && !ok {
+		return Target{}, fmt.Errorf("--install_to %q: %s in ROOT is hidden on a running Flatcar (another filesystem is mounted there): use root:/opt/extensions/", s, dir)
+	}
+	return Target{Part: part, Dir: dir}, nil
 }
+
+// badPathRune is a character no path bake-os writes may hold: debugfs
+// and sysupdate configs cannot carry control characters, quotes or
+// backslashes faithfully.
+func badPathRune(r rune) bool { return r < 0x20 || r == 0x7f || r == '"' || r == '\\' }
 
 // String formats the target as PART:DIR/.
 func (t Target) String() string { return t.Part + ":" + strings.TrimSuffix(t.Dir, "/") + "/" }

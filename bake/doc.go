@@ -19,4 +19,13 @@
 //     CurrentSymlink= (default /etc/extensions/NAME.raw). The config is
 //     installed as /etc/sysupdate.NAME.d/NAME.conf, plus
 //     /etc/sysupdate.d/noop.conf so systemd-sysupdate runs cleanly.
+//
+// plan (plan.go) decides every path before the first write and gives each
+// one owner: two inputs claiming a path, a path inside another's file, an
+// image in a directory systemd-sysext reads, or a CurrentSymlink= that is
+// not NAME.raw in /etc/extensions or /var/lib/extensions are refused.
+// install (run.go, replace.go) then reads the image's own /etc/extensions:
+// an old sysext or mask under a baked NAME is replaced with all of its
+// files (link, image, /etc/sysupdate.NAME.d), and any other path the bake
+// would overwrite is refused.
 package bake

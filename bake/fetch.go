@@ -37,6 +37,9 @@ func resolveRemote(ctx context.Context, o *Options) (*fetch.ReleaseRef, error) {
 				return nil, fmt.Errorf("fetching sysext %s: %w", s.Name, err)
 			}
 			o.Sysexts[i].File, o.Sysexts[i].Conf = got.RawPath, got.ConfPath
+			if got.ConfPath != "" {
+				o.Sysexts[i].ConfFrom = "downloaded with " + s.RemoteFile
+			}
 		}
 	}
 	if o.Image != "" || !r.Image {

@@ -56,7 +56,7 @@ func TestRefusals(t *testing.T) {
 		{"no release", bake.Options{Sysexts: []bake.Sysext{{Name: "norelease", File: noRelease}}}, "extension-release.norelease"},
 		{"missing file", bake.Options{Sysexts: []bake.Sysext{{Name: "gone", File: filepath.Join(f.dir, "gone.raw")}}}, "does not exist"},
 		{"not a sysext", bake.Options{Sysexts: []bake.Sysext{{Name: "junk", File: notImage}}}, "not a sysext image"},
-		{"mask dup", bake.Options{Sysexts: []bake.Sysext{{Name: "good", File: good}}, Masks: []string{"good"}}, "duplicate NAME"},
+		{"mask dup", bake.Options{Sysexts: []bake.Sysext{{Name: "good", File: good}}, Masks: []string{"good"}}, "--mask good: duplicate NAME: it and sysext good are both /etc/extensions/good.raw"},
 		{"mask name", bake.Options{Masks: []string{"../x"}}, "invalid sysext name"},
 		{"no space", bake.Options{Target: oem, Sysexts: []bake.Sysext{{Name: "huge", File: huge}}}, "not enough free space in the OEM partition"},
 		{"truncated", bake.Options{Image: truncated, Sysexts: []bake.Sysext{{Name: "good", File: good}}}, "truncated"},
@@ -99,7 +99,7 @@ func TestParseArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got[0].File != filepath.Join(dir, "sub/a-1.raw") || got[0].Conf != filepath.Join(dir, "a.conf") || got[1].File != "/abs/b.raw" || got[1].Conf != "" {
+	if got[0].File != filepath.Join(dir, "sub/a-1.raw") || got[0].Conf != filepath.Join(dir, "a.conf") || got[0].ConfFrom != "in the current directory" || got[1].File != "/abs/b.raw" || got[1].Conf != "" {
 		t.Errorf("%+v", got)
 	}
 	for _, bad := range [][]string{{"noname"}, {":x.raw"}, {"a/b:x.raw"}, {"..:x"}, {"a:x", "a:y"}} {
@@ -113,7 +113,7 @@ func TestParseArgs(t *testing.T) {
 			t.Errorf("ParseTarget(%q) = %v %v", in, tg, err)
 		}
 	}
-	for _, bad := range []string{"usr:/x", "root:rel", "root:/a/../b", "root"} {
+	for _, bad := range []string{"usr:/x", "root:rel", "root:/a/../b", "root", "root:/usr/lib/extensions", "root:/a\"b", "root:/run/extensions", "root:/tmp", "root:/oem/x"} {
 		if _, err := bake.ParseTarget(bad); err == nil {
 			t.Errorf("ParseTarget(%q) accepted", bad)
 		}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/flatcar"
@@ -64,6 +63,10 @@ type Installed struct {
 	Link       string `json:"link"`
 	LinkTarget string `json:"link_target"`
 	Conf       string `json:"sysupdate_conf,omitempty"`
+	// ConfSource is the local file the sysupdate config was read from,
+	// ConfFrom where it was found (next to FILE, current directory).
+	ConfSource string `json:"sysupdate_conf_source,omitempty"`
+	ConfFrom   string `json:"sysupdate_conf_found,omitempty"`
 	SHA256     string `json:"sha256"`
 	Size       int64  `json:"size"`
 }
@@ -75,6 +78,19 @@ type Result struct {
 	Arch      string      `json:"arch"`
 	Sysexts   []Installed `json:"sysexts"`
 	Masks     []string    `json:"masks,omitempty"`
+	// Replaced lists the sysexts and masks the image already had under
+	// a baked NAME, and what of them was removed or overwritten.
+	Replaced []Replaced `json:"replaced,omitempty"`
+	// Written is every path the bake wrote into the image, in order.
+	Written []Written `json:"written"`
+}
+
+// Written is one path a bake wrote.
+type Written struct {
+	Partition  string `json:"partition"` // ROOT or OEM
+	Path       string `json:"path"`
+	Kind       string `json:"kind"` // image, link, sysupdate-config, noop-config, mask
+	LinkTarget string `json:"link_target,omitempty"`
 }
 
 // Run bakes. Every input is checked before the first write; the output is
@@ -143,13 +159,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	placements, err := plan(o.Sysexts, o.Target, func(m string) { log.Warn(m) })
+	bp, err := plan(o, version, log)
 	if err != nil {
 		return nil, err
-	}
-	for i := range placements {
-		st, _ := os.Stat(placements[i].File)
-		placements[i].Size = st.Size()
 	}
 
 	work, disk, err := WorkingCopy(ctx, o.Image, o.OutputDir, o.Workers, o.Reporter)
@@ -175,7 +187,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 	}
-	res, err := install(ctx, work, disk, placements, o)
+	res, err := install(ctx, work, disk, bp, o)
 	if err != nil {
 		return nil, err
 	}
@@ -291,24 +303,31 @@ func checkOutput(input string, outputs []string) error {
 }
 
 func checkMasks(masks []string, sysexts []Sysext) error {
-	seen := map[string]bool{}
+	seen := map[string]string{}
 	for _, s := range sysexts {
-		seen[s.Name] = true
+		seen[s.Name] = "sysext " + s.Name
 	}
 	for _, m := range masks {
 		if err := sysext.ValidName(m); err != nil {
 			return fmt.Errorf("--mask: %w", err)
 		}
-		if seen[m] {
-			return fmt.Errorf("--mask %s: duplicate NAME %q (also a sysext or mask)", m, m)
+		if other, ok := seen[m]; ok {
+			return fmt.Errorf("--mask %s: duplicate NAME: it and %s are both %s", m, other, linkPath(m))
 		}
-		seen[m] = true
+		seen[m] = "--mask " + m
 	}
 	return nil
 }
 
-// install does the writes into the working copy.
-func install(ctx context.Context, work string, disk *gpt.Disk, placements []Placement, o Options) (*Result, error) {
+// install does the writes into the working copy: it reads what the image
+// already has, refuses to overwrite anything that is not the old version
+// of a sysext or mask being replaced, removes those old versions, then
+// writes the plan.
+func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o Options) (*Result, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	rootPart, err := disk.ByLabel(flatcar.LabelROOT)
 	if err != nil {
 		return nil, err
@@ -324,11 +343,19 @@ func install(ctx context.Context, work string, disk *gpt.Disk, placements []Plac
 	}
 	defer root.Close()
 	editors := map[string]partitions.Editor{PartROOT: root}
+	old, err := readExisting(root)
+	if err != nil {
+		return nil, err
+	}
+	repl, err := bp.replacements(root, old)
+	if err != nil {
+		return nil, err
+	}
 	need := map[string]int64{}
-	for _, p := range placements {
+	for _, p := range bp.Placements {
 		need[p.Part] += p.Size
 	}
-	if need[PartOEM] > 0 {
+	if need[PartOEM] > 0 || repl.touches(PartOEM) {
 		oemPart, err := disk.ByLabel(flatcar.LabelOEM)
 		if err != nil {
 			return nil, err
@@ -345,6 +372,9 @@ func install(ctx context.Context, work string, disk *gpt.Disk, placements []Plac
 		defer oem.Close()
 		editors[PartOEM] = oem
 	}
+	if err := bp.checkExisting(editors, old, repl); err != nil {
+		return nil, err
+	}
 	for part, n := range need {
 		free, err := editors[part].FreeBytes()
 		if err != nil {
@@ -356,36 +386,52 @@ func install(ctx context.Context, work string, disk *gpt.Disk, placements []Plac
 				partLabel(part), n>>20, free>>20, otherPart(part))
 		}
 	}
-	res := &Result{Arch: string(o.Arch), Masks: o.Masks}
+	res := &Result{Arch: string(o.Arch), Masks: o.Masks, Sysexts: []Installed{}, Written: []Written{}}
+	for _, r := range repl.list {
+		for _, k := range r.removals {
+			if err := editors[k.part].Remove(k.path); err != nil {
+				return nil, fmt.Errorf("replacing %s: %w", r.Name, err)
+			}
+		}
+		log.Warn(r.summary())
+		res.Replaced = append(res.Replaced, r.Replaced)
+	}
 	rep := progress.OrNop(o.Reporter)
-	for _, p := range placements {
+	wrote := func(part, p, kind, target string) {
+		res.Written = append(res.Written, Written{Partition: partLabel(part), Path: p, Kind: kind, LinkTarget: target})
+	}
+	for _, p := range bp.Placements {
 		ed := editors[p.Part]
 		sum, err := writeImage(ed, p, rep)
 		if err != nil {
 			return nil, fmt.Errorf("installing sysext %s: %w", p.Name, err)
 		}
+		wrote(p.Part, p.Path, "image", "")
 		if err := root.Symlink(p.LinkTarget, p.Link); err != nil {
 			return nil, fmt.Errorf("linking sysext %s: %w", p.Name, err)
 		}
+		wrote(PartROOT, p.Link, "link", p.LinkTarget)
 		if p.Conf != "" {
 			if err := writeLocal(root, p.Conf, p.ConfDest); err != nil {
 				return nil, fmt.Errorf("installing sysupdate config of %s: %w", p.Name, err)
 			}
+			wrote(PartROOT, p.ConfDest, "sysupdate-config", "")
 		}
 		res.Sysexts = append(res.Sysexts, Installed{Name: p.Name, Partition: partLabel(p.Part), Path: p.Path,
-			Link: p.Link, LinkTarget: p.LinkTarget, Conf: p.ConfDest, SHA256: sum, Size: p.Size})
+			Link: p.Link, LinkTarget: p.LinkTarget, Conf: p.ConfDest, ConfSource: p.Conf, ConfFrom: p.ConfFrom,
+			SHA256: sum, Size: p.Size})
 	}
-	if anyConf(placements) {
-		if err := root.WriteFile("/etc/sysupdate.d/noop.conf", stringsReader(sysext.NoopConf), 0o644); err != nil {
+	if bp.Noop {
+		if err := root.WriteFile(NoopConfPath, stringsReader(sysext.NoopConf), 0o644); err != nil {
 			return nil, fmt.Errorf("installing noop.conf: %w", err)
 		}
+		wrote(PartROOT, NoopConfPath, "noop-config", "")
 	}
-	masks := append([]string(nil), o.Masks...)
-	sort.Strings(masks)
-	for _, m := range masks {
-		if err := root.Symlink("/dev/null", "/etc/extensions/"+m+".raw"); err != nil {
+	for _, m := range bp.Masks {
+		if err := root.Symlink("/dev/null", linkPath(m)); err != nil {
 			return nil, fmt.Errorf("masking %s: %w", m, err)
 		}
+		wrote(PartROOT, linkPath(m), "mask", "/dev/null")
 	}
 	// OEM first: its rebuild is the step most likely to fail.
 	if oem, ok := editors[PartOEM]; ok {
@@ -427,15 +473,6 @@ func writeLocal(ed partitions.Editor, src, dst string) error {
 	}
 	defer f.Close()
 	return ed.WriteFile(dst, f, 0o644)
-}
-
-func anyConf(ps []Placement) bool {
-	for _, p := range ps {
-		if p.Conf != "" {
-			return true
-		}
-	}
-	return false
 }
 
 func partLabel(part string) string {

@@ -130,6 +130,26 @@ func (b *dirTree) Symlink(target, p string) error {
 	return nil
 }
 
+// Remove implements Editor. It never follows a symlink: a parent that is
+// one (the tree comes from an untrusted image) is an error.
+func (b *dirTree) Remove(p string) error {
+	l, err := b.local(p)
+	if err != nil {
+		return err
+	}
+	c := path.Clean("/" + p)
+	for d := path.Dir(c); d != "/"; d = path.Dir(d) {
+		if fi, err := os.Lstat(filepath.Join(b.root, filepath.FromSlash(d))); err == nil && !fi.IsDir() {
+			return fmt.Errorf("removing %s: %s is not a directory", p, d)
+		}
+	}
+	if err := os.Remove(l); err != nil {
+		return fmt.Errorf("removing %s: %w", p, err)
+	}
+	b.changed()
+	return nil
+}
+
 // Chmod implements Editor.
 func (b *dirTree) Chmod(p string, perm fs.FileMode) error {
 	l, err := b.local(p)

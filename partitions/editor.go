@@ -36,6 +36,9 @@ type Editor interface {
 	// Symlink makes path a symlink to target, replacing an existing
 	// entry; missing parents are made 0755.
 	Symlink(target, path string) error
+	// Remove deletes a file, a symlink (not its target) or an empty
+	// directory.
+	Remove(path string) error
 	Chmod(path string, perm fs.FileMode) error
 	Chown(path string, uid, gid int) error
 	// Open reads a regular file.

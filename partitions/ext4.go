@@ -221,6 +221,38 @@ func (e *Ext4) remove(p string) error {
 	return nil
 }
 
+// Remove implements Editor.
+func (e *Ext4) Remove(p string) error {
+	p = path.Clean("/" + p)
+	fi, err := e.Stat(p)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode.IsDir() {
+		return e.remove(p)
+	}
+	list, err := e.ReadDir(p)
+	if err != nil {
+		return err
+	}
+	if len(list) > 0 {
+		return fmt.Errorf("removing %s: directory not empty", p)
+	}
+	if err := e.queue("rmdir %s", p); err != nil {
+		return err
+	}
+	delete(e.dirs, p)
+	dir, name := path.Dir(p), path.Base(p)
+	cached := e.dirs[dir]
+	for i := range cached {
+		if cached[i].Name == name {
+			e.dirs[dir] = append(cached[:i:i], cached[i+1:]...)
+			break
+		}
+	}
+	return nil
+}
+
 // WriteFile implements Editor. debugfs reads from a local file: an
 // *os.File source is used in place, anything else is spooled first.
 func (e *Ext4) WriteFile(p string, src io.Reader, perm fs.FileMode) error {

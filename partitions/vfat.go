@@ -47,6 +47,7 @@ func (v *VFAT) MkdirAll(string, fs.FileMode) error             { return ErrReadO
 func (v *VFAT) WriteFile(string, io.Reader, fs.FileMode) error { return ErrReadOnly }
 func (v *VFAT) Symlink(string, string) error                   { return ErrReadOnly }
 func (v *VFAT) Chmod(string, fs.FileMode) error                { return ErrReadOnly }
+func (v *VFAT) Remove(string) error                            { return ErrReadOnly }
 func (v *VFAT) Chown(string, int, int) error                   { return ErrReadOnly }
 func (v *VFAT) Commit(context.Context) error                   { return nil }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"strings"
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/osrelease"
@@ -16,13 +17,16 @@ const ReleaseDir = "usr/lib/extension-release.d"
 // ReleasePath is the extension-release file a sysext named name must carry.
 func ReleasePath(name string) string { return ReleaseDir + "/extension-release." + name }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// ValidName checks a sysext name: [A-Za-z0-9._-]+, not "." or "..", and
-// without "..".
+// ValidName checks a sysext name, the one rule for every command that
+// names an extension (bake, --mask, sysext pack and the builders): it
+// becomes NAME.raw, extension-release.NAME and /etc/sysupdate.NAME.d, so
+// it is letters, digits, '.', '_' and '-', starting with a letter or
+// digit, without "..".
 func ValidName(name string) error {
-	if !nameRE.MatchString(name) || name == "." || name == ".." || regexp.MustCompile(`\.\.`).MatchString(name) {
-		return fmt.Errorf("invalid sysext name %q: use letters, digits, '.', '_' and '-' only (no '/' or '..')", name)
+	if !nameRE.MatchString(name) || strings.Contains(name, "..") {
+		return fmt.Errorf("invalid sysext name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit (no '/' or '..')", name)
 	}
 	return nil
 }
@@ -72,11 +76,11 @@ func Compatible(rel *osrelease.Release, h Host) error {
 		return nil
 	}
 	if id != h.ID {
-		return fmt.Errorf("ID=%s does not match the host's ID=%s (use ID=_any or ID=%s)", id, h.ID, h.ID)
+		return fmt.Errorf("ID=%s does not match the image's ID=%s (use ID=_any or ID=%s)", id, h.ID, h.ID)
 	}
 	if lvl, ok := rel.Lookup("SYSEXT_LEVEL"); ok && lvl != "" {
 		if lvl != h.SysextLevel {
-			return fmt.Errorf("SYSEXT_LEVEL=%s does not match the host's SYSEXT_LEVEL=%s", lvl, h.SysextLevel)
+			return fmt.Errorf("SYSEXT_LEVEL=%s does not match the image's SYSEXT_LEVEL=%s", lvl, h.SysextLevel)
 		}
 		return nil
 	}

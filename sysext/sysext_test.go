@@ -104,7 +104,7 @@ func TestValidName(t *testing.T) {
 			t.Errorf("%s: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", ".", "..", "a/b", "a..b", "x y", "é"} {
+	for _, bad := range []string{"", ".", "..", "a/b", "a..b", "x y", "é", "my+ext", "a@b", ".hidden", "-x", "_x"} {
 		if err := sysext.ValidName(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

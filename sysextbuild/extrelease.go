@@ -7,6 +7,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/osrelease"
+	"github.com/bake-os/bake-os/sysext"
 )
 
 // AnyOS is the extension-release ID that matches every host OS.
@@ -171,19 +172,11 @@ func validOSID(id string) error {
 	return nil
 }
 
-// validExtName checks an extension name: it becomes a file name
-// (extension-release.NAME, NAME.raw, NAME.conf) and a pseudo-file path, so
-// only letters, digits and "._+-@" are allowed, starting with a letter or
-// digit.
+// validExtName checks an extension name with the rule bake uses
+// (sysext.ValidName), so that what pack builds, bake accepts.
 func validExtName(name string) error {
 	if name == "" {
 		return fmt.Errorf("empty extension name: pass a name or a directory with a base name")
 	}
-	for i, c := range name {
-		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		if !alnum && (i == 0 || !(c == '.' || c == '_' || c == '-' || c == '+' || c == '@')) {
-			return fmt.Errorf("invalid extension name %q: use letters, digits and ._+-@, starting with a letter or digit", name)
-		}
-	}
-	return nil
+	return sysext.ValidName(name)
 }

@@ -265,12 +265,7 @@ func rootfsMknod(dst *os.Root, dstRel string, fi fs.FileInfo) error {
 }
 
 // rootfsCheckName validates an extension name used as a path component.
-func rootfsCheckName(name string) error {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
-		return fmt.Errorf("invalid extension name %q: use a plain name such as \"myext\"", name)
-	}
-	return nil
-}
+func rootfsCheckName(name string) error { return validExtName(name) }
 
 // rootfsSplitMapping parses "SRC" or "SRC:DEST" path arguments as Flix and
 // Flatwrap take them. Without DEST, SRC must be under /usr; DEST must always

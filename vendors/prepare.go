@@ -99,6 +99,13 @@ func copyBase(ctx context.Context, base, path string) error {
 	return nil
 }
 
+// OEMFiles are the paths installOEM writes into OEM for the OEM sysext
+// id of Flatcar version (the sysext, its active-oem marker, /oem-release
+// and /grub.cfg); a bake refuses to place anything of its own there.
+func OEMFiles(id, version string) []string {
+	return []string{fmt.Sprintf("/sysext/oem-%s-%s.raw", id, version), "/sysext/active-oem-" + id, "/oem-release", "/grub.cfg"}
+}
+
 // installOEM writes the OEM partition's vendor content: the sysext as
 // /sysext/oem-ID-VERSION.raw, the /sysext/active-oem-ID marker,
 // /oem-release and /grub.cfg.
@@ -125,14 +132,13 @@ func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arc
 		return err
 	}
 	defer sx.Close()
+	files := OEMFiles(oem.ID, version)
 	steps := []func() error{
 		func() error { return ed.MkdirAll("/sysext", 0o755) },
-		func() error {
-			return ed.WriteFile(fmt.Sprintf("/sysext/oem-%s-%s.raw", oem.ID, version), sx, 0o644)
-		},
-		func() error { return ed.WriteFile("/sysext/active-oem-"+oem.ID, bytes.NewReader(nil), 0o644) },
-		func() error { return ed.WriteFile("/oem-release", bytes.NewReader([]byte(oem.OEMRelease)), 0o644) },
-		func() error { return ed.WriteFile("/grub.cfg", bytes.NewReader([]byte(grub)), 0o644) },
+		func() error { return ed.WriteFile(files[0], sx, 0o644) },
+		func() error { return ed.WriteFile(files[1], bytes.NewReader(nil), 0o644) },
+		func() error { return ed.WriteFile(files[2], bytes.NewReader([]byte(oem.OEMRelease)), 0o644) },
+		func() error { return ed.WriteFile(files[3], bytes.NewReader([]byte(grub)), 0o644) },
 		func() error { return ed.Commit(ctx) },
 	}
 	for _, s := range steps {

@@ -43,28 +43,36 @@ func printInspection(w io.Writer, in *bake.Inspection) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d MiB\t%s\n", p.Number, p.Label, p.Type, p.Start, p.Size>>20, p.Filesystem)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nExtensions (/etc/extensions):")
+	fmt.Fprintln(w, "\nExtensions (/etc/extensions, /var/lib/extensions):")
 	if len(in.Extensions) == 0 {
 		fmt.Fprintln(w, "  (none)")
 	}
 	for _, e := range in.Extensions {
 		switch {
 		case e.Masked:
-			fmt.Fprintf(w, "  %s.raw -> /dev/null (masked)\n", e.Name)
+			fmt.Fprintf(w, "  %s -> /dev/null (masked)\n", e.Link)
 		case e.Error != "":
-			fmt.Fprintf(w, "  %s.raw -> %s (%s)\n", e.Name, e.Target, e.Error)
+			fmt.Fprintf(w, "  %s -> %s (%s)\n", e.Link, e.Target, e.Error)
 		default:
-			keys := make([]string, 0, len(e.Release))
-			for k := range e.Release {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			var kv []string
-			for _, k := range keys {
-				kv = append(kv, k+"="+e.Release[k])
-			}
-			fmt.Fprintf(w, "  %s.raw -> %s [%s]\n", e.Name, e.Target, strings.Join(kv, " "))
+			fmt.Fprintf(w, "  %s -> %s [%s]\n", e.Link, e.Target, releaseLine(e.Release))
 		}
+	}
+	fmt.Fprintln(w, "\nOEM sysexts (OEM /sysext):")
+	switch {
+	case in.OEMError != "":
+		fmt.Fprintf(w, "  (%s)\n", in.OEMError)
+	case len(in.OEMSysexts) == 0:
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, e := range in.OEMSysexts {
+		if e.Error != "" {
+			fmt.Fprintf(w, "  %s (%s)\n", e.Path, e.Error)
+			continue
+		}
+		fmt.Fprintf(w, "  %s [%s]\n", e.Path, releaseLine(e.Release))
+	}
+	if len(in.ActiveOEM) > 0 {
+		fmt.Fprintf(w, "  active OEM: %s\n", strings.Join(in.ActiveOEM, ", "))
 	}
 	fmt.Fprintln(w, "\nSysupdate configs:")
 	if len(in.Sysupdate) == 0 {
@@ -73,4 +81,18 @@ func printInspection(w io.Writer, in *bake.Inspection) {
 	for _, s := range in.Sysupdate {
 		fmt.Fprintf(w, "  %s\n", s.Path)
 	}
+}
+
+// releaseLine formats an extension-release as sorted KEY=VALUE pairs.
+func releaseLine(rel map[string]string) string {
+	keys := make([]string, 0, len(rel))
+	for k := range rel {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	kv := make([]string, 0, len(keys))
+	for _, k := range keys {
+		kv = append(kv, k+"="+rel[k])
+	}
+	return strings.Join(kv, " ")
 }

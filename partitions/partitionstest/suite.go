@@ -72,6 +72,18 @@ func Run(t *testing.T, b Backend) {
 	must("Chmod", ed.Chmod("/opt/bin/tool", 0o755))
 	must("Chown", ed.Chown("/opt/bin/tool", 0, 0))
 
+	must("WriteFile to remove", ed.WriteFile("/opt/gone/a.raw", bytes.NewReader([]byte("x")), 0o644))
+	must("Symlink to remove", ed.Symlink("/opt/gone/a.raw", "/opt/gone/a-link"))
+	if err := ed.Remove("/opt/gone"); err == nil {
+		t.Errorf("%s: Remove of a non-empty directory succeeded", b.Name)
+	}
+	must("Remove file", ed.Remove("/opt/gone/a.raw"))
+	must("Remove symlink", ed.Remove("/opt/gone/a-link"))
+	must("Remove empty dir", ed.Remove("/opt/gone"))
+	if _, err := ed.Stat("/opt/gone"); err == nil {
+		t.Errorf("%s: Stat of a removed directory succeeded", b.Name)
+	}
+
 	fi, err := ed.Stat("/opt/extensions/deep/big.raw")
 	must("Stat before commit", err)
 	if fi.Size != int64(len(payload)) || !fi.Mode.IsRegular() {
@@ -96,6 +108,9 @@ func Run(t *testing.T, b Backend) {
 	checkLink(t, b.Name, filepath.Join(dir, "etc/extensions/long.raw"), long)
 	for _, d := range []string{"opt", "opt/extensions", "opt/extensions/deep", "etc/sysupdate.x.d", "etc/extensions", "opt/bin"} {
 		checkDir(t, b.Name, filepath.Join(dir, d))
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "opt/gone")); err == nil {
+		t.Errorf("%s: removed /opt/gone is in the filesystem", b.Name)
 	}
 
 	// The editor reads back what it wrote after reopening.
