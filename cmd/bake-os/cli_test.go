@@ -24,8 +24,8 @@ func TestUsageExitStatus(t *testing.T) {
 		{[]string{"demo", "x"}, "demo: unknown command \"x\""},
 		{[]string{"version", "x"}, "version: unknown command \"x\""},
 		{[]string{"sysext", "pack", "--no-such-flag", "d"}, "unknown flag: --no-such-flag"},
-		{[]string{"--image", "x.bin", "--mask", "a", "a:a.raw"}, `--mask a: duplicate NAME "a"`},
-		{[]string{"--image", "x.bin", "--mask", "b", "--mask", "b", "a:a.raw"}, `--mask b: duplicate NAME "b"`},
+		{[]string{"--image", "x.bin", "--mask", "a", "a:a.raw"}, `--mask a: duplicate NAME: it and sysext a are both /etc/extensions/a.raw`},
+		{[]string{"--image", "x.bin", "--mask", "b", "--mask", "b", "a:a.raw"}, `--mask b: duplicate NAME: it and --mask b are both /etc/extensions/b.raw`},
 		{[]string{"--image", "x.bin", "--mask", "bad/name"}, "--mask"},
 		{[]string{"--image", "x.bin", "wasmtime.raw"}, `argument "wasmtime.raw" is not NAME:FILE`},
 	} {
