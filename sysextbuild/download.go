@@ -197,4 +197,3 @@ func findSum(data, file string) (string, error) {
 	}
 	return "", fmt.Errorf("no SHA-256 listed for %s", file)
 }
-
