@@ -94,7 +94,7 @@ func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, er
 		}
 	}
 	partial := dest + ".partial"
-	err = f.downloadChecked(ctx, rawURL, partial, file, func() error {
+	err = f.downloadChecked(ctx, rawURL, partial, file, maxSysextFile, func() error {
 		return checkSHA256(partial, file, want, sumsURL)
 	})
 	if err != nil {

@@ -64,6 +64,10 @@ type Options struct {
 	Reporter progress.Reporter
 	// UserAgent is sent with every request; pass "bake-os/<version>".
 	UserAgent string
+	// Timeout bounds each file's whole download, every retry included;
+	// 0 means 10 minutes plus one second per MiB of the file's size.
+	// Independently, a try that receives nothing for a minute is retried.
+	Timeout time.Duration
 }
 
 func (o Options) withDefaults() (Options, error) {
