@@ -56,7 +56,7 @@ func Check(image string) error {
 		if err := lookTool(c.argv[0], c.pkg); err != nil {
 			return fmt.Errorf("checking %s: %w", image, err)
 		}
-		out := &cappedBuffer{max: 64 << 10}
+		out := &headBuffer{max: 64 << 10}
 		cmd := exec.Command(c.argv[0], append(c.argv[1:], image)...)
 		cmd.Stdout, cmd.Stderr = io.Discard, out
 		if c.name != "unsquashfs" {
@@ -73,6 +73,20 @@ func Check(image string) error {
 		}
 	}
 	return nil
+}
+
+// headBuffer keeps the first max bytes of a tool's output and drops the
+// rest, so a chatty tool is neither cut off nor kept in memory.
+type headBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	if room := h.max - h.Len(); room > 0 {
+		h.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }
 
 // complaint picks the tool's most telling output line: the first one that
