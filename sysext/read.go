@@ -40,7 +40,7 @@ func ReadFile(image, path string) ([]byte, error) {
 		if uerr == nil || errors.Is(uerr, fs.ErrNotExist) || !errors.Is(err, corrupt.ErrCorrupt) {
 			return data, uerr
 		}
-		return nil, fmt.Errorf("reading %s: %w; %w", image, err, uerr)
+		return nil, fmt.Errorf("%w; %w", err, uerr)
 	case FormatExt4:
 		return readDebugfs(image, path)
 	case FormatErofs:
