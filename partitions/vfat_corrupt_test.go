@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,12 +17,8 @@ import (
 	"github.com/bake-os/bake-os/partitions"
 )
 
-// TestVFATCorruptionNeverPanics damages the metadata of a real FAT32
-// filesystem (boot sector, FATs, root directory) in many random ways and
-// reads it through VFAT: every read ends in an error or data, never a
-// panic nor a minutes-long read; go-diskfs's panics and impossible
-// geometry surface as corrupt.ErrCorrupt.
-func TestVFATCorruptionNeverPanics(t *testing.T) {
+// makeESP makes a 40 MiB FAT32 filesystem holding /EFI/boot/grub.cfg.
+func makeESP(t *testing.T) string {
 	testutil.RequireTool(t, "mkfs.vfat", "mmd", "mcopy")
 	dir := t.TempDir()
 	img := filepath.Join(dir, "esp.img")
@@ -41,6 +38,37 @@ func TestVFATCorruptionNeverPanics(t *testing.T) {
 			t.Fatalf("%v: %v: %s", args, err, out)
 		}
 	}
+	return img
+}
+
+// TestVFATHugeFATRefusedQuickly is what the random damage found: a boot
+// sector claiming 0xffffffff sectors per FAT kept go-diskfs reading for
+// 30 s. It is refused from the geometry, at once.
+func TestVFATHugeFATRefusedQuickly(t *testing.T) {
+	img := makeESP(t)
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{0xff, 0xff, 0xff, 0xff}, 36)
+	f.Close()
+	start := time.Now()
+	_, err = partitions.OpenVFAT(img, 0, 40<<20)
+	if !errors.Is(err, corrupt.ErrCorrupt) || !strings.Contains(err.Error(), "corrupt FAT filesystem") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+// TestVFATCorruptionNeverPanics damages the metadata of a real FAT32
+// filesystem (boot sector, FATs, root directory) in many random ways and
+// reads it through VFAT: every read ends in an error or data, never a
+// panic nor a minutes-long read; go-diskfs's panics and impossible
+// geometry surface as corrupt.ErrCorrupt.
+func TestVFATCorruptionNeverPanics(t *testing.T) {
+	img := makeESP(t)
 	f, err := os.OpenFile(img, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
