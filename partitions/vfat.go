@@ -2,6 +2,7 @@ package partitions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -62,6 +63,9 @@ func checkFATGeometry(f *os.File, offset, length int64) error {
 	fatSectors, rootCluster := le32(36), le32(44)
 	corruptf := func(format string, a ...any) error {
 		return fmt.Errorf("%w %s: %s", corrupt.ErrCorrupt, fatKind, fmt.Sprintf(format, a...))
+	}
+	if le16(22) != 0 {
+		return errors.New("a FAT12/16 boot sector: only FAT32 ESPs are read")
 	}
 	switch {
 	case sector != 512 && sector != 1024 && sector != 2048 && sector != 4096:
