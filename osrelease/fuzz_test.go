@@ -70,7 +70,7 @@ func FuzzQuote(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		if strings.ContainsAny(v, "\n\r")  {
+		if strings.ContainsAny(v, "\n\r") {
 			return // os-release values are one line of text
 		}
 		r, err := osrelease.ParseString("K=" + osrelease.Quote(v) + "\n")
