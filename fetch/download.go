@@ -92,10 +92,10 @@ func defaultHTTPClient() *http.Client {
 // client is the HTTP side of fetch: requests with a User-Agent, retries
 // and resumable downloads.
 type client struct {
+	timeout time.Duration // per file; 0: scaled to the size
 	http    *http.Client
 	ua      string
 	rep     progress.Reporter
-	timeout time.Duration // per file; 0: scaled to the size
 }
 
 // fileDeadline is the time a file of size bytes may take in all.

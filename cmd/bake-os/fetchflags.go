@@ -36,8 +36,8 @@ func (o *fetchOptions) AddFlags(fs *pflag.FlagSet) {
 
 func (o *fetchOptions) options(arch flatcar.Arch, d *deps, quiet bool) fetch.Options {
 	return fetch.Options{
-		Release: o.release, Arch: arch, ReleasesJSONURL: o.releasesJSON, ReleaseURLTemplate: o.releaseURL,
+		Release: o.release, Arch: arch, ReleasesJSONURL: o.releasesJSON, ReleaseURLTemplate: o.releaseURL, Timeout: o.timeout,
 		BakeryURL: o.bakeryURL, CacheDir: absPath(d.cwd, o.cacheDir), SigningKeyFile: absPath(d.cwd, o.signingKey),
-		Offline: o.offline, Reporter: d.reporter(quiet), UserAgent: "bake-os/" + version, Timeout: o.timeout,
+		Offline: o.offline, Reporter: d.reporter(quiet), UserAgent: "bake-os/" + version,
 	}
 }
