@@ -255,3 +255,27 @@ func TestCheckRefusesWhatOnlyBakeOSReads(t *testing.T) {
 		t.Log(err)
 	})
 }
+
+// TestExtractedSymlinkStaysInImage: an erofs sysext whose
+// extension-release is a symlink to a host file must not make bake-os read
+// the host file: a link leaving the extracted tree is refused.
+func TestExtractedSymlinkStaysInImage(t *testing.T) {
+	testutil.RequireTool(t, "mkfs.erofs", "fsck.erofs")
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("ID=_any\nSECRET=host-file\n"), 0o644)
+	tree := filepath.Join(dir, "tree")
+	os.MkdirAll(filepath.Join(tree, ReleaseDir), 0o755)
+	if err := os.Symlink(victim, filepath.Join(tree, ReleasePath("demo"))); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "demo.raw")
+	testutil.Run(t, "mkfs.erofs", "--all-root", img, tree)
+	data, err := ReadFile(img, ReleasePath("demo"))
+	if err == nil || strings.Contains(string(data), "SECRET") {
+		t.Fatalf("read through the symlink: %q, %v", data, err)
+	}
+	if !strings.Contains(err.Error(), "escapes") {
+		t.Errorf("refusal does not say why: %v", err)
+	}
+}
