@@ -1,8 +1,6 @@
 package fetch
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +9,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/bake-os/bake-os/internal/sha256sums"
 )
 
 // Sysext is a verified bakery sysext in the cache.
@@ -23,8 +23,10 @@ type Sysext struct {
 // FetchSysext returns the bakery sysext NAME:FILE from the cache,
 // downloading BakeryURL/FILE (and BakeryURL/NAME.conf when it exists) when
 // missing. FILE must be listed with the same SHA256 in
-// BakeryURL/SHA256SUMS; so must NAME.conf when SHA256SUMS lists it. A
-// cached FILE is re-checked against the SHA256SUMS it was fetched with.
+// BakeryURL/SHA256SUMS; so must NAME.conf when the server has one (a conf
+// that SHA256SUMS does not list is refused like a wrong one). A cached
+// FILE and conf are re-checked against the SHA256SUMS they were fetched
+// with.
 func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, error) {
 	for _, s := range []string{name, file} {
 		if s == "" || strings.ContainsAny(s, `/\`) || s == "." || s == ".." {
@@ -72,7 +74,10 @@ func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, er
 	if err != nil {
 		return nil, fmt.Errorf("sysext %s: fetching checksums: %w", file, err)
 	}
-	want, ok := sumFor(sums, file)
+	want, ok, err := sumFor(sums, file)
+	if err != nil {
+		return nil, fmt.Errorf("sysext %s: %w (%s)", file, err, sumsURL)
+	}
 	if !ok {
 		return nil, fmt.Errorf("sysext %s: %w: not listed in %s; refusing it", file, ErrSignature, sumsURL)
 	}
@@ -84,14 +89,12 @@ func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, er
 		return nil, fmt.Errorf("sysext %s: %w", name, err)
 	}
 	if conf != nil {
-		if want, ok := sumFor(sums, name+".conf"); ok {
-			if got := sha256Hex(conf); got != want {
-				return nil, fmt.Errorf("sysext %s: %w: %s.conf has SHA256 %s, %s lists %s", name, ErrSignature, name, got, sumsURL, want)
-			}
+		if err := checkConf(sums, name, conf, sumsURL); err != nil {
+			return nil, err
 		}
 	}
 	partial := dest + ".partial"
-	err = f.downloadChecked(ctx, rawURL, partial, file, func() error {
+	err = f.downloadChecked(ctx, rawURL, partial, file, maxSysextFile, func() error {
 		return checkSHA256(partial, file, want, sumsURL)
 	})
 	if err != nil {
@@ -125,7 +128,10 @@ func verifyCachedSysext(dest, confDest, file, name string) error {
 	if err != nil {
 		return fmt.Errorf("sysext %s: %w: reading cached SHA256SUMS: %w", file, ErrSignature, err)
 	}
-	want, ok := sumFor(sums, file)
+	want, ok, err := sumFor(sums, file)
+	if err != nil {
+		return fmt.Errorf("sysext %s: cached %w", file, err)
+	}
 	if !ok {
 		return fmt.Errorf("sysext %s: %w: not listed in cached SHA256SUMS", file, ErrSignature)
 	}
@@ -135,9 +141,26 @@ func verifyCachedSysext(dest, confDest, file, name string) error {
 	if conf, err := readOptional(confDest); err != nil {
 		return err
 	} else if conf != nil {
-		if want, ok := sumFor(sums, name+".conf"); ok && sha256Hex(conf) != want {
-			return fmt.Errorf("sysext %s: %w: cached %s.conf does not match SHA256SUMS", name, ErrSignature, name)
+		if err := checkConf(sums, name, conf, "cached SHA256SUMS"); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// checkConf refuses a NAME.conf that sums does not list with its SHA256:
+// a sysupdate conf decides what the host downloads later, so an
+// unverified one must never reach an image.
+func checkConf(sums []byte, name string, conf []byte, sumsName string) error {
+	want, ok, err := sumFor(sums, name+".conf")
+	if err != nil {
+		return fmt.Errorf("sysext %s: %w (%s)", name, err, sumsName)
+	}
+	if !ok {
+		return fmt.Errorf("sysext %s: %w: %s.conf is not listed in %s; refusing it", name, ErrSignature, name, sumsName)
+	}
+	if got := sha256Hex(conf); got != want {
+		return fmt.Errorf("sysext %s: %w: %s.conf has SHA256 %s, %s lists %s; refusing it", name, ErrSignature, name, got, sumsName, want)
 	}
 	return nil
 }
@@ -163,19 +186,13 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// sumFor finds name in sha256sum output ("<hex>  name" or "<hex> *name",
-// optionally "./name").
-func sumFor(sums []byte, name string) (string, bool) {
-	sc := bufio.NewScanner(bytes.NewReader(sums))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 || len(f[0]) != 2*sha256.Size {
-			continue
-		}
-		n := strings.TrimPrefix(strings.TrimPrefix(f[1], "*"), "./")
-		if n == name {
-			return strings.ToLower(f[0]), true
-		}
+// sumFor finds the digest SHA256SUMS lists for name, by the rules of
+// package sha256sums; a list that does not parse gives an error.
+func sumFor(sums []byte, name string) (string, bool, error) {
+	s, err := sha256sums.Parse(sums)
+	if err != nil {
+		return "", false, fmt.Errorf("%w: SHA256SUMS: %w", ErrSignature, err)
 	}
-	return "", false
+	d, ok := s.Lookup(name)
+	return d, ok, nil
 }

@@ -71,6 +71,14 @@ func TestFetchSysextRefusals(t *testing.T) {
 		{"conf with another hash", func(s *fakeServer) {
 			s.put("/bakery/docker.conf", []byte("[Transfer]\nVerify=true\n# changed\n"))
 		}, "docker.conf"},
+		{"conf not in SHA256SUMS", func(s *fakeServer) {
+			// The image is listed, the conf is served but not listed.
+			s.put("/bakery/SHA256SUMS", []byte(sha256Line("docker-28.0.4-x86-64.raw", bytes.Repeat([]byte("docker"), 50000))))
+		}, "docker.conf is not listed"},
+		{"SHA256SUMS with a line it cannot read", func(s *fakeServer) {
+			s.put("/bakery/SHA256SUMS", []byte(sha256Line("docker-28.0.4-x86-64.raw", bytes.Repeat([]byte("docker"), 50000))+
+				sha256Line("docker.conf", []byte("[Transfer]\nVerify=false\n"))+"SHA256 (evil.raw) = 00\n"))
+		}, "line 3"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, o := bakerySetup(t)
@@ -81,6 +89,7 @@ func TestFetchSysextRefusals(t *testing.T) {
 			}
 			t.Logf("refusal: %v", err)
 			noFileNamed(t, o.CacheDir, "docker-28.0.4-x86-64.raw")
+			noFileNamed(t, o.CacheDir, "docker.conf")
 		})
 	}
 	_, o := bakerySetup(t)

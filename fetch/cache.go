@@ -56,23 +56,45 @@ func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // lockEntry takes an exclusive lock on a cache entry (path.lock) so that
 // two processes sharing the cache do not write the same partial file. It
-// blocks until the other process is done.
+// blocks until the other process is done. The lock file exists only while
+// it is held: unlock removes it, so no run, failed or not, leaves a .lock
+// behind (one left by a killed run is harmless and reused).
+//
+// Removing a lock file races with a waiter that opened it before the
+// removal and gets the lock after it; so after locking, the holder checks
+// that the path still names the file it locked, and starts over if not.
 func lockEntry(path string) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	name := path + ".lock"
+	for {
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			return nil, err
+		}
+		held, err1 := f.Stat()
+		named, err2 := os.Stat(name)
+		if err1 == nil && err2 == nil && os.SameFile(held, named) {
+			return func() {
+				_ = os.Remove(name) // while still holding the lock
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+			}, nil
+		}
+		// The previous holder removed it while we waited: take the new one.
 		f.Close()
-		return nil, err
+		if err1 != nil {
+			return nil, err1
+		}
+		if err2 != nil && !errors.Is(err2, fs.ErrNotExist) {
+			return nil, err2
+		}
 	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
 }
 
 func removeIfExists(path string) error {

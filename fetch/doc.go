@@ -7,6 +7,12 @@
 //     MAJOR.MINOR.PATCH version becomes a ReleaseRef (version, channel,
 //     board, base URL). Channels resolve through the releases index
 //     (releases.json), falling back to {board}/current/version.txt.
+//   - Download limits: each file's whole download has a deadline (10
+//     minutes plus one second per MiB, or Options.Timeout) besides the
+//     per-try stall timeout, and a size cap (16 MiB for checksums,
+//     signatures, indexes and confs, 4 GiB for a sysext, 16 GiB for a
+//     release file): a Content-Length or a body beyond the cap aborts and
+//     removes the partial file; one past its deadline stays resumable.
 //   - Download: HTTP with timeouts, retries with backoff on transient
 //     failures (5xx, connection resets, truncated bodies), resume with Range
 //     into a ".partial" file in the cache, a User-Agent, progress through a
@@ -15,8 +21,9 @@
 //     OpenPGP signature (FILE.sig) checked against the embedded Flatcar key
 //     (pinned primary fingerprint) or a key file the user supplies; when
 //     FILE.DIGESTS is served, its SHA512 must match too. Bakery sysexts must
-//     be listed with the same SHA256 in the bakery's SHA256SUMS. There is no
-//     option that skips verification.
+//     be listed with the same SHA256 in the bakery's SHA256SUMS, and so must
+//     the NAME.conf served beside them (an unlisted conf is refused). There
+//     is no option that skips verification.
 //   - The cache: verified files are kept under Options.CacheDir, written
 //     atomically (temp file + rename), and re-verified every time they are
 //     reused, so a second identical run makes no network request.
@@ -32,6 +39,7 @@
 //	CACHE/files/<host>/<url path>.DIGESTS         when the server had one
 //	CACHE/files/<host>/<url path>.SHA256SUMS      bakery files: the sums used
 //	CACHE/files/<host>/<url path>.partial         an unfinished download
+//	CACHE/files/<host>/<url path>.lock            only while a run works on it
 //
 // A file's final name appears last, after its companions, so its presence
 // means the whole set was fetched; a missing .DIGESTS beside it means the

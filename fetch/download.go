@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -29,15 +30,42 @@ const (
 	defaultBackoff      = 250 * time.Millisecond
 	maxBackoff          = 8 * time.Second
 	defaultStallTimeout = 60 * time.Second // no body bytes for this long: retry
-	maxSmallFile        = 64 << 20         // indexes, signatures, checksums, configs
+
+	// A file's whole download (every try) must end within baseDeadline
+	// plus one second per deadlineRate bytes of its size (the size cap
+	// while the size is unknown), unless Options.Timeout says otherwise.
+	baseDeadline = 10 * time.Minute
+	deadlineRate = 1 << 20
+)
+
+// Size caps: a Content-Length or a received byte count beyond the cap
+// aborts the download and removes the partial file.
+const (
+	DefaultMaxSmallFile   = 16 << 20 // SHA256SUMS, .sig, .DIGESTS, version.txt, releases.json, NAME.conf
+	DefaultMaxSysextFile  = 4 << 30  // a bakery sysext
+	DefaultMaxReleaseFile = 16 << 30 // a release image or other release file
 )
 
 // baseBackoff is the first wait between tries; stallTimeout is how long
-// a try may go without receiving a byte. Tests shorten both.
+// a try may go without receiving a byte; the max* are the size caps.
+// Tests shorten them.
 var (
-	baseBackoff  = defaultBackoff
-	stallTimeout = defaultStallTimeout
+	baseBackoff    = defaultBackoff
+	stallTimeout   = defaultStallTimeout
+	maxSmallFile   = int64(DefaultMaxSmallFile)
+	maxSysextFile  = int64(DefaultMaxSysextFile)
+	maxReleaseFile = int64(DefaultMaxReleaseFile)
 )
+
+// errTooLarge means a file is larger than its size cap.
+var errTooLarge = errors.New("too large")
+
+// deadlineError means a file's download took longer than its deadline.
+type deadlineError struct{ d time.Duration }
+
+func (e *deadlineError) Error() string {
+	return fmt.Sprintf("not complete within %v (raise it with --timeout)", e.d)
+}
 
 // errNotFound means the server answered 404 or 410.
 var errNotFound = fmt.Errorf("server answered 404: %w", ErrNotFound)
@@ -64,10 +92,39 @@ func defaultHTTPClient() *http.Client {
 // client is the HTTP side of fetch: requests with a User-Agent, retries
 // and resumable downloads.
 type client struct {
-	http *http.Client
-	ua   string
-	rep  progress.Reporter
-	log  *slog.Logger
+	timeout time.Duration // per file; 0: scaled to the size
+	http    *http.Client
+	ua      string
+	rep     progress.Reporter
+	log     *slog.Logger
+}
+
+// fileDeadline is the time a file of size bytes may take in all.
+func (c *client) fileDeadline(size int64) time.Duration {
+	if c.timeout > 0 {
+		return c.timeout
+	}
+	return baseDeadline + time.Duration(size/deadlineRate)*time.Second
+}
+
+// withDeadline bounds a whole download of a file of at most limit bytes.
+// sized tightens the deadline once the file's real size is known.
+func (c *client) withDeadline(ctx context.Context, limit int64) (_ context.Context, sized func(total int64), stop func()) {
+	start := time.Now()
+	ctx, cancel := context.WithCancelCause(ctx)
+	d := c.fileDeadline(limit)
+	t := time.AfterFunc(d, func() { cancel(&deadlineError{d}) })
+	sized = func(total int64) {
+		if c.timeout > 0 || total < 0 {
+			return
+		}
+		nd := c.fileDeadline(total)
+		if t.Stop() {
+			d = nd
+			t = time.AfterFunc(max(0, nd-time.Since(start)), func() { cancel(&deadlineError{nd}) })
+		}
+	}
+	return ctx, sized, func() { t.Stop(); cancel(nil) }
 }
 
 // transient reports whether err is worth another try.
@@ -97,7 +154,7 @@ func (c *client) retry(ctx context.Context, url string, try func() (progressed b
 			return nil
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return context.Cause(ctx)
 		}
 		if !transient(err) {
 			return err
@@ -115,7 +172,7 @@ func (c *client) retry(ctx context.Context, url string, try func() (progressed b
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return context.Cause(ctx)
 		case <-t.C:
 		}
 	}
@@ -130,13 +187,26 @@ func (c *client) request(ctx context.Context, url string, rangeFrom int64) (*htt
 	if rangeFrom > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", rangeFrom))
 	}
-	return c.http.Do(req)
+	resp, err := c.http.Do(req)
+	return resp, stripURL(err)
+}
+
+// stripURL drops the *url.Error wrapper ("Get \"URL\": ..."): callers
+// name the URL once themselves.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // getSmall fetches url into memory (at most maxSmallFile bytes). A 404 or
 // 410 gives errNotFound.
 func (c *client) getSmall(ctx context.Context, url string) ([]byte, error) {
 	var data []byte
+	ctx, sized, stop := c.withDeadline(ctx, maxSmallFile)
+	defer stop()
 	err := c.retry(ctx, url, func() (bool, error) {
 		actx, wd, stop := newWatchdog(ctx)
 		defer stop()
@@ -148,14 +218,18 @@ func (c *client) getSmall(ctx context.Context, url string) ([]byte, error) {
 		if err := checkStatus(resp); err != nil {
 			return false, err
 		}
+		if resp.ContentLength > maxSmallFile {
+			return false, fmt.Errorf("%w: server announces %d bytes, at most %d are allowed", errTooLarge, resp.ContentLength, maxSmallFile)
+		}
+		sized(resp.ContentLength)
 		var buf bytes.Buffer
 		_, err = copyBody(&buf, io.LimitReader(resp.Body, maxSmallFile+1), wd, progress.Nop().Counter("", 0))
 		data = buf.Bytes()
 		if err != nil {
 			return false, err // small files restart from zero
 		}
-		if len(data) > maxSmallFile {
-			return false, fmt.Errorf("larger than %d bytes", maxSmallFile)
+		if int64(len(data)) > maxSmallFile {
+			return false, fmt.Errorf("%w: more than %d bytes", errTooLarge, maxSmallFile)
 		}
 		return false, nil
 	})
@@ -192,12 +266,23 @@ func checkStatus(resp *http.Response) error {
 
 // download fetches url into partial, resuming from partial's current size
 // with a Range request. On success partial holds the whole body, synced.
-func (c *client) download(ctx context.Context, url, partial, desc string) error {
+// A body beyond limit bytes (announced or received) aborts the download
+// and removes partial; a download past its deadline keeps partial (at
+// most limit bytes) for the next run to resume.
+func (c *client) download(ctx context.Context, url, partial, desc string, limit int64) (err error) {
 	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("downloading %s: %w", desc, err)
 	}
 	defer f.Close()
+	defer func() {
+		if errors.Is(err, errTooLarge) {
+			f.Close()
+			os.Remove(partial)
+		}
+	}()
+	ctx, sized, stop := c.withDeadline(ctx, limit)
+	defer stop()
 	var counter progress.Counter
 	defer func() {
 		if counter != nil {
@@ -206,6 +291,9 @@ func (c *client) download(ctx context.Context, url, partial, desc string) error 
 	}()
 	err = c.retry(ctx, url, func() (bool, error) {
 		off, err := f.Seek(0, io.SeekEnd)
+		if err == nil && off > limit {
+			err = fmt.Errorf("%w: partial file already holds %d bytes, at most %d are allowed", errTooLarge, off, limit)
+		}
 		if err != nil {
 			return false, err
 		}
@@ -241,15 +329,22 @@ func (c *client) download(ctx context.Context, url, partial, desc string) error 
 				return false, err
 			}
 		}
+		total := int64(-1)
+		if resp.ContentLength >= 0 {
+			total = off + resp.ContentLength
+		}
+		if total > limit {
+			return false, fmt.Errorf("%w: server announces %d bytes, at most %d are allowed", errTooLarge, total, limit)
+		}
+		sized(total)
 		if counter == nil {
-			total := int64(-1)
-			if resp.ContentLength >= 0 {
-				total = off + resp.ContentLength
-			}
 			counter = c.rep.Counter("downloading "+desc, total)
 			counter.Add(off)
 		}
-		n, err := copyBody(f, resp.Body, wd, counter)
+		n, err := copyBody(f, io.LimitReader(resp.Body, limit-off+1), wd, counter)
+		if off+n > limit {
+			return false, fmt.Errorf("%w: more than %d bytes", errTooLarge, limit)
+		}
 		if err != nil {
 			return n > 0, err
 		}

@@ -14,3 +14,9 @@ func SetStallTimeoutForTest(d time.Duration) func() {
 	stallTimeout = d
 	return func() { stallTimeout = defaultStallTimeout }
 }
+
+// SetSysextCapForTest lowers the size cap of a bakery sysext.
+func SetSysextCapForTest(n int64) func() {
+	maxSysextFile = n
+	return func() { maxSysextFile = DefaultMaxSysextFile }
+}

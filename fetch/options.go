@@ -60,6 +60,10 @@ type Options struct {
 	// current/version.txt) is reused without asking the server; default
 	// DefaultIndexMaxAge. Offline uses the cached copy whatever its age.
 	IndexMaxAge time.Duration
+	// Timeout bounds each file's whole download, every retry included;
+	// 0 means 10 minutes plus one second per MiB of the file's size.
+	// Independently, a try that receives nothing for a minute is retried.
+	Timeout time.Duration
 	// HTTPClient defaults to a client with connect, TLS and header timeouts.
 	HTTPClient *http.Client
 	// Reporter receives download and verification progress.

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,15 +89,19 @@ func TestDigestsSHA512(t *testing.T) {
 
 func TestSumFor(t *testing.T) {
 	h := strings.Repeat("0f", 32)
-	sums := []byte(h + "  a.raw\n" + strings.Repeat("1e", 32) + " *./b.raw\nnot a line\n")
-	if got, ok := sumFor(sums, "a.raw"); !ok || got != h {
+	sums := []byte(h + "  a.raw\n" + strings.Repeat("1e", 32) + " *./b.raw\n")
+	if got, ok, err := sumFor(sums, "a.raw"); !ok || got != h || err != nil {
 		t.Error("a.raw")
 	}
-	if _, ok := sumFor(sums, "b.raw"); !ok {
+	if _, ok, _ := sumFor(sums, "b.raw"); !ok {
 		t.Error("b.raw")
 	}
-	if _, ok := sumFor(sums, "c.raw"); ok {
+	if _, ok, _ := sumFor(sums, "c.raw"); ok {
 		t.Error("c.raw")
+	}
+	// A list that cannot be read completely is not trusted partly.
+	if _, _, err := sumFor(append(sums, "not a line\n"...), "a.raw"); !errors.Is(err, ErrSignature) {
+		t.Errorf("malformed SHA256SUMS: %v", err)
 	}
 }
 

@@ -164,6 +164,11 @@ func (s *fakeServer) releasesJSON(entries map[string]string) {
 	s.put("/releases.json", []byte(b.String()))
 }
 
+func sha256Line(name string, data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:]) + "  " + name + "\n"
+}
+
 // bakery serves sysexts under /bakery with a SHA256SUMS listing them.
 func (s *fakeServer) bakery(files map[string][]byte) {
 	var sums strings.Builder

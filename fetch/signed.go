@@ -21,7 +21,7 @@ func newFetcher(o Options) (*fetcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fetcher{o: o, c: &client{http: o.HTTPClient, ua: o.UserAgent, rep: o.Reporter, log: o.Logger}}, nil
+	return &fetcher{o: o, c: &client{http: o.HTTPClient, ua: o.UserAgent, rep: o.Reporter, log: o.Logger, timeout: o.Timeout}}, nil
 }
 
 func (f *fetcher) keyring() (*Keyring, error) {
@@ -86,7 +86,11 @@ func (f *fetcher) signedFile(ctx context.Context, rawURL string, maxAge time.Dur
 		return "", err
 	}
 	partial := dest + ".partial"
-	err = f.downloadChecked(ctx, rawURL, partial, name, func() error {
+	limit := maxReleaseFile
+	if name == VersionFile {
+		limit = maxSmallFile
+	}
+	err = f.downloadChecked(ctx, rawURL, partial, name, limit, func() error {
 		st, err := os.Stat(partial)
 		if err != nil {
 			return err
@@ -154,11 +158,11 @@ func (f *fetcher) cachedComplete(rawURL string) (string, bool) {
 // partial that fails the check is deleted; if the download had resumed a
 // partial left by an earlier run (which may hold bytes of an older upload),
 // it is downloaded once more from scratch before giving up.
-func (f *fetcher) downloadChecked(ctx context.Context, rawURL, partial, name string, check func() error) error {
+func (f *fetcher) downloadChecked(ctx context.Context, rawURL, partial, name string, limit int64, check func() error) error {
 	for try := 0; ; try++ {
 		st, err := os.Stat(partial)
 		resumed := err == nil && st.Size() > 0
-		if err := f.c.download(ctx, rawURL, partial, name); err != nil {
+		if err := f.c.download(ctx, rawURL, partial, name, limit); err != nil {
 			return err
 		}
 		err = check()

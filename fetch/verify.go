@@ -254,6 +254,9 @@ func digestsSHA512(digests []byte, name string) (string, error) {
 		}
 		f := strings.Fields(line)
 		if len(f) == 2 && strings.TrimPrefix(f[1], "*") == name && len(f[0]) == 2*sha512.Size {
+			if _, err := hex.DecodeString(f[0]); err != nil {
+				return "", fmt.Errorf("%w: SHA512 of %s in its .DIGESTS is not hex", ErrSignature, name)
+			}
 			return strings.ToLower(f[0]), nil
 		}
 	}

@@ -157,11 +157,13 @@ func New(fields map[string]string) *Release {
 }
 
 // Quote returns v as an os-release value: bare when it only has safe
-// characters, else double-quoted with $ " \ ` escaped.
+// characters, else double-quoted with $ " \ ` escaped. It works on bytes,
+// so a value that is not valid UTF-8 comes back unchanged from Parse.
 func Quote(v string) string {
 	safe := v != ""
-	for _, c := range v {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-+:/,=@%", c)) {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._-+:/,=@%", c) >= 0) {
 			safe = false
 			break
 		}
@@ -171,11 +173,11 @@ func Quote(v string) string {
 	}
 	var b strings.Builder
 	b.WriteByte('"')
-	for _, c := range v {
-		if strings.ContainsRune("$\"\\`", c) {
+	for i := 0; i < len(v); i++ {
+		if strings.IndexByte("$\"\\`", v[i]) >= 0 {
 			b.WriteByte('\\')
 		}
-		b.WriteRune(c)
+		b.WriteByte(v[i])
 	}
 	b.WriteByte('"')
 	return b.String()

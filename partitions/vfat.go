@@ -2,6 +2,7 @@ package partitions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,12 +11,14 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bake-os/bake-os/internal/corrupt"
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/fat32"
 )
 
 // VFAT reads the FAT32 filesystem of the ESP through go-diskfs. Writes
-// return ErrReadOnly.
+// return ErrReadOnly. Every call into go-diskfs runs under corrupt.Guard:
+// a damaged FAT is an error, never a panic.
 type VFAT struct {
 	f  *os.File
 	fs *fat32.FileSystem
@@ -27,12 +30,58 @@ func OpenVFAT(image string, offset, length int64) (*VFAT, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", image, err)
 	}
-	fsys, err := fat32.Read(file.New(f, true), length, offset, 512)
+	if err := checkFATGeometry(f, offset, length); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reading FAT32 at offset %d of %s: %w", offset, image, err)
+	}
+	var fsys *fat32.FileSystem
+	err = corrupt.Guard(fatKind, func() (err error) {
+		fsys, err = fat32.Read(file.New(f, true), length, offset, 512)
+		return err
+	})
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("reading FAT32 at offset %d of %s: %w", offset, image, err)
 	}
 	return &VFAT{f: f, fs: fsys}, nil
+}
+
+// fatKind names the ESP's filesystem in corrupt-image errors.
+const fatKind = "FAT filesystem"
+
+// checkFATGeometry refuses a boot sector whose geometry does not fit the
+// partition before go-diskfs sizes reads and allocations from it (a FAT
+// claiming 2 TiB would otherwise be read for minutes).
+func checkFATGeometry(f *os.File, offset, length int64) error {
+	bs := make([]byte, 512)
+	if _, err := f.ReadAt(bs, offset); err != nil {
+		return fmt.Errorf("reading boot sector: %w", err)
+	}
+	le16 := func(o int) int64 { return int64(bs[o]) | int64(bs[o+1])<<8 }
+	le32 := func(o int) int64 { return le16(o) | le16(o+2)<<16 }
+	sector, perCluster, reserved, fats := le16(11), int64(bs[13]), le16(14), int64(bs[16])
+	fatSectors, rootCluster := le32(36), le32(44)
+	corruptf := func(format string, a ...any) error {
+		return fmt.Errorf("%w %s: %s", corrupt.ErrCorrupt, fatKind, fmt.Sprintf(format, a...))
+	}
+	if le16(22) != 0 {
+		return errors.New("a FAT12/16 boot sector: only FAT32 ESPs are read")
+	}
+	switch {
+	case sector != 512 && sector != 1024 && sector != 2048 && sector != 4096:
+		return corruptf("%d bytes per sector", sector)
+	case perCluster == 0 || perCluster&(perCluster-1) != 0:
+		return corruptf("%d sectors per cluster", perCluster)
+	case fats == 0 || fats > 4:
+		return corruptf("%d FATs", fats)
+	case reserved == 0 || fatSectors == 0:
+		return corruptf("%d reserved sectors, %d sectors per FAT", reserved, fatSectors)
+	case (reserved+fats*fatSectors)*sector >= length:
+		return corruptf("reserved sectors and FATs (%d sectors of %d bytes) exceed the %d-byte partition", reserved+fats*fatSectors, sector, length)
+	case rootCluster < 2:
+		return corruptf("root directory in cluster %d", rootCluster)
+	}
+	return nil
 }
 
 func fsPath(p string) string {
@@ -53,11 +102,15 @@ func (v *VFAT) Commit(context.Context) error                   { return nil }
 
 // Open implements Editor.
 func (v *VFAT) Open(p string) (io.ReadCloser, error) {
-	f, err := v.fs.Open(fsPath(p))
+	var f io.ReadCloser
+	err := corrupt.Guard(fatKind, func() (err error) {
+		f, err = v.fs.Open(fsPath(p))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
-	return f, nil
+	return corrupt.Reader(fatKind, f), nil
 }
 
 // Stat implements Editor. FAT has no owners: everything is root's.
@@ -79,7 +132,11 @@ func (v *VFAT) Stat(p string) (FileInfo, error) {
 
 // ReadDir implements Editor.
 func (v *VFAT) ReadDir(p string) ([]FileInfo, error) {
-	ents, err := v.fs.ReadDir(fsPath(p))
+	var ents []fs.DirEntry
+	err := corrupt.Guard(fatKind, func() (err error) {
+		ents, err = v.fs.ReadDir(fsPath(p))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", p, err)
 	}
@@ -88,9 +145,9 @@ func (v *VFAT) ReadDir(p string) ([]FileInfo, error) {
 		if e.Name() == "." || e.Name() == ".." {
 			continue
 		}
-		fi, err := e.Info()
-		if err != nil {
-			return nil, err
+		var fi fs.FileInfo
+		if err := corrupt.Guard(fatKind, func() (err error) { fi, err = e.Info(); return err }); err != nil {
+			return nil, fmt.Errorf("listing %s: %w", p, err)
 		}
 		mode := fs.FileMode(0o644)
 		if e.IsDir() {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bake-os/bake-os/internal/corrupt"
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/squashfs"
 )
@@ -33,8 +34,13 @@ func ReadFile(image, path string) ([]byte, error) {
 		if err == nil || errors.Is(err, fs.ErrNotExist) {
 			return data, err
 		}
-		// go-diskfs lacks some compressors (lz4): ask unsquashfs.
-		return readUnsquashfs(image, path)
+		// go-diskfs lacks some compressors (lz4) and trips over some
+		// damage unsquashfs reports cleanly: ask unsquashfs.
+		data, uerr := readUnsquashfs(image, path)
+		if uerr == nil || errors.Is(uerr, fs.ErrNotExist) || !errors.Is(err, corrupt.ErrCorrupt) {
+			return data, uerr
+		}
+		return nil, fmt.Errorf("%w; %w", err, uerr)
 	case FormatExt4:
 		return readDebugfs(image, path)
 	case FormatErofs:
@@ -49,7 +55,24 @@ func ReadFile(image, path string) ([]byte, error) {
 	return nil, fmt.Errorf("reading %s: unsupported format %s", image, format)
 }
 
-func readSquashfs(image, path string) ([]byte, error) {
+// maxFileSize bounds what ReadFile returns: extension-release files are
+// a few hundred bytes.
+const maxFileSize = 1 << 20
+
+// readSquashfs reads path with go-diskfs. A panic inside go-diskfs (it
+// trusts the image's fields) becomes an error wrapping corrupt.ErrCorrupt.
+func readSquashfs(image, path string) (data []byte, err error) {
+	err = corrupt.Guard("squashfs image", func() error {
+		data, err = readSquashfsUnguarded(image, path)
+		return err
+	})
+	if errors.Is(err, corrupt.ErrCorrupt) {
+		err = fmt.Errorf("reading %s: %w", image, err)
+	}
+	return data, err
+}
+
+func readSquashfsUnguarded(image, path string) ([]byte, error) {
 	f, err := os.Open(image)
 	if err != nil {
 		return nil, err
@@ -71,7 +94,14 @@ func readSquashfs(image, path string) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s from %s: %w", path, image, err)
 	}
 	defer h.Close()
-	return io.ReadAll(io.LimitReader(h, 1<<20))
+	data, err := io.ReadAll(io.LimitReader(h, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s from %s: %w", path, image, err)
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("reading %s from %s: larger than %d bytes", path, image, maxFileSize)
+	}
+	return data, nil
 }
 
 func lookTool(tool, pkg string) error {
@@ -85,10 +115,13 @@ func readUnsquashfs(image, path string) ([]byte, error) {
 	if err := lookTool("unsquashfs", "squashfs-tools"); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", image, err)
 	}
-	var stdout, stderr bytes.Buffer
+	var stderr bytes.Buffer
+	stdout := &cappedBuffer{max: maxFileSize}
 	cmd := exec.Command("unsquashfs", "-cat", image, path)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	if err := cmd.Run(); stdout.over {
+		return nil, fmt.Errorf("reading %s from %s: larger than %d bytes", path, image, maxFileSize)
+	} else if err != nil {
 		if strings.Contains(stderr.String(), "not found") || strings.Contains(stderr.String(), "No such file") || strings.Contains(stderr.String(), "does not exist") {
 			return nil, fmt.Errorf("%s: %s: %w", image, path, fs.ErrNotExist)
 		}
@@ -101,10 +134,13 @@ func readDebugfs(image, path string) ([]byte, error) {
 	if err := lookTool("debugfs", "e2fsprogs"); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", image, err)
 	}
-	var stdout, stderr bytes.Buffer
+	var stderr bytes.Buffer
+	stdout := &cappedBuffer{max: maxFileSize}
 	cmd := exec.Command("debugfs", "-R", "cat /"+path, image)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	if err := cmd.Run(); stdout.over {
+		return nil, fmt.Errorf("reading %s from %s: larger than %d bytes", path, image, maxFileSize)
+	} else if err != nil {
 		return nil, fmt.Errorf("debugfs on %s: %w: %s", image, err, stderr.String())
 	}
 	if strings.Contains(stderr.String(), "File not found") {
@@ -127,12 +163,38 @@ func readExtracted(image, path, tool, pkg string, args func(dir string) []string
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w: %s", tool, image, err, strings.TrimSpace(string(out)))
 	}
-	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(path)))
+	// The extracted tree is the image's: a symlink in it must not lead
+	// the read out of dir.
+	fh, err := os.OpenInRoot(dir, filepath.FromSlash(path))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %s: %w", image, path, fs.ErrNotExist)
 		}
-		return nil, err
+		return nil, fmt.Errorf("reading %s from %s: %w", path, image, err)
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s from %s: %w", path, image, err)
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("reading %s from %s: larger than %d bytes", path, image, maxFileSize)
 	}
 	return data, nil
+}
+
+// cappedBuffer keeps at most max bytes of a tool's output and notes when
+// there was more.
+type cappedBuffer struct {
+	bytes.Buffer
+	max  int
+	over bool
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if c.Len()+len(p) > c.max {
+		c.over = true
+		return 0, errors.New("output too large")
+	}
+	return c.Buffer.Write(p)
 }

@@ -33,7 +33,13 @@ func ValidName(name string) error {
 
 // ReadRelease reads and parses the extension-release of the sysext image
 // at image for the extension name.
+//
+// The image is first judged by its filesystem's own tool (Check): an image
+// that only bake-os could read would not merge on the host.
 func ReadRelease(image, name string) (*osrelease.Release, error) {
+	if err := Check(image); err != nil {
+		return nil, err
+	}
 	data, err := ReadFile(image, ReleasePath(name))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

@@ -1,7 +1,6 @@
 package sysextbuild
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bake-os/bake-os/internal/runlog"
+	"github.com/bake-os/bake-os/internal/sha256sums"
 	"github.com/bake-os/bake-os/progress"
 )
 
@@ -184,38 +184,16 @@ func (f *fetcher) verify(ctx context.Context, c *Checksum, sumURL, file, got str
 	return nil
 }
 
-// findSum finds the hex SHA-256 of file in a checksum file: a bare hex
-// line, or "hex  name" / "hex *name" lines (names compared by base name).
+// findSum finds the hex SHA-256 of file in an upstream checksum file by
+// the rules of package sha256sums: the entry whose base name is file, or
+// the one bare digest of a FILE.sha256.
 func findSum(data, file string) (string, error) {
-	var only []string
-	sc := bufio.NewScanner(strings.NewReader(data))
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
-			continue
-		}
-		if !isSHA256(fields[0]) {
-			continue
-		}
-		if len(fields) == 1 {
-			only = append(only, fields[0])
-			continue
-		}
-		name := strings.TrimPrefix(fields[len(fields)-1], "*")
-		if path.Base(name) == file {
-			return fields[0], nil
-		}
+	s, err := sha256sums.Parse([]byte(data))
+	if err != nil {
+		return "", err
 	}
-	if len(only) == 1 {
-		return only[0], nil
+	if d, ok := s.LookupBase(file); ok {
+		return d, nil
 	}
 	return "", fmt.Errorf("no SHA-256 listed for %s", file)
-}
-
-func isSHA256(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
 }

@@ -1,14 +1,13 @@
 package sysextbuild
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
+
+	"github.com/bake-os/bake-os/internal/sha256sums"
 )
 
 // SHA256SumsName is the per-extension checksum file name: SHA256SUMS.NAME.
@@ -30,44 +29,18 @@ func fileSHA256(path string) (string, error) {
 
 // FormatSHA256Sums renders sums (file name -> hex digest) in sha256sum(1)
 // format ("DIGEST  NAME"), sorted by name.
-func FormatSHA256Sums(sums map[string]string) string {
-	names := make([]string, 0, len(sums))
-	for n := range sums {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, n := range names {
-		fmt.Fprintf(&b, "%s  %s\n", sums[n], n)
-	}
-	return b.String()
-}
+func FormatSHA256Sums(sums map[string]string) string { return sha256sums.Format(sums) }
 
-// ParseSHA256Sums reads sha256sum(1) output ("DIGEST  NAME" or
-// "DIGEST *NAME") into a map from file name to lower-case hex digest.
-// Blank lines and lines starting with "#" are skipped.
+// ParseSHA256Sums reads a SHA256SUMS list by the rules of package
+// sha256sums into a map from file name to lower-case hex digest.
 func ParseSHA256Sums(r io.Reader) (map[string]string, error) {
-	sums := map[string]string{}
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		digest, name, ok := strings.Cut(line, " ")
-		name = strings.TrimPrefix(strings.TrimLeft(name, " "), "*")
-		if !ok || len(digest) != 64 || name == "" {
-			return nil, fmt.Errorf("parsing SHA256SUMS line %d: want \"DIGEST  NAME\", got %q", n, line)
-		}
-		if _, err := hex.DecodeString(digest); err != nil {
-			return nil, fmt.Errorf("parsing SHA256SUMS line %d: %w", n, err)
-		}
-		sums[name] = strings.ToLower(digest)
-	}
-	if err := sc.Err(); err != nil {
+	data, err := io.ReadAll(r)
+	if err != nil {
 		return nil, fmt.Errorf("reading SHA256SUMS: %w", err)
 	}
-	return sums, nil
+	s, err := sha256sums.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("parsing SHA256SUMS: %w", err)
+	}
+	return s.Map(), nil
 }

@@ -125,6 +125,19 @@ func TestFetchAndBake(t *testing.T) {
 		os.Remove(filepath.Join(dir, "out", e))
 	}
 
+	// A NAME.conf the bakery serves but its SHA256SUMS does not list is
+	// refused with exit 3, and nothing is baked.
+	os.WriteFile(filepath.Join(root, "bakery", "ext.conf"), []byte("[Transfer]\nVerify=false\n"), 0o644)
+	args[len(args)-4] = filepath.Join(dir, "cache3")
+	_, stderr, code = run(t, dir, args...)
+	if code != exitVerify || !strings.Contains(stderr, "ext.conf is not listed") {
+		t.Errorf("unlisted conf: exit %d: %s", code, stderr)
+	}
+	if left := testutil.Run(t, "ls", "-A", filepath.Join(dir, "out")); left != "" {
+		t.Errorf("unlisted conf: left behind: %s", left)
+	}
+	os.Remove(filepath.Join(root, "bakery", "ext.conf"))
+
 	// Tamper with the image on the server: a new cache must refuse it.
 	p := filepath.Join(root, "stable/amd64-usr/4593.2.5/flatcar_production_image.bin.bz2")
 	data, _ := os.ReadFile(p)

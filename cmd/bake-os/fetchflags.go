@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -19,6 +20,7 @@ type fetchOptions struct {
 	cacheDir     string
 	signingKey   string
 	offline      bool
+	timeout      time.Duration
 }
 
 func (o *fetchOptions) AddFlags(fs *pflag.FlagSet) {
@@ -30,11 +32,12 @@ func (o *fetchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.cacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/bake-os)")
 	fs.StringVar(&o.signingKey, "signing-key", "", "OpenPGP public key replacing the embedded Flatcar key")
 	fs.BoolVar(&o.offline, "offline", false, "never use the network: everything must be in the cache")
+	fs.DurationVar(&o.timeout, "timeout", 0, "give up on a download after this long, retries included (default 10m + 1s per MiB)")
 }
 
 func (o *fetchOptions) options(ctx context.Context, arch flatcar.Arch, d *deps) fetch.Options {
 	return fetch.Options{
-		Release: o.release, Arch: arch, ReleasesJSONURL: o.releasesJSON, ReleaseURLTemplate: o.releaseURL,
+		Release: o.release, Arch: arch, ReleasesJSONURL: o.releasesJSON, ReleaseURLTemplate: o.releaseURL, Timeout: o.timeout,
 		BakeryURL: o.bakeryURL, CacheDir: absPath(d.cwd, o.cacheDir), SigningKeyFile: absPath(d.cwd, o.signingKey),
 		Offline: o.offline, Reporter: d.reporter(ctx), UserAgent: userAgent(),
 		Logger: d.logger(),
