@@ -118,7 +118,7 @@ func listSquashfs(image string) ([]Entry, error) {
 	return out, nil
 }
 
-// listUnsquashfs parses "unsquashfs -lln -d ''": a mode string, owner,
+// listUnsquashfs parses the output of unsquashfs -lln with an empty -d: a mode string, owner,
 // size, date, time, then the path (" -> target" for a symlink).
 func listUnsquashfs(image string) ([]Entry, error) {
 	if err := lookTool("unsquashfs", "squashfs-tools"); err != nil {
