@@ -143,9 +143,12 @@ func Check(image string, o CheckOptions) (*Report, error) {
 	// The release fields against the host.
 	if rel != nil {
 		for _, f := range compatibility(rel, o.Host) {
-			if f.err != nil {
+			switch {
+			case f.err != nil:
 				add(f.field, VerdictRefused, "%v", f.err)
-			} else {
+			case f.warn:
+				add(f.field, VerdictWarning, "%s", f.note)
+			default:
 				add(f.field, VerdictOK, "%s", f.note)
 			}
 		}

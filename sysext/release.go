@@ -47,10 +47,10 @@ func ReadRelease(image, name string) (*osrelease.Release, error) {
 // Host is what systemd-sysext compares an extension-release with: the
 // host's os-release and architecture.
 type Host struct {
-	ID          string // "flatcar"
-	VersionID   string
-	SysextLevel string // "1.0"
-	Arch        flatcar.Arch
+	ID          string       `json:"id"` // "flatcar"
+	VersionID   string       `json:"version_id"`
+	SysextLevel string       `json:"sysext_level"` // "1.0"
+	Arch        flatcar.Arch `json:"architecture"`
 }
 
 // FlatcarHost is a Flatcar host of the given version and arch.
@@ -74,6 +74,7 @@ func Compatible(rel *osrelease.Release, h Host) error {
 type fieldCheck struct {
 	field string // ARCHITECTURE, ID, SYSEXT_LEVEL or VERSION_ID
 	note  string // why it matches, when it does
+	warn  bool   // it matches, but only for a host of unknown version
 	err   error  // why it does not
 }
 
@@ -123,7 +124,8 @@ func compatibility(rel *osrelease.Release, h Host) []fieldCheck {
 			err: fmt.Errorf("SYSEXT_LEVEL=%s cannot be compared: the host has no SYSEXT_LEVEL, and VERSION_ID is missing", lvl)})
 	case h.VersionID == "":
 		// bake checks this case itself: the image's version is unknown.
-		return append(out, fieldCheck{field: "VERSION_ID", note: "VERSION_ID=" + v + " (the host's version is unknown)"})
+		return append(out, fieldCheck{field: "VERSION_ID", warn: true,
+			note: "VERSION_ID=" + v + ": merges only on that exact release, and the host's version is unknown (give --image or --os-release, or prefer SYSEXT_LEVEL=1.0)"})
 	case v != h.VersionID:
 		return append(out, fieldCheck{field: "VERSION_ID",
 			err: fmt.Errorf("VERSION_ID=%s does not match the image's VERSION_ID=%s (prefer SYSEXT_LEVEL=1.0)", v, h.VersionID)})
