@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -94,6 +95,11 @@ func Check(image string, o CheckOptions) (*Report, error) {
 		}
 	}()
 
+	if st, err := os.Stat(image); err != nil {
+		return nil, fmt.Errorf("checking sysext: %w", err)
+	} else if st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory: check reads image files (pack the tree with bake-os sysext pack first)", image)
+	}
 	format, err := DetectFormat(image)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {

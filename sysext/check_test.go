@@ -1,6 +1,8 @@
 package sysext_test
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -237,5 +239,27 @@ func TestListAllFormats(t *testing.T) {
 				t.Errorf("List:\n got %v\nwant %v", got, want)
 			}
 		})
+	}
+}
+
+// TestCheckTruncated: a squashfs cut in half is an error naming the
+// image, not a verdict and not a panic.
+func TestCheckTruncated(t *testing.T) {
+	testutil.RequireTool(t, "mksquashfs", "unsquashfs")
+	img := filepath.Join(t.TempDir(), "foo.raw")
+	files := goodFiles("foo", goodRelease)
+	for i := 0; i < 50; i++ {
+		files[fmt.Sprintf("usr/share/foo/%d", i)] = fmt.Sprintf("%x", sha256.Sum256([]byte(fmt.Sprint(i))))
+	}
+	buildSysext(t, img, sysext.FormatSquashfs, files)
+	st, err := os.Stat(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, st.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := sysext.Check(img, sysext.CheckOptions{Host: sysext.FlatcarHost(flatcar.ArchX86_64, "")}); err == nil || !strings.Contains(err.Error(), img+" is truncated") {
+		t.Errorf("truncated image: %v, %+v", err, r)
 	}
 }

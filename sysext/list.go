@@ -3,6 +3,7 @@ package sysext
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -41,6 +42,9 @@ func List(image string) ([]Entry, error) {
 	var list []Entry
 	switch format {
 	case FormatSquashfs:
+		if err := squashfsComplete(image); err != nil {
+			return nil, err
+		}
 		list, err = listSquashfs(image)
 		if err != nil && !errors.Is(err, errTooMany) {
 			list, err = listUnsquashfs(image)
@@ -75,9 +79,38 @@ func List(image string) ([]Entry, error) {
 	return list, nil
 }
 
+// squashfsComplete refuses a squashfs image shorter than its superblock's
+// bytes_used (offset 40): a truncated download or copy.
+func squashfsComplete(image string) error {
+	f, err := os.Open(image)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	var b [8]byte
+	if _, err := f.ReadAt(b[:], 40); err != nil {
+		return fmt.Errorf("%s: reading the squashfs superblock: %w", image, err)
+	}
+	if used := binary.LittleEndian.Uint64(b[:]); used > uint64(st.Size()) {
+		return fmt.Errorf("%s is truncated: its squashfs superblock says %d bytes, the file has %d", image, used, st.Size())
+	}
+	return nil
+}
+
 var errTooMany = fmt.Errorf("more than %d paths", MaxEntries)
 
-func listSquashfs(image string) ([]Entry, error) {
+func listSquashfs(image string) (_ []Entry, err error) {
+	// A corrupt image must end in an error (and the unsquashfs fallback),
+	// never in a panic inside the reader.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("reading squashfs: %v", r)
+		}
+	}()
 	f, err := os.Open(image)
 	if err != nil {
 		return nil, err

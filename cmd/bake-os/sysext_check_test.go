@@ -136,7 +136,18 @@ func TestSysextCheck(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, stderr)
 		}
 	}
-	if _, stderr, code := run(t, dir, "sysext", "check", "missing.raw"); code != exitFailure || !strings.Contains(stderr, "missing.raw") {
-		t.Errorf("missing file: exit %d: %s", code, stderr)
+	for arg, msg := range map[string]string{
+		"missing.raw":             "missing.raw",
+		"erofs-tree":              "erofs-tree is a directory",
+		"--image=missing.bin.bz2": "is compressed: decompress it first",
+		"--image=junk.raw":        "junk.raw",
+	} {
+		args := []string{"sysext", "check", arg}
+		if strings.HasPrefix(arg, "--") {
+			args = []string{"sysext", "check", "foo.raw", arg}
+		}
+		if _, stderr, code := run(t, dir, args...); code != exitFailure || !strings.Contains(stderr, msg) {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
 	}
 }
