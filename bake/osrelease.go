@@ -23,7 +23,7 @@ const usrOSRelease = "lib/os-release"
 
 // ImageOSRelease reads the os-release of the Flatcar image at image: the
 // file lib/os-release of its USR-A partition (btrfs, read-only). USR-A is
-// copied out sparsely into a temporary directory and only that one file
+// copied out sparsely into a temporary directory ($TMPDIR) and only that one file
 // is restored from it ("btrfs restore --path-regex"); the image is only
 // read.
 func ImageOSRelease(ctx context.Context, image string) (*osrelease.Release, error) {
