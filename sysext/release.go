@@ -118,7 +118,7 @@ func compatibility(rel *osrelease.Release, h Host) []fieldCheck {
 		return append(out, fieldCheck{field: "SYSEXT_LEVEL", note: "SYSEXT_LEVEL=" + lvl + " matches the host"})
 	case lvl == "" && v == "":
 		return append(out, fieldCheck{field: "SYSEXT_LEVEL",
-			err: fmt.Errorf("ID=%s needs SYSEXT_LEVEL=%s or VERSION_ID", id, orUnknown(h.SysextLevel))})
+			err: fmt.Errorf("ID=%s needs SYSEXT_LEVEL=%s or VERSION_ID", id, levelOrDefault(h.SysextLevel))})
 	case v == "":
 		return append(out, fieldCheck{field: "VERSION_ID",
 			err: fmt.Errorf("SYSEXT_LEVEL=%s cannot be compared: the host has no SYSEXT_LEVEL, and VERSION_ID is missing", lvl)})
@@ -133,7 +133,7 @@ func compatibility(rel *osrelease.Release, h Host) []fieldCheck {
 	return append(out, fieldCheck{field: "VERSION_ID", note: "VERSION_ID=" + v + " matches the host"})
 }
 
-func orUnknown(s string) string {
+func levelOrDefault(s string) string {
 	if s == "" {
 		return "1.0"
 	}

@@ -6,7 +6,7 @@ import "github.com/spf13/cobra"
 func newSysextCmd(d *deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sysext",
-		Short: "Build sysext images and check them",
+		Short: "Build sysext images from directories, recipes and root filesystems",
 	}
 	cmd.AddCommand(sysextCommands(d)...)
 	return cmd
