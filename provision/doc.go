@@ -22,4 +22,14 @@
 // caller refuses, replaces (--force) or merges ([Merge]: a parent config
 // whose ignition.config.merge lists both as data URLs, so Ignition itself
 // merges them).
+//
+// # Butane for stock images
+//
+// [Butane] writes the Butane config (variant flatcar) that installs
+// sysexts at provisioning time instead of baking them, in the shape the
+// sysext bakery documents: downloads into /opt/extensions/NAME/, links in
+// /etc/extensions, masks, and automatic updates through
+// systemd-sysupdate (the timer, one drop-in per extension and one that
+// restarts systemd-sysext). The unit and drop-in names and contents are
+// exported so that a bake's --sysupdate writes the same ones.
 package provision

@@ -228,7 +228,7 @@ func TestCheckRefusesWhatOnlyBakeOSReads(t *testing.T) {
 			t.Fatalf("planted damage no longer passes go-diskfs (%v): pick another", err)
 		}
 		var ue *UnreadableError
-		if err := Check(img); !errors.As(err, &ue) || ue.Tool != "unsquashfs" {
+		if err := CheckFilesystem(img); !errors.As(err, &ue) || ue.Tool != "unsquashfs" {
 			t.Fatalf("Check: %v", err)
 		}
 	})
@@ -240,7 +240,7 @@ func TestCheckRefusesWhatOnlyBakeOSReads(t *testing.T) {
 		os.WriteFile(filepath.Join(tree, ReleasePath("demo")), []byte(seedRelease), 0o644)
 		img := filepath.Join(dir, "demo.raw")
 		testutil.Run(t, "mke2fs", "-q", "-t", "ext4", "-d", tree, img, "4M")
-		if err := Check(img); err != nil {
+		if err := CheckFilesystem(img); err != nil {
 			t.Fatalf("clean ext4 refused: %v", err)
 		}
 		testutil.Run(t, "debugfs", "-w", "-R", "sif /"+ReleasePath("demo")+" links_count 7", img)

@@ -37,7 +37,7 @@ func ValidName(name string) error {
 // The image is first judged by its filesystem's own tool (Check): an image
 // that only bake-os could read would not merge on the host.
 func ReadRelease(image, name string) (*osrelease.Release, error) {
-	if err := Check(image); err != nil {
+	if err := CheckFilesystem(image); err != nil {
 		return nil, err
 	}
 	data, err := ReadFile(image, ReleasePath(name))
@@ -57,10 +57,10 @@ func ReadRelease(image, name string) (*osrelease.Release, error) {
 // Host is what systemd-sysext compares an extension-release with: the
 // host's os-release and architecture.
 type Host struct {
-	ID          string // "flatcar"
-	VersionID   string
-	SysextLevel string // "1.0"
-	Arch        flatcar.Arch
+	ID          string       `json:"id"` // "flatcar"
+	VersionID   string       `json:"version_id"`
+	SysextLevel string       `json:"sysext_level"` // "1.0"
+	Arch        flatcar.Arch `json:"architecture"`
 }
 
 // FlatcarHost is a Flatcar host of the given version and arch.
@@ -71,30 +71,81 @@ func FlatcarHost(arch flatcar.Arch, version string) Host {
 // Compatible reports, as systemd-sysext would, whether an extension with
 // release rel may be merged on h. The error names the field at fault.
 func Compatible(rel *osrelease.Release, h Host) error {
-	if a, ok := rel.Lookup("ARCHITECTURE"); ok && a != "" && a != string(h.Arch) {
-		return fmt.Errorf("ARCHITECTURE=%s does not match the image's architecture %s", a, h.Arch)
+	for _, f := range compatibility(rel, h) {
+		if f.err != nil {
+			return f.err
+		}
 	}
-	id, ok := rel.Lookup("ID")
-	if !ok || id == "" {
-		return fmt.Errorf("ID is missing: set ID=_any or ID=%s", h.ID)
+	return nil
+}
+
+// fieldCheck is the outcome of comparing one extension-release field
+// with the host.
+type fieldCheck struct {
+	field string // ARCHITECTURE, ID, SYSEXT_LEVEL or VERSION_ID
+	note  string // why it matches, when it does
+	warn  bool   // it matches, but only for a host of unknown version
+	err   error  // why it does not
+}
+
+// compatibility compares rel with h field by field in systemd-sysext's
+// order: ARCHITECTURE (empty and _any match any host), ID (_any ends the
+// comparison), then SYSEXT_LEVEL when both sides set it, else VERSION_ID
+// when the host sets it. It stops at the first mismatch, as systemd does.
+func compatibility(rel *osrelease.Release, h Host) []fieldCheck {
+	var out []fieldCheck
+	switch a := rel.Get("ARCHITECTURE"); a {
+	case "":
+		out = append(out, fieldCheck{field: "ARCHITECTURE", note: "not set: any architecture"})
+	case "_any":
+		out = append(out, fieldCheck{field: "ARCHITECTURE", note: "ARCHITECTURE=_any: any architecture"})
+	case string(h.Arch):
+		out = append(out, fieldCheck{field: "ARCHITECTURE", note: "ARCHITECTURE=" + a + " matches the host"})
+	default:
+		return append(out, fieldCheck{field: "ARCHITECTURE",
+			err: fmt.Errorf("ARCHITECTURE=%s does not match the image's architecture %s", a, h.Arch)})
 	}
-	if id == "_any" {
-		return nil
+	id := rel.Get("ID")
+	switch {
+	case id == "":
+		return append(out, fieldCheck{field: "ID", err: fmt.Errorf("ID is missing: set ID=_any or ID=%s", h.ID)})
+	case id == "_any":
+		return append(out, fieldCheck{field: "ID", note: "ID=_any: any OS, no version check"})
+	case id != h.ID:
+		return append(out, fieldCheck{field: "ID",
+			err: fmt.Errorf("ID=%s does not match the image's ID=%s (use ID=_any or ID=%s)", id, h.ID, h.ID)})
 	}
-	if id != h.ID {
-		return fmt.Errorf("ID=%s does not match the image's ID=%s (use ID=_any or ID=%s)", id, h.ID, h.ID)
-	}
-	if lvl, ok := rel.Lookup("SYSEXT_LEVEL"); ok && lvl != "" {
+	out = append(out, fieldCheck{field: "ID", note: "ID=" + id + " matches the host"})
+	lvl, v := rel.Get("SYSEXT_LEVEL"), rel.Get("VERSION_ID")
+	switch {
+	case h.VersionID == "" && h.SysextLevel == "":
+		return append(out, fieldCheck{field: "VERSION_ID", note: "the host has neither VERSION_ID nor SYSEXT_LEVEL: any version"})
+	case lvl != "" && h.SysextLevel != "":
 		if lvl != h.SysextLevel {
-			return fmt.Errorf("SYSEXT_LEVEL=%s does not match the image's SYSEXT_LEVEL=%s", lvl, h.SysextLevel)
+			return append(out, fieldCheck{field: "SYSEXT_LEVEL",
+				err: fmt.Errorf("SYSEXT_LEVEL=%s does not match the image's SYSEXT_LEVEL=%s", lvl, h.SysextLevel)})
 		}
-		return nil
+		return append(out, fieldCheck{field: "SYSEXT_LEVEL", note: "SYSEXT_LEVEL=" + lvl + " matches the host"})
+	case lvl == "" && v == "":
+		return append(out, fieldCheck{field: "SYSEXT_LEVEL",
+			err: fmt.Errorf("ID=%s needs SYSEXT_LEVEL=%s or VERSION_ID", id, levelOrDefault(h.SysextLevel))})
+	case v == "":
+		return append(out, fieldCheck{field: "VERSION_ID",
+			err: fmt.Errorf("SYSEXT_LEVEL=%s cannot be compared: the host has no SYSEXT_LEVEL, and VERSION_ID is missing", lvl)})
+	case h.VersionID == "":
+		// bake checks this case itself: the image's version is unknown.
+		return append(out, fieldCheck{field: "VERSION_ID", warn: true,
+			note: "VERSION_ID=" + v + ": merges only on that exact release, and the host's version is unknown (give --image or --os-release, or prefer SYSEXT_LEVEL=1.0)"})
+	case v != h.VersionID:
+		return append(out, fieldCheck{field: "VERSION_ID",
+			err: fmt.Errorf("VERSION_ID=%s does not match the image's VERSION_ID=%s (prefer SYSEXT_LEVEL=1.0)", v, h.VersionID)})
 	}
-	if v, ok := rel.Lookup("VERSION_ID"); ok && v != "" {
-		if h.VersionID != "" && v != h.VersionID {
-			return fmt.Errorf("VERSION_ID=%s does not match the image's VERSION_ID=%s (prefer SYSEXT_LEVEL=1.0)", v, h.VersionID)
-		}
-		return nil
+	return append(out, fieldCheck{field: "VERSION_ID", note: "VERSION_ID=" + v + " matches the host"})
+}
+
+func levelOrDefault(s string) string {
+	if s == "" {
+		return "1.0"
 	}
-	return fmt.Errorf("ID=%s needs SYSEXT_LEVEL=%s or VERSION_ID", id, h.SysextLevel)
+	return s
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/internal/testutil"
@@ -282,6 +283,41 @@ var readmeCases = map[string]readmeCase{
 	}},
 	"bake-os sysext torcx docker-torcx.tgz mydocker": {noFlags, func(t *testing.T, dir, _ string) {
 		squashfsHas(t, filepath.Join(dir, "mydocker.raw"), "usr/bin/dockerd")
+	}},
+	"bake-os sysext check myext.raw --image flatcar_production_image.bin": {noFlags, func(t *testing.T, _, stdout string) {
+		for _, want := range []string{"ok       name                      extension-release.myext found for the name myext\n",
+			"ok       SYSEXT_LEVEL              SYSEXT_LEVEL=1.0 matches the host\n",
+			"systemd-sysext on flatcar 4593.2.5 (x86-64) would merge myext.raw as myext\n"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("sysext check output lacks %q:\n%s", want, stdout)
+			}
+		}
+	}},
+	"bake-os butane wasmtime:wasmtime-24.0.0-x86-64.raw --sysupdate --mask docker-flatcar": {noFlags, func(t *testing.T, dir, stdout string) {
+		var cfg struct {
+			Variant string
+			Storage struct {
+				Files []struct {
+					Path     string
+					Contents struct {
+						Source       string
+						Verification struct{ Hash string }
+					}
+				}
+			}
+		}
+		if err := yaml.Unmarshal([]byte(stdout), &cfg); err != nil || cfg.Variant != "flatcar" || len(cfg.Storage.Files) != 3 {
+			t.Fatalf("butane output (%v):\n%s", err, stdout)
+		}
+		f := cfg.Storage.Files[0]
+		if f.Path != "/opt/extensions/wasmtime/wasmtime-24.0.0-x86-64.raw" ||
+			f.Contents.Source != "https://extensions.flatcar.org/extensions/wasmtime-24.0.0-x86-64.raw" ||
+			f.Contents.Verification.Hash != "sha256-"+sha256File(t, filepath.Join(dir, "wasmtime-24.0.0-x86-64.raw")) {
+			t.Errorf("sysext file entry: %+v", f)
+		}
+		if !strings.Contains(stdout, "ExecStartPre=/usr/lib/systemd/systemd-sysupdate -C wasmtime update") {
+			t.Errorf("no sysupdate drop-in:\n%s", stdout)
+		}
 	}},
 }
 

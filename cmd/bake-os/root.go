@@ -118,6 +118,7 @@ systemd-sysupdate config.
 		newInspectCmd(d),
 		newDemoCmd(d),
 		newSysextCmd(d),
+		newButaneCmd(d),
 		newBootCmd(d),
 		newVersionCmd(d),
 	)

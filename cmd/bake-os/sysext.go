@@ -18,6 +18,7 @@ func sysextCommands(d *deps) []*cobra.Command {
 		newSysextPackCmd(d),
 		newSysextCreateCmd(d),
 		newSysextListCmd(d),
+		newSysextCheckCmd(d),
 		newSysextReleaseCmd(d),
 		newSysextFlixCmd(d),
 		newSysextFlatwrapCmd(d),
