@@ -14,6 +14,7 @@ import (
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/partitions"
+	"github.com/bake-os/bake-os/provision"
 	"github.com/bake-os/bake-os/sysext"
 )
 
@@ -69,6 +70,9 @@ type Inspection struct {
 	// its active-oem-ID markers (the OEM sysext Flatcar enables).
 	OEMSysexts []OEMSysextInfo `json:"oem_sysexts"`
 	ActiveOEM  []string        `json:"active_oem"`
+	// Ignition is OEM /config.ign, the config Flatcar's first boot
+	// applies, when the image holds one.
+	Ignition *IgnitionInfo `json:"ignition,omitempty"`
 	// OEMError says why OEM could not be listed (e.g. btrfs-progs
 	// missing); the rest of the inspection stands.
 	OEMError string `json:"oem_error,omitempty"`
@@ -256,8 +260,26 @@ func Inspect(ctx context.Context, image string) (*Inspection, error) {
 	return in, nil
 }
 
-// inspectOEM lists OEM's /sysext: its images and active-oem-ID markers.
+// IgnitionInfo describes the Ignition config an image holds.
+type IgnitionInfo struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	Version string `json:"spec_version,omitempty"`
+	Error   string `json:"error,omitempty"` // why Ignition's validator refuses it
+}
+
+// inspectOEM lists OEM's /config.ign and /sysext: its images and
+// active-oem-ID markers.
 func inspectOEM(oem partitions.Editor, in *Inspection) error {
+	if fi, err := oem.Stat(provision.OEMConfigPath); err == nil {
+		info := &IgnitionInfo{Path: provision.OEMConfigPath, Size: fi.Size}
+		if ign, err := readOEMConfig(oem, ""); err != nil {
+			info.Error = err.Error()
+		} else {
+			info.Version = ign.Version
+		}
+		in.Ignition = info
+	}
 	ents, err := oem.ReadDir("/sysext")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

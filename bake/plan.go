@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bake-os/bake-os/provision"
 	"github.com/bake-os/bake-os/sysext"
 	"github.com/bake-os/bake-os/vendors"
 )
@@ -109,6 +110,10 @@ type bakePlan struct {
 	Masks      []string // sorted
 	Noop       bool     // noop.conf is written
 	claims     claims
+	// ignition is the config baked as OEM /config.ign, or nil; version
+	// the image's Flatcar version it was validated for.
+	ignition *provision.Ignition
+	version  string
 }
 
 // plan decides where every sysext, link, sysupdate config and mask goes
@@ -133,6 +138,9 @@ func plan(o Options, version string, log *slog.Logger) (*bakePlan, error) {
 				c[claimKey{PartOEM, f}] = fmt.Sprintf("vendor %s's OEM file", v.Name)
 			}
 		}
+	}
+	if o.IgnitionFile != "" {
+		c[claimKey{PartOEM, provision.OEMConfigPath}] = "the --ignition config"
 	}
 	t := o.Target
 	for _, s := range o.Sysexts {

@@ -313,8 +313,8 @@ func (bp *bakePlan) checkExisting(editors map[string]partitions.Editor, old []ol
 			return fmt.Errorf("%s (%s): the image's %s is %s; bake-os never writes through it (remove it from the image or choose another --install_to)",
 				bp.claims[k], k, claimKey{k.part, d}, what)
 		}
-		if rs.old[k] || k == (claimKey{PartROOT, NoopConfPath}) {
-			continue
+		if rs.old[k] || k == (claimKey{PartROOT, NoopConfPath}) || k == oemConfigKey {
+			continue // replaced as planned; an image's config.ign: installIgnition
 		}
 		fi, err := ed.Stat(k.path)
 		if errors.Is(err, fs.ErrNotExist) {

@@ -17,6 +17,7 @@ import (
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/progress"
+	"github.com/bake-os/bake-os/provision"
 	"github.com/bake-os/bake-os/sysext"
 	"github.com/bake-os/bake-os/vendors"
 )
@@ -46,9 +47,20 @@ type Options struct {
 	// get that too).
 	Vendors       []vendors.Vendor
 	VendorOptions vendors.BuildOptions
-	// Force replaces existing outputs (the plain image and vendor files);
-	// without it an existing output refuses the bake before any work.
-	Force    bool
+	// Force replaces existing outputs (the plain image and vendor files),
+	// and an Ignition config the image already holds; without it an
+	// existing output refuses the bake before any work.
+	Force bool
+	// IgnitionFile is an Ignition config (JSON, or Butane transpiled by
+	// the butane binary) baked into OEM as /config.ign, where Flatcar's
+	// initrd reads it on first boot (docs/provisioning.md). It is
+	// validated for the image's Flatcar version before any work.
+	IgnitionFile string
+	// IgnitionMerge merges IgnitionFile with a config the image already
+	// holds (Ignition's own ignition.config.merge); without it, or Force,
+	// such an image is refused.
+	IgnitionMerge bool
+
 	Reporter progress.Reporter
 	Logger   *slog.Logger
 
@@ -83,6 +95,21 @@ type Result struct {
 	Replaced []Replaced `json:"replaced,omitempty"`
 	// Written is every path the bake wrote into the image, in order.
 	Written []Written `json:"written"`
+	// Ignition is the Ignition config baked into OEM, if any.
+	Ignition *IgnitionResult `json:"ignition,omitempty"`
+}
+
+// IgnitionResult reports the Ignition config a bake put into OEM.
+type IgnitionResult struct {
+	Path    string `json:"path"`   // in OEM: /config.ign
+	Source  string `json:"source"` // the file given (and the image's, merged)
+	Version string `json:"spec_version"`
+	SHA256  string `json:"sha256"`
+	Size    int    `json:"size"`
+	// Merged: the image's earlier config and the new one are merged;
+	// Replaced: the image's earlier config was overwritten (--force).
+	Merged   bool `json:"merged,omitempty"`
+	Replaced bool `json:"replaced,omitempty"`
 }
 
 // Written is one path a bake wrote.
@@ -159,10 +186,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	ign, err := loadIgnition(ctx, o, version, log)
+	if err != nil {
+		return nil, err
+	}
 	bp, err := plan(o, version, log)
 	if err != nil {
 		return nil, err
 	}
+	bp.ignition, bp.version = ign, version
 
 	work, disk, err := WorkingCopy(ctx, o.Image, o.OutputDir, o.Workers, o.Reporter)
 	if err != nil {
@@ -355,7 +387,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 	for _, p := range bp.Placements {
 		need[p.Part] += p.Size
 	}
-	if need[PartOEM] > 0 || repl.touches(PartOEM) {
+	if need[PartOEM] > 0 || repl.touches(PartOEM) || bp.ignition != nil {
 		oemPart, err := disk.ByLabel(flatcar.LabelOEM)
 		if err != nil {
 			return nil, err
@@ -432,6 +464,12 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 			return nil, fmt.Errorf("masking %s: %w", m, err)
 		}
 		wrote(PartROOT, linkPath(m), "mask", "/dev/null")
+	}
+	if bp.ignition != nil {
+		if res.Ignition, err = installIgnition(editors[PartOEM], bp.ignition, o, bp.version, log); err != nil {
+			return nil, err
+		}
+		wrote(PartOEM, provision.OEMConfigPath, "ignition-config", "")
 	}
 	// OEM first: its rebuild is the step most likely to fail.
 	if oem, ok := editors[PartOEM]; ok {

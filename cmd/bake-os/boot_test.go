@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,7 +70,8 @@ func TestBootCommandLine(t *testing.T) {
 // qemu_uefi qcow2, and boots it under QEMU with a Debian kernel and a
 // busybox initramfs whose /init shows, from inside the guest, that ROOT,
 // USR-A and OEM mount, the sysext's link resolves and its image mounts
-// with the right extension-release. It runs in .ci/run's boot stage
+// with the right extension-release, and the baked Ignition config is where
+// Flatcar's initrd reads it (OEM /config.ign). It runs in .ci/run's boot stage
 // (BAKE_TEST_BOOT=1): it needs qemu-system-x86, linux-image-cloud-amd64
 // and busybox-static.
 func TestBootBakedImage(t *testing.T) {
@@ -93,8 +95,11 @@ func TestBootBakedImage(t *testing.T) {
 		map[string]string{"usr/bin/hello": "#!/bin/sh\necho hello\n"}); err != nil {
 		t.Fatal(err)
 	}
-	os.Mkdir(filepath.Join(dir, "out"), 0o755) // (older bake-os wanted it made first)
-	if _, stderr, code := run(t, dir, "--image", img, "--output-dir", "out", "--vendor", "qemu_uefi", "--compress", "none", "hello:hello.raw"); code != 0 {
+	ign := `{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA test"]}]}}`
+	if err := os.WriteFile(filepath.Join(dir, "config.ign"), []byte(ign), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := run(t, dir, "--image", img, "--output-dir", "out", "--vendor", "qemu_uefi", "--ignition", "config.ign", "hello:hello.raw"); code != 0 {
 		t.Fatalf("bake: exit %d: %s", code, stderr)
 	}
 	initrd := busyboxInitramfs(t, modDir, bootCheckScript)
@@ -122,6 +127,7 @@ func TestBootBakedImage(t *testing.T) {
 		"BAKE-CHECK link /etc/extensions/hello.raw -> /opt/extensions/hello.raw",
 		"BAKE-CHECK sysext mounted ID=flatcar SYSEXT_LEVEL=1.0",
 		"BAKE-CHECK hello runs: hello",
+		fmt.Sprintf("BAKE-CHECK config.ign %d bytes", len(ign)),
 		"BAKE-CHECK done",
 	} {
 		if !strings.Contains(out, want) {

@@ -74,6 +74,15 @@ func printInspection(w io.Writer, in *bake.Inspection) {
 	if len(in.ActiveOEM) > 0 {
 		fmt.Fprintf(w, "  active OEM: %s\n", strings.Join(in.ActiveOEM, ", "))
 	}
+	fmt.Fprintln(w, "\nIgnition config (OEM /config.ign):")
+	switch ig := in.Ignition; {
+	case ig == nil:
+		fmt.Fprintln(w, "  (none)")
+	case ig.Error != "":
+		fmt.Fprintf(w, "  %s, %d bytes (%s)\n", ig.Path, ig.Size, ig.Error)
+	default:
+		fmt.Fprintf(w, "  %s, %d bytes, spec %s\n", ig.Path, ig.Size, ig.Version)
+	}
 	fmt.Fprintln(w, "\nSysupdate configs:")
 	if len(in.Sysupdate) == 0 {
 		fmt.Fprintln(w, "  (none)")

@@ -195,6 +195,18 @@ const baked = "flatcar_production_image.bin"
 // readmeCases has an entry for every command of README.md: a command
 // without one fails the test, and so does an entry the README lost.
 var readmeCases = map[string]readmeCase{
+	"bake-os --image flatcar_production_image.bin.bz2 --ignition config.ign wasmtime:wasmtime-24.0.0-x86-64.raw": {noFlags, func(t *testing.T, dir, _ string) {
+		img := filepath.Join(dir, baked)
+		sysextIn(t, img, "/opt/extensions/wasmtime-24.0.0-x86-64.raw")
+		oem := filepath.Join(t.TempDir(), "oem")
+		testutil.Run(t, "dd", "if="+img, "of="+oem, "bs=512", "skip=10493952", "count=2097152", "conv=sparse", "status=none")
+		restored := t.TempDir()
+		testutil.Run(t, "btrfs", "restore", oem, restored)
+		want, _ := os.ReadFile(filepath.Join(dir, "config.ign"))
+		if got, err := os.ReadFile(filepath.Join(restored, "config.ign")); err != nil || string(got) != string(want) {
+			t.Errorf("OEM config.ign = %q, %v; want %q", got, err, want)
+		}
+	}},
 	"bake-os --image flatcar_production_image.bin.bz2 wasmtime:wasmtime-24.0.0-x86-64.raw": {noFlags, func(t *testing.T, dir, _ string) {
 		sysextIn(t, filepath.Join(dir, baked), "/opt/extensions/wasmtime-24.0.0-x86-64.raw")
 	}},
@@ -449,6 +461,8 @@ func newReadmeEnv(t *testing.T) *readmeEnv {
 		must(testimage.Sysext(ctx, filepath.Join(in, file), name, "ID=flatcar\nSYSEXT_LEVEL=1.0\nARCHITECTURE=x86-64\n",
 			map[string]string{"usr/bin/" + name: "#!/bin/sh\n"}))
 	}
+	must(os.WriteFile(filepath.Join(in, "config.ign"),
+		[]byte(`{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA readme"]}]}}`), 0o644))
 	must(os.MkdirAll(filepath.Join(in, "mytree/usr/bin"), 0o755))
 	must(os.WriteFile(filepath.Join(in, "mytree/usr/bin/hello"), []byte("#!/bin/sh\necho hello\n"), 0o755))
 	must(os.WriteFile(filepath.Join(in, "release_build_versions.txt"), []byte("# NAME VERSION\nwasmtime 24.0.0\n"), 0o644))

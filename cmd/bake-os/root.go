@@ -35,6 +35,8 @@ type bakeOptions struct {
 	workers   int
 	mount     bool
 	force     bool
+	ignition  string
+	ignMerge  bool
 	fetch     fetchOptions
 	vendor    vendorOptions
 }
@@ -47,7 +49,9 @@ func (o *bakeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.masks, "mask", nil, "mask a sysext: /etc/extensions/NAME.raw -> /dev/null (repeatable)")
 	fs.IntVar(&o.workers, "workers", 0, "parallel workers (0: one per CPU)")
 	fs.BoolVar(&o.mount, "mount", false, "edit through loop mounts (root only) instead of rootless tools")
-	fs.BoolVar(&o.force, "force", false, "replace existing outputs (the image and vendor files)")
+	fs.BoolVar(&o.force, "force", false, "replace existing outputs (image, vendor files, an image's Ignition config)")
+	fs.StringVar(&o.ignition, "ignition", "", "Ignition config (JSON, or Butane with butane installed) baked into OEM")
+	fs.BoolVar(&o.ignMerge, "ignition-merge", false, "merge --ignition with the config the image already holds")
 	o.fetch.AddFlags(fs)
 	o.vendor.AddFlags(fs)
 }
@@ -127,8 +131,11 @@ systemd-sysupdate config.
 }
 
 func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
-	if len(args) == 0 && len(o.masks) == 0 && len(o.vendor.vendors) == 0 {
-		return usagef("nothing to bake: give NAME:FILE arguments, --mask or --vendor (see --help)")
+	if len(args) == 0 && len(o.masks) == 0 && len(o.vendor.vendors) == 0 && o.ignition == "" {
+		return usagef("nothing to bake: give NAME:FILE arguments, --mask, --ignition or --vendor (see --help)")
+	}
+	if o.ignMerge && o.ignition == "" {
+		return usagef("--ignition-merge needs --ignition FILE")
 	}
 	var arch flatcar.Arch // "": the image's
 	if o.arch != "" {
@@ -160,6 +167,7 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 		Image: absPath(d.cwd, o.image), OutputDir: absPath(d.cwd, o.outputDir), Target: target, Arch: arch,
 		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers, Mount: o.mount,
 		Vendors: vs, VendorOptions: o.vendor.options(d), Force: o.force,
+		IgnitionFile: absPath(d.cwd, o.ignition), IgnitionMerge: o.ignMerge,
 		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(ctx, arch, d)},
 		Reporter: d.reporter(ctx), Logger: d.logger(),
 	})
