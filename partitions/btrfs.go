@@ -1,19 +1,33 @@
 package partitions
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
+	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/bake-os/bake-os/internal/btrfsfix"
 	"github.com/bake-os/bake-os/sparse"
 )
 
 // Btrfs edits a btrfs filesystem inside a partition by unpacking it into a
 // directory and rebuilding it on Commit. It is meant for Flatcar's small
 // OEM partition, whose whole content is a few files.
+//
+// What the rebuild keeps and what it cannot keep is decided per property
+// (see the package documentation): it refuses to commit when the
+// filesystem holds something it would drop (Refusal), and reports what it
+// changes on the way (Lost) through the logger and to the caller.
 type Btrfs struct {
 	image          string
 	offset, length int64
@@ -21,6 +35,12 @@ type Btrfs struct {
 	tree           string
 	uuid, label    string
 	mixed          bool
+	epoch          int64
+	log            *slog.Logger
+	ids            btrfsfix.IDs
+	patches        map[string]btrfsfix.InodePatch // by path, applied after mkfs
+	lost           []string
+	refusal        error
 	dirTree
 }
 
@@ -29,6 +49,12 @@ type BtrfsOptions struct {
 	// WorkDir holds the temporary partition copy and tree; default is the
 	// image's directory (same filesystem, so copies stay sparse).
 	WorkDir string
+	// Epoch (SOURCE_DATE_EPOCH; 0: none) clamps the rebuilt filesystem's
+	// times: atime and mtime later than Epoch become Epoch, ctime and
+	// otime are Epoch. With it the rebuild is byte-reproducible.
+	Epoch int64
+	// Logger receives a warning per property the rebuild cannot keep.
+	Logger *slog.Logger
 }
 
 // OpenBtrfs unpacks the btrfs filesystem at [offset, offset+length) of
@@ -37,13 +63,18 @@ func OpenBtrfs(ctx context.Context, image string, offset, length int64, o BtrfsO
 	if o.WorkDir == "" {
 		o.WorkDir = filepath.Dir(image)
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	work, err := os.MkdirTemp(o.WorkDir, ".bake-os-btrfs-")
 	if err != nil {
 		return nil, fmt.Errorf("creating btrfs work dir: %w", err)
 	}
 	tree := filepath.Join(work, "tree")
 	b := &Btrfs{image: image, offset: offset, length: length, work: work, tree: tree,
+		epoch: o.Epoch, log: o.Logger, patches: map[string]btrfsfix.InodePatch{},
 		dirTree: dirTree{root: tree, mapsCaller: true}}
+	b.dirTree.onReplace = func(p string) { delete(b.patches, p) }
 	defer func() {
 		if err != nil {
 			os.RemoveAll(work)
@@ -77,17 +108,231 @@ func OpenBtrfs(ctx context.Context, image string, offset, length int64, o BtrfsO
 	if b.uuid == "" {
 		return nil, fmt.Errorf("no btrfs filesystem at offset %d of %s", offset, image)
 	}
+	contents, err := btrfsfix.Scan(part)
+	if err != nil {
+		return nil, fmt.Errorf("reading btrfs at offset %d of %s: %w", offset, image, err)
+	}
+	b.ids = contents.IDs
 	if err := os.Mkdir(b.tree, 0o755); err != nil {
 		return nil, err
 	}
+	// restore -x sets xattrs, -m owners, modes and times, -S symlinks. It
+	// reports xattrs the staging filesystem cannot hold (btrfs.*) as
+	// errors yet carries on; those are accounted for by plan.
 	if _, err := runTool(ctx, "btrfs", "restore", "-x", "-m", "-S", part, b.tree); err != nil {
 		return nil, fmt.Errorf("unpacking btrfs at offset %d of %s: %w", offset, image, err)
 	}
 	if err := os.Remove(part); err != nil {
 		return nil, err
 	}
+	if err := b.plan(contents); err != nil {
+		return nil, fmt.Errorf("unpacking btrfs at offset %d of %s: %w", offset, image, err)
+	}
 	return b, nil
 }
+
+// Inode flags (btrfs_inode.h) the rebuild must not copy: mkfs writes
+// checksummed, copy-on-write data, and PREALLOC is bookkeeping.
+const (
+	flagNoDataSum = 1 << 0
+	flagNoDataCOW = 1 << 1
+	flagPrealloc  = 1 << 7
+	flagCompress  = 1 << 11
+)
+
+// plan completes the unpacked tree with what btrfs restore leaves out
+// (hardlinks, FIFOs, sockets, device nodes) and decides, per property the
+// rebuild cannot keep, whether to refuse the commit or to report it.
+func (b *Btrfs) plan(c *btrfsfix.Contents) error {
+	root := os.Geteuid() == 0
+	var refuse []string
+	if len(c.Subvolumes) > 0 {
+		refuse = append(refuse, fmt.Sprintf("it holds %d btrfs subvolume(s) or snapshot(s), which mkfs.btrfs --rootdir cannot recreate", len(c.Subvolumes)))
+	}
+	var compressed, holes, nocow, btrfsXattr, specialXattr []string
+	for _, in := range c.Inodes {
+		if len(in.Paths) == 0 {
+			continue // orphan or the root's own entry
+		}
+		p := in.Paths[0]
+		typ := in.Mode & unix.S_IFMT
+		if in.Compressed || in.Flags&flagCompress != 0 {
+			compressed = append(compressed, p)
+		}
+		if in.HoleBytes > 0 {
+			holes = append(holes, fmt.Sprintf("%s (%d bytes)", p, in.HoleBytes))
+		}
+		if in.Flags&(flagNoDataSum|flagNoDataCOW) != 0 {
+			nocow = append(nocow, p)
+		}
+		for _, x := range in.Xattrs {
+			if strings.HasPrefix(x, "btrfs.") {
+				btrfsXattr = append(btrfsXattr, p+" "+x)
+			} else if typ != unix.S_IFREG && typ != unix.S_IFDIR {
+				specialXattr = append(specialXattr, p+" "+x)
+			}
+		}
+		if !root && (in.UID != 0 || in.GID != 0) {
+			refuse = append(refuse, fmt.Sprintf("%s is owned by %d:%d, which a rebuild as non-root can only record as root", p, in.UID, in.GID))
+		}
+		if keep := in.Flags &^ (flagNoDataSum | flagNoDataCOW | flagPrealloc); keep != 0 {
+			for _, q := range in.Paths {
+				pt := b.patches[q]
+				pt.Flags, pt.SetFlags = keep, true
+				b.patches[q] = pt
+			}
+		}
+		switch typ {
+		case unix.S_IFCHR, unix.S_IFBLK, unix.S_IFIFO, unix.S_IFSOCK:
+			if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !root {
+				refuse = append(refuse, fmt.Sprintf("%s is a device node, which only root can create", p))
+				continue
+			}
+			if err := b.mknod(in); err != nil {
+				return err
+			}
+		case unix.S_IFREG, unix.S_IFDIR:
+			// restore sets the mode before the owner, and chown clears
+			// set-id bits: set the mode again.
+			if in.Mode&0o7000 != 0 {
+				l, err := b.localUnder(p)
+				if err != nil {
+					return err
+				}
+				if err := unix.Fchmodat(unix.AT_FDCWD, l, in.Mode&0o7777, 0); err != nil {
+					return fmt.Errorf("restoring the mode of %s: %w", p, err)
+				}
+			}
+			if typ == unix.S_IFREG && len(in.Paths) > 1 {
+				if err := b.relink(in); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if len(compressed) > 0 || len(btrfsXattr) > 0 {
+		b.lost = append(b.lost, fmt.Sprintf("compression: the rootless OEM rebuild stores file data uncompressed (%s) and drops btrfs properties (%s); inode COMPRESS flags are kept; use --mount (root) to keep compression",
+			list(compressed), list(btrfsXattr)))
+	}
+	if len(holes) > 0 {
+		b.lost = append(b.lost, fmt.Sprintf("sparse files: mkfs.btrfs --rootdir writes holes as zeros in %s; use --mount (root) to keep them sparse", list(holes)))
+	}
+	if len(nocow) > 0 {
+		b.lost = append(b.lost, fmt.Sprintf("nodatacow/nodatasum: the rebuild stores %s copy-on-write with checksums; use --mount (root) to keep the flags", list(nocow)))
+	}
+	if len(specialXattr) > 0 {
+		b.lost = append(b.lost, fmt.Sprintf("xattrs of special files: btrfs restore does not read them, so %s are dropped; use --mount (root) to keep them", list(specialXattr)))
+	}
+	if len(refuse) > 0 {
+		b.refusal = fmt.Errorf("the rootless OEM rebuild would lose what OEM holds: %s; use --mount as root", strings.Join(refuse, "; "))
+	}
+	return nil
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	sort.Strings(s)
+	if len(s) > 5 {
+		return strings.Join(s[:5], ", ") + fmt.Sprintf(" and %d more", len(s)-5)
+	}
+	return strings.Join(s, ", ")
+}
+
+// localUnder resolves a path of the filesystem inside the tree without
+// following symlinks in its parents (restore never writes through them).
+func (b *Btrfs) localUnder(p string) (string, error) {
+	l, err := b.local(p)
+	if err != nil {
+		return "", err
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(l))
+	if err != nil {
+		return "", fmt.Errorf("finding %s in the unpacked tree: %w", p, err)
+	}
+	if dir != b.tree && !strings.HasPrefix(dir, b.tree+string(filepath.Separator)) {
+		return "", fmt.Errorf("finding %s in the unpacked tree: a parent is a symlink out of it", p)
+	}
+	return filepath.Join(dir, filepath.Base(l)), nil
+}
+
+// mknod recreates a FIFO, socket or device node restore skipped, with
+// its owner, mode and times; mkfs.btrfs 6.2 drops device numbers, so they
+// are patched in after the rebuild.
+func (b *Btrfs) mknod(in *btrfsfix.Inode) error {
+	for _, p := range in.Paths {
+		l, err := b.localUnder(p)
+		if err != nil {
+			return err
+		}
+		if p != in.Paths[0] {
+			first, _ := b.localUnder(in.Paths[0])
+			if err := os.Link(first, l); err != nil {
+				return fmt.Errorf("recreating hardlink %s: %w", p, err)
+			}
+			continue
+		}
+		os.Remove(l)
+		// btrfs stores the kernel's device number: major << 20 | minor.
+		dev := unix.Mkdev(uint32(in.Rdev>>20), uint32(in.Rdev&0xfffff))
+		if err := unix.Mknod(l, in.Mode, int(dev)); err != nil {
+			return fmt.Errorf("recreating %s (mode %o): %w", p, in.Mode, err)
+		}
+		if err := os.Lchown(l, int(in.UID), int(in.GID)); err != nil && os.Geteuid() == 0 {
+			return fmt.Errorf("recreating %s: %w", p, err)
+		}
+		if err := unix.Fchmodat(unix.AT_FDCWD, l, in.Mode&0o7777, 0); err != nil {
+			return fmt.Errorf("recreating %s: %w", p, err)
+		}
+		ts := []unix.Timespec{{Sec: in.Atime[0], Nsec: in.Atime[1]}, {Sec: in.Mtime[0], Nsec: in.Mtime[1]}}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, l, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("recreating %s: %w", p, err)
+		}
+		if in.Mode&unix.S_IFMT == unix.S_IFCHR || in.Mode&unix.S_IFMT == unix.S_IFBLK {
+			pt := b.patches[p]
+			pt.Rdev, pt.SetRdev = in.Rdev, true
+			b.patches[p] = pt
+		}
+	}
+	for _, p := range in.Paths[1:] {
+		if pt, ok := b.patches[in.Paths[0]]; ok {
+			b.patches[p] = pt
+		}
+	}
+	return nil
+}
+
+// relink turns the copies restore wrote for each name of a hardlinked
+// file back into one inode.
+func (b *Btrfs) relink(in *btrfsfix.Inode) error {
+	first, err := b.localUnder(in.Paths[0])
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(first); err != nil {
+		return fmt.Errorf("restore did not unpack %s: %w", in.Paths[0], err)
+	}
+	for _, p := range in.Paths[1:] {
+		l, err := b.localUnder(p)
+		if err != nil {
+			return err
+		}
+		os.Remove(l)
+		if err := os.Link(first, l); err != nil {
+			return fmt.Errorf("recreating hardlink %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Lost lists, one line each, what the rebuild cannot keep and changes
+// (the bake reports them on stderr and in --json). Empty when nothing is
+// lost.
+func (b *Btrfs) Lost() []string { return append([]string(nil), b.lost...) }
+
+// Refusal is the reason Commit refuses to rebuild, or nil.
+func (b *Btrfs) Refusal() error { return b.refusal }
 
 func (b *Btrfs) copyOut(ctx context.Context, part string) error {
 	src, err := os.Open(b.image)
@@ -141,12 +386,39 @@ func (b *Btrfs) FreeBytes() (int64, error) {
 	return free, nil
 }
 
+// stageScript runs in a new mount namespace: it copies the tree onto a
+// fresh tmpfs in name order and runs mkfs.btrfs from there. mkfs.btrfs
+// 6.2 takes inode numbers from the staging files and directory order from
+// readdir; a fresh tmpfs numbers inodes in creation order and lists them
+// in creation order, so the same tree gives the same filesystem. The
+// first 300 numbers are used up because btrfs inode numbers start at 256.
+const stageScript = `set -e
+t=$1; src=$2; size=$3; shift 3
+mount -t tmpfs -o size="$size",mode=0755,noatime bake-os-oem "$t"
+mkdir "$t/.burn"
+i=0; while [ $i -lt 300 ]; do : > "$t/.burn/$i"; i=$((i+1)); done
+rm -rf "$t/.burn"
+mkdir "$t/tree"
+tar -C "$src" --atime-preserve=system --sort=name --format=posix --pax-option=delete=ctime --xattrs --xattrs-include='*' --sparse --numeric-owner -cf - . |
+	tar -C "$t/tree" --xattrs --xattrs-include='*' --numeric-owner --same-owner --same-permissions --delay-directory-restore -xf -
+mkfs.btrfs "$@" --rootdir "$t/tree"
+`
+
 // Commit rebuilds the filesystem from the tree with the same UUID, label
 // and profile, and replaces the partition's bytes in the image (holes
 // punched, data copied). The image is only touched once mkfs succeeded.
+// The device, chunk-tree and top subvolume UUIDs of the original are
+// written back, so the same edit of the same image gives the same bytes
+// (with an Epoch).
 func (b *Btrfs) Commit(ctx context.Context) error {
 	if !b.dirty {
 		return nil
+	}
+	if b.refusal != nil {
+		return b.refusal
+	}
+	for _, l := range b.lost {
+		b.log.Warn("OEM: " + l)
 	}
 	part := filepath.Join(b.work, "new.img")
 	if err := os.WriteFile(part, nil, 0o600); err != nil {
@@ -155,15 +427,18 @@ func (b *Btrfs) Commit(ctx context.Context) error {
 	if err := os.Truncate(part, b.length); err != nil {
 		return err
 	}
-	args := []string{"-q", "-f", "--byte-count", fmt.Sprint(b.length), "-U", b.uuid, "--rootdir", b.tree}
+	args := []string{"-q", "-f", "--byte-count", fmt.Sprint(b.length), "-U", b.uuid}
 	if b.label != "" {
 		args = append(args, "--label", b.label)
 	}
 	if b.mixed {
 		args = append(args, "--mixed", "-m", "single", "-d", "single")
 	}
-	args = append(args, part)
-	if _, err := runTool(ctx, "mkfs.btrfs", args...); err != nil {
+	if err := b.mkfs(ctx, args, part); err != nil {
+		return fmt.Errorf("rebuilding btrfs for %s: %w", b.image, err)
+	}
+	fix := btrfsfix.Options{IDs: b.ids, Inodes: b.patches, Epoch: b.epoch, HaveEpoch: b.epoch != 0, ClampTimes: true}
+	if err := btrfsfix.Fix(part, fix); err != nil {
 		return fmt.Errorf("rebuilding btrfs for %s: %w", b.image, err)
 	}
 	src, err := os.Open(part)
@@ -190,12 +465,65 @@ func (b *Btrfs) Commit(ctx context.Context) error {
 	return nil
 }
 
+// mkfs runs mkfs.btrfs through stageScript in a mount namespace (user
+// namespace too as non-root). Where namespaces are not allowed it falls
+// back to mkfs.btrfs on the tree itself, which keeps the same properties
+// but is not byte-reproducible, and says so.
+func (b *Btrfs) mkfs(ctx context.Context, args []string, part string) error {
+	for _, tool := range []string{"mkfs.btrfs", "unshare", "tar"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not found: install %s", tool, debianPackage(tool))
+		}
+	}
+	mnt := filepath.Join(b.work, "stage")
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		return err
+	}
+	ns := []string{"--mount"}
+	if os.Geteuid() != 0 {
+		ns = []string{"--map-root-user", "--mount"}
+	}
+	cmdArgs := append(ns, "sh", "-c", stageScript, "sh", mnt, b.tree, fmt.Sprint(b.length+64<<20))
+	cmdArgs = append(cmdArgs, append(args, part)...)
+	cmd := exec.CommandContext(ctx, "unshare", cmdArgs...)
+	cmd.WaitDelay = time.Second
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	msg := strings.TrimSpace(stderr.String())
+	if !strings.HasPrefix(msg, "unshare:") && !strings.Contains(msg, "mount:") {
+		return fmt.Errorf("mkfs.btrfs: %w: %s", err, msg)
+	}
+	b.log.Warn("OEM: no mount namespace for a reproducible rebuild (" + firstLine(msg) + "): mkfs.btrfs reads the tree in place, so two bakes may differ byte for byte")
+	b.lost = append(b.lost, "reproducibility: no mount namespace here, the rebuilt OEM is not byte-reproducible")
+	if _, err := runTool(ctx, "mkfs.btrfs", append(args, "--rootdir", b.tree, part)...); err != nil {
+		return err
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
 // Close removes the work directory; uncommitted edits are dropped.
 func (b *Btrfs) Close() error {
 	if b.work == "" {
 		return nil
 	}
 	err := os.RemoveAll(b.work)
+	if errors.Is(err, unix.EBUSY) {
+		err = nil
+	}
 	b.work = ""
 	return err
 }

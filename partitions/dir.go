@@ -21,6 +21,8 @@ type dirTree struct {
 	// mapsCaller: the tree is rebuilt in a user namespace mapping the
 	// caller to root, so the caller's files count as root's.
 	mapsCaller bool
+	// onReplace, if set, is told of every path a write replaces.
+	onReplace func(p string)
 }
 
 func (b *dirTree) changed() { b.dirty = true }
@@ -88,6 +90,9 @@ func (b *dirTree) replaceable(verb, p string) (string, error) {
 		return "", fmt.Errorf("%s %s: it is a directory", verb, p)
 	}
 	os.Remove(l)
+	if b.onReplace != nil {
+		b.onReplace(path.Clean("/" + p))
+	}
 	return l, nil
 }
 

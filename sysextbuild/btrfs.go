@@ -5,18 +5,21 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/bake-os/bake-os/internal/btrfsfix"
 )
 
 // writeBtrfs packs a staging copy with mkfs.btrfs --rootdir (single data
 // and metadata profile, shrunk to fit, fixed filesystem UUID), then
-// rewrites every inode item in place (btrfsFixInodes) so that all files
-// are owned by root and all four timestamps are the epoch: mkfs.btrfs
-// copies owners and ctime from the copy, and atimes change as it reads.
+// rewrites the image in place (btrfsfix.Fix) so that all files are owned
+// by root, all four timestamps are the epoch, and the device, chunk-tree
+// and subvolume UUIDs that mkfs.btrfs picks at random are derived from the
+// filesystem UUID.
 //
 // Limit of btrfs-progs 6.2, which these images inherit: mkfs.btrfs copies
-// inode numbers from the staging copy and picks random device and
-// chunk-tree UUIDs, so btrfs images are not byte-reproducible. Prefer
-// squashfs or erofs.
+// inode numbers and directory order from the staging copy, so btrfs images
+// are byte-reproducible only when the staging copy is made the same way.
+// Prefer squashfs or erofs.
 func writeBtrfs(ctx context.Context, j *packJob) error {
 	st, err := stageTree(ctx, j, filepath.Join(j.scratch, "tree"))
 	if err != nil {
@@ -33,8 +36,13 @@ func writeBtrfs(ctx context.Context, j *packJob) error {
 		"-U", j.uuid, "--rootdir", st.root, j.out); err != nil {
 		return err
 	}
-	if err := btrfsFixInodes(j.out, j.epoch); err != nil {
-		return fmt.Errorf("fixing owners and times: %w", err)
+	fsid, err := btrfsfix.ParseUUID(j.uuid)
+	if err != nil {
+		return err
+	}
+	o := btrfsfix.Options{RootOwners: true, Epoch: j.epoch, HaveEpoch: true, IDs: btrfsfix.DerivedIDs(fsid)}
+	if err := btrfsfix.Fix(j.out, o); err != nil {
+		return fmt.Errorf("fixing owners, times and UUIDs: %w", err)
 	}
 	return nil
 }
