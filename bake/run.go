@@ -69,6 +69,9 @@ type Result struct {
 	Arch      string      `json:"arch"`
 	Sysexts   []Installed `json:"sysexts"`
 	Masks     []string    `json:"masks,omitempty"`
+	// Warnings name what the bake could not keep (e.g. OEM compression
+	// lost by the rootless rebuild).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Run bakes. Every input is checked before the first write; the output is
@@ -227,7 +230,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, placements []Plac
 		if o.Mount {
 			oem, err = partitions.OpenMount(work, oemPart.Offset(), oemPart.Size(), partitions.FSBtrfs)
 		} else {
-			oem, err = partitions.OpenBtrfs(ctx, work, oemPart.Offset(), oemPart.Size(), partitions.BtrfsOptions{WorkDir: o.OutputDir})
+			oem, err = partitions.OpenBtrfs(ctx, work, oemPart.Offset(), oemPart.Size(), partitions.BtrfsOptions{WorkDir: o.OutputDir, Epoch: o.Epoch, Logger: o.Logger})
 		}
 		if err != nil {
 			return nil, err
@@ -281,6 +284,9 @@ func install(ctx context.Context, work string, disk *gpt.Disk, placements []Plac
 	if oem, ok := editors[PartOEM]; ok {
 		if err := oem.Commit(ctx); err != nil {
 			return nil, err
+		}
+		if b, ok := oem.(*partitions.Btrfs); ok {
+			res.Warnings = append(res.Warnings, b.Lost()...)
 		}
 	}
 	if err := root.Commit(ctx); err != nil {

@@ -43,7 +43,7 @@ func requireRoot(t *testing.T) {
 func richOEM(t *testing.T, extra func(mnt string)) string {
 	t.Helper()
 	requireRoot(t)
-	testutil.RequireTool(t, "mkfs.btrfs", "btrfs", "mount", "umount")
+	testutil.RequireTool(t, "mkfs.btrfs", "btrfs", "mount", "umount", "losetup")
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "tree")
 	w := func(p, s string, mode os.FileMode) {
@@ -69,12 +69,16 @@ func richOEM(t *testing.T, extra func(mnt string)) string {
 	testutil.Run(t, "mkfs.btrfs", "-q", "-f", "--mixed", "-m", "single", "-d", "single", "-L", "OEM", "--rootdir", tree, part)
 	mnt := filepath.Join(dir, "mnt")
 	must(t, os.Mkdir(mnt, 0o755))
-	testutil.Run(t, "mount", "-o", "loop", part, mnt)
+	// An explicit loop device, detached before the rebuild: mkfs.btrfs -U
+	// refuses a UUID that a loop device still shows.
+	dev := strings.TrimSpace(testutil.Run(t, "losetup", "--find", "--show", part))
+	testutil.Run(t, "mount", dev, mnt)
 	unmounted := false
 	umount := func() {
 		if !unmounted {
 			testutil.Run(t, "umount", mnt)
-			_ = osexec.Command("btrfs", "device", "scan", "--forget").Run()
+			_ = osexec.Command("btrfs", "device", "scan", "--forget", dev).Run()
+			testutil.Run(t, "losetup", "-d", dev)
 			unmounted = true
 		}
 	}
