@@ -1,18 +1,15 @@
 package partitions
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -386,24 +383,6 @@ func (b *Btrfs) FreeBytes() (int64, error) {
 	return free, nil
 }
 
-// stageScript runs in a new mount namespace: it copies the tree onto a
-// fresh tmpfs in name order and runs mkfs.btrfs from there. mkfs.btrfs
-// 6.2 takes inode numbers from the staging files and directory order from
-// readdir; a fresh tmpfs numbers inodes in creation order and lists them
-// in creation order, so the same tree gives the same filesystem. The
-// first 300 numbers are used up because btrfs inode numbers start at 256.
-const stageScript = `set -e
-t=$1; src=$2; size=$3; shift 3
-mount -t tmpfs -o size="$size",mode=0755,noatime bake-os-oem "$t"
-mkdir "$t/.burn"
-i=0; while [ $i -lt 300 ]; do : > "$t/.burn/$i"; i=$((i+1)); done
-rm -rf "$t/.burn"
-mkdir "$t/tree"
-tar -C "$src" --atime-preserve=system --sort=name --format=posix --pax-option=delete=ctime --xattrs --xattrs-include='*' --sparse --numeric-owner -cf - . |
-	tar -C "$t/tree" --xattrs --xattrs-include='*' --numeric-owner --same-owner --same-permissions --delay-directory-restore -xf -
-mkfs.btrfs "$@" --rootdir "$t/tree"
-`
-
 // Commit rebuilds the filesystem from the tree with the same UUID, label
 // and profile, and replaces the partition's bytes in the image (holes
 // punched, data copied). The image is only touched once mkfs succeeded.
@@ -465,54 +444,25 @@ func (b *Btrfs) Commit(ctx context.Context) error {
 	return nil
 }
 
-// mkfs runs mkfs.btrfs through stageScript in a mount namespace (user
-// namespace too as non-root). Where namespaces are not allowed it falls
-// back to mkfs.btrfs on the tree itself, which keeps the same properties
-// but is not byte-reproducible, and says so.
+// mkfs runs mkfs.btrfs on a reproducible copy of the tree
+// (btrfsfix.Mkfs). Where namespaces are not allowed it falls back to
+// mkfs.btrfs on the tree itself, which keeps the same properties but is
+// not byte-reproducible, and says so.
 func (b *Btrfs) mkfs(ctx context.Context, args []string, part string) error {
-	for _, tool := range []string{"mkfs.btrfs", "unshare", "tar"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s not found: install %s", tool, debianPackage(tool))
-		}
-	}
 	mnt := filepath.Join(b.work, "stage")
 	if err := os.Mkdir(mnt, 0o700); err != nil {
 		return err
 	}
-	ns := []string{"--mount"}
-	if os.Geteuid() != 0 {
-		ns = []string{"--map-root-user", "--mount"}
+	err := btrfsfix.Mkfs(ctx, b.tree, mnt, b.length+64<<20, append(args, part)...)
+	if !errors.Is(err, btrfsfix.ErrNoNamespace) {
+		return err
 	}
-	cmdArgs := append(ns, "sh", "-c", stageScript, "sh", mnt, b.tree, fmt.Sprint(b.length+64<<20))
-	cmdArgs = append(cmdArgs, append(args, part)...)
-	cmd := exec.CommandContext(ctx, "unshare", cmdArgs...)
-	cmd.WaitDelay = time.Second
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	msg := strings.TrimSpace(stderr.String())
-	if !strings.HasPrefix(msg, "unshare:") && !strings.Contains(msg, "mount:") {
-		return fmt.Errorf("mkfs.btrfs: %w: %s", err, msg)
-	}
-	b.log.Warn("OEM: no mount namespace for a reproducible rebuild (" + firstLine(msg) + "): mkfs.btrfs reads the tree in place, so two bakes may differ byte for byte")
+	b.log.Warn("OEM: " + err.Error() + ": mkfs.btrfs reads the tree in place, so two bakes may differ byte for byte")
 	b.lost = append(b.lost, "reproducibility: no mount namespace here, the rebuilt OEM is not byte-reproducible")
 	if _, err := runTool(ctx, "mkfs.btrfs", append(args, "--rootdir", b.tree, part)...); err != nil {
 		return err
 	}
 	return nil
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // Close removes the work directory; uncommitted edits are dropped.
