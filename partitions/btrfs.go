@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -71,7 +72,7 @@ func OpenBtrfs(ctx context.Context, image string, offset, length int64, o BtrfsO
 	b := &Btrfs{image: image, offset: offset, length: length, work: work, tree: tree,
 		epoch: o.Epoch, log: o.Logger, patches: map[string]btrfsfix.InodePatch{},
 		dirTree: dirTree{root: tree, mapsCaller: true}}
-	b.dirTree.onReplace = func(p string) { delete(b.patches, p) }
+	b.dirTree.onWrite = b.written
 	defer func() {
 		if err != nil {
 			os.RemoveAll(work)
@@ -128,6 +129,17 @@ func OpenBtrfs(ctx context.Context, image string, offset, length int64, o BtrfsO
 	return b, nil
 }
 
+// written forgets the original inode of a path the edit creates or
+// replaces, and the original mtime of its directory.
+func (b *Btrfs) written(p string) {
+	delete(b.patches, p)
+	dir := path.Dir(p)
+	if pt, ok := b.patches[dir]; ok {
+		pt.SetMtime = false
+		b.patches[dir] = pt
+	}
+}
+
 // Inode flags (btrfs_inode.h) the rebuild must not copy: mkfs writes
 // checksummed, copy-on-write data, and PREALLOC is bookkeeping.
 const (
@@ -172,12 +184,16 @@ func (b *Btrfs) plan(c *btrfsfix.Contents) error {
 		if !root && (in.UID != 0 || in.GID != 0) {
 			refuse = append(refuse, fmt.Sprintf("%s is owned by %d:%d, which a rebuild as non-root can only record as root", p, in.UID, in.GID))
 		}
-		if keep := in.Flags &^ (flagNoDataSum | flagNoDataCOW | flagPrealloc); keep != 0 {
-			for _, q := range in.Paths {
-				pt := b.patches[q]
-				pt.Flags, pt.SetFlags = keep, true
-				b.patches[q] = pt
-			}
+		keep := in.Flags &^ (flagNoDataSum | flagNoDataCOW | flagPrealloc)
+		for _, q := range in.Paths {
+			pt := b.patches[q]
+			pt.Flags, pt.SetFlags = keep, keep != 0
+			// The original times are set back after mkfs, which
+			// keeps none but mtime, and a clamping epoch would change
+			// mtimes newer than it. Entries the edit writes lose their
+			// patch, directories it changes their mtime (written).
+			pt.Atime, pt.Mtime, pt.Otime, pt.SetTimes, pt.SetMtime = in.Atime, in.Mtime, in.Otime, true, true
+			b.patches[q] = pt
 		}
 		switch typ {
 		case unix.S_IFCHR, unix.S_IFBLK, unix.S_IFIFO, unix.S_IFSOCK:

@@ -95,6 +95,8 @@ func richOEM(t *testing.T, extra func(mnt string)) string {
 	must(t, os.WriteFile(filepath.Join(mnt, "suid"), []byte("#!/bin/sh\n"), 0o755))
 	must(t, os.Lchown(filepath.Join(mnt, "suid"), 123, 456))
 	must(t, unix.Chmod(filepath.Join(mnt, "suid"), 0o4755))
+	atime := unix.NsecToTimespec(1_000_000_000 * 1_000_000_000)
+	must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(mnt, "old"), []unix.Timespec{atime, {Nsec: unix.UTIME_OMIT}}, 0))
 	if extra != nil {
 		extra(mnt)
 	}
@@ -134,7 +136,10 @@ func editOEM(t *testing.T, part string, epoch int64) *partitions.Btrfs {
 // btrfs check, btrfs restore and btrfs inspect-internal dump-tree.
 func TestBtrfsRebuildKeepsOEM(t *testing.T) {
 	part := richOEM(t, nil)
-	ed := editOEM(t, part, 0)
+	before := testutil.Run(t, "btrfs", "inspect-internal", "dump-tree", "-t", "fs", part)
+	// With an epoch (older than the fixture) every time the rebuild makes
+	// is the epoch, so kept times are told apart from new ones.
+	ed := editOEM(t, part, 1_500_000_000)
 	must(t, ed.Commit(context.Background()))
 	testutil.Run(t, "btrfs", "check", "--readonly", part)
 	dump := testutil.Run(t, "btrfs", "inspect-internal", "dump-tree", "-t", "fs", part)
@@ -179,6 +184,13 @@ func TestBtrfsRebuildKeepsOEM(t *testing.T) {
 	}
 	if in := inode(strings.Fields(loc("secret"))[0]); !strings.Contains(in, "mode 100600 ") {
 		t.Errorf("secret inode: %s, want mode 100600", in)
+	}
+
+	// atime, mtime and otime of untouched entries survive (dump-tree).
+	for _, name := range []string{"old", "a", "secret", "suid", "null"} {
+		if b, a := inodeTimes(t, before, name), inodeTimes(t, dump, name); b != a {
+			t.Errorf("%s: times before %v, after %v", name, b, a)
+		}
 	}
 
 	out := t.TempDir()
@@ -274,4 +286,19 @@ func TestBtrfsRebuildReproducible(t *testing.T) {
 		out, _ := osexec.Command("sh", "-c", "cmp -l "+parts[0]+" "+parts[1]+" | head -8").CombinedOutput()
 		t.Errorf("two rebuilds differ: %s vs %s\n%s", sums[0], sums[1], out)
 	}
+}
+
+// inodeTimes reads atime, mtime and otime of the entry called name from a
+// dump-tree listing.
+func inodeTimes(t *testing.T, dump, name string) [3]string {
+	t.Helper()
+	m := regexp.MustCompile(`location key \((\d+) INODE_ITEM 0\)[^\n]*\n.*\n\s+name: ` + regexp.QuoteMeta(name) + `\n`).FindStringSubmatch(dump)
+	if m == nil {
+		t.Fatalf("no entry %q in dump-tree", name)
+	}
+	tm := regexp.MustCompile(`item \d+ key \(` + m[1] + ` INODE_ITEM 0\)(?:[^\n]*\n){4}\s+atime (\S+)[^\n]*\n[^\n]*\n\s+mtime (\S+)[^\n]*\n\s+otime (\S+)`).FindStringSubmatch(dump)
+	if tm == nil {
+		t.Fatalf("no inode times for %q", name)
+	}
+	return [3]string{tm[1], tm[2], tm[3]}
 }

@@ -15,6 +15,32 @@
 //     single profile, then copied back (holes punched, not written). Run as
 //     a non-root user, the btrfs tools run in a user namespace mapped to
 //     root so the files stay root-owned.
+//
+// The btrfs rebuild keeps what OEM holds or says it cannot; it never
+// drops a property silently. Before unpacking, the filesystem is read
+// (internal/btrfsfix.Scan) and each property is decided:
+//
+//   - kept: file data, directories, symlinks, modes including set-id bits,
+//     owners, xattrs of files and directories (user, security, trusted as
+//     root), atime and mtime, hardlinks (restore writes copies; they are
+//     linked again), FIFOs and sockets (restore skips them; they are made
+//     again), device nodes as root (made again; mkfs.btrfs 6.2 drops
+//     device numbers, so they are written into the inode after mkfs),
+//     inode flags such as COMPRESS, NOATIME or IMMUTABLE (written into the
+//     inode after mkfs), the filesystem, device, chunk-tree and top
+//     subvolume UUIDs.
+//   - changed and reported (Btrfs.Lost: a logger warning and the bake's
+//     --json "warnings"): compression (data is stored uncompressed, the
+//     btrfs.compression property and other btrfs.* properties are
+//     dropped), holes and preallocated ranges (written as zeros),
+//     NODATACOW/NODATASUM (data gets copy-on-write and checksums), xattrs
+//     of special files, ctime and otime (the epoch, or the rebuild time).
+//   - refused (Commit fails, the image is untouched): subvolumes and
+//     snapshots (mkfs.btrfs 6.2 has no --subvol), and, as non-root, owners
+//     other than root and device nodes.
+//
+// Everything changed or refused is kept by the mount editor (--mount,
+// root only), which edits the filesystem through the kernel.
 //   - vfat (ESP): read-only through go-diskfs.
 //   - mount (optional, root only): the partition on a loop device with its
 //     offset, mounted with u-root's mount package; plain file operations,

@@ -105,6 +105,10 @@ type InodePatch struct {
 	SetRdev  bool
 	Flags    uint64
 	SetFlags bool
+	// Atime, Otime and (with SetMtime) Mtime as seconds and nanoseconds,
+	// set after any epoch rule: the original times of untouched entries.
+	Atime, Mtime, Otime [2]int64
+	SetTimes, SetMtime  bool
 }
 
 // DerivedIDs derives the random UUIDs of a filesystem from its filesystem
@@ -505,6 +509,13 @@ func Fix(path string, o Options) error {
 				changed = setTimespec(ts, o.Epoch) || changed
 			}
 		}
+		if havePatch && patch.SetTimes {
+			changed = setTime(inode[inodeTimes:], patch.Atime) || changed
+			changed = setTime(inode[inodeTimes+36:], patch.Otime) || changed
+		}
+		if havePatch && patch.SetMtime {
+			changed = setTime(inode[inodeTimes+24:], patch.Mtime) || changed
+		}
 		if havePatch && patch.SetRdev && le64(inode, inodeRdev) != patch.Rdev {
 			binary.LittleEndian.PutUint64(inode[inodeRdev:], patch.Rdev)
 			changed = true
@@ -785,6 +796,15 @@ func isZero(b []byte) bool {
 			return false
 		}
 	}
+	return true
+}
+
+func setTime(b []byte, t [2]int64) bool {
+	if le64(b, 0) == uint64(t[0]) && le32(b, 8) == uint32(t[1]) {
+		return false
+	}
+	binary.LittleEndian.PutUint64(b, uint64(t[0]))
+	binary.LittleEndian.PutUint32(b[8:], uint32(t[1]))
 	return true
 }
 

@@ -24,7 +24,7 @@ type Inode struct {
 	Rdev         uint64
 	Flags        uint64
 	Size         uint64
-	Atime, Mtime [2]int64 // seconds, nanoseconds
+	Atime, Mtime, Otime [2]int64 // seconds, nanoseconds
 	Xattrs       []string
 	// HoleBytes is the part of the file's size left to holes and
 	// preallocated space rather than stored data.
@@ -113,6 +113,7 @@ func Scan(path string) (*Contents, error) {
 			in.Flags = le64(d, inodeFlags)
 			in.Atime = [2]int64{int64(le64(d, inodeTimes)), int64(le32(d, inodeTimes+8))}
 			in.Mtime = [2]int64{int64(le64(d, inodeTimes+24)), int64(le32(d, inodeTimes+32))}
+			in.Otime = [2]int64{int64(le64(d, inodeTimes+36)), int64(le32(d, inodeTimes+44))}
 		case typeXattrItem:
 			for len(d) >= xattrHeader {
 				dl, nl := int(le16(d, 25)), int(le16(d, 27))
