@@ -15,6 +15,10 @@
 //     single profile, then copied back (holes punched, not written). Run as
 //     a non-root user, the btrfs tools run in a user namespace mapped to
 //     root so the files stay root-owned.
+//   - vfat (ESP): read-only through go-diskfs.
+//   - mount (optional, root only): the partition on a loop device with its
+//     offset, mounted with u-root's mount package; plain file operations,
+//     no rebuild.
 //
 // The btrfs rebuild keeps what OEM holds or says it cannot; it never
 // drops a property silently. Before unpacking, the filesystem is read
@@ -22,7 +26,8 @@
 //
 //   - kept: file data, directories, symlinks, modes including set-id bits,
 //     owners, xattrs of files and directories (user, security, trusted as
-//     root), atime and mtime, hardlinks (restore writes copies; they are
+//     root), atime, mtime and otime of entries the edit does not touch
+//     (written back after mkfs), hardlinks (restore writes copies; they are
 //     linked again), FIFOs and sockets (restore skips them; they are made
 //     again), device nodes as root (made again; mkfs.btrfs 6.2 drops
 //     device numbers, so they are written into the inode after mkfs),
@@ -34,17 +39,22 @@
 //     btrfs.compression property and other btrfs.* properties are
 //     dropped), holes and preallocated ranges (written as zeros),
 //     NODATACOW/NODATASUM (data gets copy-on-write and checksums), xattrs
-//     of special files, ctime and otime (the epoch, or the rebuild time).
+//     of special files.
+//   - changed as any edit changes it, without a report: ctime (the epoch,
+//     or the rebuild time), and all times of the entries the edit writes
+//     and the mtime of their directories (the epoch or the current time).
 //   - refused (Commit fails, the image is untouched): subvolumes and
 //     snapshots (mkfs.btrfs 6.2 has no --subvol), and, as non-root, owners
 //     other than root and device nodes.
 //
 // Everything changed or refused is kept by the mount editor (--mount,
 // root only), which edits the filesystem through the kernel.
-//   - vfat (ESP): read-only through go-diskfs.
-//   - mount (optional, root only): the partition on a loop device with its
-//     offset, mounted with u-root's mount package; plain file operations,
-//     no rebuild.
+//
+// The rebuild is byte-reproducible: mkfs.btrfs reads a name-ordered copy
+// of the tree on a fresh tmpfs (inode numbers and directory order follow
+// from the names), and the device, chunk-tree and subvolume UUIDs it
+// picks at random are replaced by the original's; with an epoch, every
+// time the rebuild itself makes is that epoch.
 //
 // Table-level work (which partition is where) belongs to package gpt.
 package partitions

@@ -16,16 +16,16 @@ const (
 
 // Inode is what Scan found about one inode of the top subvolume.
 type Inode struct {
-	Ino          uint64
-	Paths        []string // every name (hardlinks), sorted
-	Mode         uint32   // st_mode: type and permission bits
-	Nlink        uint32
-	UID, GID     uint32
-	Rdev         uint64
-	Flags        uint64
-	Size         uint64
+	Ino                 uint64
+	Paths               []string // every name (hardlinks), sorted
+	Mode                uint32   // st_mode: type and permission bits
+	Nlink               uint32
+	UID, GID            uint32
+	Rdev                uint64
+	Flags               uint64
+	Size                uint64
 	Atime, Mtime, Otime [2]int64 // seconds, nanoseconds
-	Xattrs       []string
+	Xattrs              []string
 	// HoleBytes is the part of the file's size left to holes and
 	// preallocated space rather than stored data.
 	HoleBytes  uint64
