@@ -117,7 +117,12 @@ func OpenBtrfs(ctx context.Context, image string, offset, length int64, o BtrfsO
 	// restore -x sets xattrs, -m owners, modes and times, -S symlinks. It
 	// reports xattrs the staging filesystem cannot hold (btrfs.*) as
 	// errors yet carries on; those are accounted for by plan.
+	b.refusal = refusals(contents, os.Geteuid() == 0)
 	if _, err := runTool(ctx, "btrfs", "restore", "-x", "-m", "-S", part, b.tree); err != nil {
+		if b.refusal != nil {
+			// As non-root restore fails on what we refuse anyway: say why.
+			return nil, fmt.Errorf("unpacking btrfs at offset %d of %s: %w", offset, image, b.refusal)
+		}
 		return nil, fmt.Errorf("unpacking btrfs at offset %d of %s: %w", offset, image, err)
 	}
 	if err := os.Remove(part); err != nil {
@@ -154,10 +159,6 @@ const (
 // rebuild cannot keep, whether to refuse the commit or to report it.
 func (b *Btrfs) plan(c *btrfsfix.Contents) error {
 	root := os.Geteuid() == 0
-	var refuse []string
-	if len(c.Subvolumes) > 0 {
-		refuse = append(refuse, fmt.Sprintf("it holds %d btrfs subvolume(s) or snapshot(s), which mkfs.btrfs --rootdir cannot recreate", len(c.Subvolumes)))
-	}
 	var compressed, holes, nocow, btrfsXattr, specialXattr []string
 	for _, in := range c.Inodes {
 		if len(in.Paths) == 0 {
@@ -181,9 +182,6 @@ func (b *Btrfs) plan(c *btrfsfix.Contents) error {
 				specialXattr = append(specialXattr, p+" "+x)
 			}
 		}
-		if !root && (in.UID != 0 || in.GID != 0) {
-			refuse = append(refuse, fmt.Sprintf("%s is owned by %d:%d, which a rebuild as non-root can only record as root", p, in.UID, in.GID))
-		}
 		keep := in.Flags &^ (flagNoDataSum | flagNoDataCOW | flagPrealloc)
 		for _, q := range in.Paths {
 			pt := b.patches[q]
@@ -198,8 +196,7 @@ func (b *Btrfs) plan(c *btrfsfix.Contents) error {
 		switch typ {
 		case unix.S_IFCHR, unix.S_IFBLK, unix.S_IFIFO, unix.S_IFSOCK:
 			if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !root {
-				refuse = append(refuse, fmt.Sprintf("%s is a device node, which only root can create", p))
-				continue
+				continue // refused
 			}
 			if err := b.mknod(in); err != nil {
 				return err
@@ -236,10 +233,41 @@ func (b *Btrfs) plan(c *btrfsfix.Contents) error {
 	if len(specialXattr) > 0 {
 		b.lost = append(b.lost, fmt.Sprintf("xattrs of special files: btrfs restore does not read them, so %s are dropped; use --mount (root) to keep them", list(specialXattr)))
 	}
-	if len(refuse) > 0 {
-		b.refusal = fmt.Errorf("the rootless OEM rebuild would lose what OEM holds: %s; use --mount as root", strings.Join(refuse, "; "))
-	}
 	return nil
+}
+
+// refusals names what the rebuild cannot recreate at all: subvolumes,
+// and as non-root (in a user namespace that maps only the caller) device
+// nodes, other owners and xattrs only root may set.
+func refusals(c *btrfsfix.Contents, root bool) error {
+	var refuse []string
+	if len(c.Subvolumes) > 0 {
+		refuse = append(refuse, fmt.Sprintf("it holds %d btrfs subvolume(s) or snapshot(s), which mkfs.btrfs --rootdir cannot recreate", len(c.Subvolumes)))
+	}
+	for _, in := range c.Inodes {
+		if root || len(in.Paths) == 0 {
+			continue
+		}
+		p := in.Paths[0]
+		if in.UID != 0 || in.GID != 0 {
+			refuse = append(refuse, fmt.Sprintf("%s is owned by %d:%d, which a rebuild as non-root can only record as root", p, in.UID, in.GID))
+		}
+		if typ := in.Mode & unix.S_IFMT; typ == unix.S_IFCHR || typ == unix.S_IFBLK {
+			refuse = append(refuse, fmt.Sprintf("%s is a device node, which only root can create", p))
+		}
+		for _, x := range in.Xattrs {
+			if strings.HasPrefix(x, "security.") || strings.HasPrefix(x, "trusted.") {
+				refuse = append(refuse, fmt.Sprintf("%s has xattr %s, which only root can set", p, x))
+			}
+		}
+	}
+	if len(refuse) == 0 {
+		return nil
+	}
+	if len(refuse) > 8 {
+		refuse = append(refuse[:8], fmt.Sprintf("and %d more", len(refuse)-8))
+	}
+	return fmt.Errorf("the rootless OEM rebuild would lose what OEM holds: %s; run as root, or use --mount as root", strings.Join(refuse, "; "))
 }
 
 func list(s []string) string {
