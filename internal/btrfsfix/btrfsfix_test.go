@@ -2,12 +2,16 @@ package btrfsfix_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	osexec "os/exec"
 
 	"github.com/bake-os/bake-os/internal/btrfsfix"
 	"github.com/bake-os/bake-os/internal/testutil"
@@ -170,5 +174,61 @@ func TestParseUUID(t *testing.T) {
 		if _, err := btrfsfix.ParseUUID(bad); err == nil {
 			t.Errorf("ParseUUID(%q) accepted", bad)
 		}
+	}
+}
+
+// TestMkfsCancelKillsTools: cancelling Mkfs ends the script's tools and
+// returns within a second or so.
+func TestMkfsCancelKillsTools(t *testing.T) {
+	testutil.RequireTool(t, "mkfs.btrfs", "unshare", "tar")
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	if err := os.MkdirAll(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// 300 MiB of data keeps tar and mkfs.btrfs busy past the cancel.
+	big := filepath.Join(tree, "big")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := bytes.Repeat([]byte{1}, 1<<20)
+	for i := 0; i < 300; i++ {
+		f.Write(buf)
+	}
+	f.Close()
+	out := filepath.Join(dir, "fs.img")
+	os.WriteFile(out, nil, 0o644)
+	os.Truncate(out, 1<<30)
+	mnt := filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o700)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- btrfsfix.Mkfs(ctx, tree, mnt, 2<<30, "-q", "-f", out) }()
+	running := func() string {
+		ps, _ := osexec.Command("sh", "-c", "ps -eo args | grep -F -- "+dir+" | grep -v grep").Output()
+		return string(ps)
+	}
+	for i := 0; i < 100 && !strings.Contains(running(), "tar -C"); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(running(), "tar -C") {
+		t.Fatalf("tar never seen running:\n%s", running())
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Skip("mkfs finished before the cancel")
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("Mkfs returned %v after the cancel", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Mkfs did not return after the cancel")
+	}
+	if ps := running(); ps != "" {
+		t.Errorf("tools still running after the cancel:\n%s", ps)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -56,6 +57,10 @@ func Mkfs(ctx context.Context, tree, mnt string, tmpfsSize int64, args ...string
 	}
 	cmdArgs := append(ns, "sh", "-c", stageScript, "sh", mnt, tree, fmt.Sprint(tmpfsSize))
 	cmd := exec.CommandContext(ctx, "unshare", append(cmdArgs, args...)...)
+	// The script's tar and mkfs.btrfs are killed with it (one process
+	// group), and with them the namespace and its tmpfs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
