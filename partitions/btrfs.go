@@ -2,6 +2,7 @@ package partitions
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -450,7 +451,15 @@ func (b *Btrfs) Commit(ctx context.Context) error {
 	if err := os.Truncate(part, b.length); err != nil {
 		return err
 	}
-	args := []string{"-q", "-f", "--byte-count", fmt.Sprint(b.length), "-U", b.uuid}
+	// mkfs.btrfs refuses a -U that a device of this host shows (say the
+	// image's OEM on a loop device), so it gets a throw-away UUID and
+	// btrfsfix.Fix writes the original back.
+	var tmp [16]byte
+	if _, err := rand.Read(tmp[:]); err != nil {
+		return err
+	}
+	tmp[6], tmp[8] = tmp[6]&0x0f|0x40, tmp[8]&0x3f|0x80
+	args := []string{"-q", "-f", "--byte-count", fmt.Sprint(b.length), "-U", fmt.Sprintf("%x-%x-%x-%x-%x", tmp[0:4], tmp[4:6], tmp[6:8], tmp[8:10], tmp[10:16])}
 	if b.label != "" {
 		args = append(args, "--label", b.label)
 	}

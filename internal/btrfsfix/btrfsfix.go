@@ -44,6 +44,7 @@ const (
 
 	sbDevItem    = 0xC9
 	devItemUUID  = 66 // uuid inside a dev item
+	devItemFSID  = 82 // fsid inside a dev item
 	sbSysArrSize = 0xA0
 	sbSysArr     = 0x32B
 	stripeUUID   = 16 // dev_uuid inside a chunk stripe
@@ -96,6 +97,10 @@ type Options struct {
 // IDs are the UUIDs mkfs.btrfs picks at random besides the filesystem
 // UUID.
 type IDs struct {
+	// FS is the filesystem UUID (fsid): rewriting it lets mkfs.btrfs run
+	// with a throw-away UUID, so its check that -U is unique among the
+	// host's devices cannot fail on a copy of a filesystem the host sees.
+	FS                     [16]byte
 	Dev, ChunkTree, FSTree [16]byte
 }
 
@@ -122,7 +127,7 @@ func DerivedIDs(fsid [16]byte) IDs {
 		u[8] = u[8]&0x3f | 0x80
 		return u
 	}
-	return IDs{Dev: d("device"), ChunkTree: d("chunk tree"), FSTree: d("subvolume")}
+	return IDs{FS: fsid, Dev: d("device"), ChunkTree: d("chunk tree"), FSTree: d("subvolume")}
 }
 
 // ParseUUID parses the textual form of a UUID.
@@ -482,8 +487,14 @@ func Fix(path string, o Options) error {
 		}
 	}
 	zero := [16]byte{}
+	if o.IDs.FS != zero && le64(img.sb, 0xBC)&(1<<10) != 0 {
+		return errors.New("btrfs image has a separate metadata UUID: cannot rewrite its filesystem UUID")
+	}
 	onBlock := func(block []byte) bool {
 		changed := clearFree(block)
+		if o.IDs.FS != zero {
+			changed = setBytes(block[0x20:], o.IDs.FS[:]) || changed
+		}
 		if o.IDs.ChunkTree != zero {
 			changed = setBytes(block[hdrChunkUUID:], o.IDs.ChunkTree[:]) || changed
 		}
@@ -552,9 +563,14 @@ func Fix(path string, o Options) error {
 			}
 			return changed
 		case typeDevItem:
-			if len(d) >= devItemUUID+16 && o.IDs.Dev != zero {
-				return setBytes(d[devItemUUID:], o.IDs.Dev[:])
+			changed := false
+			if len(d) >= devItemFSID+16 && o.IDs.FS != zero {
+				changed = setBytes(d[devItemFSID:], o.IDs.FS[:])
 			}
+			if len(d) >= devItemUUID+16 && o.IDs.Dev != zero {
+				changed = setBytes(d[devItemUUID:], o.IDs.Dev[:]) || changed
+			}
+			return changed
 		case typeChunkItem:
 			return o.IDs.Dev != zero && setStripeUUIDs(d, o.IDs.Dev)
 		case typeDevExtent:
@@ -712,8 +728,13 @@ func (img *image) fixSupers(ids IDs) error {
 			continue // no copy there
 		}
 		changed := false
+		if ids.FS != ([16]byte{}) {
+			a := setBytes(sb[0x20:], ids.FS[:])
+			b := setBytes(sb[sbDevItem+devItemFSID:], ids.FS[:])
+			changed = a || b
+		}
 		if ids.Dev != ([16]byte{}) {
-			changed = setBytes(sb[sbDevItem+devItemUUID:], ids.Dev[:])
+			changed = setBytes(sb[sbDevItem+devItemUUID:], ids.Dev[:]) || changed
 			n := int(le32(sb, sbSysArrSize))
 			if n > superSize-sbSysArr {
 				return errors.New("btrfs system chunk array too long")

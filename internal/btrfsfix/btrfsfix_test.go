@@ -21,7 +21,7 @@ const fsid = "5e1f0c1a-0000-4000-8000-00000000b7f5"
 
 // mkfs makes a small btrfs from tree with mkfs.btrfs itself: every run
 // picks new device, chunk-tree and subvolume UUIDs.
-func mkfs(t *testing.T, tree string) string {
+func mkfs(t *testing.T, tree string, uuid ...string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "fs.img")
 	if err := os.WriteFile(out, nil, 0o644); err != nil {
@@ -30,7 +30,11 @@ func mkfs(t *testing.T, tree string) string {
 	if err := os.Truncate(out, 128<<20); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Run(t, "mkfs.btrfs", "-q", "-f", "--mixed", "-m", "single", "-d", "single", "-U", fsid, "--rootdir", tree, out)
+	u := fsid
+	if len(uuid) > 0 {
+		u = uuid[0]
+	}
+	testutil.Run(t, "mkfs.btrfs", "-q", "-f", "--mixed", "-m", "single", "-d", "single", "-U", u, "--rootdir", tree, out)
 	return out
 }
 
@@ -73,7 +77,8 @@ func superField(t *testing.T, img, field string) string {
 func TestFixMakesMkfsReproducible(t *testing.T) {
 	testutil.RequireTool(t, "mkfs.btrfs", "btrfs")
 	dir := tree(t)
-	a, b := mkfs(t, dir), mkfs(t, dir)
+	// b is made with another filesystem UUID, which Fix replaces too.
+	a, b := mkfs(t, dir), mkfs(t, dir, "0badc0de-0000-4000-8000-000000000001")
 	if sum(t, a) == sum(t, b) {
 		t.Fatal("two plain mkfs.btrfs runs are identical: the test cannot show anything")
 	}
@@ -90,6 +95,12 @@ func TestFixMakesMkfsReproducible(t *testing.T) {
 	}
 	if sum(t, a) != sum(t, b) {
 		t.Error("two fixed images differ")
+	}
+	if got := superField(t, b, "fsid"); got != fsid {
+		t.Errorf("fsid %s, want %s", got, fsid)
+	}
+	if d := testutil.Run(t, "btrfs", "inspect-internal", "dump-tree", b); strings.Count(d, "fs uuid "+fsid) != strings.Count(d, "fs uuid ") {
+		t.Errorf("%d of %d tree blocks carry the new fsid", strings.Count(d, "fs uuid "+fsid), strings.Count(d, "fs uuid "))
 	}
 	dev := superField(t, a, "dev_item.uuid")
 	if got, err := btrfsfix.ParseUUID(dev); err != nil || got != ids.Dev {

@@ -51,6 +51,7 @@ func Scan(path string) (*Contents, error) {
 	defer img.f.Close()
 	c := &Contents{}
 	copy(c.FSID[:], img.sb[0x20:0x30])
+	c.IDs.FS = c.FSID
 	copy(c.IDs.Dev[:], img.sb[sbDevItem+devItemUUID:])
 	roots, err := img.roots()
 	if err != nil {
