@@ -62,6 +62,8 @@ const (
 	typeInodeItem  = 1
 	typeInodeRef   = 12
 	typeXattrItem  = 24
+	typeDirItem    = 84
+	typeDirIndex   = 96
 	typeExtentData = 108
 	typeRootItem   = 132
 	typeDevExtent  = 204
@@ -562,6 +564,8 @@ func Fix(path string, o Options) error {
 				}
 			}
 			return changed
+		case typeDirItem, typeDirIndex, typeXattrItem:
+			return fixDirTransids(d, le64(img.sb, 0x48))
 		case typeDevItem:
 			changed := false
 			if len(d) >= devItemFSID+16 && o.IDs.FS != zero {
@@ -759,6 +763,25 @@ func (img *image) fixSupers(ids IDs) error {
 		}
 	}
 	return nil
+}
+
+// fixDirTransids zeroes the transid of directory and xattr entries that
+// claim a transaction after the filesystem's generation: mkfs.btrfs 6.2
+// leaves the clock time there for some entries (0, as in its others).
+func fixDirTransids(d []byte, generation uint64) bool {
+	changed := false
+	for len(d) >= xattrHeader {
+		if le64(d, 17) > generation {
+			binary.LittleEndian.PutUint64(d[17:], 0)
+			changed = true
+		}
+		n := xattrHeader + int(le16(d, 25)) + int(le16(d, 27))
+		if n > len(d) {
+			break
+		}
+		d = d[n:]
+	}
+	return changed
 }
 
 // clearFree zeroes the unused middle of a tree block, where mkfs.btrfs
