@@ -48,9 +48,11 @@ type BtrfsOptions struct {
 	// WorkDir holds the temporary partition copy and tree; default is the
 	// image's directory (same filesystem, so copies stay sparse).
 	WorkDir string
-	// Epoch (SOURCE_DATE_EPOCH; 0: none) clamps the rebuilt filesystem's
-	// times: atime and mtime later than Epoch become Epoch, ctime and
-	// otime are Epoch. With it the rebuild is byte-reproducible.
+	// Epoch (SOURCE_DATE_EPOCH; 0: none) is the time of everything the
+	// rebuild itself dates: every ctime, and the times of entries the
+	// edit writes (later times are clamped to it); untouched entries keep
+	// their atime, mtime and otime. With it the rebuild is
+	// byte-reproducible.
 	Epoch int64
 	// Logger receives a warning per property the rebuild cannot keep.
 	Logger *slog.Logger

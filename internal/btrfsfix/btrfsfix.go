@@ -429,6 +429,7 @@ func (img *image) paths(root uint64) (map[uint64][]string, error) {
 		if depth > 4096 {
 			return nil
 		}
+		out[ino] = nil // in progress: a cycle of references ends here
 		var ps []string
 		for _, r := range refs[ino] {
 			if r.parent == ino {
