@@ -3,10 +3,12 @@ package bake_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bake-os/bake-os/bake"
@@ -79,4 +81,53 @@ func oemRange(t *testing.T, img string) (string, string) {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%x", h.Sum(nil)), part
+}
+
+// TestBakeOEMReportsLostCompression: an OEM with the compression
+// property (as Flatcar's has) loses it in the rootless rebuild; the bake
+// says so in its result (--json "warnings") instead of dropping it
+// silently.
+func TestBakeOEMReportsLostCompression(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if strings.Contains(os.Getenv("BAKE_TEST_REQUIRE_TOOLS"), "all") {
+			t.Fatal("needs root to loop-mount the OEM fixture")
+		}
+		t.Skip("needs root")
+	}
+	testutil.RequireTool(t, "btrfs", "mkfs.btrfs", "unshare", "tar", "losetup", "mount", "umount")
+	// A seed of our own: the kernel remembers mounted btrfs UUIDs.
+	f := newFixture(t, testimage.Options{UUIDSeed: "lost-compression"})
+	d, err := gpt.Open(f.image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.ByLabel(flatcar.LabelOEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := strings.TrimSpace(testutil.Run(t, "losetup", "--find", "--show", "--offset", fmt.Sprint(p.Offset()), "--sizelimit", fmt.Sprint(p.Size()), f.image))
+	mnt := t.TempDir()
+	testutil.Run(t, "mount", dev, mnt)
+	testutil.Run(t, "btrfs", "property", "set", mnt, "compression", "zlib")
+	if err := os.WriteFile(filepath.Join(mnt, "packed"), []byte(strings.Repeat("compress me ", 50000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Run(t, "umount", mnt)
+	testutil.Run(t, "btrfs", "device", "scan", "--forget", dev)
+	testutil.Run(t, "losetup", "-d", dev)
+
+	ext := f.sysext(t, "myext.raw", "myext", flatcarRelease)
+	res, err := bake.Run(context.Background(), bake.Options{
+		Image: f.image, OutputDir: f.out, Epoch: 1700000000, Sysexts: []bake.Sysext{{Name: "myext", File: ext}},
+		Target: bake.Target{Part: bake.PartOEM, Dir: "/sysext-extra"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(res)
+	if !strings.Contains(string(js), `"warnings":["compression: `) || !strings.Contains(string(js), "/packed") {
+		t.Errorf("--json result does not report the lost compression: %s", js)
+	}
+	_, part := oemRange(t, filepath.Join(f.out, "flatcar_production_image.bin"))
+	testutil.Run(t, "btrfs", "check", "--readonly", part)
 }
