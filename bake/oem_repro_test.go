@@ -15,6 +15,7 @@ import (
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/sparse"
 	"github.com/bake-os/bake-os/testimage"
 )
 
@@ -53,8 +54,9 @@ func TestBakeOEMIsReproducible(t *testing.T) {
 	}
 }
 
-// oemRange hashes the OEM partition's bytes and copies them to a file
-// for btrfs check.
+// oemRange hashes the OEM partition's bytes (its data extents and where
+// they lie; holes read as zeros) and copies them sparsely to a file for
+// btrfs check.
 func oemRange(t *testing.T, img string) (string, string) {
 	t.Helper()
 	d, err := gpt.Open(img)
@@ -70,14 +72,27 @@ func oemRange(t *testing.T, img string) (string, string) {
 		t.Fatal(err)
 	}
 	defer src.Close()
+	exts, err := sparse.DataExtents(src, p.Offset(), p.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	for _, e := range exts {
+		fmt.Fprintf(h, "%d+%d\n", e.Off-p.Offset(), e.Len)
+		if _, err := io.Copy(h, io.NewSectionReader(src, e.Off, e.Len)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	part := filepath.Join(t.TempDir(), "oem.img")
 	dst, err := os.Create(part)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(h, dst), io.NewSectionReader(src, p.Offset(), p.Size())); err != nil {
+	if err := dst.Truncate(p.Size()); err != nil {
+		t.Fatal(err)
+	}
+	if err := sparse.CopyRange(context.Background(), dst, src, 0, p.Offset(), p.Size(), nil); err != nil {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%x", h.Sum(nil)), part
