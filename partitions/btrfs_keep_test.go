@@ -302,3 +302,26 @@ func inodeTimes(t *testing.T, dump, name string) [3]string {
 	}
 	return [3]string{tm[1], tm[2], tm[3]}
 }
+
+// TestBtrfsRebuildKeepsManyHardlinks: past what one INODE_REF item holds,
+// btrfs keeps names in INODE_EXTREF items; they are hardlinks too.
+func TestBtrfsRebuildKeepsManyHardlinks(t *testing.T) {
+	part := richOEM(t, func(mnt string) {
+		must(t, os.MkdirAll(filepath.Join(mnt, "many"), 0o755))
+		first := filepath.Join(mnt, "many", "link-000")
+		must(t, os.WriteFile(first, []byte("one inode\n"), 0o644))
+		for i := 1; i < 120; i++ {
+			must(t, os.Link(first, filepath.Join(mnt, "many", fmt.Sprintf("link-%03d-%s", i, strings.Repeat("x", 50)))))
+		}
+	})
+	if !strings.Contains(testutil.Run(t, "btrfs", "inspect-internal", "dump-tree", "-t", "fs", part), "INODE_EXTREF") {
+		t.Fatal("fixture has no INODE_EXTREF item: the test shows nothing")
+	}
+	ed := editOEM(t, part, 0)
+	must(t, ed.Commit(context.Background()))
+	testutil.Run(t, "btrfs", "check", "--readonly", part)
+	dump := testutil.Run(t, "btrfs", "inspect-internal", "dump-tree", "-t", "fs", part)
+	if !strings.Contains(dump, "links 120 ") {
+		t.Error("the 120 names are not one inode with 120 links after the rebuild")
+	}
+}

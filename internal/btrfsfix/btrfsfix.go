@@ -61,6 +61,7 @@ const (
 
 	typeInodeItem  = 1
 	typeInodeRef   = 12
+	typeInodeExt   = 13 // INODE_EXTREF: names past what an INODE_REF holds
 	typeXattrItem  = 24
 	typeDirItem    = 84
 	typeDirIndex   = 96
@@ -403,6 +404,17 @@ func (img *image) paths(root uint64) (map[uint64][]string, error) {
 	refs := map[uint64][]ref{}
 	img.visited = map[uint64]bool{}
 	err := img.walk(root, func(_ []byte, it item) bool {
+		if it.typ == typeInodeExt {
+			for d := it.data; len(d) >= 18; {
+				n := int(le16(d, 16))
+				if 18+n > len(d) {
+					break
+				}
+				refs[it.objectid] = append(refs[it.objectid], ref{le64(d, 0), string(d[18 : 18+n])})
+				d = d[18+n:]
+			}
+			return false
+		}
 		if it.typ != typeInodeRef {
 			return false
 		}
