@@ -162,13 +162,17 @@ const (
 // rebuild cannot keep, whether to refuse the commit or to report it.
 func (b *Btrfs) plan(c *btrfsfix.Contents) error {
 	root := os.Geteuid() == 0
-	var compressed, holes, nocow, btrfsXattr, specialXattr []string
+	var compressed, holes, nocow, btrfsXattr, specialXattr, sockets []string
 	for _, in := range c.Inodes {
 		if len(in.Paths) == 0 {
 			continue // orphan or the root's own entry
 		}
 		p := in.Paths[0]
 		typ := in.Mode & unix.S_IFMT
+		if typ == unix.S_IFSOCK {
+			sockets = append(sockets, in.Paths...)
+			continue
+		}
 		if in.Compressed || in.Flags&flagCompress != 0 {
 			compressed = append(compressed, p)
 		}
@@ -197,7 +201,7 @@ func (b *Btrfs) plan(c *btrfsfix.Contents) error {
 			b.patches[q] = pt
 		}
 		switch typ {
-		case unix.S_IFCHR, unix.S_IFBLK, unix.S_IFIFO, unix.S_IFSOCK:
+		case unix.S_IFCHR, unix.S_IFBLK, unix.S_IFIFO:
 			if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !root {
 				continue // refused
 			}
@@ -232,6 +236,9 @@ func (b *Btrfs) plan(c *btrfsfix.Contents) error {
 	}
 	if len(nocow) > 0 {
 		b.lost = append(b.lost, fmt.Sprintf("nodatacow/nodatasum: the rebuild stores %s copy-on-write with checksums; use --mount (root) to keep the flags", list(nocow)))
+	}
+	if len(sockets) > 0 {
+		b.lost = append(b.lost, fmt.Sprintf("sockets: %s are not kept (a socket file means nothing once its server is gone, and the rebuild's copy skips them); use --mount (root) to keep them", list(sockets)))
 	}
 	if len(specialXattr) > 0 {
 		b.lost = append(b.lost, fmt.Sprintf("xattrs of special files: btrfs restore does not read them, so %s are dropped; use --mount (root) to keep them", list(specialXattr)))
@@ -301,7 +308,7 @@ func (b *Btrfs) localUnder(p string) (string, error) {
 	return filepath.Join(dir, filepath.Base(l)), nil
 }
 
-// mknod recreates a FIFO, socket or device node restore skipped, with
+// mknod recreates a FIFO or device node restore skipped, with
 // its owner, mode and times; mkfs.btrfs 6.2 drops device numbers, so they
 // are patched in after the rebuild.
 func (b *Btrfs) mknod(in *btrfsfix.Inode) error {

@@ -92,6 +92,7 @@ func richOEM(t *testing.T, extra func(mnt string)) string {
 	// these are made through the kernel.
 	must(t, unix.Mknod(filepath.Join(mnt, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
 	must(t, unix.Chmod(filepath.Join(mnt, "null"), 0o666))
+	must(t, unix.Mknod(filepath.Join(mnt, "sock"), unix.S_IFSOCK|0o600, 0))
 	must(t, os.WriteFile(filepath.Join(mnt, "suid"), []byte("#!/bin/sh\n"), 0o755))
 	must(t, os.Lchown(filepath.Join(mnt, "suid"), 123, 456))
 	must(t, unix.Chmod(filepath.Join(mnt, "suid"), 0o4755))
@@ -225,6 +226,9 @@ func TestBtrfsRebuildKeepsOEM(t *testing.T) {
 	lost := strings.Join(ed.Lost(), "\n")
 	if !strings.Contains(lost, "sparse files") || !strings.Contains(lost, "/sparse (") {
 		t.Errorf("Lost() does not report the filled hole:\n%s", lost)
+	}
+	if !strings.Contains(lost, "sockets: /sock ") {
+		t.Errorf("Lost() does not report the socket:\n%s", lost)
 	}
 	if strings.Contains(lost, "compression") {
 		t.Errorf("Lost() reports compression on an uncompressed OEM:\n%s", lost)

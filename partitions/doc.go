@@ -28,8 +28,8 @@
 //     owners, xattrs of files and directories (user, security, trusted as
 //     root), atime, mtime and otime of entries the edit does not touch
 //     (written back after mkfs), hardlinks (restore writes copies; they are
-//     linked again), FIFOs and sockets (restore skips them; they are made
-//     again), device nodes as root (made again; mkfs.btrfs 6.2 drops
+//     linked again), FIFOs (restore skips them; they are made again),
+//     device nodes as root (made again; mkfs.btrfs 6.2 drops
 //     device numbers, so they are written into the inode after mkfs),
 //     inode flags such as COMPRESS, NOATIME or IMMUTABLE (written into the
 //     inode after mkfs), the filesystem, device, chunk-tree and top
@@ -39,7 +39,7 @@
 //     btrfs.compression property and other btrfs.* properties are
 //     dropped), holes and preallocated ranges (written as zeros),
 //     NODATACOW/NODATASUM (data gets copy-on-write and checksums), xattrs
-//     of special files.
+//     of special files, socket files.
 //   - changed as any edit changes it, without a report: ctime (the epoch,
 //     or the rebuild time), and all times of the entries the edit writes
 //     and the mtime of their directories (the epoch or the current time).
