@@ -162,7 +162,7 @@ const (
 // rebuild cannot keep, whether to refuse the commit or to report it.
 func (b *Btrfs) plan(c *btrfsfix.Contents) error {
 	root := os.Geteuid() == 0
-	var compressed, holes, nocow, btrfsXattr, specialXattr, sockets []string
+	var compressed, holes, nocow, btrfsXattr, specialXattr, sockets, rootXattr []string
 	for _, in := range c.Inodes {
 		if len(in.Paths) == 0 {
 			continue // orphan or the root's own entry
@@ -198,6 +198,18 @@ func (b *Btrfs) plan(c *btrfsfix.Contents) error {
 			// mtimes newer than it. Entries the edit writes lose their
 			// patch, directories it changes their mtime (written).
 			pt.Atime, pt.Mtime, pt.Otime, pt.SetTimes, pt.SetMtime = in.Atime, in.Mtime, in.Otime, true, true
+			if q == "/" {
+				// mkfs.btrfs makes the root directory itself, and
+				// restore gives it nothing: its mode and owner are
+				// written back; its xattrs cannot be.
+				pt.Mode, pt.SetMode = in.Mode, true
+				pt.UID, pt.GID, pt.SetOwner = in.UID, in.GID, true
+				for _, x := range in.Xattrs {
+					if !strings.HasPrefix(x, "btrfs.") {
+						rootXattr = append(rootXattr, x)
+					}
+				}
+			}
 			b.patches[q] = pt
 		}
 		switch typ {
@@ -236,6 +248,9 @@ func (b *Btrfs) plan(c *btrfsfix.Contents) error {
 	}
 	if len(nocow) > 0 {
 		b.lost = append(b.lost, fmt.Sprintf("nodatacow/nodatasum: the rebuild stores %s copy-on-write with checksums; use --mount (root) to keep the flags", list(nocow)))
+	}
+	if len(rootXattr) > 0 {
+		b.lost = append(b.lost, fmt.Sprintf("xattrs of the root directory: mkfs.btrfs --rootdir makes / itself, so %s are dropped; use --mount (root) to keep them", list(rootXattr)))
 	}
 	if len(sockets) > 0 {
 		b.lost = append(b.lost, fmt.Sprintf("sockets: %s are not kept (a socket file means nothing once its server is gone, and the rebuild's copy skips them); use --mount (root) to keep them", list(sockets)))
@@ -533,9 +548,6 @@ func (b *Btrfs) Close() error {
 		return nil
 	}
 	err := os.RemoveAll(b.work)
-	if errors.Is(err, unix.EBUSY) {
-		err = nil
-	}
 	b.work = ""
 	return err
 }

@@ -93,6 +93,9 @@ func richOEM(t *testing.T, extra func(mnt string)) string {
 	must(t, unix.Mknod(filepath.Join(mnt, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
 	must(t, unix.Chmod(filepath.Join(mnt, "null"), 0o666))
 	must(t, unix.Mknod(filepath.Join(mnt, "sock"), unix.S_IFSOCK|0o600, 0))
+	// The root directory's own mode and xattrs (restore skips them).
+	must(t, unix.Chmod(mnt, 0o751))
+	must(t, unix.Setxattr(mnt, "user.rootattr", []byte("top"), 0))
 	must(t, os.WriteFile(filepath.Join(mnt, "suid"), []byte("#!/bin/sh\n"), 0o755))
 	must(t, os.Lchown(filepath.Join(mnt, "suid"), 123, 456))
 	must(t, unix.Chmod(filepath.Join(mnt, "suid"), 0o4755))
@@ -182,6 +185,12 @@ func TestBtrfsRebuildKeepsOEM(t *testing.T) {
 	}
 	if in := inode(strings.Fields(loc("suid"))[0]); !strings.Contains(in, "mode 104755 ") || !strings.Contains(in, "uid 123 gid 456 ") {
 		t.Errorf("suid inode: %s, want mode 104755 uid 123 gid 456", in)
+	}
+	if in := inode("256"); !strings.Contains(in, "mode 40751 ") {
+		t.Errorf("root directory inode: %s, want mode 40751", in)
+	}
+	if l := strings.Join(ed.Lost(), "\n"); !strings.Contains(l, "xattrs of the root directory") || !strings.Contains(l, "user.rootattr") {
+		t.Errorf("Lost() does not report the root directory's xattr:\n%s", l)
 	}
 	if in := inode(strings.Fields(loc("secret"))[0]); !strings.Contains(in, "mode 100600 ") {
 		t.Errorf("secret inode: %s, want mode 100600", in)

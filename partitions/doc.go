@@ -39,7 +39,7 @@
 //     btrfs.compression property and other btrfs.* properties are
 //     dropped), holes and preallocated ranges (written as zeros),
 //     NODATACOW/NODATASUM (data gets copy-on-write and checksums), xattrs
-//     of special files, socket files.
+//     of special files and of the root directory, socket files.
 //   - changed as any edit changes it, without a report: ctime (the epoch,
 //     or the rebuild time), and all times of the entries the edit writes
 //     and the mtime of their directories (the epoch or the current time).

@@ -117,6 +117,12 @@ type InodePatch struct {
 	// set after any epoch rule: the original times of untouched entries.
 	Atime, Mtime, Otime [2]int64
 	SetTimes, SetMtime  bool
+	// Mode (permission bits), UID and GID, for the root directory, which
+	// mkfs.btrfs makes itself.
+	Mode     uint32
+	UID, GID uint32
+	SetMode  bool
+	SetOwner bool
 }
 
 // DerivedIDs derives the random UUIDs of a filesystem from its filesystem
@@ -538,6 +544,18 @@ func Fix(path string, o Options) error {
 		if havePatch && patch.SetTimes {
 			changed = setTime(inode[inodeTimes:], patch.Atime) || changed
 			changed = setTime(inode[inodeTimes+36:], patch.Otime) || changed
+		}
+		if havePatch && patch.SetMode {
+			m := le32(inode, inodeMode)&^0o7777 | patch.Mode&0o7777
+			if m != le32(inode, inodeMode) {
+				binary.LittleEndian.PutUint32(inode[inodeMode:], m)
+				changed = true
+			}
+		}
+		if havePatch && patch.SetOwner && (le32(inode, inodeUID) != patch.UID || le32(inode, inodeUID+4) != patch.GID) {
+			binary.LittleEndian.PutUint32(inode[inodeUID:], patch.UID)
+			binary.LittleEndian.PutUint32(inode[inodeUID+4:], patch.GID)
+			changed = true
 		}
 		if havePatch && patch.SetMtime {
 			changed = setTime(inode[inodeTimes+24:], patch.Mtime) || changed
