@@ -1,15 +1,18 @@
-// Package btrfsfix owns in-place edits of a freshly made single-device
-// btrfs image that btrfs-progs 6.2 cannot be told to make: fixed owners,
-// timestamps, device and chunk-tree UUIDs, the top subvolume's UUID,
-// device numbers and inode flags. Both btrfs writers use it: the btrfs
-// sysext packer and the rootless OEM rebuild. It also reads what an
-// existing filesystem holds (Scan), so the OEM rebuild knows what a
-// rebuild must keep.
+// Package btrfsfix owns what btrfs-progs 6.2 cannot be told to do when
+// making a single-device btrfs image from a directory: a reproducible run
+// of mkfs.btrfs (Mkfs: a name-ordered copy on a fresh tmpfs), and in-place
+// edits of the result (Fix): owners, timestamps, the filesystem, device,
+// chunk-tree and top subvolume UUIDs, device numbers, inode modes and
+// flags, and zeroing the stale bytes mkfs.btrfs leaves behind. Both btrfs
+// writers use it: the btrfs sysext packer and the rootless OEM rebuild.
+// It also reads what an existing filesystem holds (Scan), so the OEM
+// rebuild knows what it must keep.
 //
 // Only item payloads change, never item sizes and never the order of
-// keys, so no tree is rebalanced; each changed tree block gets its CRC32C
-// recomputed and is written to every copy, and every superblock copy is
-// rewritten with its own checksum.
+// keys (the one key rewritten, the top subvolume's in the UUID tree, is
+// the only item of its leaf), so no tree is rebalanced; each changed tree
+// block gets its CRC32C recomputed and is written to every copy, and
+// every superblock copy is rewritten with its own checksum.
 package btrfsfix
 
 import (
