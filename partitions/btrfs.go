@@ -114,6 +114,14 @@ func OpenBtrfs(ctx context.Context, image string, offset, length int64, o BtrfsO
 		return nil, fmt.Errorf("reading btrfs at offset %d of %s: %w", offset, image, err)
 	}
 	b.ids = contents.IDs
+	// An original without a subvolume UUID (older mkfs.btrfs) gets one
+	// derived from its filesystem UUID, not mkfs.btrfs's random one.
+	derived := btrfsfix.DerivedIDs(contents.FSID)
+	for _, p := range []struct{ dst, src *[16]byte }{{&b.ids.Dev, &derived.Dev}, {&b.ids.ChunkTree, &derived.ChunkTree}, {&b.ids.FSTree, &derived.FSTree}} {
+		if *p.dst == ([16]byte{}) {
+			*p.dst = *p.src
+		}
+	}
 	if err := os.Mkdir(b.tree, 0o755); err != nil {
 		return nil, err
 	}
