@@ -97,6 +97,9 @@ type Result struct {
 	Written []Written `json:"written"`
 	// Ignition is the Ignition config baked into OEM, if any.
 	Ignition *IgnitionResult `json:"ignition,omitempty"`
+	// Warnings name what the bake could not keep (e.g. OEM compression
+	// lost by the rootless rebuild).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // IgnitionResult reports the Ignition config a bake put into OEM.
@@ -396,7 +399,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 		if o.Mount {
 			oem, err = partitions.OpenMount(work, oemPart.Offset(), oemPart.Size(), partitions.FSBtrfs)
 		} else {
-			oem, err = partitions.OpenBtrfs(ctx, work, oemPart.Offset(), oemPart.Size(), partitions.BtrfsOptions{WorkDir: o.OutputDir})
+			oem, err = partitions.OpenBtrfs(ctx, work, oemPart.Offset(), oemPart.Size(), partitions.BtrfsOptions{WorkDir: o.OutputDir, Epoch: o.Epoch, Logger: o.Logger})
 		}
 		if err != nil {
 			return nil, err
@@ -475,6 +478,9 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 	if oem, ok := editors[PartOEM]; ok {
 		if err := oem.Commit(ctx); err != nil {
 			return nil, err
+		}
+		if b, ok := oem.(*partitions.Btrfs); ok {
+			res.Warnings = append(res.Warnings, b.Lost()...)
 		}
 	}
 	if err := root.Commit(ctx); err != nil {

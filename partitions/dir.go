@@ -21,6 +21,9 @@ type dirTree struct {
 	// mapsCaller: the tree is rebuilt in a user namespace mapping the
 	// caller to root, so the caller's files count as root's.
 	mapsCaller bool
+	// onWrite, if set, is told of every path a write creates or
+	// replaces (files, symlinks, directories).
+	onWrite func(p string)
 }
 
 func (b *dirTree) changed() { b.dirty = true }
@@ -57,6 +60,10 @@ func (b *dirTree) MkdirAll(p string, perm fs.FileMode) error {
 		if err := os.Mkdir(cur, perm); err != nil {
 			return fmt.Errorf("making directory %s: %w", p, err)
 		}
+		if b.onWrite != nil {
+			r, _ := filepath.Rel(b.root, cur)
+			b.onWrite("/" + filepath.ToSlash(r))
+		}
 		if err := os.Chmod(cur, perm); err != nil {
 			return err
 		}
@@ -88,6 +95,9 @@ func (b *dirTree) replaceable(verb, p string) (string, error) {
 		return "", fmt.Errorf("%s %s: it is a directory", verb, p)
 	}
 	os.Remove(l)
+	if b.onWrite != nil {
+		b.onWrite(path.Clean("/" + p))
+	}
 	return l, nil
 }
 

@@ -23,5 +23,41 @@
 //     offset, mounted with u-root's mount package; plain file operations,
 //     no rebuild.
 //
+// The btrfs rebuild keeps what OEM holds or says it cannot; it never
+// drops a property silently. Before unpacking, the filesystem is read
+// (internal/btrfsfix.Scan) and each property is decided:
+//
+//   - kept: file data, directories, symlinks, modes including set-id bits,
+//     owners, xattrs of files and directories (user, security, trusted as
+//     root), atime, mtime and otime of entries the edit does not touch
+//     (written back after mkfs), hardlinks (restore writes copies; they are
+//     linked again), FIFOs (restore skips them; they are made again),
+//     device nodes as root (made again; mkfs.btrfs 6.2 drops
+//     device numbers, so they are written into the inode after mkfs),
+//     inode flags such as COMPRESS, NOATIME or IMMUTABLE (written into the
+//     inode after mkfs), the filesystem, device, chunk-tree and top
+//     subvolume UUIDs.
+//   - changed and reported (Btrfs.Lost: a logger warning and the bake's
+//     --json "warnings"): compression (data is stored uncompressed, the
+//     btrfs.compression property and other btrfs.* properties are
+//     dropped), holes and preallocated ranges (written as zeros),
+//     NODATACOW/NODATASUM (data gets copy-on-write and checksums), xattrs
+//     of special files and of the root directory, socket files.
+//   - changed as any edit changes it, without a report: ctime (the epoch,
+//     or the rebuild time), and all times of the entries the edit writes
+//     and the mtime of their directories (the epoch or the current time).
+//   - refused (Commit fails, the image is untouched): subvolumes and
+//     snapshots (mkfs.btrfs 6.2 has no --subvol), and, as non-root, owners
+//     other than root and device nodes.
+//
+// Everything changed or refused is kept by the mount editor (--mount,
+// root only), which edits the filesystem through the kernel.
+//
+// The rebuild is byte-reproducible: mkfs.btrfs reads a name-ordered copy
+// of the tree on a fresh tmpfs (inode numbers and directory order follow
+// from the names), and the device, chunk-tree and subvolume UUIDs it
+// picks at random are replaced by the original's; with an epoch, every
+// time the rebuild itself makes is that epoch.
+//
 // Table-level work (which partition is where) belongs to package gpt.
 package partitions

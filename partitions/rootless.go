@@ -54,6 +54,8 @@ func debianPackage(tool string) string {
 		return "btrfs-progs"
 	case "debugfs", "e2fsck", "mke2fs", "resize2fs":
 		return "e2fsprogs"
+	case "unshare":
+		return "util-linux"
 	case "mkfs.vfat", "fsck.vfat":
 		return "dosfstools"
 	}

@@ -118,7 +118,7 @@ func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arc
 	if err != nil {
 		return fmt.Errorf("finding OEM partition: %w", err)
 	}
-	ed, err := partitions.OpenBtrfs(ctx, path, p.Offset(), p.Size(), partitions.BtrfsOptions{})
+	ed, err := partitions.OpenBtrfs(ctx, path, p.Offset(), p.Size(), partitions.BtrfsOptions{Epoch: archiveTime().Unix()})
 	if err != nil {
 		return err
 	}
