@@ -2,21 +2,16 @@ package bake_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/bake-os/bake-os/bake"
+	"github.com/bake-os/bake-os/internal/testutil"
 	"github.com/bake-os/bake-os/testimage"
 )
 
 func TestBakeWithMount(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("--mount needs root")
-	}
-	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		t.Skip("no loop devices")
-	}
+	testutil.RequireLoop(t) // --mount needs root and loop devices
 	f := newFixture(t, testimage.Options{UUIDSeed: "bake-mount", OEMFiles: map[string]string{"grub.cfg": "x\n"}})
 	root := f.sysext(t, "a.raw", "a", flatcarRelease)
 	oemExt := f.sysext(t, "b.raw", "b", flatcarRelease)

@@ -15,12 +15,7 @@ import (
 // requireMount skips unless we are root and loop mounts work here.
 func requireMount(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the mount backend needs root")
-	}
-	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		t.Skip("no loop devices")
-	}
+	testutil.RequireLoop(t)
 }
 
 func TestMountConformance(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,19 +16,19 @@ import (
 
 // privateRun runs argv in a private mount namespace where tree's
 // usr/local/NAME is mounted at /usr/local/NAME, like the merged sysext
-// would be. It skips the test when namespaces are not allowed.
+// would be. Without namespaces it skips the test (fails when
+// BAKE_TEST_REQUIRE_TOOLS requires them).
 func privateRun(t *testing.T, tree, name string, argv ...string) string {
 	t.Helper()
 	bw, err := exec.LookPath("bwrap")
 	if err != nil {
 		testutil.RequireTool(t, "bwrap")
 	}
-	if out, err := exec.Command(bw, "--bind", "/", "/", "true").CombinedOutput(); err != nil {
-		t.Skipf("bwrap not allowed here: %v: %s", err, out)
-	}
+	out, err := exec.Command(bw, "--bind", "/", "/", "true").CombinedOutput()
+	testutil.Require(t, err == nil, "namespaces", fmt.Sprintf("bwrap not allowed here: %v: %s", err, out))
 	args := []string{"--bind", "/", "/", "--tmpfs", "/usr/local",
 		"--bind", filepath.Join(tree, "usr/local", name), "/usr/local/" + name, "--"}
-	out, err := exec.Command(bw, append(args, argv...)...).CombinedOutput()
+	out, err = exec.Command(bw, append(args, argv...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("running %v privately: %v\n%s", argv, err, out)
 	}

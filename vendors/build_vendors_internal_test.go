@@ -525,9 +525,7 @@ func checkPXE(t *testing.T, out string, v Vendor, work string) {
 
 // isolinuxRequired: ISOLINUX files are not a command, so RequireTool
 // cannot check them; BAKE_TEST_REQUIRE_TOOLS=isolinux makes them required.
-func isolinuxRequired() bool {
-	return strings.Contains(os.Getenv("BAKE_TEST_REQUIRE_TOOLS"), "isolinux")
-}
+func isolinuxRequired() bool { return testutil.Required("isolinux") }
 
 func checkISO(t *testing.T, p, work string) {
 	report := testutil.Run(t, "xorriso", "-indev", p, "-report_el_torito", "plain")

@@ -24,6 +24,39 @@ func RequireTool(t testing.TB, names ...string) {
 	}
 }
 
+// Required reports whether BAKE_TEST_REQUIRE_TOOLS asks for name: "all",
+// or name itself, in its list.
+func Required(name string) bool { return required(name) }
+
+// Require skips the test when ok is false (what it needs is missing
+// here, why says what), unless BAKE_TEST_REQUIRE_TOOLS is "all" or names
+// what: then the test fails. For needs other than an executable: "root",
+// "loop", "namespaces", a file.
+func Require(t testing.TB, ok bool, what, why string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if required(what) {
+		t.Fatalf("required: %s (%s)", what, why)
+	}
+	t.Skipf("%s: %s", what, why)
+}
+
+// RequireRoot needs uid 0 (device nodes, loop mounts, other owners).
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	Require(t, os.Geteuid() == 0, "root", "this test needs root")
+}
+
+// RequireLoop needs root and loop devices.
+func RequireLoop(t testing.TB) {
+	t.Helper()
+	RequireRoot(t)
+	_, err := os.Stat("/dev/loop-control")
+	Require(t, err == nil, "loop", "no loop devices (/dev/loop-control)")
+}
+
 func required(name string) bool {
 	v := os.Getenv("BAKE_TEST_REQUIRE_TOOLS")
 	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
