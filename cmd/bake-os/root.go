@@ -106,6 +106,7 @@ systemd-sysupdate config.
 		newDemoCmd(d),
 		newSysextCmd(d),
 		newBootCmd(d),
+		newInstallCmd(d),
 	)
 	return cmd
 }
@@ -114,31 +115,11 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 	if len(args) == 0 && len(o.masks) == 0 && len(o.vendor.vendors) == 0 {
 		return usagef("nothing to bake: give NAME:FILE arguments, --mask or --vendor (see --help)")
 	}
-	arch, err := flatcar.ParseArch(o.arch)
+	bo, err := o.runOptions(d, args)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
-	target, err := bake.ParseTarget(o.installTo)
-	if err != nil {
-		return usageError{err}
-	}
-	sysexts, err := bake.ParseSysextArgs(args, d.cwd)
-	if err != nil {
-		return usageError{err}
-	}
-	var vs []vendors.Vendor
-	if len(o.vendor.vendors) > 0 {
-		if vs, err = vendors.ParseForArch(o.vendor.vendors, arch); err != nil {
-			return usageError{err}
-		}
-	}
-	res, err := bake.Run(cmd.Context(), bake.Options{
-		Image: absPath(d.cwd, o.image), OutputDir: absPath(d.cwd, o.outputDir), Target: target, Arch: arch,
-		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers, Mount: o.mount,
-		Vendors: vs, VendorOptions: o.vendor.options(d), Force: o.force,
-		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(arch, d, o.quiet || o.json)},
-		Reporter: d.reporter(o.quiet || o.json), Logger: d.logger(o.verbose),
-	})
+	res, err := bake.Run(cmd.Context(), bo)
 	if err != nil {
 		return err
 	}
@@ -150,6 +131,36 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 			fmt.Fprintln(w, a.Path)
 		}
 	})
+}
+
+// runOptions turns the bake flags and NAME:FILE arguments into
+// bake.Options (shared by the root command and install).
+func (o *bakeOptions) runOptions(d *deps, args []string) (bake.Options, error) {
+	arch, err := flatcar.ParseArch(o.arch)
+	if err != nil {
+		return bake.Options{}, usageError{err}
+	}
+	target, err := bake.ParseTarget(o.installTo)
+	if err != nil {
+		return bake.Options{}, usageError{err}
+	}
+	sysexts, err := bake.ParseSysextArgs(args, d.cwd)
+	if err != nil {
+		return bake.Options{}, usageError{err}
+	}
+	var vs []vendors.Vendor
+	if len(o.vendor.vendors) > 0 {
+		if vs, err = vendors.ParseForArch(o.vendor.vendors, arch); err != nil {
+			return bake.Options{}, usageError{err}
+		}
+	}
+	return bake.Options{
+		Image: absPath(d.cwd, o.image), OutputDir: absPath(d.cwd, o.outputDir), Target: target, Arch: arch,
+		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers, Mount: o.mount,
+		Vendors: vs, VendorOptions: o.vendor.options(d), Force: o.force,
+		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(arch, d, o.quiet || o.json)},
+		Reporter: d.reporter(o.quiet || o.json), Logger: d.logger(o.verbose),
+	}, nil
 }
 
 func printResult(w io.Writer, asJSON bool, v any, plain func(io.Writer)) error {
