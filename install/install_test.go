@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,8 +20,10 @@ import (
 
 	"github.com/bake-os/bake-os/bake"
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/install"
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/sparse"
 	"github.com/bake-os/bake-os/testimage"
 )
@@ -562,5 +565,48 @@ func TestInstallToLoopDevice(t *testing.T) {
 	defer f.Close()
 	if n, _ := sparse.DataBytes(f, 0, 9<<30); n > 2*res.BytesWritten+(64<<20) {
 		t.Errorf("backing file holds %d data bytes for %d written", n, res.BytesWritten)
+	}
+}
+
+// cancelOnWrite cancels the run once the first bytes reach the target.
+type cancelOnWrite struct{ cancel context.CancelFunc }
+
+func (r cancelOnWrite) Counter(desc string, _ int64) progress.Counter {
+	if strings.HasPrefix(desc, "writing ") {
+		return cancelCounter(r)
+	}
+	return progress.Nop().Counter(desc, 0)
+}
+
+type cancelCounter cancelOnWrite
+
+func (c cancelCounter) Add(int64) { c.cancel() }
+func (c cancelCounter) Done()     {}
+
+// An install interrupted while writing leaves no valid partition table
+// (neither the old one nor a half-written new one), says so, and leaves
+// no scratch files.
+func TestInterruptedInstallLeavesNoTable(t *testing.T) {
+	disk, _ := newTarget(t, 9<<30)
+	run(t, "sgdisk", "-n", "1:2048:+100M", disk) // an old table
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := options(t, disk)
+	o.Reporter = cancelOnWrite{cancel}
+	_, err := install.Run(ctx, o)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "partly written") {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := gpt.Open(disk); err == nil {
+		t.Error("the interrupted disk has a valid GPT")
+	}
+	if v, _ := exec.Command("sgdisk", "-p", disk).CombinedOutput(); strings.Contains(string(v), "Number  Start") && strings.Contains(string(v), "   1  ") {
+		t.Errorf("the old table survived:\n%s", v)
+	}
+	ents, _ := os.ReadDir(o.ScratchDir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".bake-os-tmp") {
+			t.Errorf("left behind: %s", e.Name())
+		}
 	}
 }
