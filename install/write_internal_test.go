@@ -6,9 +6,13 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bake-os/bake-os/progress"
 )
@@ -96,5 +100,48 @@ func TestWriteStopsWhenCancelled(t *testing.T) {
 	w.ctx = ctx
 	if err := w.write(p, progress.Nop(), "dst"); !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v", err)
+	}
+}
+
+// The BLKZEROOUT path (disks that cannot zero by unmapping) on a real
+// block device: a loop device over a file full of old data.
+func TestZeroOutWithoutUnmap(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if strings.Contains(","+os.Getenv("BAKE_TEST_REQUIRE_TOOLS")+",", ",all,") {
+			t.Fatal("this test needs root (BAKE_TEST_REQUIRE_TOOLS=all)")
+		}
+		t.Skip("needs root")
+	}
+	backing := filepath.Join(t.TempDir(), "old.img")
+	os.WriteFile(backing, bytes.Repeat([]byte{0x77}, 4<<20), 0o644)
+	out, err := exec.Command("losetup", "--find", "--show", backing).Output()
+	if err != nil {
+		t.Fatalf("losetup: %v", err)
+	}
+	dev := strings.TrimSpace(string(out))
+	defer exec.Command("losetup", "-d", dev).Run()
+	f, err := os.OpenFile(dev, os.O_RDWR|unix.O_EXCL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := &writer{ctx: context.Background(), dst: f, block: true, noUnmap: true, log: slog.New(slog.DiscardHandler),
+		counter: progress.Nop().Counter("", 0)}
+	if err := w.zeroRange(Extent{512, 3 << 20}, true); err != nil {
+		t.Fatal(err)
+	}
+	f.Sync()
+	got, err := os.ReadFile(backing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[511] != 0x77 || got[512+3<<20] != 0x77 {
+		t.Error("zeroed outside the range")
+	}
+	if !bytes.Equal(got[512:512+3<<20], make([]byte, 3<<20)) {
+		t.Error("range not zeroed")
+	}
+	if w.zeroed != 3<<20 {
+		t.Errorf("zeroed %d", w.zeroed)
 	}
 }
