@@ -23,6 +23,7 @@ type Device struct {
 	Size  int64  // bytes
 	Model string // /sys/class/block/NAME/device/model, when there is one
 	rdev  uint64
+	info  fs.FileInfo // the node or file inspected
 }
 
 // String names the device for the confirmation prompt and messages.
@@ -57,6 +58,7 @@ func Inspect(path string) (Device, error) {
 	if err != nil {
 		return d, fmt.Errorf("device %s: %w", path, err)
 	}
+	d.info = st
 	switch {
 	case st.Mode()&fs.ModeDevice != 0 && st.Mode()&fs.ModeCharDevice == 0:
 		d.Block = true

@@ -213,6 +213,10 @@ func openTarget(dev Device) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("opening device %s: %w", dev.Path, err)
 	}
+	if st, err := f.Stat(); err != nil || dev.info == nil || !os.SameFile(st, dev.info) {
+		f.Close()
+		return nil, fmt.Errorf("device %s changed while being checked", dev.Path)
+	}
 	size, err := targetSize(f, dev.Block)
 	if err != nil {
 		f.Close()

@@ -226,7 +226,9 @@ func (w *writer) zeroRange(e Extent, count bool) error {
 			}
 		}
 	}
-	const step = 1 << 30
+	// Steps short enough that an interrupt is obeyed within about a
+	// second even where BLKZEROOUT writes zeros.
+	const step = 256 << 20
 	for off := a; off < b; {
 		if err := w.ctx.Err(); err != nil {
 			return err
@@ -277,12 +279,13 @@ func (w *writer) zero(off, n int64) error {
 // extent (compared with the image's SHA-256) and samples of every zeroed
 // range. It returns the SHA-256 of the extents read back, in offset order.
 func (w *writer) verify(p *plan, rep progress.Reporter, name string) (string, error) {
-	if w.block {
-		if err := unix.IoctlSetInt(int(w.dst.Fd()), unix.BLKFLSBUF, 0); err != nil {
-			return "", fmt.Errorf("dropping cached blocks of %s: %w", name, err)
+	// Read the disk, not the page cache: the written pages are synced,
+	// so dropping them is safe. BLKFLSBUF needs CAP_SYS_ADMIN; fadvise
+	// does the same for the clean pages of a file or a block device.
+	if !w.block || unix.IoctlSetInt(int(w.dst.Fd()), unix.BLKFLSBUF, 0) != nil {
+		if err := unix.Fadvise(int(w.dst.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+			return "", fmt.Errorf("dropping cached pages of %s: %w", name, err)
 		}
-	} else if err := unix.Fadvise(int(w.dst.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		return "", fmt.Errorf("dropping cached pages of %s: %w", name, err)
 	}
 	all := append([]Extent(nil), p.data...)
 	sort.Slice(all, func(i, j int) bool { return all[i].Offset < all[j].Offset })
