@@ -125,7 +125,8 @@ type writer struct {
 	sums     map[int64][32]byte // extent offset -> SHA-256 of the image's bytes
 	written  int64
 	zeroed   int64
-	noUnmap  bool // the device cannot zero by unmapping: BLKZEROOUT writes zeros
+	noUnmap  bool  // the device cannot zero by unmapping: BLKZEROOUT writes zeros
+	toZero   int64 // bytes the plan zeroes, for the message when that is slow
 	counter  progress.Counter
 }
 
@@ -142,6 +143,7 @@ func (w *writer) write(p *plan, rep progress.Reporter, name string) error {
 	}
 	for _, e := range p.zero {
 		total += e.Length
+		w.toZero += e.Length
 	}
 	w.counter = rep.Counter("writing "+name, total)
 	defer w.counter.Done()
@@ -258,7 +260,8 @@ func (w *writer) zero(off, n int64) error {
 			return err
 		}
 		w.noUnmap = true
-		w.log.Info("the target cannot zero by unmapping: writing zeros", "device", w.dst.Name(), "err", err)
+		w.log.Warn("the disk cannot zero by unmapping: zeros are written instead, which takes a while on a large disk"+
+			" (with --grow-root all of ROOT is zeroed)", "device", w.dst.Name(), "zeroing", humanBytes(w.toZero), "err", err)
 	}
 	if w.block {
 		r := [2]uint64{uint64(off), uint64(n)}
