@@ -42,7 +42,8 @@ smaller than the image, or the disk of the running system. Without --yes,
 install asks on the terminal, naming DEV, its size and model; without a
 terminal it needs --yes.
 
---output-dir is where the working copy is made (removed afterwards).` + exitStatusHelp,
+--output-dir holds the temporary working copy (removed at the end).
+` + exitStatusHelp,
 		Example: `  bake-os install --device /dev/sdX --image flatcar_production_image.bin.bz2 \
     wasmtime:wasmtime-24.0.0-x86-64.raw
   bake-os install --device /dev/disk/by-id/nvme-XYZ --release stable --fetch --grow-root --yes \
@@ -58,7 +59,7 @@ terminal it needs --yes.
 	fs.StringVar(&o.device, "device", "", "disk to write: a whole block device or an existing disk-image file")
 	fs.BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
 	fs.BoolVar(&o.growRoot, "grow-root", false, "grow ROOT and its filesystem to the end of the disk now")
-	fs.Lookup("output-dir").Usage = "directory for the working copy (removed afterwards)"
+	fs.Lookup("output-dir").Usage = "directory for the temporary working copy"
 	for _, name := range []string{"vendor", "compress", "oem-sysext-dir", "firmware-dir", "flatcar-version", "force"} {
 		_ = fs.MarkHidden(name)
 	}
