@@ -38,9 +38,8 @@ func (d Device) String() string {
 	return s + ")"
 }
 
-// sysBlock is sysfs's block class; tests never change it, it is a
-// variable only so the reading code names one place.
-var sysBlock = "/sys/class/block"
+// sysBlock is sysfs's block device class.
+const sysBlock = "/sys/class/block"
 
 // Inspect looks at path and refuses a target that must not be written
 // (see the package comment). It opens nothing for writing.
@@ -91,6 +90,9 @@ func inspectBlock(d *Device, st fs.FileInfo) error {
 	if _, err := os.Stat(filepath.Join(link, "partition")); err == nil {
 		return fmt.Errorf("device %s is a partition of %s: give the whole disk (/dev/%s)", d.Path, filepath.Base(filepath.Dir(link)), filepath.Base(filepath.Dir(link)))
 	}
+	if readSys(filepath.Join(link, "ro")) == "1" {
+		return fmt.Errorf("device %s is read-only", d.Path)
+	}
 	d.Model = readSys(filepath.Join(link, "device", "model"))
 	if size, err := strconv.ParseInt(readSys(filepath.Join(link, "size")), 10, 64); err == nil {
 		d.Size = size * 512 // sysfs counts 512-byte units whatever the sector size
@@ -102,11 +104,11 @@ func inspectBlock(d *Device, st fs.FileInfo) error {
 		return fmt.Errorf("device %s has no medium (size 0)", d.Path)
 	}
 	devs := diskDevs(link)
-	sys1, err := systemDisks("/", "/usr")
+	system, err := systemDisks("/", "/usr")
 	if err != nil {
 		return err
 	}
-	if sys1[d.Name] {
+	if system[d.Name] {
 		return fmt.Errorf("device %s holds the running system (/ or /usr): refusing to overwrite it", d.Path)
 	}
 	if m, err := mountedOn(devs); err != nil {

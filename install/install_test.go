@@ -490,6 +490,27 @@ func TestRefusesBusyLoopDevices(t *testing.T) {
 			t.Errorf("error %v", err)
 		}
 	})
+	t.Run("active swap", func(t *testing.T) {
+		testutil.RequireTool(t, "mkswap", "swapon", "swapoff")
+		f := smallDisk(t)
+		os.Truncate(f, 9<<30)
+		dev := loop(t, f)
+		run(t, "mkswap", dev)
+		run(t, "swapon", dev)
+		defer exec.Command("swapoff", dev).Run()
+		if _, err := install.Run(context.Background(), noBake(options(t, dev))); err == nil || !strings.Contains(err.Error(), "is active swap") {
+			t.Errorf("error %v", err)
+		}
+	})
+	t.Run("read-only", func(t *testing.T) {
+		f := smallDisk(t)
+		os.Truncate(f, 9<<30)
+		dev := strings.TrimSpace(run(t, "losetup", "--find", "--show", "--read-only", f))
+		defer exec.Command("losetup", "-d", dev).Run()
+		if _, err := install.Run(context.Background(), noBake(options(t, dev))); err == nil || !strings.Contains(err.Error(), "is read-only") {
+			t.Errorf("error %v", err)
+		}
+	})
 	t.Run("backing file", func(t *testing.T) {
 		f := smallDisk(t)
 		dev := loop(t, f)
