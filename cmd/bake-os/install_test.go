@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,4 +190,54 @@ func TestInstallInterrupted(t *testing.T) {
 	if n, _ := sparse.DataBytes(d, 0, 9<<30); string(got[:12]) != "old contents" || !sparse.IsZero(got[12:]) || n > 4096 {
 		t.Errorf("the disk was written (%d data bytes): %q", n, got[:16])
 	}
+}
+
+// TestInstallFromRelease installs a --release download with a --fetch
+// sysext (servers on 127.0.0.1, throw-away key) onto a file, then refuses
+// a tampered release with exit 3 and writes nothing.
+func TestInstallFromRelease(t *testing.T) {
+	testutil.RequireTool(t, testimage.RequiredTools...)
+	testutil.RequireTool(t, "mksquashfs", "bzip2", "debugfs", "sgdisk")
+	root := t.TempDir()
+	key := releaseTree(t, root)
+	srv := httptest.NewServer(http.FileServer(http.Dir(root)))
+	defer srv.Close()
+	dir := t.TempDir()
+	disk := filepath.Join(dir, "disk.img")
+	os.WriteFile(disk, nil, 0o644)
+	os.Truncate(disk, 9<<30)
+	args := []string{"install", "--device", "disk.img", "--yes", "--release", "4593.2.5", "--release-url", srv.URL + "/{channel}",
+		"--signing-key", key, "--bakery-url", srv.URL + "/bakery", "--fetch", "--cache-dir", filepath.Join(dir, "cache"),
+		"ext:ext-1.0-x86-64.raw"}
+	_, stderr, code := runIn(t, dir, "", args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if v := testutil.Run(t, "sgdisk", "-v", disk); !strings.Contains(v, "No problems found") {
+		t.Errorf("sgdisk -v: %s", v)
+	}
+	if v := testutil.Run(t, "debugfs", "-R", "stat /opt/extensions/ext-1.0-x86-64.raw", disk+offset(12722176)); !strings.Contains(v, "Type: regular") {
+		t.Errorf("sysext not on the disk: %s", v)
+	}
+
+	blank := filepath.Join(dir, "blank.img")
+	os.WriteFile(blank, nil, 0o644)
+	os.Truncate(blank, 9<<30)
+	p := filepath.Join(root, "stable/amd64-usr/4593.2.5/flatcar_production_image.bin.bz2")
+	data, _ := os.ReadFile(p)
+	data[len(data)/2] ^= 1
+	os.WriteFile(p, data, 0o644)
+	args[2] = "blank.img"
+	args[len(args)-2] = filepath.Join(dir, "cache2")
+	_, stderr, code = runIn(t, dir, "", args...)
+	if code != exitVerify {
+		t.Errorf("tampered release: exit %d: %s", code, stderr)
+	}
+	f, _ := os.Open(blank)
+	defer f.Close()
+	if n, _ := sparse.DataBytes(f, 0, 9<<30); n != 0 {
+		t.Errorf("a refused install wrote %d bytes", n)
+	}
+	// The working copies (in the default --output-dir ".") are gone.
+	assertClean(t, "working directory", dir, "blank.img", "cache", "cache2", "disk.img")
 }
