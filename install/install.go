@@ -181,6 +181,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !dev.Block {
+		// The table as any reader sees it (a block device's table is
+		// covered by the extents' read-back: both tables are data).
+		if _, err := gpt.Read(target); err != nil {
+			return nil, verifyError{fmt.Sprintf("verifying %s: %v", dev.Path, err)}
+		}
+	}
 	res.Verified, res.SHA256 = true, sum
 	res.Seconds = time.Since(start).Seconds()
 	if dev.Block {
