@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -125,6 +126,7 @@ systemd-sysupdate config.
 		newButaneCmd(d),
 		newBootCmd(d),
 		newVersionCmd(d),
+		newInstallCmd(d),
 	)
 	markUsageErrors(cmd)
 	return cmd
@@ -137,40 +139,12 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 	if o.ignMerge && o.ignition == "" {
 		return usagef("--ignition-merge needs --ignition FILE")
 	}
-	var arch flatcar.Arch // "": the image's
-	if o.arch != "" {
-		a, err := flatcar.ParseArch(o.arch)
-		if err != nil {
-			return usageError{err}
-		}
-		arch = a
-	}
-	target, err := bake.ParseTarget(o.installTo)
-	if err != nil {
-		return usageError{err}
-	}
-	sysexts, err := bake.ParseSysextArgs(args, d.cwd)
-	if err != nil {
-		return usageError{err}
-	}
-	if err := bake.CheckMasks(o.masks, sysexts); err != nil {
-		return usageError{err}
-	}
-	var vs []vendors.Vendor
-	if len(o.vendor.vendors) > 0 {
-		if vs, err = vendors.ParseForArch(o.vendor.vendors, arch); err != nil {
-			return usageError{err}
-		}
-	}
 	ctx := cmd.Context()
-	res, err := bake.Run(ctx, bake.Options{
-		Image: absPath(d.cwd, o.image), OutputDir: absPath(d.cwd, o.outputDir), Target: target, Arch: arch,
-		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers, Mount: o.mount,
-		Vendors: vs, VendorOptions: o.vendor.options(d), Force: o.force,
-		IgnitionFile: absPath(d.cwd, o.ignition), IgnitionMerge: o.ignMerge,
-		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(ctx, arch, d)},
-		Reporter: d.reporter(ctx), Logger: d.logger(),
-	})
+	bo, err := o.runOptions(ctx, d, args)
+	if err != nil {
+		return err
+	}
+	res, err := bake.Run(ctx, bo)
 	if err != nil {
 		return err
 	}
@@ -182,6 +156,44 @@ func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
 			fmt.Fprintln(w, a.Path)
 		}
 	})
+}
+
+// runOptions turns the bake flags and NAME:FILE arguments into
+// bake.Options (shared by the root command and install).
+func (o *bakeOptions) runOptions(ctx context.Context, d *deps, args []string) (bake.Options, error) {
+	var arch flatcar.Arch // "": the image's
+	if o.arch != "" {
+		a, err := flatcar.ParseArch(o.arch)
+		if err != nil {
+			return bake.Options{}, usageError{err}
+		}
+		arch = a
+	}
+	target, err := bake.ParseTarget(o.installTo)
+	if err != nil {
+		return bake.Options{}, usageError{err}
+	}
+	sysexts, err := bake.ParseSysextArgs(args, d.cwd)
+	if err != nil {
+		return bake.Options{}, usageError{err}
+	}
+	if err := bake.CheckMasks(o.masks, sysexts); err != nil {
+		return bake.Options{}, usageError{err}
+	}
+	var vs []vendors.Vendor
+	if len(o.vendor.vendors) > 0 {
+		if vs, err = vendors.ParseForArch(o.vendor.vendors, arch); err != nil {
+			return bake.Options{}, usageError{err}
+		}
+	}
+	return bake.Options{
+		Image: absPath(d.cwd, o.image), OutputDir: absPath(d.cwd, o.outputDir), Target: target, Arch: arch,
+		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers, Mount: o.mount,
+		Vendors: vs, VendorOptions: o.vendor.options(d), Force: o.force,
+		IgnitionFile: absPath(d.cwd, o.ignition), IgnitionMerge: o.ignMerge,
+		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(ctx, arch, d)},
+		Reporter: d.reporter(ctx), Logger: d.logger(),
+	}, nil
 }
 
 func printResult(w io.Writer, asJSON bool, v any, plain func(io.Writer)) error {

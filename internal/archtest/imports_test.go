@@ -30,7 +30,7 @@ var layerTable = [][]string{
 	{"sparse", "internal/btrfsfix"},
 	{"gpt", "decompress", "partitions", "sysext", "provision", "vendors/diskfmt"},
 	{"fetch", "sysextbuild", "vendors", "testimage", "gpt/gpttest", "partitions/partitionstest", "vendors/diskfmt/conformtest"},
-	{"bake", "boot", "internal/benchimage"},
+	{"bake", "boot", "install", "internal/benchimage"},
 }
 
 var layers = func() map[string]int {

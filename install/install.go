@@ -1,0 +1,349 @@
+package install
+
+import (
+	"bufio"
+	"compress/bzip2"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/atomicfile"
+	"github.com/bake-os/bake-os/partitions"
+	"github.com/bake-os/bake-os/progress"
+)
+
+const sector = flatcar.SectorSize
+
+// Options describes one install.
+type Options struct {
+	Device string // block device or existing disk-image file
+	// Source is the input image as given (raw or .bin.bz2), or "" when
+	// the bake downloads it. It lets a too-small disk be refused before
+	// the bake, and the input itself be refused as the target.
+	Source string
+	// Bake bakes into dir, a scratch directory of this run, and returns
+	// the baked image's path there. Install removes dir afterwards.
+	Bake func(ctx context.Context, dir string) (string, error)
+	// ScratchDir holds the scratch directory (default "."): it needs
+	// room for the baked image's data (it is sparse), plus ROOT's with
+	// GrowRoot.
+	ScratchDir string
+	// GrowRoot grows ROOT (partition 9) and its ext4 to the end of the
+	// disk; without it ROOT keeps its size and Flatcar grows it on its
+	// first boot.
+	GrowRoot bool
+	Epoch    int64 // superblock times of a grown ROOT (0: now)
+	// Confirm, when set, is asked after the target passed every check
+	// and before anything is baked or written; an error stops the run.
+	Confirm  func(Device) error
+	Reporter progress.Reporter
+	Logger   *slog.Logger
+}
+
+// Extent is a byte range of the target.
+type Extent struct {
+	Offset int64 `json:"offset"`
+	Length int64 `json:"length"`
+}
+
+func (e Extent) end() int64 { return e.Offset + e.Length }
+
+// Result reports a finished, verified install.
+type Result struct {
+	Device      string `json:"device"`
+	RealDevice  string `json:"real_device"`
+	BlockDevice bool   `json:"block_device"`
+	Model       string `json:"model,omitempty"`
+	Size        int64  `json:"size"`       // of the target
+	ImageSize   int64  `json:"image_size"` // of the baked image before fitting
+	GrowRoot    bool   `json:"grow_root"`
+	RootSize    int64  `json:"root_size"` // ROOT partition on the target
+	// BytesWritten counts the data written; BytesZeroed the bytes made
+	// zero without writing data (holes of the image, partition ranges).
+	BytesWritten int64    `json:"bytes_written"`
+	BytesZeroed  int64    `json:"bytes_zeroed"`
+	Extents      []Extent `json:"extents"` // the data extents written, by offset
+	// Verified: every extent was read back from the target and matched
+	// the image, and samples of every zeroed range read as zeros.
+	Verified bool `json:"verified"`
+	// SHA256 is the digest of the written extents' bytes, read back
+	// from the target, concatenated in offset order.
+	SHA256  string  `json:"sha256"`
+	Seconds float64 `json:"seconds"` // writing and verifying, not the bake
+}
+
+// verifyError is a read-back mismatch; the command maps it to exit
+// status 3.
+type verifyError struct{ msg string }
+
+func (e verifyError) Error() string            { return e.msg }
+func (e verifyError) VerificationFailed() bool { return true }
+
+// Run checks the target, asks Confirm, bakes (Options.Bake) into a
+// scratch directory, fits the image to the target, writes, verifies and
+// removes the scratch directory. The target is opened exclusively
+// (O_EXCL for a block device) before the bake and held until the end, so
+// nobody mounts it meanwhile. Nothing is written to the target before the
+// bake succeeded and the fitted image was checked; once writing started,
+// an error (or ctx's cancellation) leaves a target without a valid
+// partition table, and the error says so.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.ScratchDir == "" {
+		o.ScratchDir = "."
+	}
+	dev, err := Inspect(o.Device)
+	if err != nil {
+		return nil, err
+	}
+	if o.Source != "" {
+		if a, err := os.Stat(o.Source); err == nil {
+			if b, err := os.Stat(dev.Real); err == nil && os.SameFile(a, b) {
+				return nil, fmt.Errorf("device %s is the input image: the input is never modified", o.Device)
+			}
+		}
+		if n, ok := ImageSize(o.Source); ok && n > dev.Size {
+			return nil, tooSmall(dev, n)
+		}
+	}
+	if o.Confirm != nil {
+		if err := o.Confirm(dev); err != nil {
+			return nil, err
+		}
+	}
+	target, err := openTarget(dev)
+	if err != nil {
+		return nil, err
+	}
+	defer target.Close()
+
+	if err := os.MkdirAll(o.ScratchDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating scratch directory: %w", err)
+	}
+	lock, err := atomicfile.LockDir(o.ScratchDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	if stale, err := lock.RemoveStale(); err != nil {
+		return nil, err
+	} else if len(stale) > 0 {
+		log.Info("removed temp files of earlier, killed runs", "dir", o.ScratchDir, "files", stale)
+	}
+	scratch, err := atomicfile.MkdirTemp(o.ScratchDir, "install")
+	if err != nil {
+		return nil, fmt.Errorf("creating scratch directory: %w", err)
+	}
+	defer atomicfile.Remove(scratch)
+	image, err := o.Bake(ctx, scratch)
+	if err != nil {
+		return nil, err
+	}
+	fit, err := fitImage(ctx, image, dev, o, log)
+	if err != nil {
+		return nil, err
+	}
+	src, err := os.Open(image)
+	if err != nil {
+		return nil, fmt.Errorf("opening baked image: %w", err)
+	}
+	defer src.Close()
+	p, err := planWrite(src, fit, dev.Size)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Device: dev.Path, RealDevice: dev.Real, BlockDevice: dev.Block, Model: dev.Model, Size: dev.Size,
+		ImageSize: fit.imageSize, GrowRoot: o.GrowRoot, RootSize: fit.rootSize, Extents: p.data}
+	start := time.Now()
+	rep := progress.OrNop(o.Reporter)
+	w := &writer{ctx: ctx, dst: target, src: src, block: dev.Block, log: log, sums: map[int64][32]byte{}}
+	if err := w.write(p, rep, dev.Path); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("writing %s (it is partly written and has no valid partition table: run the install again): %w", dev.Path, err)
+	}
+	res.BytesWritten, res.BytesZeroed = w.written, w.zeroed
+	sum, err := w.verify(p, rep, dev.Path)
+	if err != nil {
+		return nil, err
+	}
+	if !dev.Block {
+		// The table as any reader sees it (a block device's table is
+		// covered by the extents' read-back: both tables are data).
+		if _, err := gpt.Read(target); err != nil {
+			return nil, verifyError{fmt.Sprintf("verifying %s: %v", dev.Path, err)}
+		}
+	}
+	res.Verified, res.SHA256 = true, sum
+	res.Seconds = time.Since(start).Seconds()
+	if dev.Block {
+		// Let the kernel see the new partitions (like blockdev --rereadpt).
+		if err := unix.IoctlSetInt(int(target.Fd()), unix.BLKRRPART, 0); err != nil {
+			log.Warn("the kernel did not re-read the partition table; run partprobe or reboot before using the partitions",
+				"device", dev.Path, "err", err)
+		}
+	}
+	return res, nil
+}
+
+func tooSmall(dev Device, image int64) error {
+	return fmt.Errorf("device %s is too small: %d bytes (%s), the image needs %d (%s)",
+		dev.Path, dev.Size, humanBytes(dev.Size), image, humanBytes(image))
+}
+
+// openTarget opens the target for writing: a block device exclusively,
+// which the kernel refuses while it is mounted, swap, a RAID or LVM
+// member, or opened exclusively by another program.
+func openTarget(dev Device) (*os.File, error) {
+	flags := os.O_RDWR
+	if dev.Block {
+		flags |= unix.O_EXCL
+	}
+	f, err := os.OpenFile(dev.Real, flags|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.EBUSY) {
+			return nil, fmt.Errorf("device %s is in use (mounted, swap, a RAID or LVM member, or opened exclusively by another program): stop that first", dev.Path)
+		}
+		return nil, fmt.Errorf("opening device %s: %w", dev.Path, err)
+	}
+	if st, err := f.Stat(); err != nil || dev.info == nil || !os.SameFile(st, dev.info) {
+		f.Close()
+		return nil, fmt.Errorf("device %s changed while being checked", dev.Path)
+	}
+	size, err := targetSize(f, dev.Block)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if size != dev.Size {
+		f.Close()
+		return nil, fmt.Errorf("device %s changed size (%d, then %d bytes) while being checked", dev.Path, dev.Size, size)
+	}
+	return f, nil
+}
+
+func targetSize(f *os.File, block bool) (int64, error) {
+	if block {
+		var n uint64
+		if err := ioctlPtr(f, unix.BLKGETSIZE64, unsafe.Pointer(&n)); err != nil {
+			return 0, fmt.Errorf("reading size of %s: %w", f.Name(), err)
+		}
+		return int64(n), nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("reading size of %s: %w", f.Name(), err)
+	}
+	return st.Size(), nil
+}
+
+// ImageSize reads the disk size a Flatcar image (raw or .bin.bz2) declares
+// in its primary GPT header (backup header LBA + 1), without reading
+// more than its first compressed block.
+func ImageSize(path string) (int64, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var r io.Reader = br
+	if magic, err := br.Peek(3); err == nil && string(magic) == "BZh" {
+		r = bzip2.NewReader(br)
+	}
+	b := make([]byte, 2*sector)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return 0, false
+	}
+	h := b[sector:]
+	if string(h[:8]) != "EFI PART" {
+		return 0, false
+	}
+	alt := binary.LittleEndian.Uint64(h[32:40])
+	if alt == 0 || alt > 1<<40 {
+		return 0, false
+	}
+	return int64(alt+1) * sector, true
+}
+
+// fitted is the baked image made to the target's size.
+type fitted struct {
+	disk      *gpt.Disk
+	imageSize int64
+	rootSize  int64
+}
+
+// fitImage moves the backup GPT of the baked image to the target's last
+// LBA (sparsely extending the file to the target's size) and, with
+// GrowRoot, grows ROOT and its ext4 to the end.
+func fitImage(ctx context.Context, image string, dev Device, o Options, log *slog.Logger) (*fitted, error) {
+	f, err := os.OpenFile(image, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening baked image: %w", err)
+	}
+	defer f.Close()
+	d, err := gpt.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("baked image: %w", err)
+	}
+	fit := &fitted{imageSize: d.Size}
+	if dev.Size < d.Size {
+		return nil, tooSmall(dev, d.Size)
+	}
+	root, err := d.ByLabel(flatcar.LabelROOT)
+	if err != nil {
+		return nil, err
+	}
+	diskSectors := uint64(dev.Size / sector)
+	rootSectors := root.Sectors()
+	if o.GrowRoot {
+		for _, p := range d.Partitions {
+			if p.LastLBA > root.LastLBA {
+				return nil, fmt.Errorf("--grow-root: partition %d (%s) lies after ROOT", p.Number, p.Label)
+			}
+		}
+		// Up to the last usable LBA (before the backup header and its 32
+		// sectors of entries), ending on a MiB boundary so the ext4
+		// fills it with whole blocks.
+		rootSectors = (diskSectors - 34 - root.FirstLBA + 1) / 2048 * 2048
+	}
+	if dev.Size > d.Size || rootSectors != root.Sectors() {
+		if err := gpt.Grow(f, diskSectors, root.Number, rootSectors); err != nil {
+			return nil, fmt.Errorf("fitting the image to %s: %w", dev.Path, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	if rootSectors != root.Sectors() {
+		log.Info("growing ROOT", "from", root.Size(), "to", int64(rootSectors)*sector)
+		if err := partitions.GrowExt4(ctx, image, root.Offset(), int64(rootSectors)*sector, o.Epoch); err != nil {
+			return nil, fmt.Errorf("growing ROOT: %w", err)
+		}
+	}
+	if fit.disk, err = gpt.Open(image); err != nil {
+		return nil, fmt.Errorf("fitted image: %w", err)
+	}
+	if err := fit.disk.CheckFlatcar(); err != nil {
+		return nil, err
+	}
+	if fit.disk.Size != dev.Size {
+		return nil, fmt.Errorf("fitted image is %d bytes, the device %d", fit.disk.Size, dev.Size)
+	}
+	fit.rootSize = int64(rootSectors) * sector
+	return fit, nil
+}
