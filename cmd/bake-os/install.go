@@ -27,7 +27,7 @@ func newInstallCmd(d *deps) *cobra.Command {
 	o := &installOptions{}
 	cmd := &cobra.Command{
 		Use:   "install --device DEV [flags] [NAME:FILE...]",
-		Short: "Bake and write the image to a disk (block device or disk-image file)",
+		Short: "Bake and write the image to a disk (device or disk-image file)",
 		Long: `install bakes like the root command (same flags and checks; sysexts are
 optional here) and writes the result to DEV, a whole disk or an existing
 disk-image file: only the image's data is written, the rest of the image's
@@ -46,8 +46,8 @@ terminal it needs --yes.
 ` + exitStatusHelp,
 		Example: `  bake-os install --device /dev/sdX --image flatcar_production_image.bin.bz2 \
     wasmtime:wasmtime-24.0.0-x86-64.raw
-  bake-os install --device /dev/disk/by-id/nvme-XYZ --release stable --fetch --grow-root --yes \
-    docker:docker-24.0.9-x86-64.raw`,
+  bake-os install --device /dev/disk/by-id/nvme-XYZ --release stable \
+    --fetch --grow-root --yes docker:docker-24.0.9-x86-64.raw`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runInstall(cmd, o, d, args)
