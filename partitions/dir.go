@@ -21,8 +21,8 @@ type dirTree struct {
 	// mapsCaller: the tree is rebuilt in a user namespace mapping the
 	// caller to root, so the caller's files count as root's.
 	mapsCaller bool
-	// onWrite, if set, is told of every path a write creates or
-	// replaces (files, symlinks, directories).
+	// onWrite, if set, is told of every path a write creates, replaces
+	// or removes (files, symlinks, directories).
 	onWrite func(p string)
 }
 
@@ -157,6 +157,9 @@ func (b *dirTree) Remove(p string) error {
 		return fmt.Errorf("removing %s: %w", p, err)
 	}
 	b.changed()
+	if b.onWrite != nil {
+		b.onWrite(c) // the path is gone: nothing of its inode to keep
+	}
 	return nil
 }
 

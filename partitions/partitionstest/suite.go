@@ -115,7 +115,6 @@ func Run(t *testing.T, b Backend) {
 
 	// The editor reads back what it wrote after reopening.
 	ed = b.Reopen(t)
-	defer ed.Close()
 	r, err := ed.Open("/opt/extensions/deep/big.raw")
 	must("Open", err)
 	h := sha256.New()
@@ -131,6 +130,20 @@ func Run(t *testing.T, b Backend) {
 	}
 	if _, err := ed.Stat("/nope"); err == nil {
 		t.Errorf("%s: Stat of a missing path succeeded", b.Name)
+	}
+
+	// Removing what the filesystem already held before this editor opened
+	// it (a rebake replacing an old sysext does that).
+	must("Remove existing file", ed.Remove("/opt/extensions/deep/big.raw"))
+	must("Commit after Remove", ed.Commit(ctx))
+	must("Close after Remove", ed.Close())
+	b.Check(t)
+	dir = b.Extract(t)
+	if _, err := os.Lstat(filepath.Join(dir, "opt/extensions/deep/big.raw")); err == nil {
+		t.Errorf("%s: removed /opt/extensions/deep/big.raw is in the filesystem", b.Name)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "etc/extensions/long.raw")); err != nil {
+		t.Errorf("%s: a removal lost another path: %v", b.Name, err)
 	}
 }
 
