@@ -109,3 +109,16 @@ func FuzzVersionTxt(f *testing.F) {
 		}
 	})
 }
+
+// TestReleasesIndexLeadingZeroKey (found by FuzzReleasesIndex): a key with
+// a leading zero is not a strict version; it must not be picked as the
+// version it would normalise to, which the index does not name.
+func TestReleasesIndexLeadingZeroKey(t *testing.T) {
+	if v, err := latestInIndex([]byte(`{"00.0.0":{"channel":"beta"}}`), "beta", flatcar.ArchARM64); err == nil {
+		t.Errorf("picked %q from an index without a strict version", v)
+	}
+	v, err := latestInIndex([]byte(`{"04593.2.9":{"channel":"stable"},"4593.2.5":{"channel":"stable"}}`), "stable", flatcar.ArchX86_64)
+	if err != nil || v != "4593.2.5" {
+		t.Errorf("picked %q, %v; want 4593.2.5", v, err)
+	}
+}

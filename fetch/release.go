@@ -118,7 +118,9 @@ func latestInIndex(data []byte, channel string, arch flatcar.Arch) (string, erro
 	var best *flatcar.Version
 	for key, e := range idx {
 		v, err := flatcar.ParseVersion(key)
-		if err != nil || e.Channel != channel {
+		// Strict keys only: "04593.2.5" would be picked as 4593.2.5, a
+		// release the index does not name.
+		if err != nil || v.String() != key || e.Channel != channel {
 			continue
 		}
 		if len(e.Architectures) > 0 && !slices.Contains(e.Architectures, arch.GoArch()) {
