@@ -8,13 +8,17 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/bake-os/bake-os/fetch"
+	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/progress"
+	"github.com/bake-os/bake-os/sparse"
 	"github.com/bake-os/bake-os/sysext"
 )
 
@@ -264,7 +268,7 @@ func (bp *bakePlan) fetchExtensions(ctx context.Context, o Options, ref *fetch.R
 		if err != nil {
 			return fmt.Errorf("fetching extension %s of release %s: %w", f.name, r.Version, err)
 		}
-		rel, err := sysext.ReadRelease(p, extensionName(f.name))
+		rel, err := extensionRelease(ctx, p, extensionName(f.name))
 		if err != nil {
 			return fmt.Errorf("extension %s of release %s (%s): %w", f.name, r.Version, file, err)
 		}
@@ -278,6 +282,74 @@ func (bp *bakePlan) fetchExtensions(ctx context.Context, o Options, ref *fetch.R
 		f.local, f.size = p, st.Size()
 	}
 	return nil
+}
+
+// maxDDIPartitions bounds the partitions of a disk-image extension
+// bake-os looks through.
+const maxDDIPartitions = 16
+
+// extensionRelease reads the extension-release name of the extension
+// image p: a plain sysext filesystem, or a disk image (DDI: a GPT whose
+// root partition holds the filesystem, beside its dm-verity data and
+// signature), as Flatcar builds its extensions since late 2025. Each
+// partition's head is sniffed; the first that holds a filesystem
+// systemd-sysext reads is copied out sparsely ($TMPDIR) and read.
+func extensionRelease(ctx context.Context, p, name string) (*osrelease.Release, error) {
+	if _, err := sysext.DetectFormat(p); err == nil {
+		return sysext.ReadRelease(p, name)
+	}
+	disk, err := gpt.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s is neither a sysext filesystem (squashfs, erofs, ext4, btrfs) nor a disk image: %w", p, err)
+	}
+	if len(disk.Partitions) > maxDDIPartitions {
+		return nil, fmt.Errorf("%s is a disk image with %d partitions: not a sysext disk image", p, len(disk.Partitions))
+	}
+	src, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	work, err := os.MkdirTemp("", "bake-os-ddi-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	for i, part := range disk.Partitions {
+		out := filepath.Join(work, fmt.Sprintf("part%d.img", i))
+		head := min(part.Size(), int64(0x10048))
+		if err := copyOut(ctx, src, out, part.Offset(), head); err != nil {
+			return nil, fmt.Errorf("reading partition %d of %s: %w", part.Number, p, err)
+		}
+		if _, err := sysext.DetectFormat(out); err != nil {
+			continue // dm-verity data, its signature
+		}
+		if err := copyOut(ctx, src, out, part.Offset(), part.Size()); err != nil {
+			return nil, fmt.Errorf("reading partition %d of %s: %w", part.Number, p, err)
+		}
+		rel, err := sysext.ReadRelease(out, name)
+		if err != nil {
+			return nil, fmt.Errorf("partition %d of disk image %s: %w", part.Number, p, err)
+		}
+		return rel, nil
+	}
+	return nil, fmt.Errorf("disk image %s has no partition with a sysext filesystem (squashfs, erofs, ext4, btrfs)", p)
+}
+
+// copyOut copies length bytes at off of src into a new sparse file out.
+func copyOut(ctx context.Context, src *os.File, out string, off, length int64) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(length)
+	if err == nil {
+		err = sparse.CopyRange(ctx, f, src, 0, off, length, nil)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // installExtensions writes enabled-sysext.conf (merged with the image's)
