@@ -129,6 +129,23 @@ func TestEnableExtension(t *testing.T) {
 		t.Fatalf("rebake: exit %d: %s", code, stderr)
 	}
 	check("# mine\nzfs\npodman # keep\n-docker\n")
+
+	// Disabling zfs in that image removes what the earlier bake placed.
+	in3 := filepath.Join(dir, "in3")
+	os.Mkdir(in3, 0o755)
+	os.Rename(img, filepath.Join(in3, bake.ImageName))
+	os.WriteFile(filepath.Join(in3, "version.txt"), vt, 0o644)
+	_, stderr, code = run(t, dir, flags(cache, "--offline", "--image", "in3/"+bake.ImageName, "--disable-extension", "zfs")...)
+	if code != 0 {
+		t.Fatalf("disabling zfs: exit %d: %s", code, stderr)
+	}
+	testutil.Run(t, "e2fsck", "-fn", rootAt(img))
+	if conf, err := exec.Command("debugfs", "-R", "cat /etc/flatcar/enabled-sysext.conf", rootAt(img)).Output(); err != nil || string(conf) != "# mine\npodman # keep\n-docker\n-zfs\n" {
+		t.Errorf("after --disable-extension zfs: enabled-sysext.conf = %q, %v", conf, err)
+	}
+	if ls := debugfsOut(t, img, "ls -l /etc/extensions") + debugfsOut(t, img, "ls -l /etc/flatcar/sysext"); strings.Contains(ls, "flatcar-zfs") {
+		t.Errorf("zfs still placed after --disable-extension zfs:\n%s", ls)
+	}
 	os.Remove(img)
 
 	// A tampered extension on the server (and a cold cache): exit 3,
