@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/fetch"
+	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/partitions"
@@ -91,6 +92,8 @@ type PlacedExtension struct {
 type extensionPlan struct {
 	enable, disable []string // sorted, unique
 	version         string   // the image's Flatcar version, "" if unknown
+	// unreleased says why version names no release (a development build).
+	unreleased string
 	// files are the images to pre-place (version known), filled with the
 	// verified downloads by fetchExtensions.
 	files []extensionFile
@@ -175,7 +178,12 @@ func (bp *bakePlan) planExtensions(o Options, version string) error {
 	if err := bp.claims.add(PartROOT, EnabledSysextConf, "--enable-extension/--disable-extension's "+path.Base(EnabledSysextConf)); err != nil {
 		return err
 	}
-	if version == "" || strings.ContainsAny(version, "/\\") {
+	if version == "" {
+		return nil
+	}
+	if _, err := flatcar.ParseVersion(version); err != nil {
+		// A development build: no release directory to download from.
+		e.unreleased = err.Error()
 		return nil
 	}
 	for _, n := range e.enable {
@@ -230,10 +238,14 @@ func (bp *bakePlan) fetchExtensions(ctx context.Context, o Options, ref *fetch.R
 	if e.empty() {
 		return nil
 	}
-	if e.version == "" {
+	if e.version == "" || e.unreleased != "" {
+		why := "the image's Flatcar version is unknown (no version.txt beside it)"
+		if e.unreleased != "" {
+			why = "the image's Flatcar version names no release (" + e.unreleased + ")"
+		}
 		if len(e.enable) > 0 {
-			log.Warn(fmt.Sprintf("the image's Flatcar version is unknown (no version.txt beside it): enabled %s in %s only; the first boot downloads %s (needs network)",
-				strings.Join(e.enable, ", "), EnabledSysextConf, strings.Join(e.enable, ", ")))
+			log.Warn(fmt.Sprintf("%s: enabled %s in %s only; the first boot downloads %s (needs network)",
+				why, strings.Join(e.enable, ", "), EnabledSysextConf, strings.Join(e.enable, ", ")))
 		}
 		return nil
 	}

@@ -109,4 +109,17 @@ func TestExtensionsWithoutRelease(t *testing.T) {
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "the first boot downloads zfs") {
 		t.Errorf("no warning that the first boot downloads zfs:\n%s", logs.String())
 	}
+
+	// A development build's version names no release directory: the
+	// same, and said so.
+	logs.Reset()
+	out2 := filepath.Join(f.dir, "out2")
+	res, err = bake.Run(context.Background(), bake.Options{Image: f.image, OutputDir: out2, Version: "4593.2.5+dev",
+		EnableExtensions: []string{"zfs"}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Extensions == nil || len(res.Extensions.Placed) != 0 || !strings.Contains(logs.String(), "names no release") {
+		t.Errorf("development build: %+v\n%s", res.Extensions, logs.String())
+	}
 }
