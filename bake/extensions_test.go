@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/bake"
+	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/testimage"
 )
 
@@ -121,5 +123,49 @@ func TestExtensionsWithoutRelease(t *testing.T) {
 	}
 	if res.Extensions == nil || len(res.Extensions.Placed) != 0 || !strings.Contains(logs.String(), "names no release") {
 		t.Errorf("development build: %+v\n%s", res.Extensions, logs.String())
+	}
+}
+
+// TestExtensionsHostileImage: an image whose enabled-sysext.conf is a
+// symlink, or whose /etc/flatcar is one, is refused, nothing written
+// through the link.
+func TestExtensionsHostileImage(t *testing.T) {
+	f := newFixture(t, testimage.Options{})
+	os.Remove(filepath.Join(filepath.Dir(f.image), "version.txt"))
+	ctx := context.Background()
+	for _, c := range []struct {
+		plant func(root partitions.Editor) error
+		want  string
+	}{
+		{func(root partitions.Editor) error { return root.Symlink("/etc/hostname", bake.EnabledSysextConf) },
+			"the image's /etc/flatcar/enabled-sysext.conf is not a regular file"},
+		{func(root partitions.Editor) error {
+			if err := root.Remove("/etc/flatcar/enabled-sysext.conf"); err != nil {
+				return err
+			}
+			if err := root.Remove("/etc/flatcar"); err != nil {
+				return err
+			}
+			return root.Symlink("/etc/systemd", "/etc/flatcar")
+		}, "the image's ROOT:/etc/flatcar is a symlink to /etc/systemd"},
+	} {
+		root, err := partitions.OpenExt4(f.image, int64(spec(flatcar.LabelROOT).FirstSector)*512, partitions.Ext4Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.plant(root); err != nil {
+			t.Fatal(err)
+		}
+		if err := root.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		root.Close()
+		_, err = bake.Run(ctx, bake.Options{Image: f.image, OutputDir: f.out, EnableExtensions: []string{"zfs"}})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", c.want, err)
+		}
+		if ents, _ := os.ReadDir(f.out); len(ents) != 0 {
+			t.Errorf("%s: left %v", c.want, ents)
+		}
 	}
 }
