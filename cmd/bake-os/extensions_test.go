@@ -33,7 +33,7 @@ func debugfsOut(t *testing.T, img, req string) string {
 // nothing written; a rebake keeps the image's lines and adds none twice.
 func TestEnableExtension(t *testing.T) {
 	testutil.RequireTool(t, testimage.RequiredTools...)
-	testutil.RequireTool(t, "mksquashfs", "unsquashfs", "bzip2", "debugfs", "e2fsck", "btrfs")
+	testutil.RequireTool(t, "mksquashfs", "unsquashfs", "bzip2", "debugfs", "e2fsck", "btrfs", "qemu-img")
 	root := t.TempDir()
 	key := releaseTree(t, root)
 	srv := httptest.NewServer(http.FileServer(http.Dir(root)))
@@ -104,6 +104,21 @@ func TestEnableExtension(t *testing.T) {
 	if x == nil || len(x.Placed) != 1 || x.Placed[0].SHA256 != sha256File(t, served) || x.Placed[0].Source != srv.URL+"/stable/amd64-usr/4593.2.5/flatcar-zfs.raw" ||
 		strings.Join(x.Disabled, ",") != "docker" || strings.Join(x.Masks, ",") != "docker-flatcar" {
 		t.Errorf("--json extensions: %+v", x)
+	}
+
+	// A vendor disk carries the same ROOT (warm cache).
+	_, stderr, code = run(t, dir, flags(cache, "--release", "4593.2.5", "--enable-extension", "zfs", "--vendor", "qemu_uefi", "--compress", "none")...)
+	if code != 0 {
+		t.Fatalf("--vendor qemu_uefi: exit %d: %s", code, stderr)
+	}
+	vraw := filepath.Join(t.TempDir(), "disk.raw")
+	testutil.Run(t, "qemu-img", "convert", "-O", "raw", filepath.Join(out, "flatcar_production_qemu_uefi_image.img"), vraw)
+	if v := debugfsOut(t, vraw, "stat /etc/extensions/flatcar-zfs.raw"); !strings.Contains(v, `Fast link dest: "`+placed+`"`) {
+		t.Errorf("qemu_uefi disk: link /etc/extensions/flatcar-zfs.raw: %s", v)
+	}
+	debugfsRegular(t, rootAt(vraw), placed)
+	for _, e := range []string{"flatcar_production_qemu_uefi_image.img", "flatcar_production_qemu_uefi.sh", "flatcar_production_qemu_uefi_efi_code.qcow2", "flatcar_production_qemu_uefi_efi_vars.qcow2", "flatcar_production_qemu_uefi.README"} {
+		os.Remove(filepath.Join(out, e))
 	}
 
 	// inspect shows the list and the pre-placed image.
