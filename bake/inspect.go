@@ -73,6 +73,9 @@ type Inspection struct {
 	// Ignition is OEM /config.ign, the config Flatcar's first boot
 	// applies, when the image holds one.
 	Ignition *IgnitionInfo `json:"ignition,omitempty"`
+	// FlatcarExtensions is ROOT's enabled-sysext.conf and the images in
+	// /etc/flatcar/sysext, when the image has either.
+	FlatcarExtensions *FlatcarExtensionsInfo `json:"flatcar_extensions,omitempty"`
 	// OEMError says why OEM could not be listed (e.g. btrfs-progs
 	// missing); the rest of the inspection stands.
 	OEMError string `json:"oem_error,omitempty"`
@@ -224,6 +227,7 @@ func Inspect(ctx context.Context, image string) (*Inspection, error) {
 			in.Extensions = append(in.Extensions, ei)
 		}
 	}
+	in.FlatcarExtensions = inspectFlatcarExtensions(root)
 	dirs, err := root.ReadDir("/etc")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
-	"sort"
 	"strings"
 
 	"github.com/bake-os/bake-os/provision"
@@ -114,6 +113,8 @@ type bakePlan struct {
 	// the image's Flatcar version it was validated for.
 	ignition *provision.Ignition
 	version  string
+	// extensions are Flatcar's optional extensions to enable or disable.
+	extensions *extensionPlan
 }
 
 // plan decides where every sysext, link, sysupdate config and mask goes
@@ -175,12 +176,15 @@ func plan(o Options, version string, log *slog.Logger) (*bakePlan, error) {
 			return nil, err
 		}
 	}
-	bp.Masks = append([]string(nil), o.Masks...)
-	sort.Strings(bp.Masks)
+	var maskOwner map[string]string
+	bp.Masks, maskOwner = extensionMasks(o)
 	for _, m := range bp.Masks {
-		if err := c.add(PartROOT, linkPath(m), "--mask "+m); err != nil {
+		if err := c.add(PartROOT, linkPath(m), maskOwner[m]); err != nil {
 			return nil, err
 		}
+	}
+	if err := bp.planExtensions(o, version); err != nil {
+		return nil, err
 	}
 	// Only now, so that a path two inputs claim is reported as such.
 	for _, p := range bp.Placements {

@@ -134,6 +134,9 @@ func (bp *bakePlan) replacements(root partitions.Editor, old []oldExt) (replacem
 	for _, m := range bp.Masks {
 		names[m] = true
 	}
+	for _, n := range bp.extensions.replacedNames() {
+		names[n] = true
+	}
 	// Images still used by extensions that stay.
 	used := map[claimKey]string{}
 	for _, x := range old {
@@ -313,8 +316,8 @@ func (bp *bakePlan) checkExisting(editors map[string]partitions.Editor, old []ol
 			return fmt.Errorf("%s (%s): the image's %s is %s; bake-os never writes through it (remove it from the image or choose another --install_to)",
 				bp.claims[k], k, claimKey{k.part, d}, what)
 		}
-		if rs.old[k] || k == (claimKey{PartROOT, NoopConfPath}) || k == oemConfigKey {
-			continue // replaced as planned; an image's config.ign: installIgnition
+		if rs.old[k] || k == (claimKey{PartROOT, NoopConfPath}) || k == oemConfigKey || k == enabledConfKey {
+			continue // replaced as planned; config.ign, enabled-sysext.conf: merged by their installers
 		}
 		fi, err := ed.Stat(k.path)
 		if errors.Is(err, fs.ErrNotExist) {

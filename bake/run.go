@@ -60,6 +60,12 @@ type Options struct {
 	// holds (Ignition's own ignition.config.merge); without it, or Force,
 	// such an image is refused.
 	IgnitionMerge bool
+	// EnableExtensions are Flatcar's optional extensions (zfs, podman,
+	// ...) to list in ROOT's enabled-sysext.conf and, with the image's
+	// release known, to pre-place verified; DisableExtensions get a
+	// "-NAME" line (and docker/containerd their NAME-flatcar mask).
+	EnableExtensions  []string
+	DisableExtensions []string
 
 	Reporter progress.Reporter
 	Logger   *slog.Logger
@@ -97,6 +103,9 @@ type Result struct {
 	Written []Written `json:"written"`
 	// Ignition is the Ignition config baked into OEM, if any.
 	Ignition *IgnitionResult `json:"ignition,omitempty"`
+	// Extensions reports Flatcar's optional extensions enabled, disabled
+	// and pre-placed.
+	Extensions *ExtensionsResult `json:"extensions,omitempty"`
 	// Warnings name what the bake could not keep (e.g. OEM compression
 	// lost by the rootless rebuild).
 	Warnings []string `json:"warnings,omitempty"`
@@ -150,6 +159,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	ctx = runlog.With(ctx, log) // tool runners below log through it
 	if err := checkMasks(o.Masks, o.Sysexts); err != nil {
+		return nil, err
+	}
+	if err := CheckExtensions(o.EnableExtensions, o.DisableExtensions, o.Sysexts, o.Masks); err != nil {
 		return nil, err
 	}
 	if !o.Remote.Image {
@@ -221,6 +233,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				return nil, err
 			}
 		}
+	}
+	if err := bp.fetchExtensions(ctx, o, ref, log); err != nil {
+		return nil, err
 	}
 	res, err := install(ctx, work, disk, bp, o)
 	if err != nil {
@@ -390,6 +405,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 	for _, p := range bp.Placements {
 		need[p.Part] += p.Size
 	}
+	need[PartROOT] += bp.extensions.bytes()
 	if need[PartOEM] > 0 || repl.touches(PartOEM) || bp.ignition != nil {
 		oemPart, err := disk.ByLabel(flatcar.LabelOEM)
 		if err != nil {
@@ -461,6 +477,11 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 			return nil, fmt.Errorf("installing noop.conf: %w", err)
 		}
 		wrote(PartROOT, NoopConfPath, "noop-config", "")
+	}
+	if !bp.extensions.empty() {
+		if res.Extensions, err = installExtensions(root, bp.extensions, rep, wrote); err != nil {
+			return nil, err
+		}
 	}
 	for _, m := range bp.Masks {
 		if err := root.Symlink("/dev/null", linkPath(m)); err != nil {

@@ -46,7 +46,12 @@ func releaseTree(t *testing.T, root string) string {
 	if err := testimage.Sysext(ctx, filepath.Join(rel, "oem-qemu.raw"), "oem-qemu", oemRel, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"flatcar_production_image.bin.bz2", "version.txt", "oem-qemu.raw"} {
+	// Flatcar's optional extension zfs, published beside the image.
+	zfsRel := "ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=x86-64\nSYSEXT_ID=flatcar-zfs\n"
+	if err := testimage.Sysext(ctx, filepath.Join(rel, "flatcar-zfs.raw"), "flatcar-zfs", zfsRel, map[string]string{"usr/sbin/zpool": "#!/bin/sh\n"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"flatcar_production_image.bin.bz2", "version.txt", "oem-qemu.raw", "flatcar-zfs.raw"} {
 		data, _ := os.ReadFile(filepath.Join(rel, name))
 		var sig bytes.Buffer
 		if err := openpgp.DetachSign(&sig, key, bytes.NewReader(data), nil); err != nil {

@@ -83,6 +83,7 @@ func printInspection(w io.Writer, in *bake.Inspection) {
 	default:
 		fmt.Fprintf(w, "  %s, %d bytes, spec %s\n", ig.Path, ig.Size, ig.Version)
 	}
+	printFlatcarExtensions(w, in.FlatcarExtensions)
 	fmt.Fprintln(w, "\nSysupdate configs:")
 	if len(in.Sysupdate) == 0 {
 		fmt.Fprintln(w, "  (none)")
@@ -104,4 +105,25 @@ func releaseLine(rel map[string]string) string {
 		kv = append(kv, k+"="+rel[k])
 	}
 	return strings.Join(kv, " ")
+}
+
+// printFlatcarExtensions shows ROOT's enabled-sysext.conf and the
+// pre-placed images of Flatcar's optional extensions.
+func printFlatcarExtensions(w io.Writer, x *bake.FlatcarExtensionsInfo) {
+	fmt.Fprintln(w, "\nFlatcar extensions ("+bake.EnabledSysextConf+"):")
+	if x == nil {
+		fmt.Fprintln(w, "  (none)")
+		return
+	}
+	if x.Error != "" {
+		fmt.Fprintf(w, "  (%s)\n", x.Error)
+	}
+	for _, l := range []struct {
+		what  string
+		names []string
+	}{{"enabled", x.Enabled}, {"disabled", x.Disabled}, {"pre-placed", x.Images}} {
+		if len(l.names) > 0 {
+			fmt.Fprintf(w, "  %s: %s\n", l.what, strings.Join(l.names, " "))
+		}
+	}
 }

@@ -207,6 +207,21 @@ var readmeCases = map[string]readmeCase{
 			t.Errorf("OEM config.ign = %q, %v; want %q", got, err, want)
 		}
 	}},
+	"bake-os --image flatcar_production_image.bin.bz2 --enable-extension zfs --disable-extension docker": {fetchFlags, func(t *testing.T, dir, _ string) {
+		img := filepath.Join(dir, baked)
+		const placed = "/etc/flatcar/sysext/flatcar-zfs-4593.2.5.raw"
+		sysextIn(t, img, placed)
+		if v := testutil.Run(t, "debugfs", "-R", "stat /etc/extensions/flatcar-zfs.raw", rootOf(img)); !strings.Contains(v, `Fast link dest: "`+placed+`"`) {
+			t.Errorf("flatcar-zfs not linked: %s", v)
+		}
+		if v := testutil.Run(t, "debugfs", "-R", "stat /etc/extensions/docker-flatcar.raw", rootOf(img)); !strings.Contains(v, `Fast link dest: "/dev/null"`) {
+			t.Errorf("docker-flatcar not masked: %s", v)
+		}
+		if conf, err := exec.Command("debugfs", "-R", "cat /etc/flatcar/enabled-sysext.conf", rootOf(img)).Output(); err != nil || string(conf) != "zfs\n-docker\n" {
+			t.Errorf("enabled-sysext.conf = %q, %v", conf, err)
+		}
+		testutil.Run(t, "e2fsck", "-fn", rootOf(img))
+	}},
 	"bake-os --image flatcar_production_image.bin.bz2 wasmtime:wasmtime-24.0.0-x86-64.raw": {noFlags, func(t *testing.T, dir, _ string) {
 		sysextIn(t, filepath.Join(dir, baked), "/opt/extensions/wasmtime-24.0.0-x86-64.raw")
 	}},
@@ -494,6 +509,9 @@ func newReadmeEnv(t *testing.T) *readmeEnv {
 				"ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE="+string(arch)+"\nSYSEXT_ID=oem-"+id+"\n", nil))
 			names = append(names, "oem-"+id+".raw")
 		}
+		must(testimage.Sysext(ctx, filepath.Join(rel, "flatcar-zfs.raw"), "flatcar-zfs",
+			"ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE="+string(arch)+"\nSYSEXT_ID=flatcar-zfs\n", map[string]string{"usr/sbin/zpool": "#!/bin/sh\n"}))
+		names = append(names, "flatcar-zfs.raw")
 		for _, name := range names {
 			data, err := os.ReadFile(filepath.Join(rel, name))
 			must(err)
