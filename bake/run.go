@@ -230,7 +230,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("checking baked image: %w", err)
 	}
 	if len(o.Vendors) > 0 {
-		if res.Artifacts, err = buildVendors(ctx, work, version, o, ref); err != nil {
+		if err := buildVendors(ctx, res, work, version, o, ref); err != nil {
 			return nil, err
 		}
 		return res, nil

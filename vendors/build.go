@@ -100,12 +100,30 @@ type plan struct {
 	outputs []string // final paths, for the existence check
 }
 
-// Build writes every vendor's outputs from o.Base. All inputs (base image,
+// Result is what Run wrote and what it could not keep.
+type Result struct {
+	Artifacts []Artifact
+	// Warnings name the OEM properties a vendor disk's rootless OEM
+	// rebuild could not keep (e.g. btrfs compression), each once; they
+	// are also logged (Warn) through o.Logger.
+	Warnings []string
+}
+
+// Build is Run returning only the artifacts.
+func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, error) {
+	r, err := Run(ctx, vendors, o)
+	if err != nil {
+		return nil, err
+	}
+	return r.Artifacts, nil
+}
+
+// Run writes every vendor's outputs from o.Base. All inputs (base image,
 // OEM sysexts, firmware, tools, output names) are checked before any
 // work. Vendors sharing a layout and OEM sysext share one prepared disk.
 // Outputs are written as temp files in o.OutputDir and renamed once all
 // vendors succeeded; on error nothing is left behind.
-func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, error) {
+func Run(ctx context.Context, vendors []Vendor, o BuildOptions) (*Result, error) {
 	ctx = runlog.With(ctx, o.Logger)
 	p, err := makePlan(ctx, vendors, o)
 	if err != nil {
@@ -139,7 +157,11 @@ func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return st.commit()
+	arts, err := st.commit()
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Artifacts: arts, Warnings: b.warnings}, nil
 }
 
 // Preflight runs Build's checks (vendors for the arch, compressions and
