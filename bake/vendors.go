@@ -57,6 +57,9 @@ func vendorOptions(work, version string, o Options, ref *fetch.ReleaseRef) vendo
 	if vo.FlatcarVersion == "" {
 		vo.FlatcarVersion = version
 	}
+	if vo.Epoch == 0 {
+		vo.Epoch = o.Epoch
+	}
 	if vo.Workers == 0 {
 		vo.Workers = o.Workers
 	}

@@ -67,6 +67,11 @@ type BuildOptions struct {
 	Force bool
 	// Logger gets each tool run (debug); nil: the one ctx carries.
 	Logger *slog.Logger
+	// Epoch (seconds since 1970; the caller reads SOURCE_DATE_EPOCH) is
+	// the time written into archives, compression headers and the
+	// prepared disk's ROOT and OEM edits; before 1980 (0: none given)
+	// 2000-01-01 is written. Fixed so outputs are reproducible.
+	Epoch int64
 }
 
 // Artifact is one file Build wrote.
@@ -124,7 +129,7 @@ func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, e
 // Outputs are written as temp files in o.OutputDir and renamed once all
 // vendors succeeded; on error nothing is left behind.
 func Run(ctx context.Context, vendors []Vendor, o BuildOptions) (*Result, error) {
-	ctx = runlog.With(ctx, o.Logger)
+	ctx = withEpoch(runlog.With(ctx, o.Logger), o.Epoch)
 	p, err := makePlan(ctx, vendors, o)
 	if err != nil {
 		return nil, err

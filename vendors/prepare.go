@@ -76,7 +76,7 @@ func growToLayout(ctx context.Context, path string, layout flatcar.Layout) error
 	if err != nil {
 		return err
 	}
-	if err := partitions.GrowExt4(ctx, path, root.Offset(), root.Size(), archiveTime().Unix()); err != nil {
+	if err := partitions.GrowExt4(ctx, path, root.Offset(), root.Size(), archiveTime(ctx).Unix()); err != nil {
 		return fmt.Errorf("growing ROOT filesystem: %w", err)
 	}
 	st, err := os.Stat(path)
@@ -122,7 +122,7 @@ func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arc
 	if err != nil {
 		return nil, fmt.Errorf("finding OEM partition: %w", err)
 	}
-	ed, err := partitions.OpenBtrfs(ctx, path, p.Offset(), p.Size(), partitions.BtrfsOptions{Epoch: archiveTime().Unix(), Logger: runlog.From(ctx)})
+	ed, err := partitions.OpenBtrfs(ctx, path, p.Offset(), p.Size(), partitions.BtrfsOptions{Epoch: archiveTime(ctx).Unix(), Logger: runlog.From(ctx)})
 	if err != nil {
 		return nil, err
 	}

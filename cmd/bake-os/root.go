@@ -186,9 +186,13 @@ func (o *bakeOptions) runOptions(ctx context.Context, d *deps, args []string) (b
 			return bake.Options{}, usageError{err}
 		}
 	}
+	epoch, err := sourceDateEpoch()
+	if err != nil {
+		return bake.Options{}, err
+	}
 	return bake.Options{
 		Image: absPath(d.cwd, o.image), OutputDir: absPath(d.cwd, o.outputDir), Target: target, Arch: arch,
-		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers, Mount: o.mount,
+		Sysexts: sysexts, Masks: o.masks, Epoch: epoch, Workers: o.workers, Mount: o.mount,
 		Vendors: vs, VendorOptions: o.vendor.options(d), Force: o.force,
 		IgnitionFile: absPath(d.cwd, o.ignition), IgnitionMerge: o.ignMerge,
 		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(ctx, arch, d)},
