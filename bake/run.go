@@ -177,7 +177,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	version := o.Version
 	if version == "" {
-		version = ReadVersionTxt(o.Image)
+		if version, err = ReadVersionTxt(o.Image); err != nil {
+			return nil, err
+		}
 	}
 	// With vendors, their preflight (in checkSysexts) refuses existing
 	// outputs; else the plain image is checked here. Both before any work.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -332,11 +333,12 @@ func lookTool(name string) (string, error) {
 func resolveVersion(o BuildOptions) (string, error) {
 	v := o.FlatcarVersion
 	if v == "" {
-		data, err := os.ReadFile(filepath.Join(filepath.Dir(o.Base), "version.txt"))
+		vt, err := osrelease.ReadVersionTxt(filepath.Join(filepath.Dir(o.Base), osrelease.VersionTxtFile))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("Flatcar version unknown: %w (pass --flatcar-version)", err)
+		}
 		if err == nil {
-			if rel, perr := osrelease.ParseString(string(data)); perr == nil {
-				v = rel.Get("FLATCAR_VERSION")
-			}
+			v = vt.Version
 		}
 	}
 	if v == "" {
