@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bake-os/bake-os/bake"
-	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/vendors"
@@ -209,5 +207,3 @@ func printResult(w io.Writer, asJSON bool, v any, plain func(io.Writer)) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-
-func isVerification(err error) bool { return errors.Is(err, fetch.ErrSignature) }
