@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/sparse"
 )
@@ -65,8 +66,8 @@ func Generate(ctx context.Context, path string, o Options) error {
 		o.Version = "4593.2.5"
 	}
 	for _, t := range RequiredTools {
-		if _, err := exec.LookPath(t); err != nil {
-			return fmt.Errorf("generating test image: %s not found: install dosfstools, mtools, btrfs-progs and e2fsprogs", t)
+		if _, err := child.LookPath(t); err != nil {
+			return fmt.Errorf("generating test image: %w", err)
 		}
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(path), ".testimage-*")

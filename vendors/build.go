@@ -15,6 +15,7 @@ import (
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/internal/atomicfile"
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/progress"
@@ -321,9 +322,7 @@ func checkBase(base string) error {
 func lookTool(name string) (string, error) {
 	p, err := execLookPath(name)
 	if err != nil {
-		pkg := map[string]string{"btrfs": "btrfs-progs", "mkfs.btrfs": "btrfs-progs", "resize2fs": "e2fsprogs",
-			"mksquashfs": "squashfs-tools", "xorriso": "xorriso"}[name]
-		return "", fmt.Errorf("%s not found: install %s", name, pkg)
+		return "", child.NotFound(name)
 	}
 	return p, nil
 }
