@@ -2,8 +2,10 @@ package bake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/bake-os/bake-os/decompress"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/internal/atomicfile"
+	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/sparse"
 )
@@ -107,17 +110,15 @@ type renamed struct {
 func (r renamed) Error() string { return strings.ReplaceAll(r.err.Error(), r.name, r.what) }
 func (r renamed) Unwrap() error { return r.err }
 
-// ReadVersionTxt returns FLATCAR_VERSION from version.txt beside image,
-// or "" when there is none.
-func ReadVersionTxt(image string) string {
-	data, err := os.ReadFile(filepath.Join(filepath.Dir(image), "version.txt"))
+// ReadVersionTxt returns FLATCAR_VERSION from the version.txt beside
+// image, or "" when there is none; one that does not parse is an error.
+func ReadVersionTxt(image string) (string, error) {
+	v, err := osrelease.ReadVersionTxt(filepath.Join(filepath.Dir(image), osrelease.VersionTxtFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
 	if err != nil {
-		return ""
+		return "", fmt.Errorf("image %s: %w", image, err)
 	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "FLATCAR_VERSION="); ok {
-			return strings.Trim(v, `"'`)
-		}
-	}
-	return ""
+	return v.Version, nil
 }

@@ -1,11 +1,13 @@
 package bake_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/bake-os/bake-os/internal/testutil"
 	"github.com/bake-os/bake-os/sparse"
 	"github.com/bake-os/bake-os/testimage"
+	"github.com/bake-os/bake-os/vendors"
 )
 
 // TestBakeOEMIsReproducible: two bakes into OEM (the rootless btrfs
@@ -103,15 +106,33 @@ func oemRange(t *testing.T, img string) (string, string) {
 // says so in its result (--json "warnings") instead of dropping it
 // silently.
 func TestBakeOEMReportsLostCompression(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if strings.Contains(os.Getenv("BAKE_TEST_REQUIRE_TOOLS"), "all") {
-			t.Fatal("needs root to loop-mount the OEM fixture")
-		}
-		t.Skip("needs root")
+	f := compressedOEMFixture(t, "lost-compression")
+	ext := f.sysext(t, "myext.raw", "myext", flatcarRelease)
+	res, err := bake.Run(context.Background(), bake.Options{
+		Image: f.image, OutputDir: f.out, Epoch: 1700000000, Sysexts: []bake.Sysext{{Name: "myext", File: ext}},
+		Target: bake.Target{Part: bake.PartOEM, Dir: "/sysext-extra"},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	js, _ := json.Marshal(res)
+	if !strings.Contains(string(js), `"warnings":["compression: `) || !strings.Contains(string(js), "/packed") {
+		t.Errorf("--json result does not report the lost compression: %s", js)
+	}
+	_, part := oemRange(t, filepath.Join(f.out, "flatcar_production_image.bin"))
+	testutil.Run(t, "btrfs", "check", "--readonly", part)
+}
+
+// compressedOEMFixture is a test image whose OEM has the btrfs
+// compression property set (zlib, as Flatcar's OEM has) and a file
+// written compressed, /packed. It needs root to loop-mount the OEM; seed
+// is the image's UUID seed, one per test (the kernel remembers mounted
+// btrfs UUIDs).
+func compressedOEMFixture(t *testing.T, seed string) *fixture {
+	t.Helper()
+	testutil.RequireLoop(t)
 	testutil.RequireTool(t, "btrfs", "mkfs.btrfs", "unshare", "tar", "losetup", "mount", "umount")
-	// A seed of our own: the kernel remembers mounted btrfs UUIDs.
-	f := newFixture(t, testimage.Options{UUIDSeed: "lost-compression"})
+	f := newFixture(t, testimage.Options{UUIDSeed: seed})
 	d, err := gpt.Open(f.image)
 	if err != nil {
 		t.Fatal(err)
@@ -130,11 +151,30 @@ func TestBakeOEMReportsLostCompression(t *testing.T) {
 	testutil.Run(t, "umount", mnt)
 	testutil.Run(t, "btrfs", "device", "scan", "--forget", dev)
 	testutil.Run(t, "losetup", "-d", dev)
+	return f
+}
 
-	ext := f.sysext(t, "myext.raw", "myext", flatcarRelease)
+// TestVendorBuildReportsLostCompression: a vendor disk's OEM rebuild
+// (the OEM sysext installed) loses the compression property too; the
+// loss is logged as a warning and is in the result's warnings (--json).
+func TestVendorBuildReportsLostCompression(t *testing.T) {
+	testutil.RequireTool(t, "mksquashfs")
+	f := compressedOEMFixture(t, "vendor-lost-compression")
+	oemDir := filepath.Join(f.dir, "oem")
+	os.MkdirAll(oemDir, 0o755)
+	rel := "ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=x86-64\nSYSEXT_ID=oem-digitalocean\nSYSEXT_NAME=\"OEM digitalocean\"\n"
+	if err := testimage.Sysext(context.Background(), filepath.Join(oemDir, "oem-digitalocean.raw"), "oem-digitalocean", rel, nil); err != nil {
+		t.Fatal(err)
+	}
+	v, ok := vendors.Lookup("digitalocean")
+	if !ok {
+		t.Fatal("no vendor digitalocean")
+	}
+	var logged bytes.Buffer
 	res, err := bake.Run(context.Background(), bake.Options{
-		Image: f.image, OutputDir: f.out, Epoch: 1700000000, Sysexts: []bake.Sysext{{Name: "myext", File: ext}},
-		Target: bake.Target{Part: bake.PartOEM, Dir: "/sysext-extra"},
+		Image: f.image, OutputDir: f.out, Epoch: 1700000000, Vendors: []vendors.Vendor{v},
+		VendorOptions: vendors.BuildOptions{OEMSysextDir: oemDir, Compress: "none"},
+		Logger:        slog.New(slog.NewTextHandler(&logged, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +183,15 @@ func TestBakeOEMReportsLostCompression(t *testing.T) {
 	if !strings.Contains(string(js), `"warnings":["compression: `) || !strings.Contains(string(js), "/packed") {
 		t.Errorf("--json result does not report the lost compression: %s", js)
 	}
-	_, part := oemRange(t, filepath.Join(f.out, "flatcar_production_image.bin"))
+	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "OEM: compression: ") {
+		t.Errorf("the lost compression is not logged as a warning:\n%s", logged.String())
+	}
+	if len(res.Artifacts) == 0 {
+		t.Fatalf("no vendor output: %+v", res)
+	}
+	_, part := oemRange(t, res.Artifacts[0].Path)
 	testutil.Run(t, "btrfs", "check", "--readonly", part)
+	if out := testutil.Run(t, "btrfs", "inspect-internal", "dump-tree", part); !strings.Contains(out, "oem-digitalocean-4593.2.5.raw") {
+		t.Errorf("vendor OEM lacks the OEM sysext")
+	}
 }

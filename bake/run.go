@@ -189,7 +189,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	version := o.Version
 	if version == "" {
-		version = ReadVersionTxt(o.Image)
+		if version, err = ReadVersionTxt(o.Image); err != nil {
+			return nil, err
+		}
 	}
 	// With vendors, their preflight (in checkSysexts) refuses existing
 	// outputs; else the plain image is checked here. Both before any work.
@@ -245,7 +247,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("checking baked image: %w", err)
 	}
 	if len(o.Vendors) > 0 {
-		if res.Artifacts, err = buildVendors(ctx, work, version, o, ref); err != nil {
+		if err := buildVendors(ctx, res, work, version, o, ref); err != nil {
 			return nil, err
 		}
 		return res, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/vendors"
@@ -20,17 +21,23 @@ type Artifact struct {
 // buildVendors turns the baked working image into the vendor images. It
 // runs before the generic image is moved into place, so a vendor failure
 // leaves nothing behind. FlatcarVersion, Arch, Base and OutputDir of
-// o.VendorOptions are filled in here.
-func buildVendors(ctx context.Context, work, version string, o Options, ref *fetch.ReleaseRef) ([]Artifact, error) {
-	arts, err := vendors.Build(ctx, o.Vendors, vendorOptions(work, version, o, ref))
+// o.VendorOptions are filled in here. The artifacts go into res, and so
+// do the warnings of the vendor disks' OEM rebuilds.
+func buildVendors(ctx context.Context, res *Result, work, version string, o Options, ref *fetch.ReleaseRef) error {
+	r, err := vendors.Run(ctx, o.Vendors, vendorOptions(work, version, o, ref))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]Artifact, 0, len(arts))
-	for _, a := range arts {
-		out = append(out, Artifact{Vendor: a.Vendor, Kind: a.Kind, Path: a.Path})
+	res.Artifacts = make([]Artifact, 0, len(r.Artifacts))
+	for _, a := range r.Artifacts {
+		res.Artifacts = append(res.Artifacts, Artifact{Vendor: a.Vendor, Kind: a.Kind, Path: a.Path})
 	}
-	return out, nil
+	for _, w := range r.Warnings {
+		if !slices.Contains(res.Warnings, w) {
+			res.Warnings = append(res.Warnings, w)
+		}
+	}
+	return nil
 }
 
 // preflightVendors checks every vendor input (OEM sysexts, firmware,
@@ -49,6 +56,9 @@ func vendorOptions(work, version string, o Options, ref *fetch.ReleaseRef) vendo
 	vo.Force = vo.Force || o.Force
 	if vo.FlatcarVersion == "" {
 		vo.FlatcarVersion = version
+	}
+	if vo.Epoch == 0 {
+		vo.Epoch = o.Epoch
 	}
 	if vo.Workers == 0 {
 		vo.Workers = o.Workers

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/vendors"
 )
 
@@ -226,12 +227,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if _, err := exec.LookPath(argv[0]); err != nil {
-		pkg := "qemu-system-x86"
-		if strings.HasSuffix(argv[0], "aarch64") {
-			pkg = "qemu-system-arm"
-		}
-		return fmt.Errorf("%s not found: install %s", argv[0], pkg)
+	if _, err := child.LookPath(argv[0]); err != nil {
+		return err
 	}
 	log.Debug("running", "cmd", strings.Join(argv, " "))
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/internal/sha256sums"
+	"github.com/bake-os/bake-os/internal/verify"
 )
 
 // Sysext is a verified bakery sysext in the cache.
@@ -79,7 +80,7 @@ func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, er
 		return nil, fmt.Errorf("sysext %s: %w (%s)", file, err, sumsURL)
 	}
 	if !ok {
-		return nil, fmt.Errorf("sysext %s: %w: not listed in %s; refusing it", file, ErrSignature, sumsURL)
+		return nil, fmt.Errorf("sysext %s: %w: not listed in %s; refusing it", file, verify.ErrFailed, sumsURL)
 	}
 	conf, err := f.c.getSmall(ctx, confURL)
 	switch {
@@ -126,14 +127,14 @@ func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, er
 func verifyCachedSysext(dest, confDest, file, name string) error {
 	sums, err := os.ReadFile(dest + ".SHA256SUMS")
 	if err != nil {
-		return fmt.Errorf("sysext %s: %w: reading cached SHA256SUMS: %w", file, ErrSignature, err)
+		return fmt.Errorf("sysext %s: %w: reading cached SHA256SUMS: %w", file, verify.ErrFailed, err)
 	}
 	want, ok, err := sumFor(sums, file)
 	if err != nil {
 		return fmt.Errorf("sysext %s: cached %w", file, err)
 	}
 	if !ok {
-		return fmt.Errorf("sysext %s: %w: not listed in cached SHA256SUMS", file, ErrSignature)
+		return fmt.Errorf("sysext %s: %w: not listed in cached SHA256SUMS", file, verify.ErrFailed)
 	}
 	if err := checkSHA256(dest, file, want, "cached SHA256SUMS"); err != nil {
 		return err
@@ -157,10 +158,10 @@ func checkConf(sums []byte, name string, conf []byte, sumsName string) error {
 		return fmt.Errorf("sysext %s: %w (%s)", name, err, sumsName)
 	}
 	if !ok {
-		return fmt.Errorf("sysext %s: %w: %s.conf is not listed in %s; refusing it", name, ErrSignature, name, sumsName)
+		return fmt.Errorf("sysext %s: %w: %s.conf is not listed in %s; refusing it", name, verify.ErrFailed, name, sumsName)
 	}
 	if got := sha256Hex(conf); got != want {
-		return fmt.Errorf("sysext %s: %w: %s.conf has SHA256 %s, %s lists %s; refusing it", name, ErrSignature, name, got, sumsName, want)
+		return fmt.Errorf("sysext %s: %w: %s.conf has SHA256 %s, %s lists %s; refusing it", name, verify.ErrFailed, name, got, sumsName, want)
 	}
 	return nil
 }
@@ -176,7 +177,7 @@ func checkSHA256(path, file, want, sumsName string) error {
 		return fmt.Errorf("checking sysext %s: %w", file, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return fmt.Errorf("sysext %s: %w: SHA256 %s, %s lists %s; refusing it", file, ErrSignature, got, sumsName, want)
+		return fmt.Errorf("sysext %s: %w: SHA256 %s, %s lists %s; refusing it", file, verify.ErrFailed, got, sumsName, want)
 	}
 	return nil
 }
@@ -191,7 +192,7 @@ func sha256Hex(b []byte) string {
 func sumFor(sums []byte, name string) (string, bool, error) {
 	s, err := sha256sums.Parse(sums)
 	if err != nil {
-		return "", false, fmt.Errorf("%w: SHA256SUMS: %w", ErrSignature, err)
+		return "", false, fmt.Errorf("%w: SHA256SUMS: %w", verify.ErrFailed, err)
 	}
 	d, ok := s.Lookup(name)
 	return d, ok, nil

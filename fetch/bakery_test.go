@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bake-os/bake-os/fetch"
+	"github.com/bake-os/bake-os/internal/verify"
 )
 
 func bakerySetup(t *testing.T) (*fakeServer, fetch.Options) {
@@ -84,7 +85,7 @@ func TestFetchSysextRefusals(t *testing.T) {
 			s, o := bakerySetup(t)
 			c.break_(s)
 			_, err := fetch.FetchSysext(t.Context(), o, "docker", "docker-28.0.4-x86-64.raw")
-			if !errors.Is(err, fetch.ErrSignature) || !strings.Contains(err.Error(), "docker") || !strings.Contains(err.Error(), c.why) {
+			if !errors.Is(err, verify.ErrFailed) || !strings.Contains(err.Error(), "docker") || !strings.Contains(err.Error(), c.why) {
 				t.Fatalf("err = %v", err)
 			}
 			t.Logf("refusal: %v", err)
@@ -109,7 +110,7 @@ func TestFetchSysextTamperedCache(t *testing.T) {
 	}
 	os.WriteFile(sx.RawPath, []byte("changed in the cache"), 0o644)
 	o.Offline = true
-	if _, err := fetch.FetchSysext(t.Context(), o, "wasmtime", "wasmtime-1.0-x86-64.raw"); !errors.Is(err, fetch.ErrSignature) {
+	if _, err := fetch.FetchSysext(t.Context(), o, "wasmtime", "wasmtime-1.0-x86-64.raw"); !errors.Is(err, verify.ErrFailed) {
 		t.Fatalf("offline, tampered cache: %v", err)
 	}
 	o.Offline = false

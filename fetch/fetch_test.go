@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bake-os/bake-os/fetch"
+	"github.com/bake-os/bake-os/internal/verify"
 	"github.com/bake-os/bake-os/progress"
 )
 
@@ -219,8 +220,8 @@ func TestRefusals(t *testing.T) {
 			if !strings.Contains(err.Error(), c.file) || !strings.Contains(err.Error(), c.why) {
 				t.Errorf("error %q does not name %s and %q", err, c.file, c.why)
 			}
-			if c.why != "names 100.2.2" && !errors.Is(err, fetch.ErrSignature) {
-				t.Errorf("error %v is not ErrSignature", err)
+			if c.why != "names 100.2.2" && !errors.Is(err, verify.ErrFailed) {
+				t.Errorf("error %v is not verify.ErrFailed", err)
 			}
 			noImageIn(t, o.CacheDir)
 		})
@@ -368,7 +369,7 @@ func TestOfflineWarmCacheAndTamperedCache(t *testing.T) {
 	f.WriteAt([]byte("X"), 5)
 	f.Close()
 	_, err = fetch.FetchImage(t.Context(), o)
-	if !errors.Is(err, fetch.ErrSignature) || !strings.Contains(err.Error(), imageName) {
+	if !errors.Is(err, verify.ErrFailed) || !strings.Contains(err.Error(), imageName) {
 		t.Fatalf("tampered cache offline: %v", err)
 	}
 	if s.count() != n {
@@ -391,12 +392,12 @@ func TestCachedFilesCheckedWithCurrentKey(t *testing.T) {
 	// and the server's copies do not either.
 	o.SigningKeyFile = newTestKey(t, time.Now().Add(-time.Hour), 0).keyFile(t)
 	_, err := fetch.FetchImage(t.Context(), o)
-	if !errors.Is(err, fetch.ErrSignature) {
+	if !errors.Is(err, verify.ErrFailed) {
 		t.Fatalf("err = %v", err)
 	}
 	// And the embedded Flatcar key rejects the test release.
 	o.SigningKeyFile = ""
-	if _, err := fetch.FetchImage(t.Context(), o); !errors.Is(err, fetch.ErrSignature) {
+	if _, err := fetch.FetchImage(t.Context(), o); !errors.Is(err, verify.ErrFailed) {
 		t.Fatalf("embedded key: err = %v", err)
 	}
 }

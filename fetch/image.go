@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/bake-os/bake-os/osrelease"
 )
 
 // Release file names.
 const (
 	ImageFile   = "flatcar_production_image.bin.bz2"
-	VersionFile = "version.txt"
+	VersionFile = osrelease.VersionTxtFile
 )
 
 // Image is a verified generic image in the cache.
@@ -18,7 +20,7 @@ type Image struct {
 	Ref            ReleaseRef
 	Path           string // flatcar_production_image.bin.bz2 (compressed)
 	VersionTxtPath string
-	Version        *VersionInfo
+	Version        *osrelease.VersionTxt
 }
 
 // FetchImage resolves the release and returns its verified
@@ -53,7 +55,7 @@ func FetchImage(ctx context.Context, o Options) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading version.txt: %w", err)
 	}
-	info, err := ParseVersionTxt(data)
+	info, err := osrelease.ParseVersionTxt(data)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bake-os/bake-os/fetch"
+	"github.com/bake-os/bake-os/internal/verify"
 )
 
 const sxName = "big-1.0-x86-64.raw"
@@ -135,7 +136,7 @@ func TestBodyBeyondContentLengthIsCut(t *testing.T) {
 	}()
 	o := fetch.Options{BakeryURL: "http://" + ln.Addr().String() + "/bakery", CacheDir: t.TempDir(), UserAgent: "bake-os/test"}
 	_, err = fetch.FetchSysext(t.Context(), o, "big", sxName)
-	if !errors.Is(err, fetch.ErrSignature) {
+	if !errors.Is(err, verify.ErrFailed) {
 		t.Fatalf("err = %v", err)
 	}
 	if left := cacheLeftovers(t, o.CacheDir, 100); len(left) > 0 {
@@ -164,7 +165,7 @@ func TestSlowDripPastDeadline(t *testing.T) {
 	o.Timeout = 400 * time.Millisecond
 	start := time.Now()
 	_, err := fetch.FetchSysext(t.Context(), o, "big", sxName)
-	if err == nil || !strings.Contains(err.Error(), "not complete within 400ms") || errors.Is(err, fetch.ErrSignature) {
+	if err == nil || !strings.Contains(err.Error(), "not complete within 400ms") || errors.Is(err, verify.ErrFailed) {
 		t.Fatalf("err = %v", err)
 	}
 	t.Log(err)
@@ -197,7 +198,7 @@ func TestNoLockFilesAndOneURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.put("/bakery/wasmtime-1.0-x86-64.raw", []byte("tampered"))
-	if _, err := fetch.FetchSysext(t.Context(), o, "wasmtime", "wasmtime-1.0-x86-64.raw"); !errors.Is(err, fetch.ErrSignature) {
+	if _, err := fetch.FetchSysext(t.Context(), o, "wasmtime", "wasmtime-1.0-x86-64.raw"); !errors.Is(err, verify.ErrFailed) {
 		t.Fatalf("tampered: %v", err)
 	}
 	s.srv.Close()

@@ -23,11 +23,6 @@ const (
 	DefaultUserAgent          = "bake-os"
 )
 
-// ErrSignature means a downloaded or cached file failed verification: a bad
-// or unknown OpenPGP signature, a SHA512 (.DIGESTS) or SHA256 (SHA256SUMS)
-// mismatch, or a file missing from the checksum list.
-var ErrSignature = errors.New("verification failed")
-
 // ErrNotFound means the server does not have the file (HTTP 404 or 410),
 // e.g. a release without prebuilt OEM sysexts.
 var ErrNotFound = errors.New("not found")

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/osrelease"
 )
 
 // ReleaseRef names one release of one board on the release server.
@@ -148,7 +149,7 @@ func (f *fetcher) latestFromCurrent(ctx context.Context, channel string) (string
 	if err != nil {
 		return "", err
 	}
-	info, err := ParseVersionTxt(data)
+	info, err := osrelease.ParseVersionTxt(data)
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", cur, err)
 	}

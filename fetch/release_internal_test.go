@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/verify"
 )
 
 // testdata/releases.json is a real snapshot of Flatcar's releases index
@@ -100,7 +101,7 @@ func TestSumFor(t *testing.T) {
 		t.Error("c.raw")
 	}
 	// A list that cannot be read completely is not trusted partly.
-	if _, _, err := sumFor(append(sums, "not a line\n"...), "a.raw"); !errors.Is(err, ErrSignature) {
+	if _, _, err := sumFor(append(sums, "not a line\n"...), "a.raw"); !errors.Is(err, verify.ErrFailed) {
 		t.Errorf("malformed SHA256SUMS: %v", err)
 	}
 }

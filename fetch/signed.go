@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bake-os/bake-os/internal/verify"
 	"os"
 	"path"
 	"time"
@@ -74,7 +75,7 @@ func (f *fetcher) signedFile(ctx context.Context, rawURL string, maxAge time.Dur
 		if f.c.missing(ctx, rawURL) {
 			return "", fmt.Errorf("%s is not on the server (%s): %w", name, rawURL, ErrNotFound)
 		}
-		return "", fmt.Errorf("verifying %s: %w: no signature %s.sig on the server", name, ErrSignature, rawURL)
+		return "", fmt.Errorf("verifying %s: %w: no signature %s.sig on the server", name, verify.ErrFailed, rawURL)
 	}
 	if err != nil {
 		return "", err
@@ -129,7 +130,7 @@ func (f *fetcher) signedFile(ctx context.Context, rawURL string, maxAge time.Dur
 func (f *fetcher) verifyCached(keys *Keyring, dest, name string) error {
 	sig, err := os.ReadFile(dest + ".sig")
 	if err != nil {
-		return fmt.Errorf("verifying %s: %w: reading cached signature: %w", name, ErrSignature, err)
+		return fmt.Errorf("verifying %s: %w: reading cached signature: %w", name, verify.ErrFailed, err)
 	}
 	digests, err := readOptional(dest + ".DIGESTS")
 	if err != nil {
@@ -170,7 +171,7 @@ func (f *fetcher) downloadChecked(ctx context.Context, rawURL, partial, name str
 			return nil
 		}
 		_ = os.Remove(partial) // never resume onto bytes that failed
-		if !resumed || try > 0 || !errors.Is(err, ErrSignature) {
+		if !resumed || try > 0 || !errors.Is(err, verify.ErrFailed) {
 			return err
 		}
 		f.o.Logger.Info("resumed download failed verification, downloading it again", "file", name, "err", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/bake-os/bake-os/internal/verify"
 )
 
 // FlatcarKeyFingerprint pins the primary key of the embedded Flatcar image
@@ -174,19 +175,19 @@ type Signer struct {
 // signature is accepted when it was made by a signing key (primary or
 // subkey) of the keyring that was valid when the signature was made: not
 // yet expired, not revoked before then, and never revoked as compromised.
-// Failures wrap ErrSignature; errors reading signed do not.
+// Failures wrap verify.ErrFailed; errors reading signed do not.
 func (k *Keyring) Verify(signed io.Reader, sig []byte) (*Signer, error) {
 	p, err := packet.NewReader(bytes.NewReader(sig)).Next()
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading signature packet: %w", ErrSignature, err)
+		return nil, fmt.Errorf("%w: reading signature packet: %w", verify.ErrFailed, err)
 	}
 	sp, ok := p.(*packet.Signature)
 	if !ok {
-		return nil, fmt.Errorf("%w: signature file holds a %T, not a signature", ErrSignature, p)
+		return nil, fmt.Errorf("%w: signature file holds a %T, not a signature", verify.ErrFailed, p)
 	}
 	created := sp.CreationTime
 	if created.After(time.Now().Add(maxClockSkew)) {
-		return nil, fmt.Errorf("%w: signature is dated in the future (%s)", ErrSignature, created.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("%w: signature is dated in the future (%s)", verify.ErrFailed, created.UTC().Format(time.RFC3339))
 	}
 	cfg := &packet.Config{Time: func() time.Time { return created }}
 	er := &errReader{r: signed}
@@ -199,7 +200,7 @@ func (k *Keyring) Verify(signed io.Reader, sig []byte) (*Signer, error) {
 		if sp.IssuerKeyId != nil {
 			who = fmt.Sprintf(" (issuer key ID %016X)", *sp.IssuerKeyId)
 		}
-		return nil, fmt.Errorf("%w: bad signature%s against %s: %w", ErrSignature, who, k.source, err)
+		return nil, fmt.Errorf("%w: bad signature%s against %s: %w", verify.ErrFailed, who, k.source, err)
 	}
 	s := &Signer{PrimaryFingerprint: fingerprint(signer.PrimaryKey), Time: vs.CreationTime}
 	if vs.IssuerFingerprint != nil {
@@ -255,12 +256,12 @@ func digestsSHA512(digests []byte, name string) (string, error) {
 		f := strings.Fields(line)
 		if len(f) == 2 && strings.TrimPrefix(f[1], "*") == name && len(f[0]) == 2*sha512.Size {
 			if _, err := hex.DecodeString(f[0]); err != nil {
-				return "", fmt.Errorf("%w: SHA512 of %s in its .DIGESTS is not hex", ErrSignature, name)
+				return "", fmt.Errorf("%w: SHA512 of %s in its .DIGESTS is not hex", verify.ErrFailed, name)
 			}
 			return strings.ToLower(f[0]), nil
 		}
 	}
-	return "", fmt.Errorf("%w: no SHA512 for %s in its .DIGESTS", ErrSignature, name)
+	return "", fmt.Errorf("%w: no SHA512 for %s in its .DIGESTS", verify.ErrFailed, name)
 }
 
 // verifyReleaseFile checks path (published as name) against its detached
@@ -287,7 +288,7 @@ func verifyReleaseFile(k *Keyring, path, name string, sig, digests []byte, c cou
 	}
 	if want != "" {
 		if got := hex.EncodeToString(sum); got != want {
-			return fmt.Errorf("verifying %s: %w: SHA512 %s does not match %s.DIGESTS (%s)", name, ErrSignature, got, name, want)
+			return fmt.Errorf("verifying %s: %w: SHA512 %s does not match %s.DIGESTS (%s)", name, verify.ErrFailed, got, name, want)
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/bake-os/bake-os/fetch"
+	"github.com/bake-os/bake-os/internal/verify"
 )
 
 func day(s string) time.Time {
@@ -84,8 +85,8 @@ func TestEmbeddedKey(t *testing.T) {
 	other := newTestKey(t, time.Now().Add(-time.Hour), 0)
 	msg := []byte("flatcar_production_image.bin.bz2 contents")
 	_, err = k.Verify(bytes.NewReader(msg), other.sign(t, msg))
-	if !errors.Is(err, fetch.ErrSignature) {
-		t.Fatalf("other key's signature: err = %v, want ErrSignature", err)
+	if !errors.Is(err, verify.ErrFailed) {
+		t.Fatalf("other key's signature: err = %v, want verify.ErrFailed", err)
 	}
 }
 
@@ -104,17 +105,17 @@ func TestSignatureTimeValidity(t *testing.T) {
 	} else if s.PrimaryFingerprint != kr.PrimaryFingerprints()[0] {
 		t.Errorf("signer %+v", s)
 	}
-	if _, err := kr.Verify(bytes.NewReader(msg), k.signAt(t, msg, t0.Add(400*24*time.Hour))); !errors.Is(err, fetch.ErrSignature) {
-		t.Fatalf("signature made after the subkey expired: err = %v, want ErrSignature", err)
+	if _, err := kr.Verify(bytes.NewReader(msg), k.signAt(t, msg, t0.Add(400*24*time.Hour))); !errors.Is(err, verify.ErrFailed) {
+		t.Fatalf("signature made after the subkey expired: err = %v, want verify.ErrFailed", err)
 	}
-	if _, err := kr.Verify(bytes.NewReader(msg), k.signAt(t, msg, t0.Add(-time.Hour))); !errors.Is(err, fetch.ErrSignature) {
-		t.Fatalf("signature dated before the subkey existed: err = %v, want ErrSignature", err)
+	if _, err := kr.Verify(bytes.NewReader(msg), k.signAt(t, msg, t0.Add(-time.Hour))); !errors.Is(err, verify.ErrFailed) {
+		t.Fatalf("signature dated before the subkey existed: err = %v, want verify.ErrFailed", err)
 	}
-	if _, err := kr.Verify(bytes.NewReader([]byte("other")), k.signAt(t, msg, t0.Add(time.Hour))); !errors.Is(err, fetch.ErrSignature) {
-		t.Fatalf("tampered message: err = %v, want ErrSignature", err)
+	if _, err := kr.Verify(bytes.NewReader([]byte("other")), k.signAt(t, msg, t0.Add(time.Hour))); !errors.Is(err, verify.ErrFailed) {
+		t.Fatalf("tampered message: err = %v, want verify.ErrFailed", err)
 	}
-	if _, err := kr.Verify(bytes.NewReader(msg), k.signAt(t, msg, time.Now().Add(72*time.Hour))); !errors.Is(err, fetch.ErrSignature) {
-		t.Fatalf("signature from the future: err = %v, want ErrSignature", err)
+	if _, err := kr.Verify(bytes.NewReader(msg), k.signAt(t, msg, time.Now().Add(72*time.Hour))); !errors.Is(err, verify.ErrFailed) {
+		t.Fatalf("signature from the future: err = %v, want verify.ErrFailed", err)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/internal/atomicfile"
+	"github.com/bake-os/bake-os/internal/verify"
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/progress"
 )
@@ -81,13 +82,6 @@ type Result struct {
 	SHA256  string  `json:"sha256"`
 	Seconds float64 `json:"seconds"` // writing and verifying, not the bake
 }
-
-// verifyError is a read-back mismatch; the command maps it to exit
-// status 3.
-type verifyError struct{ msg string }
-
-func (e verifyError) Error() string            { return e.msg }
-func (e verifyError) VerificationFailed() bool { return true }
 
 // Run checks the target, asks Confirm, bakes (Options.Bake) into a
 // scratch directory, fits the image to the target, writes, verifies and
@@ -185,7 +179,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		// The table as any reader sees it (a block device's table is
 		// covered by the extents' read-back: both tables are data).
 		if _, err := gpt.Read(target); err != nil {
-			return nil, verifyError{fmt.Sprintf("verifying %s: %v", dev.Path, err)}
+			return nil, verify.Errorf("verifying %s: %v", dev.Path, err)
 		}
 	}
 	res.Verified, res.SHA256 = true, sum

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bake-os/bake-os/internal/verify"
 	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/sparse"
 )
@@ -313,7 +314,7 @@ func (w *writer) verify(p *plan, rep progress.Reporter, name string) (string, er
 		}
 		want := w.sums[e.Offset]
 		if !bytes.Equal(h.Sum(nil), want[:]) {
-			return "", verifyError{fmt.Sprintf("verifying %s: bytes %d-%d read back differ from the baked image", name, e.Offset, e.end()-1)}
+			return "", verify.Errorf("verifying %s: bytes %d-%d read back differ from the baked image", name, e.Offset, e.end()-1)
 		}
 	}
 	for _, e := range p.zero {
@@ -323,7 +324,7 @@ func (w *writer) verify(p *plan, rep progress.Reporter, name string) (string, er
 				return "", fmt.Errorf("reading %s back at %d: %w", name, s.Offset, err)
 			}
 			if !sparse.IsZero(b) {
-				return "", verifyError{fmt.Sprintf("verifying %s: bytes %d-%d should read as zeros but do not", name, s.Offset, s.end()-1)}
+				return "", verify.Errorf("verifying %s: bytes %d-%d should read as zeros but do not", name, s.Offset, s.end()-1)
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bake-os/bake-os/internal/verify"
 	"github.com/bake-os/bake-os/progress"
 )
 
@@ -85,8 +86,7 @@ func TestVerifyPassesAndCatchesDefects(t *testing.T) {
 				}
 			}
 			_, err := w.verify(p, progress.Nop(), "dst")
-			var ve verifyError
-			if !errors.As(err, &ve) || !ve.VerificationFailed() || !bytes.Contains([]byte(err.Error()), []byte(plant.want)) {
+			if !errors.Is(err, verify.ErrFailed) || !bytes.Contains([]byte(err.Error()), []byte(plant.want)) {
 				t.Errorf("error %v, want a verification failure %q", err, plant.want)
 			}
 		})

@@ -92,3 +92,20 @@ func TestQuoteInvalidUTF8(t *testing.T) {
 		t.Fatalf("got %q, %v", r.Get("A"), err)
 	}
 }
+
+// FuzzVersionTxt feeds version.txt files to ParseVersionTxt: an accepted
+// file has a FLATCAR_VERSION, and every field is the parsed value.
+func FuzzVersionTxt(f *testing.F) {
+	f.Add([]byte("FLATCAR_BUILD=4593\nFLATCAR_BRANCH=2\nFLATCAR_PATCH=5\nFLATCAR_VERSION=4593.2.5\nFLATCAR_VERSION_ID=4593.2.5\nFLATCAR_BUILD_ID=\"\"\nFLATCAR_SDK_VERSION=4593.0.0\n"))
+	f.Add([]byte("FLATCAR_VERSION='1.2.3+x'\n"))
+	f.Add([]byte("FLATCAR_VERSION=\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := osrelease.ParseVersionTxt(data)
+		if err != nil {
+			return
+		}
+		if v.Version == "" || v.Fields.Get("FLATCAR_VERSION") != v.Version || v.Fields.Get("FLATCAR_SDK_VERSION") != v.SDKVersion {
+			t.Fatalf("accepted %+v", v)
+		}
+	})
+}

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path"
 	"regexp"
 	"sort"
@@ -52,8 +51,8 @@ type Ext4Options struct {
 
 // OpenExt4 opens the ext4 filesystem at offset in image for editing.
 func OpenExt4(image string, offset int64, o Ext4Options) (*Ext4, error) {
-	if _, err := exec.LookPath("debugfs"); err != nil {
-		return nil, fmt.Errorf("editing ext4: debugfs not found: install e2fsprogs")
+	if _, err := child.LookPath("debugfs"); err != nil {
+		return nil, fmt.Errorf("editing ext4: %w", err)
 	}
 	e := &Ext4{image: image, offset: offset, dirs: map[string][]FileInfo{}, ctx: o.Context, log: o.Logger}
 	if e.ctx == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -21,8 +20,8 @@ import (
 // result is copied back with holes kept. epoch, when non-zero, pins the
 // superblock times (E2FSPROGS_FAKE_TIME) for reproducible output.
 func GrowExt4(ctx context.Context, image string, off, size, epoch int64) error {
-	if _, err := exec.LookPath("resize2fs"); err != nil {
-		return fmt.Errorf("growing ext4: resize2fs not found: install e2fsprogs")
+	if _, err := child.LookPath("resize2fs"); err != nil {
+		return fmt.Errorf("growing ext4: %w", err)
 	}
 	work, err := atomicfile.MkdirTemp(filepath.Dir(image), "ext4")
 	if err != nil {

@@ -17,16 +17,16 @@ import (
 // "unshare --map-root-user", a user namespace in which the caller is uid 0,
 // so files the caller owns are recorded as owned by root.
 func command(ctx context.Context, name string, args ...string) (*exec.Cmd, error) {
-	if _, err := exec.LookPath(name); err != nil {
-		return nil, fmt.Errorf("%s not found: install %s", name, debianPackage(name))
+	if _, err := child.LookPath(name); err != nil {
+		return nil, err
 	}
 	if os.Geteuid() == 0 {
 		cmd := child.Command(ctx, name, args...)
 		runlog.Tool(runlog.From(ctx), cmd)
 		return cmd, nil
 	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		return nil, fmt.Errorf("running %s without root needs unshare: install util-linux", name)
+	if _, err := child.LookPath("unshare"); err != nil {
+		return nil, fmt.Errorf("running %s without root needs unshare: install %s", name, child.Packages["unshare"])
 	}
 	cmd := child.Command(ctx, "unshare", append([]string{"--map-root-user", name}, args...)...)
 	runlog.Tool(runlog.From(ctx), cmd)
@@ -46,18 +46,4 @@ func runTool(ctx context.Context, name string, args ...string) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.Bytes(), nil
-}
-
-func debianPackage(tool string) string {
-	switch tool {
-	case "btrfs", "mkfs.btrfs":
-		return "btrfs-progs"
-	case "debugfs", "e2fsck", "mke2fs", "resize2fs":
-		return "e2fsprogs"
-	case "unshare":
-		return "util-linux"
-	case "mkfs.vfat", "fsck.vfat":
-		return "dosfstools"
-	}
-	return "the package that provides " + tool
 }

@@ -25,8 +25,8 @@ func (e *UnreadableError) Error() string {
 // toolCheck is how one format's own tool judges an image without
 // changing it.
 type toolCheck struct {
-	name, pkg string   // shown in errors; the package to install
-	argv      []string // argv[0] is the program; the image is appended
+	name string   // shown in errors
+	argv []string // argv[0] is the program (its package: child.Packages); the image is appended
 }
 
 // checks run in order. For squashfs, -s reads the superblock and -lls
@@ -36,12 +36,12 @@ type toolCheck struct {
 // extension-release itself is read by ReadFile right after.
 var checks = map[string][]toolCheck{
 	FormatSquashfs: {
-		{"unsquashfs", "squashfs-tools", []string{"unsquashfs", "-s"}},
-		{"unsquashfs", "squashfs-tools", []string{"unsquashfs", "-no-progress", "-lls"}},
+		{"unsquashfs", []string{"unsquashfs", "-s"}},
+		{"unsquashfs", []string{"unsquashfs", "-no-progress", "-lls"}},
 	},
-	FormatErofs: {{"fsck.erofs", "erofs-utils", []string{"fsck.erofs"}}},
-	FormatExt4:  {{"e2fsck", "e2fsprogs", []string{"e2fsck", "-f", "-n"}}},
-	FormatBtrfs: {{"btrfs check", "btrfs-progs", []string{"btrfs", "check", "--readonly"}}},
+	FormatErofs: {{"fsck.erofs", []string{"fsck.erofs"}}},
+	FormatExt4:  {{"e2fsck", []string{"e2fsck", "-f", "-n"}}},
+	FormatBtrfs: {{"btrfs check", []string{"btrfs", "check", "--readonly"}}},
 }
 
 // CheckFilesystem runs the filesystem's own read-only checker on the sysext image
@@ -53,7 +53,7 @@ func CheckFilesystem(image string) error {
 		return err
 	}
 	for _, c := range checks[format] {
-		if err := lookTool(c.argv[0], c.pkg); err != nil {
+		if err := lookTool(c.argv[0]); err != nil {
 			return fmt.Errorf("checking %s: %w", image, err)
 		}
 		out := &headBuffer{max: 64 << 10}

@@ -50,11 +50,11 @@ func List(image string) ([]Entry, error) {
 			list, err = listUnsquashfs(image)
 		}
 	case FormatErofs:
-		list, err = listExtracted(image, "fsck.erofs", "erofs-utils", func(dir string) []string {
+		list, err = listExtracted(image, "fsck.erofs", func(dir string) []string {
 			return []string{"--extract=" + dir, "--force", "--no-preserve", image}
 		})
 	case FormatExt4:
-		list, err = listExtracted(image, "debugfs", "e2fsprogs", func(dir string) []string {
+		list, err = listExtracted(image, "debugfs", func(dir string) []string {
 			return []string{"-R", "rdump / " + dir, image}
 		})
 		kept := list[:0]
@@ -65,7 +65,7 @@ func List(image string) ([]Entry, error) {
 		}
 		list = kept
 	case FormatBtrfs:
-		list, err = listExtracted(image, "btrfs", "btrfs-progs", func(dir string) []string {
+		list, err = listExtracted(image, "btrfs", func(dir string) []string {
 			return []string{"restore", "-S", image, dir}
 		})
 	}
@@ -154,7 +154,7 @@ func listSquashfs(image string) (_ []Entry, err error) {
 // listUnsquashfs parses the output of unsquashfs -lln with an empty -d: a mode string, owner,
 // size, date, time, then the path (" -> target" for a symlink).
 func listUnsquashfs(image string) ([]Entry, error) {
-	if err := lookTool("unsquashfs", "squashfs-tools"); err != nil {
+	if err := lookTool("unsquashfs"); err != nil {
 		return nil, err
 	}
 	var stdout, stderr bytes.Buffer
@@ -221,8 +221,8 @@ func unixModeString(s string) fs.FileMode {
 }
 
 // listExtracted unpacks the image with a tool and walks the result.
-func listExtracted(image, tool, pkg string, args func(dir string) []string) ([]Entry, error) {
-	if err := lookTool(tool, pkg); err != nil {
+func listExtracted(image, tool string, args func(dir string) []string) ([]Entry, error) {
+	if err := lookTool(tool); err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "bake-os-sysext-list-")

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/corrupt"
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/squashfs"
@@ -44,11 +45,11 @@ func ReadFile(image, path string) ([]byte, error) {
 	case FormatExt4:
 		return readDebugfs(image, path)
 	case FormatErofs:
-		return readExtracted(image, path, "fsck.erofs", "erofs-utils", func(dir string) []string {
+		return readExtracted(image, path, "fsck.erofs", func(dir string) []string {
 			return []string{"--extract=" + dir, "--force", "--no-preserve", image}
 		})
 	case FormatBtrfs:
-		return readExtracted(image, path, "btrfs", "btrfs-progs", func(dir string) []string {
+		return readExtracted(image, path, "btrfs", func(dir string) []string {
 			return []string{"restore", image, dir}
 		})
 	}
@@ -104,15 +105,13 @@ func readSquashfsUnguarded(image, path string) ([]byte, error) {
 	return data, nil
 }
 
-func lookTool(tool, pkg string) error {
-	if _, err := exec.LookPath(tool); err != nil {
-		return fmt.Errorf("%s not found: install %s", tool, pkg)
-	}
-	return nil
+func lookTool(tool string) error {
+	_, err := child.LookPath(tool)
+	return err
 }
 
 func readUnsquashfs(image, path string) ([]byte, error) {
-	if err := lookTool("unsquashfs", "squashfs-tools"); err != nil {
+	if err := lookTool("unsquashfs"); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", image, err)
 	}
 	var stderr bytes.Buffer
@@ -131,7 +130,7 @@ func readUnsquashfs(image, path string) ([]byte, error) {
 }
 
 func readDebugfs(image, path string) ([]byte, error) {
-	if err := lookTool("debugfs", "e2fsprogs"); err != nil {
+	if err := lookTool("debugfs"); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", image, err)
 	}
 	var stderr bytes.Buffer
@@ -150,8 +149,8 @@ func readDebugfs(image, path string) ([]byte, error) {
 }
 
 // readExtracted unpacks the whole image with a tool and reads path.
-func readExtracted(image, path, tool, pkg string, args func(dir string) []string) ([]byte, error) {
-	if err := lookTool(tool, pkg); err != nil {
+func readExtracted(image, path, tool string, args func(dir string) []string) ([]byte, error) {
+	if err := lookTool(tool); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", image, err)
 	}
 	dir, err := os.MkdirTemp("", "bake-os-sysext-")

@@ -16,18 +16,9 @@ import (
 
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/internal/sha256sums"
+	"github.com/bake-os/bake-os/internal/verify"
 	"github.com/bake-os/bake-os/progress"
 )
-
-// ErrChecksumMismatch is returned (wrapped) when a download does not match
-// the SHA-256 upstream publishes for it. It reports VerificationFailed, so
-// the CLI exits with its verification status.
-var ErrChecksumMismatch error = verificationError("checksum mismatch")
-
-type verificationError string
-
-func (e verificationError) Error() string            { return string(e) }
-func (e verificationError) VerificationFailed() bool { return true }
 
 // fetcher performs rewritten HTTP requests for recipes and version lists.
 type fetcher struct {
@@ -179,7 +170,7 @@ func (f *fetcher) verify(ctx context.Context, c *Checksum, sumURL, file, got str
 		return fmt.Errorf("unknown checksum kind %q", c.Kind)
 	}
 	if !strings.EqualFold(want, got) {
-		return fmt.Errorf("verifying %s: %w: got sha256 %s, upstream says %s (%s)", file, ErrChecksumMismatch, got, want, sumURL)
+		return verify.Errorf("verifying %s: checksum mismatch: got sha256 %s, upstream says %s (%s)", file, got, want, sumURL)
 	}
 	return nil
 }

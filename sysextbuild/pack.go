@@ -10,7 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/bake-os/bake-os/flatcar"
@@ -25,7 +24,7 @@ type PackOptions struct {
 	Arch      flatcar.Arch     // "" means: no ARCHITECTURE field
 	Format    Format           // default squashfs
 	Reload    bool             // EXTENSION_RELOAD_MANAGER=1
-	Epoch     int64            // all timestamps; default SOURCE_DATE_EPOCH else 0 (resolved by caller, see EpochFromEnv)
+	Epoch     int64            // all timestamps (the caller reads SOURCE_DATE_EPOCH)
 	Output    string           // output file; default NAME.raw in OutputDir
 	OutputDir string           // directory of the default Output; default the current directory
 	ExtFSSize int64            // ext formats only; 0 = computed
@@ -53,19 +52,6 @@ type PackResult struct {
 	SHA256         string // hex digest of the image
 	SHA256SumsFile string // SHA256SUMS.NAME beside the image
 	ConfFile       string // NAME.conf beside the image, when Sysupdate
-}
-
-// EpochFromEnv returns $SOURCE_DATE_EPOCH, or 0 when it is unset or empty.
-func EpochFromEnv() (int64, error) {
-	v := os.Getenv("SOURCE_DATE_EPOCH")
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 || n > math.MaxUint32 {
-		return 0, fmt.Errorf("invalid SOURCE_DATE_EPOCH %q: use seconds since 1970 (0 to %d)", v, uint32(math.MaxUint32))
-	}
-	return n, nil
 }
 
 // Pack packs o.Dir into a sysext image at o.Output with the

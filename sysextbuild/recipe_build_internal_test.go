@@ -11,6 +11,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/internal/verify"
 )
 
 const (
@@ -177,7 +178,7 @@ func TestCreateRefusesBadChecksum(t *testing.T) {
 		Recipe: "rke2", Version: "v1.32.2+rke2r1", Output: out, URLRewrites: m.rewrites(),
 		Getenv: func(string) string { return "" },
 	})
-	if !errors.Is(err, ErrChecksumMismatch) || !strings.Contains(err.Error(), "rke2.linux-amd64.tar.gz") {
+	if !errors.Is(err, verify.ErrFailed) || !strings.Contains(err.Error(), "rke2.linux-amd64.tar.gz") {
 		t.Fatalf("want a checksum mismatch naming the tarball, got %v", err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {

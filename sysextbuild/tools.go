@@ -9,23 +9,13 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
 )
 
 // ErrToolMissing is wrapped by the error returned when a format's external
 // tool is not installed.
 var ErrToolMissing = errors.New("tool not found")
-
-// toolPackages maps each external tool to the Debian package providing it.
-var toolPackages = map[string]string{
-	"mksquashfs": "squashfs-tools",
-	"unsquashfs": "squashfs-tools",
-	"mkfs.erofs": "erofs-utils",
-	"mke2fs":     "e2fsprogs",
-	"debugfs":    "e2fsprogs",
-	"dumpe2fs":   "e2fsprogs",
-	"mkfs.btrfs": "btrfs-progs",
-}
 
 // lookTool finds an external tool in PATH. A missing tool is a one-line
 // error saying which Debian package to install.
@@ -34,7 +24,7 @@ func lookTool(name string) (string, error) {
 	if err == nil {
 		return p, nil
 	}
-	if pkg, ok := toolPackages[name]; ok {
+	if pkg := child.Packages[name]; pkg != "" {
 		return "", fmt.Errorf("%s %w in PATH: install the Debian package %s (apt-get install %s): %w",
 			name, ErrToolMissing, pkg, pkg, err)
 	}

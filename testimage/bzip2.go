@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/sparse"
 )
 
@@ -18,8 +19,8 @@ import (
 // bzip2 tool, and each hole is a concatenation of pre-made streams of
 // zeros. The decompressed output is byte-identical to src.
 func Bzip2(ctx context.Context, src, dst string) error {
-	if _, err := exec.LookPath("bzip2"); err != nil {
-		return fmt.Errorf("bzip2 not found: install bzip2")
+	if _, err := child.LookPath("bzip2"); err != nil {
+		return err
 	}
 	in, err := os.Open(src)
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/child"
+	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/sparse"
 )
 
@@ -64,8 +66,8 @@ func Generate(ctx context.Context, path string, o Options) error {
 		o.Version = "4593.2.5"
 	}
 	for _, t := range RequiredTools {
-		if _, err := exec.LookPath(t); err != nil {
-			return fmt.Errorf("generating test image: %s not found: install dosfstools, mtools, btrfs-progs and e2fsprogs", t)
+		if _, err := child.LookPath(t); err != nil {
+			return fmt.Errorf("generating test image: %w", err)
 		}
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(path), ".testimage-*")
@@ -105,9 +107,9 @@ func Generate(ctx context.Context, path string, o Options) error {
 			return fmt.Errorf("making %s: %w", p.Label, err)
 		}
 	}
-	vt := fmt.Sprintf("FLATCAR_BUILD=%s\nFLATCAR_BRANCH=%s\nFLATCAR_PATCH=%s\nFLATCAR_VERSION=%s\nFLATCAR_VERSION_ID=%s\nFLATCAR_BUILD_ID=\"\"\nFLATCAR_SDK_VERSION=%s\n",
-		strings.Split(o.Version, ".")[0], strings.Split(o.Version, ".")[1], strings.Split(o.Version, ".")[2], o.Version, o.Version, o.Version)
-	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "version.txt"), []byte(vt), 0o644); err != nil {
+	n := strings.Split(o.Version, ".")
+	vt := osrelease.VersionTxt{Build: n[0], Branch: n[1], Patch: n[2], Version: o.Version, VersionID: o.Version, SDKVersion: o.Version}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), osrelease.VersionTxtFile), []byte(vt.String()), 0o644); err != nil {
 		return fmt.Errorf("writing version.txt: %w", err)
 	}
 	return f.Sync()

@@ -58,7 +58,7 @@ func writeTarMember(ctx context.Context, tw *tar.Writer, m tarMember, buf []byte
 	if mode == 0 {
 		mode = 0o644
 	}
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: m.Name, Mode: mode, ModTime: archiveTime(),
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: m.Name, Mode: mode, ModTime: archiveTime(ctx),
 		Uname: "root", Gname: "root", Format: tar.FormatUSTAR}
 	var r io.Reader
 	if m.Path != "" {
@@ -111,7 +111,7 @@ func (r *byteSliceReader) Read(p []byte) (int, error) {
 }
 
 // gzipWriter returns a parallel gzip writer on w.
-func gzipWriter(w io.Writer, workers int) (*pgzip.Writer, error) {
+func gzipWriter(ctx context.Context, w io.Writer, workers int) (*pgzip.Writer, error) {
 	zw, err := pgzip.NewWriterLevel(w, pgzip.DefaultCompression)
 	if err != nil {
 		return nil, err
@@ -122,13 +122,13 @@ func gzipWriter(w io.Writer, workers int) (*pgzip.Writer, error) {
 	if err := zw.SetConcurrency(1<<20, 2*workers); err != nil {
 		return nil, err
 	}
-	zw.ModTime = archiveTime()
+	zw.ModTime = archiveTime(ctx)
 	return zw, nil
 }
 
 // writeTarGz writes members as a gzip'd tar to dst.
 func writeTarGz(ctx context.Context, dst io.Writer, members []tarMember, workers int) error {
-	zw, err := gzipWriter(dst, workers)
+	zw, err := gzipWriter(ctx, dst, workers)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/internal/atomicfile"
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/progress"
@@ -67,6 +69,11 @@ type BuildOptions struct {
 	Force bool
 	// Logger gets each tool run (debug); nil: the one ctx carries.
 	Logger *slog.Logger
+	// Epoch (seconds since 1970; the caller reads SOURCE_DATE_EPOCH) is
+	// the time written into archives, compression headers and the
+	// prepared disk's ROOT and OEM edits; before 1980 (0: none given)
+	// 2000-01-01 is written. Fixed so outputs are reproducible.
+	Epoch int64
 }
 
 // Artifact is one file Build wrote.
@@ -100,13 +107,31 @@ type plan struct {
 	outputs []string // final paths, for the existence check
 }
 
-// Build writes every vendor's outputs from o.Base. All inputs (base image,
+// Result is what Run wrote and what it could not keep.
+type Result struct {
+	Artifacts []Artifact
+	// Warnings name the OEM properties a vendor disk's rootless OEM
+	// rebuild could not keep (e.g. btrfs compression), each once; they
+	// are also logged (Warn) through o.Logger.
+	Warnings []string
+}
+
+// Build is Run returning only the artifacts.
+func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, error) {
+	r, err := Run(ctx, vendors, o)
+	if err != nil {
+		return nil, err
+	}
+	return r.Artifacts, nil
+}
+
+// Run writes every vendor's outputs from o.Base. All inputs (base image,
 // OEM sysexts, firmware, tools, output names) are checked before any
 // work. Vendors sharing a layout and OEM sysext share one prepared disk.
 // Outputs are written as temp files in o.OutputDir and renamed once all
 // vendors succeeded; on error nothing is left behind.
-func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, error) {
-	ctx = runlog.With(ctx, o.Logger)
+func Run(ctx context.Context, vendors []Vendor, o BuildOptions) (*Result, error) {
+	ctx = withEpoch(runlog.With(ctx, o.Logger), o.Epoch)
 	p, err := makePlan(ctx, vendors, o)
 	if err != nil {
 		return nil, err
@@ -139,7 +164,11 @@ func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return st.commit()
+	arts, err := st.commit()
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Artifacts: arts, Warnings: b.warnings}, nil
 }
 
 // Preflight runs Build's checks (vendors for the arch, compressions and
@@ -293,9 +322,7 @@ func checkBase(base string) error {
 func lookTool(name string) (string, error) {
 	p, err := execLookPath(name)
 	if err != nil {
-		pkg := map[string]string{"btrfs": "btrfs-progs", "mkfs.btrfs": "btrfs-progs", "resize2fs": "e2fsprogs",
-			"mksquashfs": "squashfs-tools", "xorriso": "xorriso"}[name]
-		return "", fmt.Errorf("%s not found: install %s", name, pkg)
+		return "", child.NotFound(name)
 	}
 	return p, nil
 }
@@ -305,11 +332,12 @@ func lookTool(name string) (string, error) {
 func resolveVersion(o BuildOptions) (string, error) {
 	v := o.FlatcarVersion
 	if v == "" {
-		data, err := os.ReadFile(filepath.Join(filepath.Dir(o.Base), "version.txt"))
+		vt, err := osrelease.ReadVersionTxt(filepath.Join(filepath.Dir(o.Base), osrelease.VersionTxtFile))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("Flatcar version unknown: %w (pass --flatcar-version)", err)
+		}
 		if err == nil {
-			if rel, perr := osrelease.ParseString(string(data)); perr == nil {
-				v = rel.Get("FLATCAR_VERSION")
-			}
+			v = vt.Version
 		}
 	}
 	if v == "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bake-os/bake-os/gpt"
@@ -20,6 +21,8 @@ type builder struct {
 	workers int
 	// kernel and initrd are made once for iso and pxe.
 	kernel, initrd string
+	// warnings: what the OEM rebuilds could not keep, each line once.
+	warnings []string
 }
 
 func (b *builder) buildGroup(ctx context.Context, g *group) error {
@@ -32,10 +35,15 @@ func (b *builder) buildGroup(ctx context.Context, g *group) error {
 		src = filepath.Join(b.work, name+".raw")
 		c := b.rep.Counter("preparing "+name, -1)
 		consume := b.plan.o.ConsumeBase && len(b.plan.groups) == 1 && len(b.plan.boot) == 0
-		err := prepareDisk(ctx, b.plan.o.Base, src, consume, g.layout, g.oem, b.plan.arch, b.plan.version)
+		lost, err := prepareDisk(ctx, b.plan.o.Base, src, consume, g.layout, g.oem, b.plan.arch, b.plan.version)
 		progress.Finish(c, err)
 		if err != nil {
 			return fmt.Errorf("preparing %s disk: %w", name, err)
+		}
+		for _, l := range lost {
+			if !slices.Contains(b.warnings, l) {
+				b.warnings = append(b.warnings, l)
+			}
 		}
 		defer os.Remove(src)
 	}

@@ -113,16 +113,23 @@ func bzip2Tool() (string, error) {
 	return "", errors.New("bz2 compression needs the lbzip2 or bzip2 tool (Go has no bzip2 writer): install one, or pass --compress with another format (gz, xz, zst, zip, none)")
 }
 
-// archiveTime is the timestamp written into archives and compression
-// headers: SOURCE_DATE_EPOCH when set, else 2000-01-01 (zip cannot store
-// times before 1980). Fixed so outputs are reproducible.
-func archiveTime() time.Time {
-	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 315532800 {
-			return time.Unix(n, 0).UTC()
-		}
+// archiveTime is the timestamp written into archives, compression
+// headers and the filesystems a vendor build edits: the build's Epoch
+// (BuildOptions.Epoch, which Run and Preflight put in ctx) when it is
+// 1980 or later, else 2000-01-01 (zip cannot store times before 1980).
+// Fixed so outputs are reproducible.
+func archiveTime(ctx context.Context) time.Time {
+	if n, _ := ctx.Value(epochKey{}).(int64); n >= 315532800 {
+		return time.Unix(n, 0).UTC()
 	}
 	return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+}
+
+type epochKey struct{}
+
+// withEpoch returns ctx carrying the build's epoch for archiveTime.
+func withEpoch(ctx context.Context, epoch int64) context.Context {
+	return context.WithValue(ctx, epochKey{}, epoch)
 }
 
 // CompressFile writes src compressed with c to dst (created or truncated;
@@ -180,7 +187,7 @@ func compressTo(ctx context.Context, out io.Writer, in io.Reader, name string, c
 			return err
 		}
 		zw.Name = name
-		zw.ModTime = archiveTime()
+		zw.ModTime = archiveTime(ctx)
 		if _, err := io.CopyBuffer(zw, in, buf); err != nil {
 			return err
 		}
@@ -211,7 +218,7 @@ func compressTo(ctx context.Context, out io.Writer, in io.Reader, name string, c
 		zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 			return flate.NewWriter(w, flate.DefaultCompression)
 		})
-		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: archiveTime()})
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: archiveTime(ctx)})
 		if err != nil {
 			return err
 		}

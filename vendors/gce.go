@@ -26,7 +26,7 @@ const (
 
 // writeGCETar writes the GCE tar.gz of the raw disk at rawPath to dst.
 func writeGCETar(ctx context.Context, dst io.Writer, rawPath string, workers int) error {
-	zw, err := gzipWriter(dst, workers)
+	zw, err := gzipWriter(ctx, dst, workers)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func writeGNUSparse(ctx context.Context, w io.Writer, name, p string) error {
 		// trailing hole is restored.
 		runs = append(runs, sparse.Extent{Off: realSize, Len: 0})
 	}
-	hdr, err := gnuSparseHeader(name, realSize, stored, runs)
+	hdr, err := gnuSparseHeader(name, realSize, stored, runs, archiveTime(ctx).Unix())
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func writeGNUSparse(ctx context.Context, w io.Writer, name, p string) error {
 }
 
 // gnuSparseHeader builds the header block plus extension blocks.
-func gnuSparseHeader(name string, realSize, stored int64, runs []sparse.Extent) ([]byte, error) {
+func gnuSparseHeader(name string, realSize, stored int64, runs []sparse.Extent, mtime int64) ([]byte, error) {
 	if len(name) > 99 {
 		return nil, fmt.Errorf("name %q too long for a GNU sparse header", name)
 	}
@@ -107,7 +107,7 @@ func gnuSparseHeader(name string, realSize, stored int64, runs []sparse.Extent) 
 	putOctal(h[108:116], 0)
 	putOctal(h[116:124], 0)
 	putNumeric(h[124:136], stored)
-	putNumeric(h[136:148], archiveTime().Unix())
+	putNumeric(h[136:148], mtime)
 	h[156] = 'S'
 	copy(h[257:265], "ustar  \x00") // old GNU magic and version
 	copy(h[265:297], "root")

@@ -143,11 +143,11 @@ func writeInitrd(ctx context.Context, dst io.Writer, squashfs string, workers in
 	if err != nil {
 		return err
 	}
-	zw, err := gzipWriter(dst, workers)
+	zw, err := gzipWriter(ctx, dst, workers)
 	if err != nil {
 		return err
 	}
-	cw := &cpioWriter{w: zw}
+	cw := &cpioWriter{w: zw, mtime: uint32(archiveTime(ctx).Unix())}
 	cw.header(usrSquashName, 0o100644, st.Size(), 1)
 	if _, err := io.Copy(cw, &ctxReader{ctx: ctx, r: f}); err != nil {
 		zw.Close()
@@ -164,9 +164,10 @@ func writeInitrd(ctx context.Context, dst io.Writer, squashfs string, workers in
 
 // cpioWriter writes the SVR4 "newc" cpio format (what the kernel unpacks).
 type cpioWriter struct {
-	w   io.Writer
-	n   int64
-	err error
+	w     io.Writer
+	mtime uint32 // of every member
+	n     int64
+	err   error
 }
 
 func (c *cpioWriter) Write(p []byte) (int, error) {
@@ -186,8 +187,7 @@ func (c *cpioWriter) pad() {
 }
 
 func (c *cpioWriter) header(name string, mode uint32, size int64, ino uint32) {
-	mtime := uint32(archiveTime().Unix())
-	fields := []uint32{ino, mode, 0, 0, 1, mtime, uint32(size), 0, 0, 0, 0, uint32(len(name) + 1), 0}
+	fields := []uint32{ino, mode, 0, 0, 1, c.mtime, uint32(size), 0, 0, 0, 0, uint32(len(name) + 1), 0}
 	var b strings.Builder
 	b.WriteString("070701")
 	for _, f := range fields {
@@ -270,7 +270,7 @@ func writeISO(ctx context.Context, dst, kernel, initrd, work string) error {
 	}
 	// Fixed times (files, volume dates, volume UUID) so the ISO is
 	// reproducible: xorriso takes them from SOURCE_DATE_EPOCH.
-	t := archiveTime()
+	t := archiveTime(ctx)
 	for _, p := range []string{isoKernelPath, isoInitrdPath, "isolinux/isolinux.bin", "isolinux/ldlinux.c32",
 		"isolinux/isolinux.cfg", "isolinux", "flatcar", "."} {
 		if err := os.Chtimes(filepath.Join(root, p), t, t); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/sparse"
 )
@@ -21,24 +22,25 @@ type oemInput struct {
 
 // prepareDisk makes the group's working disk at path: a sparse copy of
 // base (or base itself, renamed, when consume is set) grown to layout,
-// with the OEM sysext and files installed when oem is not nil.
-func prepareDisk(ctx context.Context, base, path string, consume bool, layout flatcar.Layout, oem *oemInput, arch flatcar.Arch, version string) error {
+// with the OEM sysext and files installed when oem is not nil. It
+// returns what the OEM rebuild could not keep (see installOEM).
+func prepareDisk(ctx context.Context, base, path string, consume bool, layout flatcar.Layout, oem *oemInput, arch flatcar.Arch, version string) (lost []string, err error) {
 	if consume {
 		if err := os.Rename(base, path); err != nil {
-			return fmt.Errorf("taking over base image: %w", err)
+			return nil, fmt.Errorf("taking over base image: %w", err)
 		}
 	} else if err := copyBase(ctx, base, path); err != nil {
-		return err
+		return nil, err
 	}
 	if err := growToLayout(ctx, path, layout); err != nil {
-		return err
+		return nil, err
 	}
 	if oem != nil {
-		if err := installOEM(ctx, path, *oem, arch, version); err != nil {
-			return fmt.Errorf("installing OEM %s: %w", oem.ID, err)
+		if lost, err = installOEM(ctx, path, *oem, arch, version); err != nil {
+			return nil, fmt.Errorf("installing OEM %s: %w", oem.ID, err)
 		}
 	}
-	return nil
+	return lost, nil
 }
 
 // growToLayout grows the disk and ROOT to layout (nothing to do when the
@@ -74,7 +76,7 @@ func growToLayout(ctx context.Context, path string, layout flatcar.Layout) error
 	if err != nil {
 		return err
 	}
-	if err := partitions.GrowExt4(ctx, path, root.Offset(), root.Size(), archiveTime().Unix()); err != nil {
+	if err := partitions.GrowExt4(ctx, path, root.Offset(), root.Size(), archiveTime(ctx).Unix()); err != nil {
 		return fmt.Errorf("growing ROOT filesystem: %w", err)
 	}
 	st, err := os.Stat(path)
@@ -108,28 +110,30 @@ func OEMFiles(id, version string) []string {
 
 // installOEM writes the OEM partition's vendor content: the sysext as
 // /sysext/oem-ID-VERSION.raw, the /sysext/active-oem-ID marker,
-// /oem-release and /grub.cfg.
-func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arch, version string) error {
+// /oem-release and /grub.cfg. The rebuild warns (through the logger ctx
+// carries) about each property of the OEM it cannot keep rootless, e.g.
+// btrfs compression, and returns those lines.
+func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arch, version string) ([]string, error) {
 	d, err := gpt.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p, err := d.ByLabel(flatcar.LabelOEM)
 	if err != nil {
-		return fmt.Errorf("finding OEM partition: %w", err)
+		return nil, fmt.Errorf("finding OEM partition: %w", err)
 	}
-	ed, err := partitions.OpenBtrfs(ctx, path, p.Offset(), p.Size(), partitions.BtrfsOptions{Epoch: archiveTime().Unix()})
+	ed, err := partitions.OpenBtrfs(ctx, path, p.Offset(), p.Size(), partitions.BtrfsOptions{Epoch: archiveTime(ctx).Unix(), Logger: runlog.From(ctx)})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer ed.Close()
 	grub, err := GrubConfig(oem.ID, arch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sx, err := os.Open(oem.Path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer sx.Close()
 	files := OEMFiles(oem.ID, version)
@@ -143,8 +147,8 @@ func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arc
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return ed.Close()
+	return ed.Lost(), ed.Close()
 }

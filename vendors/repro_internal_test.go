@@ -6,17 +6,22 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/bake-os/bake-os/internal/testutil"
 	"github.com/bake-os/bake-os/sparse"
 )
 
 // TestBuildReproducible builds the same vendors twice from the same inputs
-// and compares every output's SHA-256 (STYLE rule 13), vendors with OEM
-// content (the OEM btrfs rebuild) included.
+// and compares every output's SHA-256, vendors with OEM content (the OEM
+// btrfs rebuild) included. The time written is the Epoch option's; the
+// environment is not read (its different value must not show).
 func TestBuildReproducible(t *testing.T) {
 	f := testFixture(t)
-	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	testutil.RequireTool(t, "tar")
+	t.Setenv("SOURCE_DATE_EPOCH", "1600000000")
+	var archive string // the parallels tar.gz of the first build
 	var vs []Vendor
 	for _, n := range []string{"xen", "parallels", "iso", "pxe", "openstack_mini"} {
 		v, _ := Lookup(n)
@@ -24,12 +29,15 @@ func TestBuildReproducible(t *testing.T) {
 	}
 	sums := func() map[string][32]byte {
 		out := t.TempDir()
-		arts, err := Build(context.Background(), vs, BuildOptions{Base: f.base, OutputDir: out, OEMSysextDir: f.oemDir, Compress: "none"})
+		arts, err := Build(context.Background(), vs, BuildOptions{Base: f.base, OutputDir: out, OEMSysextDir: f.oemDir, Compress: "none", Epoch: 1700000000})
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := map[string][32]byte{}
 		for _, a := range arts {
+			if a.Vendor == "parallels" && archive == "" {
+				archive = a.Path
+			}
 			fh, err := os.Open(a.Path)
 			if err != nil {
 				t.Fatal(err)
@@ -60,6 +68,13 @@ func TestBuildReproducible(t *testing.T) {
 		return m
 	}
 	a, b := sums(), sums()
+	if archive == "" {
+		t.Fatal("no parallels archive")
+	}
+	list := testutil.Run(t, "tar", "--full-time", "--utc", "-tvzf", archive)
+	if !strings.Contains(list, "2023-11-14 22:13:20") || strings.Contains(list, "2020-09-13") {
+		t.Errorf("the parallels archive is not dated by the Epoch option (2023-11-14 22:13:20):\n%s", list)
+	}
 	for n, s := range a {
 		if b[n] != s {
 			t.Errorf("%s differs between two builds", n)

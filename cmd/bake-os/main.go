@@ -16,6 +16,7 @@ import (
 
 	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
+	"github.com/bake-os/bake-os/internal/verify"
 )
 
 // Exit codes (see "EXIT STATUS" in --help).
@@ -35,13 +36,8 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
-// verifyError is implemented by errors from failed signature or checksum
-// verification.
-type verifyError interface{ VerificationFailed() bool }
-
 func exitCode(err error) int {
 	var ue usageError
-	var ve verifyError
 	switch {
 	case err == nil:
 		return exitOK
@@ -49,9 +45,7 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.As(err, &ve) && ve.VerificationFailed():
-		return exitVerify
-	case isVerification(err):
+	case errors.Is(err, verify.ErrFailed):
 		return exitVerify
 	}
 	return exitFailure

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bake-os/bake-os/bake"
-	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/vendors"
@@ -193,9 +191,13 @@ func (o *bakeOptions) runOptions(ctx context.Context, d *deps, args []string) (b
 			return bake.Options{}, usageError{err}
 		}
 	}
+	epoch, err := sourceDateEpoch()
+	if err != nil {
+		return bake.Options{}, err
+	}
 	return bake.Options{
 		Image: absPath(d.cwd, o.image), OutputDir: absPath(d.cwd, o.outputDir), Target: target, Arch: arch,
-		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers, Mount: o.mount,
+		Sysexts: sysexts, Masks: o.masks, Epoch: epoch, Workers: o.workers, Mount: o.mount,
 		Vendors: vs, VendorOptions: o.vendor.options(d), Force: o.force,
 		IgnitionFile: absPath(d.cwd, o.ignition), IgnitionMerge: o.ignMerge,
 		EnableExtensions: o.enableExt, DisableExtensions: o.disabExt,
@@ -213,5 +215,3 @@ func printResult(w io.Writer, asJSON bool, v any, plain func(io.Writer)) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-
-func isVerification(err error) bool { return errors.Is(err, fetch.ErrSignature) }

@@ -88,11 +88,9 @@ func runSysextCreate(cmd *cobra.Command, o *sysextCreateOptions, d *deps, recipe
 		}
 		opts[strings.TrimPrefix(k, "--")] = v
 	}
-	epoch := o.epoch
-	if !cmd.Flags().Changed("epoch") {
-		if epoch, err = sysextbuild.EpochFromEnv(); err != nil {
-			return usageError{err}
-		}
+	epoch, err := epochOption(cmd, o.epoch)
+	if err != nil {
+		return err
 	}
 	res, err := sysextbuild.Create(cmd.Context(), sysextbuild.CreateOptions{
 		Recipe: recipe, Version: version, Arch: arch, Name: o.name, Output: absPath(d.cwd, o.output),

@@ -89,11 +89,9 @@ func runSysextPack(cmd *cobra.Command, o *sysextPackOptions, d *deps, dir string
 	if err != nil {
 		return usagef("invalid --ext-fs-size %q: use bytes or a K, M, G suffix", o.extFSSize)
 	}
-	epoch := o.epoch
-	if !cmd.Flags().Changed("epoch") {
-		if epoch, err = sysextbuild.EpochFromEnv(); err != nil {
-			return usageError{err}
-		}
+	epoch, err := epochOption(cmd, o.epoch)
+	if err != nil {
+		return err
 	}
 	res, err := sysextbuild.Pack(cmd.Context(), sysextbuild.PackOptions{
 		Dir: absPath(d.cwd, dir), Name: o.name, OS: o.osID, Arch: arch, Format: format,

@@ -73,11 +73,9 @@ func runSysextRelease(cmd *cobra.Command, o *sysextReleaseOptions, d *deps) erro
 	if err != nil {
 		return usageError{err}
 	}
-	epoch := o.epoch
-	if !cmd.Flags().Changed("epoch") {
-		if epoch, err = sysextbuild.EpochFromEnv(); err != nil {
-			return usageError{err}
-		}
+	epoch, err := epochOption(cmd, o.epoch)
+	if err != nil {
+		return err
 	}
 	res, err := sysextbuild.Release(cmd.Context(), sysextbuild.ReleaseOptions{
 		Versions: absPath(d.cwd, o.versions), OutputDir: absPath(d.cwd, o.outputDir), Arches: arches, Jobs: o.jobs,

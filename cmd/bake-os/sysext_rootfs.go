@@ -49,9 +49,9 @@ func (o *rootfsPackFlags) packOptions(d *deps) (sysextbuild.PackOptions, error) 
 			return sysextbuild.PackOptions{}, usageError{err}
 		}
 	}
-	epoch, err := sysextbuild.EpochFromEnv()
+	epoch, err := sourceDateEpoch()
 	if err != nil {
-		return sysextbuild.PackOptions{}, usageError{err}
+		return sysextbuild.PackOptions{}, err
 	}
 	return sysextbuild.PackOptions{
 		Output: absPath(d.cwd, o.output), Format: f, OS: o.osID, Arch: arch,

@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/spf13/cobra"
 )
 
 func absPath(cwd, p string) string {
@@ -15,13 +18,28 @@ func absPath(cwd, p string) string {
 	return filepath.Join(cwd, p)
 }
 
-// sourceDateEpoch returns $SOURCE_DATE_EPOCH, or 0 when unset or invalid.
-func sourceDateEpoch() int64 {
-	n, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64)
-	if err != nil || n < 0 {
-		return 0
+// sourceDateEpoch is the one reader of $SOURCE_DATE_EPOCH; commands pass
+// its value down as their Epoch option. Unset or empty is 0 (no fixed
+// time); a value that is not seconds since 1970 fitting the 32-bit times
+// of squashfs and ext4 is a usage error naming the variable.
+func sourceDateEpoch() (int64, error) {
+	v := os.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return 0, nil
 	}
-	return n
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > math.MaxUint32 {
+		return 0, usagef("invalid SOURCE_DATE_EPOCH %q: set it to seconds since 1970 (0 to %d) or unset it", v, uint32(math.MaxUint32))
+	}
+	return n, nil
+}
+
+// epochOption is --epoch when given, else $SOURCE_DATE_EPOCH.
+func epochOption(cmd *cobra.Command, flag int64) (int64, error) {
+	if cmd.Flags().Changed("epoch") {
+		return flag, nil
+	}
+	return sourceDateEpoch()
 }
 
 // printPaths prints the paths a command wrote, one a line, or with --json

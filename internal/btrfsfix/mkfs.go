@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bake-os/bake-os/internal/child"
 )
 
 // ErrNoNamespace is wrapped by Mkfs when the system allows no mount
@@ -46,9 +48,8 @@ mkfs.btrfs "$@" --rootdir "$t/tree"
 // until mkfs.btrfs exits.
 func Mkfs(ctx context.Context, tree, mnt string, tmpfsSize int64, args ...string) error {
 	for _, tool := range []string{"mkfs.btrfs", "unshare", "tar"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s not found: install %s", tool, map[string]string{
-				"mkfs.btrfs": "btrfs-progs", "unshare": "util-linux", "tar": "tar"}[tool])
+		if _, err := child.LookPath(tool); err != nil {
+			return err
 		}
 	}
 	ns := []string{"--mount"}

@@ -1,7 +1,8 @@
 // Package child runs the external tools of a bake (debugfs, btrfs,
 // mkfs.btrfs, resize2fs, lbzip2, xorriso, ...) so that an interrupt ends
 // them with their own children: each tool starts in a process group of its
-// own, and a cancelled context kills that whole group.
+// own, and a cancelled context kills that whole group. It also owns the
+// table of which Debian package provides each tool (Packages, LookPath).
 package child
 
 import (
