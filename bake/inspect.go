@@ -73,6 +73,9 @@ type Inspection struct {
 	// Ignition is OEM /config.ign, the config Flatcar's first boot
 	// applies, when the image holds one.
 	Ignition *IgnitionInfo `json:"ignition,omitempty"`
+	// KernelArgs are the arguments OEM /grub.cfg appends to the kernel
+	// command line (its linux_append, evaluated); nil without a grub.cfg.
+	KernelArgs []string `json:"kernel_args,omitempty"`
 	// OEMError says why OEM could not be listed (e.g. btrfs-progs
 	// missing); the rest of the inspection stands.
 	OEMError string `json:"oem_error,omitempty"`
@@ -279,6 +282,13 @@ func inspectOEM(oem partitions.Editor, in *Inspection) error {
 			info.Version = ign.Version
 		}
 		in.Ignition = info
+	}
+	if fi, err := oem.Stat(provision.OEMGrubPath); err == nil && fi.Mode.IsRegular() {
+		cfg, err := readAll(oem, provision.OEMGrubPath)
+		if err != nil {
+			return fmt.Errorf("reading the image's OEM %s: %w", provision.OEMGrubPath, err)
+		}
+		in.KernelArgs = provision.KernelArgs(cfg)
 	}
 	ents, err := oem.ReadDir("/sysext")
 	if errors.Is(err, fs.ErrNotExist) {

@@ -114,6 +114,10 @@ type bakePlan struct {
 	// the image's Flatcar version it was validated for.
 	ignition *provision.Ignition
 	version  string
+	// kargs: OEM /grub.cfg gets Options.KernelArgs(Remove); units are
+	// the --sysupdate timer link and drop-ins.
+	kargs bool
+	units []provision.UnitFile
 }
 
 // plan decides where every sysext, link, sysupdate config and mask goes
@@ -181,6 +185,9 @@ func plan(o Options, version string, log *slog.Logger) (*bakePlan, error) {
 		if err := c.add(PartROOT, linkPath(m), "--mask "+m); err != nil {
 			return nil, err
 		}
+	}
+	if err := bp.planProvision(o); err != nil {
+		return nil, err
 	}
 	// Only now, so that a path two inputs claim is reported as such.
 	for _, p := range bp.Placements {

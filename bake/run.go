@@ -60,6 +60,15 @@ type Options struct {
 	// holds (Ignition's own ignition.config.merge); without it, or Force,
 	// such an image is refused.
 	IgnitionMerge bool
+	// KernelArgs are merged into OEM /grub.cfg's linux_append, and
+	// KernelArgsRemove (an exact word, or NAME for NAME=...) dropped from
+	// it, keeping its other lines (provision.EditKernelArgs); vendors
+	// merge them into their own grub.cfg.
+	KernelArgs, KernelArgsRemove []string
+	// Sysupdate enables systemd-sysupdate.timer and writes the
+	// systemd-sysupdate.service drop-ins updating each baked sysext that
+	// has a sysupdate config (provision.SysupdateUnits).
+	Sysupdate bool
 
 	Reporter progress.Reporter
 	Logger   *slog.Logger
@@ -97,6 +106,11 @@ type Result struct {
 	Written []Written `json:"written"`
 	// Ignition is the Ignition config baked into OEM, if any.
 	Ignition *IgnitionResult `json:"ignition,omitempty"`
+	// KernelArgs is the edit of OEM /grub.cfg, if asked for.
+	KernelArgs *KernelArgsResult `json:"kernel_args,omitempty"`
+	// ResetKeepPaths are flatcar-reset --keep-paths regular expressions
+	// keeping every path the bake wrote into ROOT (when it wrote to /etc).
+	ResetKeepPaths []string `json:"reset_keep_paths,omitempty"`
 	// Warnings name what the bake could not keep (e.g. OEM compression
 	// lost by the rootless rebuild).
 	Warnings []string `json:"warnings,omitempty"`
@@ -119,7 +133,7 @@ type IgnitionResult struct {
 type Written struct {
 	Partition  string `json:"partition"` // ROOT or OEM
 	Path       string `json:"path"`
-	Kind       string `json:"kind"` // image, link, sysupdate-config, noop-config, mask
+	Kind       string `json:"kind"` // image, link, sysupdate-config, noop-config, mask, sysupdate-timer-link, sysupdate-dropin, ignition-config, kernel-args
 	LinkTarget string `json:"link_target,omitempty"`
 }
 
@@ -390,7 +404,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 	for _, p := range bp.Placements {
 		need[p.Part] += p.Size
 	}
-	if need[PartOEM] > 0 || repl.touches(PartOEM) || bp.ignition != nil {
+	if need[PartOEM] > 0 || repl.touches(PartOEM) || bp.ignition != nil || bp.kargs {
 		oemPart, err := disk.ByLabel(flatcar.LabelOEM)
 		if err != nil {
 			return nil, err
@@ -473,6 +487,21 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 			return nil, err
 		}
 		wrote(PartOEM, provision.OEMConfigPath, "ignition-config", "")
+	}
+	if err := installUnits(root, bp.units, wrote); err != nil {
+		return nil, err
+	}
+	if bp.kargs {
+		var changed bool
+		if res.KernelArgs, changed, err = installKernelArgs(editors[PartOEM], o, log); err != nil {
+			return nil, err
+		}
+		if changed {
+			wrote(PartOEM, provision.OEMGrubPath, "kernel-args", "")
+		}
+	}
+	if res.ResetKeepPaths = ResetKeepPaths(res.Written); res.ResetKeepPaths != nil {
+		log.Info(resetKeepLine(res.ResetKeepPaths))
 	}
 	// OEM first: its rebuild is the step most likely to fail.
 	if oem, ok := editors[PartOEM]; ok {

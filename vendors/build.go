@@ -67,6 +67,10 @@ type BuildOptions struct {
 	Force bool
 	// Logger gets each tool run (debug); nil: the one ctx carries.
 	Logger *slog.Logger
+	// KernelArgs and KernelArgsRemove are merged into the OEM /grub.cfg
+	// a vendor writes (provision.EditKernelArgs), as are the arguments
+	// an earlier bake added to Base's grub.cfg.
+	KernelArgs, KernelArgsRemove []string
 }
 
 // Artifact is one file Build wrote.

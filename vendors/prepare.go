@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/partitions"
+	"github.com/bake-os/bake-os/provision"
 	"github.com/bake-os/bake-os/sparse"
 )
 
@@ -22,7 +25,8 @@ type oemInput struct {
 // prepareDisk makes the group's working disk at path: a sparse copy of
 // base (or base itself, renamed, when consume is set) grown to layout,
 // with the OEM sysext and files installed when oem is not nil.
-func prepareDisk(ctx context.Context, base, path string, consume bool, layout flatcar.Layout, oem *oemInput, arch flatcar.Arch, version string) error {
+func prepareDisk(ctx context.Context, o BuildOptions, path string, consume bool, layout flatcar.Layout, oem *oemInput, arch flatcar.Arch, version string) error {
+	base := o.Base
 	if consume {
 		if err := os.Rename(base, path); err != nil {
 			return fmt.Errorf("taking over base image: %w", err)
@@ -34,7 +38,7 @@ func prepareDisk(ctx context.Context, base, path string, consume bool, layout fl
 		return err
 	}
 	if oem != nil {
-		if err := installOEM(ctx, path, *oem, arch, version); err != nil {
+		if err := installOEM(ctx, path, *oem, arch, version, o); err != nil {
 			return fmt.Errorf("installing OEM %s: %w", oem.ID, err)
 		}
 	}
@@ -108,8 +112,9 @@ func OEMFiles(id, version string) []string {
 
 // installOEM writes the OEM partition's vendor content: the sysext as
 // /sysext/oem-ID-VERSION.raw, the /sysext/active-oem-ID marker,
-// /oem-release and /grub.cfg.
-func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arch, version string) error {
+// /oem-release and /grub.cfg (with the kernel arguments of o and of the
+// bake's earlier grub.cfg merged in).
+func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arch, version string, o BuildOptions) error {
 	d, err := gpt.Open(path)
 	if err != nil {
 		return err
@@ -125,6 +130,9 @@ func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arc
 	defer ed.Close()
 	grub, err := GrubConfig(oem.ID, arch)
 	if err != nil {
+		return err
+	}
+	if grub, err = mergeKernelArgs(ed, grub, o); err != nil {
 		return err
 	}
 	sx, err := os.Open(oem.Path)
@@ -147,4 +155,31 @@ func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arc
 		}
 	}
 	return ed.Close()
+}
+
+// mergeKernelArgs applies the bake's kernel arguments to the vendor's
+// grub.cfg: those the baked OEM /grub.cfg carries on bake-os's line and
+// o's, minus o's removals.
+func mergeKernelArgs(ed partitions.Editor, grub string, o BuildOptions) (string, error) {
+	add := append([]string(nil), o.KernelArgs...)
+	if r, err := ed.Open(provision.OEMGrubPath); err == nil {
+		data, err := io.ReadAll(io.LimitReader(r, provision.MaxGrubSize))
+		r.Close()
+		if err != nil {
+			return "", fmt.Errorf("reading the baked OEM %s: %w", provision.OEMGrubPath, err)
+		}
+		for _, a := range provision.ManagedKernelArgs(string(data)) {
+			if !slices.ContainsFunc(o.KernelArgsRemove, func(rm string) bool { return provision.RemovesKernelArg(rm, a) }) {
+				add = append(add, a)
+			}
+		}
+	}
+	if len(add) == 0 && len(o.KernelArgsRemove) == 0 {
+		return grub, nil
+	}
+	e, err := provision.EditKernelArgs(grub, add, o.KernelArgsRemove)
+	if err != nil {
+		return "", err
+	}
+	return e.Config, nil
 }

@@ -38,6 +38,7 @@ type bakeOptions struct {
 	force     bool
 	ignition  string
 	ignMerge  bool
+	kargs     kernelArgOptions
 	fetch     fetchOptions
 	vendor    vendorOptions
 }
@@ -53,6 +54,7 @@ func (o *bakeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.force, "force", false, "replace existing outputs (image, vendor files, an image's Ignition config)")
 	fs.StringVar(&o.ignition, "ignition", "", "Ignition config (JSON, or Butane with butane installed) baked into OEM")
 	fs.BoolVar(&o.ignMerge, "ignition-merge", false, "merge --ignition with the config the image already holds")
+	o.kargs.AddFlags(fs)
 	o.fetch.AddFlags(fs)
 	o.vendor.AddFlags(fs)
 }
@@ -133,7 +135,7 @@ systemd-sysupdate config.
 }
 
 func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
-	if len(args) == 0 && len(o.masks) == 0 && len(o.vendor.vendors) == 0 && o.ignition == "" {
+	if len(args) == 0 && len(o.masks) == 0 && len(o.vendor.vendors) == 0 && o.ignition == "" && !o.kargs.given() {
 		return usagef("nothing to bake: give NAME:FILE arguments, --mask, --ignition or --vendor (see --help)")
 	}
 	if o.ignMerge && o.ignition == "" {
@@ -180,6 +182,10 @@ func (o *bakeOptions) runOptions(ctx context.Context, d *deps, args []string) (b
 	if err := bake.CheckMasks(o.masks, sysexts); err != nil {
 		return bake.Options{}, usageError{err}
 	}
+	kargs, err := o.kargs.args()
+	if err != nil {
+		return bake.Options{}, usageError{err}
+	}
 	var vs []vendors.Vendor
 	if len(o.vendor.vendors) > 0 {
 		if vs, err = vendors.ParseForArch(o.vendor.vendors, arch); err != nil {
@@ -191,6 +197,7 @@ func (o *bakeOptions) runOptions(ctx context.Context, d *deps, args []string) (b
 		Sysexts: sysexts, Masks: o.masks, Epoch: sourceDateEpoch(), Workers: o.workers, Mount: o.mount,
 		Vendors: vs, VendorOptions: o.vendor.options(d), Force: o.force,
 		IgnitionFile: absPath(d.cwd, o.ignition), IgnitionMerge: o.ignMerge,
+		KernelArgs: kargs, KernelArgsRemove: o.kargs.remove, Sysupdate: o.kargs.sysupdate,
 		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(ctx, arch, d)},
 		Reporter: d.reporter(ctx), Logger: d.logger(),
 	}, nil
