@@ -161,7 +161,7 @@ func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arc
 // grub.cfg: those the baked OEM /grub.cfg carries on bake-os's line and
 // o's, minus o's removals.
 func mergeKernelArgs(ed partitions.Editor, grub string, o BuildOptions) (string, error) {
-	add := append([]string(nil), o.KernelArgs...)
+	var add []string
 	if r, err := ed.Open(provision.OEMGrubPath); err == nil {
 		data, err := io.ReadAll(io.LimitReader(r, provision.MaxGrubSize))
 		r.Close()
@@ -174,6 +174,7 @@ func mergeKernelArgs(ed partitions.Editor, grub string, o BuildOptions) (string,
 			}
 		}
 	}
+	add = append(add, o.KernelArgs...)
 	if len(add) == 0 && len(o.KernelArgsRemove) == 0 {
 		return grub, nil
 	}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/testimage"
+)
+
+// TestKernelArgsWithVendor: --vendor qemu_uefi writes its own OEM
+// grub.cfg after the bake; the disk keeps the vendor's oem_id and
+// flatcar.autologin, the --kernel-arg given now and the one an earlier
+// bake added (bake-os's line in the input's grub.cfg), without the one
+// removed. Read back from the qcow2 with qemu-img and btrfs restore.
+func TestKernelArgsWithVendor(t *testing.T) {
+	testutil.RequireTool(t, testimage.RequiredTools...)
+	testutil.RequireTool(t, "mksquashfs", "qemu-img", "btrfs", "dd")
+	ctx := context.Background()
+	dir := t.TempDir()
+	earlier := "# Kernel arguments added by bake-os (--kernel-arg)\nset linux_append=\"$linux_append mitigations=off net.ifnames=0\"\n"
+	img := filepath.Join(dir, "flatcar_production_image.bin")
+	if err := testimage.Generate(ctx, img, testimage.Options{OEMFiles: map[string]string{"grub.cfg": earlier}}); err != nil {
+		t.Fatal(err)
+	}
+	oemRel := "ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=x86-64\nSYSEXT_ID=oem-qemu\n"
+	if err := testimage.Sysext(ctx, filepath.Join(dir, "oem-qemu.raw"), "oem-qemu", oemRel, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(dir, "out"), 0o755)
+	stdout, stderr, code := run(t, dir, "--image", "flatcar_production_image.bin", "--output-dir", "out", "--vendor", "qemu_uefi",
+		"--kernel-arg", "console=ttyS1", "--autologin", "--kernel-arg-remove", "net.ifnames", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		KernelArgs struct{ Effective []string } `json:"kernel_args"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	raw := filepath.Join(t.TempDir(), "disk.raw")
+	testutil.Run(t, "qemu-img", "convert", "-O", "raw", filepath.Join(dir, "out", "flatcar_production_qemu_uefi_image.img"), raw)
+	oem := filepath.Join(t.TempDir(), "oem.img")
+	testutil.Run(t, "dd", "if="+raw, "of="+oem, "bs=512", "skip=10493952", "count=2097152", "conv=sparse", "status=none")
+	restored := t.TempDir()
+	testutil.Run(t, "btrfs", "restore", oem, restored)
+	grub, err := os.ReadFile(filepath.Join(restored, "grub.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"set oem_id=\"qemu\"\n", "set linux_append=\"flatcar.autologin\"\n", "set linux_append=\"$linux_append mitigations=off console=ttyS1\"\n"} {
+		if !strings.Contains(string(grub), want) {
+			t.Errorf("vendor grub.cfg lacks %q:\n%s", want, grub)
+		}
+	}
+	if strings.Contains(string(grub), "net.ifnames") || strings.Count(string(grub), "flatcar.autologin") != 1 {
+		t.Errorf("vendor grub.cfg:\n%s", grub)
+	}
+	if strings.Join(res.KernelArgs.Effective, " ") != "mitigations=off console=ttyS1 flatcar.autologin" {
+		t.Errorf("--json kernel_args %+v", res.KernelArgs)
+	}
+}
+
+// TestProvisionFlagRefusals: a kernel argument the grub.cfg line cannot
+// carry is a usage error naming it; --sysupdate without a sysupdate
+// config a failure; nothing is written.
+func TestProvisionFlagRefusals(t *testing.T) {
+	testutil.RequireTool(t, testimage.RequiredTools...)
+	testutil.RequireTool(t, "mksquashfs")
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := testimage.Generate(ctx, filepath.Join(dir, "flatcar_production_image.bin"), testimage.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := testimage.Sysext(ctx, filepath.Join(dir, "ext.raw"), "ext", "ID=_any\n", nil); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(dir, "out"), 0o755)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--kernel-arg", "a;reboot"}, exitUsage, `"a;reboot"`},
+		{[]string{"--kernel-arg", "console=ttyS0 quiet"}, exitUsage, `"console=ttyS0 quiet"`},
+		{[]string{"--kernel-arg-remove", `x"`}, exitUsage, `x\"`},
+		{[]string{"--sysupdate", "ext:ext.raw"}, exitFailure, "no baked sysext has a sysupdate config"},
+	} {
+		args := append([]string{"--image", "flatcar_production_image.bin", "--output-dir", "out"}, c.args...)
+		_, stderr, code := run(t, dir, args...)
+		if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("%v: exit %d: %s", c.args, code, stderr)
+		}
+		if ents, _ := os.ReadDir(filepath.Join(dir, "out")); len(ents) != 0 {
+			t.Errorf("%v: left %d entries in the output dir", c.args, len(ents))
+		}
+	}
+}
