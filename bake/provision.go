@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"path"
 	"regexp"
 	"strings"
 
@@ -61,7 +62,7 @@ func (bp *bakePlan) planProvision(o Options) error {
 		return fmt.Errorf("--sysupdate: %w", err)
 	}
 	for _, u := range units {
-		if err := bp.claims.add(PartROOT, u.Path, "--sysupdate's "+u.Kind); err != nil {
+		if err := bp.claims.add(PartROOT, u.Path, "--sysupdate's "+path.Base(u.Path)); err != nil {
 			return err
 		}
 	}
