@@ -1,8 +1,11 @@
 package bake_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -34,10 +37,13 @@ func TestBakeKernelArgsAndSysupdate(t *testing.T) {
 	ctx := context.Background()
 	o := bake.Options{Image: f.image, OutputDir: f.out, Sysexts: sysexts, Sysupdate: true,
 		KernelArgs: []string{"console=ttyS1,115200n8", "flatcar.autologin", "quiet"}}
+	var logBuf bytes.Buffer
+	o.Logger = slog.New(msgHandler{&logBuf})
 	res, err := bake.Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.Logger = nil
 	out := filepath.Join(f.out, bake.ImageName)
 	judge(t, f.image, out)
 	grub, err := os.ReadFile(filepath.Join(btrfsRestore(t, out), "grub.cfg"))
@@ -88,6 +94,7 @@ func TestBakeKernelArgsAndSysupdate(t *testing.T) {
 		t.Error("written lacks OEM /grub.cfg")
 	}
 	checkResetKeep(t, res)
+	checkResetLine(t, logBuf.String(), res.ResetKeepPaths)
 
 	// Baked again with the same flags: the same grub.cfg, not rewritten.
 	in2 := filepath.Join(f.dir, "in2", bake.ImageName)
@@ -137,16 +144,46 @@ func checkResetKeep(t *testing.T, res *bake.Result) {
 		alts = append(alts, k, k+"/.*")
 	}
 	re := regexp.MustCompilePOSIX("^(" + strings.Join(alts, "|") + ")$")
+	var rootPaths []string
 	for _, w := range res.Written {
-		if w.Partition == "ROOT" && !re.MatchString(w.Path) {
-			t.Errorf("reset keep paths miss %s", w.Path)
+		if w.Partition == "ROOT" {
+			rootPaths = append(rootPaths, w.Path)
+			if !re.MatchString(w.Path) {
+				t.Errorf("reset keep paths miss %s", w.Path)
+			}
 		}
 	}
-	for _, p := range []string{"/etc/extensions", "/etc/extensions/other.raw", "/etc/extensions/wasmtimeXraw", "/etc/systemd/system/systemd-sysupdate.service.d/other.conf",
-		"/etc/sysupdate.wasmtime.d/other.conf", "/etc/ssh/ssh_host_rsa_key", "/opt/extensions/wasmtime", "/var/lib/docker", "/etc/systemd/system/timers.target.wants/other.timer"} {
+	others := []string{"/etc/extensions", "/etc/extensions/other.raw", "/etc/extensions/wasmtimeXraw", "/etc/systemd/system/systemd-sysupdate.service.d/other.conf",
+		"/etc/sysupdate.wasmtime.d/other.conf", "/etc/ssh/ssh_host_rsa_key", "/opt/extensions/wasmtime", "/var/lib/docker", "/etc/systemd/system/timers.target.wants/other.timer"}
+	for _, p := range others {
 		if re.MatchString(p) {
 			t.Errorf("reset keep paths also keep %s", p)
 		}
+	}
+	// GNU grep -E -x, egrep as the initrd's find uses it, agrees.
+	cmd := exec.Command("grep", "-Ex", "("+strings.Join(alts, "|")+")")
+	cmd.Stdin = strings.NewReader(strings.Join(append(slices.Clone(rootPaths), others...), "\n") + "\n")
+	out, _ := cmd.Output()
+	if got := strings.Fields(string(out)); !slices.Equal(got, rootPaths) {
+		t.Errorf("grep -Ex keeps %v, want %v", got, rootPaths)
+	}
+}
+
+// checkResetLine: the logged command, read by bash, passes exactly the
+// reset keep paths to flatcar-reset.
+func checkResetLine(t *testing.T, log string, keep []string) {
+	t.Helper()
+	_, cmdline, ok := strings.Cut(log, "across flatcar-reset: ")
+	cmdline, _, _ = strings.Cut(cmdline, "\n")
+	if !ok || !strings.HasPrefix(cmdline, "flatcar-reset --keep-paths '") {
+		t.Fatalf("no flatcar-reset line in the log:\n%s", log)
+	}
+	out, err := exec.Command("bash", "-c", "flatcar-reset() { shift; printf '%s\\n' \"$@\"; }; "+cmdline).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"); !slices.Equal(got, keep) {
+		t.Errorf("bash reads %q, want %q", got, keep)
 	}
 }
 
@@ -197,3 +234,14 @@ func TestProvisionRefusals(t *testing.T) {
 		})
 	}
 }
+
+// msgHandler logs each message as it is, one per line.
+type msgHandler struct{ w *bytes.Buffer }
+
+func (h msgHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h msgHandler) Handle(_ context.Context, r slog.Record) error {
+	h.w.WriteString(r.Message + "\n")
+	return nil
+}
+func (h msgHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h msgHandler) WithGroup(string) slog.Handler      { return h }
