@@ -85,3 +85,35 @@ func TestCheckKernelArg(t *testing.T) {
 		t.Error("add and remove of one argument accepted")
 	}
 }
+
+// FuzzEditKernelArgs: on any grub.cfg, adding an argument never panics,
+// puts it on the command line, keeps every line that is not a
+// linux_append line, and a second run changes nothing.
+func FuzzEditKernelArgs(f *testing.F) {
+	for _, seed := range []string{"", qemuGrub, "set linux_append=\"$linux_append\"\n", "set linux_append='a b'\nset linux_append=x\n",
+		"# Kernel arguments added by bake-os (--kernel-arg)\nset linux_append=\"$linux_append q\"\nset linux_append=\"z\"\n",
+		"if true; then\n\tset linux_append=\"${linux_append} a\"\nfi", "set linux_append=\"a\" # c\r\n"} {
+		f.Add(seed, "quiet")
+	}
+	f.Fuzz(func(t *testing.T, cfg, arg string) {
+		if provision.CheckKernelArg(arg) != nil {
+			return
+		}
+		e, err := provision.EditKernelArgs(cfg, []string{arg}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(e.Effective, arg) {
+			t.Fatalf("%q not in %v of %q", arg, e.Effective, e.Config)
+		}
+		for _, l := range strings.SplitAfter(cfg, "\n") {
+			if l != "" && !strings.Contains(l, "linux_append") && !strings.Contains(e.Config, strings.TrimSuffix(l, "\n")) {
+				t.Fatalf("line %q lost: %q", l, e.Config)
+			}
+		}
+		again, err := provision.EditKernelArgs(e.Config, []string{arg}, nil)
+		if err != nil || again.Changed || again.Config != e.Config {
+			t.Fatalf("second run changed %q to %q (%v)", e.Config, again.Config, err)
+		}
+	})
+}
