@@ -119,10 +119,22 @@ func TestBakeKernelArgsAndSysupdate(t *testing.T) {
 	if err := os.Rename(out, in2); err != nil {
 		t.Fatal(err)
 	}
-	res, err = bake.Run(ctx, bake.Options{Image: in2, OutputDir: f.out, KernelArgsRemove: []string{"console", "quiet", "flatcar.autologin"}})
+	// wasmtime baked again without --sysupdate: its drop-in goes.
+	res, err = bake.Run(ctx, bake.Options{Image: in2, OutputDir: f.out, Sysexts: sysexts, KernelArgsRemove: []string{"console", "quiet", "flatcar.autologin"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got := string(debugfsCat(t, out, "/etc/systemd/system/systemd-sysupdate.service.d/wasmtime.conf")); got != "" {
+		t.Errorf("the replaced wasmtime's drop-in stayed: %q", got)
+	}
+	removed := ""
+	for _, r := range res.Replaced {
+		removed += strings.Join(r.Removed, " ") + " "
+	}
+	if !strings.Contains(removed, "ROOT:/etc/systemd/system/systemd-sysupdate.service.d/wasmtime.conf") {
+		t.Errorf("replaced %+v", res.Replaced)
+	}
+	testutil.Run(t, "e2fsck", "-fn", rootSpec(out))
 	grub, _ = os.ReadFile(filepath.Join(btrfsRestore(t, out), "grub.cfg"))
 	wantGrub = strings.Replace(plantedGrub, "\"flatcar.autologin\"", "\"\"", 1)
 	if string(grub) != wantGrub || len(res.KernelArgs.Effective) != 0 {

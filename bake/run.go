@@ -106,7 +106,8 @@ type Result struct {
 	Written []Written `json:"written"`
 	// Ignition is the Ignition config baked into OEM, if any.
 	Ignition *IgnitionResult `json:"ignition,omitempty"`
-	// KernelArgs is the edit of OEM /grub.cfg, if asked for.
+	// KernelArgs is the edit of the baked OEM /grub.cfg, if asked for
+	// (a vendor's grub.cfg merges the same arguments into its own).
 	KernelArgs *KernelArgsResult `json:"kernel_args,omitempty"`
 	// ResetKeepPaths are flatcar-reset --keep-paths regular expressions
 	// keeping every path the bake wrote into ROOT (when it wrote to /etc).
