@@ -100,4 +100,34 @@ func TestProvisionFlagRefusals(t *testing.T) {
 			t.Errorf("%v: left %d entries in the output dir", c.args, len(ents))
 		}
 	}
+
+	// With a sysupdate config: --json lists the units written and the
+	// reset keep paths; the log says how to keep them.
+	conf := "[Source]\nType=url-file\nPath=https://example.invalid/\nMatchPattern=up-@v.raw\n\n[Target]\nType=regular-file\nPath=/opt/extensions/up\nCurrentSymlink=/etc/extensions/up.raw\n"
+	os.WriteFile(filepath.Join(dir, "up.conf"), []byte(conf), 0o644)
+	if err := testimage.Sysext(ctx, filepath.Join(dir, "up-1.raw"), "up", "ID=_any\n", nil); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := run(t, dir, "--image", "flatcar_production_image.bin", "--output-dir", "out", "--sysupdate", "--json", "up:up-1.raw")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Written        []struct{ Path, Kind string }
+		ResetKeepPaths []string `json:"reset_keep_paths"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	kinds := map[string]string{}
+	for _, w := range res.Written {
+		kinds[w.Path] = w.Kind
+	}
+	if kinds["/etc/systemd/system/timers.target.wants/systemd-sysupdate.timer"] != "sysupdate-timer-link" ||
+		kinds["/etc/systemd/system/systemd-sysupdate.service.d/up.conf"] != "sysupdate-dropin" || len(res.ResetKeepPaths) != len(res.Written) {
+		t.Errorf("--json written %+v, reset_keep_paths %v", res.Written, res.ResetKeepPaths)
+	}
+	if !strings.Contains(stderr, "flatcar-reset --keep-paths '/opt/extensions/up/up-1\\.raw' '/etc/extensions/up\\.raw'") {
+		t.Errorf("no flatcar-reset line: %s", stderr)
+	}
 }
