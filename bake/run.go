@@ -501,9 +501,6 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 			wrote(PartOEM, provision.OEMGrubPath, "kernel-args", "")
 		}
 	}
-	if res.ResetKeepPaths = ResetKeepPaths(res.Written); res.ResetKeepPaths != nil {
-		log.Info(resetKeepLine(res.ResetKeepPaths))
-	}
 	// OEM first: its rebuild is the step most likely to fail.
 	if oem, ok := editors[PartOEM]; ok {
 		if err := oem.Commit(ctx); err != nil {
@@ -515,6 +512,10 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 	}
 	if err := root.Commit(ctx); err != nil {
 		return nil, err
+	}
+	// After every write: what the bake put into ROOT, to keep across a reset.
+	if res.ResetKeepPaths = ResetKeepPaths(res.Written); res.ResetKeepPaths != nil {
+		log.Info(resetKeepLine(res.ResetKeepPaths))
 	}
 	return res, nil
 }
