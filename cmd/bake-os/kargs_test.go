@@ -108,26 +108,35 @@ func TestProvisionFlagRefusals(t *testing.T) {
 	if err := testimage.Sysext(ctx, filepath.Join(dir, "up-1.raw"), "up", "ID=_any\n", nil); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, code := run(t, dir, "--image", "flatcar_production_image.bin", "--output-dir", "out", "--sysupdate", "--json", "up:up-1.raw")
+	stdout, stderr, code := run(t, dir, "--image", "flatcar_production_image.bin", "--output-dir", "out", "--sysupdate", "--kernel-arg", "quiet", "--json", "up:up-1.raw")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var res struct {
-		Written        []struct{ Path, Kind string }
+		Written        []struct{ Partition, Path, Kind string }
 		ResetKeepPaths []string `json:"reset_keep_paths"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("%v: %s", err, stdout)
 	}
-	kinds := map[string]string{}
+	kinds, inROOT := map[string]string{}, 0
 	for _, w := range res.Written {
-		kinds[w.Path] = w.Kind
+		kinds[w.Partition+":"+w.Path] = w.Kind
+		if w.Partition == "ROOT" {
+			inROOT++
+		}
 	}
-	if kinds["/etc/systemd/system/timers.target.wants/systemd-sysupdate.timer"] != "sysupdate-timer-link" ||
-		kinds["/etc/systemd/system/systemd-sysupdate.service.d/up.conf"] != "sysupdate-dropin" || len(res.ResetKeepPaths) != len(res.Written) {
+	if kinds["ROOT:/etc/systemd/system/timers.target.wants/systemd-sysupdate.timer"] != "sysupdate-timer-link" ||
+		kinds["ROOT:/etc/systemd/system/systemd-sysupdate.service.d/up.conf"] != "sysupdate-dropin" ||
+		kinds["OEM:/grub.cfg"] != "kernel-args" || len(res.ResetKeepPaths) != inROOT {
 		t.Errorf("--json written %+v, reset_keep_paths %v", res.Written, res.ResetKeepPaths)
 	}
 	if !strings.Contains(stderr, "flatcar-reset --keep-paths '/opt/extensions/up/up-1\\.raw' '/etc/extensions/up\\.raw'") {
 		t.Errorf("no flatcar-reset line: %s", stderr)
+	}
+	// inspect shows the effective kernel arguments.
+	stdout, stderr, code = run(t, dir, "inspect", "out/flatcar_production_image.bin")
+	if code != 0 || !strings.Contains(stdout, "Kernel arguments (OEM /grub.cfg linux_append):\n  quiet\n") {
+		t.Errorf("inspect: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
