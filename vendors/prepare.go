@@ -162,7 +162,12 @@ func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arc
 // o's, minus o's removals.
 func mergeKernelArgs(ed partitions.Editor, grub string, o BuildOptions) (string, error) {
 	var add []string
-	if r, err := ed.Open(provision.OEMGrubPath); err == nil {
+	// Only a regular file: never read through a link of the image.
+	if fi, err := ed.Stat(provision.OEMGrubPath); err == nil && fi.Mode.IsRegular() {
+		r, err := ed.Open(provision.OEMGrubPath)
+		if err != nil {
+			return "", fmt.Errorf("reading the baked OEM %s: %w", provision.OEMGrubPath, err)
+		}
 		data, err := io.ReadAll(io.LimitReader(r, provision.MaxGrubSize))
 		r.Close()
 		if err != nil {
