@@ -213,6 +213,21 @@ func TestProvisionRefusals(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(sx, "sysext.conf"), []byte(strings.ReplaceAll(wasmConf, "wasmtime", "sysext")), 0o644)
 	named, _ := bake.ParseSysextArgs([]string{"sysext:sysext.raw"}, sx)
+	// A sysext whose image would be the restart drop-in.
+	cl := filepath.Join(f.dir, "cl")
+	os.MkdirAll(cl, 0o755)
+	if err := testimage.Sysext(context.Background(), filepath.Join(cl, "sysext.conf"), "coll", flatcarRelease, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := testimage.Sysext(context.Background(), filepath.Join(cl, "wasmtime-24.0.0-x86-64.raw"), "wasmtime", flatcarRelease, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(cl, "wasmtime.conf"), []byte(wasmConf), 0o644)
+	coll, _ := bake.ParseSysextArgs([]string{"wasmtime:wasmtime-24.0.0-x86-64.raw", "coll:sysext.conf"}, cl)
+	dropDir, err := bake.ParseTarget("root:/etc/systemd/system/systemd-sysupdate.service.d/")
+	if err != nil {
+		t.Fatal(err)
+	}
 	iso, err := vendors.Parse([]string{"iso"})
 	if err != nil {
 		t.Fatal(err)
@@ -228,6 +243,7 @@ func TestProvisionRefusals(t *testing.T) {
 		{"live media", bake.Options{KernelArgs: []string{"quiet"}, Vendors: iso}, []string{"--vendor iso", "grub.cfg"}},
 		{"no conf", bake.Options{Sysexts: plain, Sysupdate: true}, []string{"--sysupdate", "no baked sysext has a sysupdate config"}},
 		{"named sysext", bake.Options{Sysexts: named, Sysupdate: true}, []string{"sysext sysext", "sysext.conf"}},
+		{"collision", bake.Options{Sysexts: coll, Sysupdate: true, Target: dropDir}, []string{"sysext coll's image", "--sysupdate's sysext.conf", "ROOT:/etc/systemd/system/systemd-sysupdate.service.d/sysext.conf"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.o.Image, c.o.OutputDir = f.image, f.out
