@@ -76,6 +76,9 @@ type Inspection struct {
 	// FlatcarExtensions is ROOT's enabled-sysext.conf and the images in
 	// /etc/flatcar/sysext, when the image has either.
 	FlatcarExtensions *FlatcarExtensionsInfo `json:"flatcar_extensions,omitempty"`
+	// KernelArgs are the arguments OEM /grub.cfg appends to the kernel
+	// command line (its linux_append, evaluated); nil without a grub.cfg.
+	KernelArgs []string `json:"kernel_args,omitempty"`
 	// OEMError says why OEM could not be listed (e.g. btrfs-progs
 	// missing); the rest of the inspection stands.
 	OEMError string `json:"oem_error,omitempty"`
@@ -283,6 +286,13 @@ func inspectOEM(oem partitions.Editor, in *Inspection) error {
 			info.Version = ign.Version
 		}
 		in.Ignition = info
+	}
+	if fi, err := oem.Stat(provision.OEMGrubPath); err == nil && fi.Mode.IsRegular() {
+		cfg, err := readAll(oem, provision.OEMGrubPath)
+		if err != nil {
+			return fmt.Errorf("reading the image's OEM %s: %w", provision.OEMGrubPath, err)
+		}
+		in.KernelArgs = provision.KernelArgs(cfg)
 	}
 	ents, err := oem.ReadDir("/sysext")
 	if errors.Is(err, fs.ErrNotExist) {

@@ -115,6 +115,10 @@ type bakePlan struct {
 	version  string
 	// extensions are Flatcar's optional extensions to enable or disable.
 	extensions *extensionPlan
+	// kargs: OEM /grub.cfg gets Options.KernelArgs(Remove); units are
+	// the --sysupdate timer link and drop-ins.
+	kargs bool
+	units []provision.UnitFile
 }
 
 // plan decides where every sysext, link, sysupdate config and mask goes
@@ -184,6 +188,9 @@ func plan(o Options, version string, log *slog.Logger) (*bakePlan, error) {
 		}
 	}
 	if err := bp.planExtensions(o, version); err != nil {
+		return nil, err
+	}
+	if err := bp.planProvision(o); err != nil {
 		return nil, err
 	}
 	// Only now, so that a path two inputs claim is reported as such.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/partitions"
+	"github.com/bake-os/bake-os/provision"
 	"github.com/bake-os/bake-os/sysext"
 )
 
@@ -219,6 +220,12 @@ func (bp *bakePlan) replacements(root partitions.Editor, old []oldExt) (replacem
 		if err == nil && emptied && !bp.hasConf(name) {
 			drop(claimKey{PartROOT, dir})
 		}
+		// Its --sysupdate drop-in: it would update a component that is gone.
+		if k := (claimKey{PartROOT, path.Join(provision.SysupdateDropInDir, name+".conf")}); len(r.Was) > 0 {
+			if data, err := readAll(root, k.path); err == nil && data == provision.SysupdateDropIn(name) {
+				drop(k)
+			}
+		}
 		if len(r.Was) > 0 && !r.remask(bp, name) {
 			rs.list = append(rs.list, r)
 		}
@@ -316,8 +323,8 @@ func (bp *bakePlan) checkExisting(editors map[string]partitions.Editor, old []ol
 			return fmt.Errorf("%s (%s): the image's %s is %s; bake-os never writes through it (remove it from the image or choose another --install_to)",
 				bp.claims[k], k, claimKey{k.part, d}, what)
 		}
-		if rs.old[k] || k == (claimKey{PartROOT, NoopConfPath}) || k == oemConfigKey || k == enabledConfKey {
-			continue // replaced as planned; config.ign, enabled-sysext.conf: merged by their installers
+		if rs.old[k] || k == (claimKey{PartROOT, NoopConfPath}) || k == oemConfigKey || k == oemGrubKey || k == enabledConfKey || bp.samePlanned(ed, k) {
+			continue // replaced as planned; config.ign, grub.cfg, enabled-sysext.conf: merged by their installers; --sysupdate's files as written before
 		}
 		fi, err := ed.Stat(k.path)
 		if errors.Is(err, fs.ErrNotExist) {

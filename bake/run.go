@@ -66,6 +66,15 @@ type Options struct {
 	// "-NAME" line (and docker/containerd their NAME-flatcar mask).
 	EnableExtensions  []string
 	DisableExtensions []string
+	// KernelArgs are merged into OEM /grub.cfg's linux_append, and
+	// KernelArgsRemove (an exact word, or NAME for NAME=...) dropped from
+	// it, keeping its other lines (provision.EditKernelArgs); vendors
+	// merge them into their own grub.cfg.
+	KernelArgs, KernelArgsRemove []string
+	// Sysupdate enables systemd-sysupdate.timer and writes the
+	// systemd-sysupdate.service drop-ins updating each baked sysext that
+	// has a sysupdate config (provision.SysupdateUnits).
+	Sysupdate bool
 
 	Reporter progress.Reporter
 	Logger   *slog.Logger
@@ -106,6 +115,12 @@ type Result struct {
 	// Extensions reports Flatcar's optional extensions enabled, disabled
 	// and pre-placed.
 	Extensions *ExtensionsResult `json:"extensions,omitempty"`
+	// KernelArgs is the edit of the baked OEM /grub.cfg, if asked for
+	// (a vendor's grub.cfg merges the same arguments into its own).
+	KernelArgs *KernelArgsResult `json:"kernel_args,omitempty"`
+	// ResetKeepPaths are flatcar-reset --keep-paths regular expressions
+	// keeping every path the bake wrote into ROOT (when it wrote to /etc).
+	ResetKeepPaths []string `json:"reset_keep_paths,omitempty"`
 	// Warnings name what the bake could not keep (e.g. OEM compression
 	// lost by the rootless rebuild).
 	Warnings []string `json:"warnings,omitempty"`
@@ -128,7 +143,7 @@ type IgnitionResult struct {
 type Written struct {
 	Partition  string `json:"partition"` // ROOT or OEM
 	Path       string `json:"path"`
-	Kind       string `json:"kind"` // image, link, sysupdate-config, noop-config, mask
+	Kind       string `json:"kind"` // image, link, sysupdate-config, noop-config, mask, sysupdate-timer-link, sysupdate-dropin, ignition-config, kernel-args
 	LinkTarget string `json:"link_target,omitempty"`
 }
 
@@ -408,7 +423,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 		need[p.Part] += p.Size
 	}
 	need[PartROOT] += bp.extensions.bytes()
-	if need[PartOEM] > 0 || repl.touches(PartOEM) || bp.ignition != nil {
+	if need[PartOEM] > 0 || repl.touches(PartOEM) || bp.ignition != nil || bp.kargs {
 		oemPart, err := disk.ByLabel(flatcar.LabelOEM)
 		if err != nil {
 			return nil, err
@@ -497,6 +512,18 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 		}
 		wrote(PartOEM, provision.OEMConfigPath, "ignition-config", "")
 	}
+	if err := installUnits(root, bp.units, wrote); err != nil {
+		return nil, err
+	}
+	if bp.kargs {
+		var changed bool
+		if res.KernelArgs, changed, err = installKernelArgs(editors[PartOEM], o, log); err != nil {
+			return nil, err
+		}
+		if changed {
+			wrote(PartOEM, provision.OEMGrubPath, "kernel-args", "")
+		}
+	}
 	// OEM first: its rebuild is the step most likely to fail.
 	if oem, ok := editors[PartOEM]; ok {
 		if err := oem.Commit(ctx); err != nil {
@@ -508,6 +535,10 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 	}
 	if err := root.Commit(ctx); err != nil {
 		return nil, err
+	}
+	// After every write: what the bake put into ROOT, to keep across a reset.
+	if res.ResetKeepPaths = ResetKeepPaths(res.Written); res.ResetKeepPaths != nil {
+		log.Info(resetKeepLine(res.ResetKeepPaths))
 	}
 	return res, nil
 }

@@ -54,6 +54,7 @@ func vendorOptions(work, version string, o Options, ref *fetch.ReleaseRef) vendo
 	vo.OutputDir = o.OutputDir
 	vo.Arch = o.Arch
 	vo.Force = vo.Force || o.Force
+	vo.KernelArgs, vo.KernelArgsRemove = o.KernelArgs, o.KernelArgsRemove
 	if vo.FlatcarVersion == "" {
 		vo.FlatcarVersion = version
 	}

@@ -1,6 +1,7 @@
 // Package provision owns what a bake configures in an image besides
 // sysexts, so that a machine comes up configured: the Ignition config
-// Flatcar's initrd reads on first boot.
+// Flatcar's initrd reads on first boot, kernel arguments and automatic
+// sysext updates.
 //
 // # Ignition
 //
@@ -22,6 +23,22 @@
 // caller refuses, replaces (--force) or merges ([Merge]: a parent config
 // whose ignition.config.merge lists both as data URLs, so Ignition itself
 // merges them).
+//
+// # Kernel arguments
+//
+// Flatcar's GRUB sources OEM /grub.cfg, whose `set linux_append=` lines
+// end on the kernel command line. [EditKernelArgs] merges arguments in
+// the way Flatcar's own files do (`set linux_append="$linux_append ARG"`,
+// on one line bake-os keeps last), removes them from every line, keeps
+// every other line and changes nothing when run again; [KernelArgs]
+// evaluates the lines for inspect. Vendors apply the same edit to the
+// grub.cfg they write.
+//
+// # Automatic updates
+//
+// [SysupdateUnits] are the files a bake's --sysupdate writes into ROOT:
+// the timer's wants link and the systemd-sysupdate.service drop-ins, with
+// the names and contents [Butane] uses.
 //
 // # Butane for stock images
 //

@@ -74,6 +74,10 @@ type BuildOptions struct {
 	// prepared disk's ROOT and OEM edits; before 1980 (0: none given)
 	// 2000-01-01 is written. Fixed so outputs are reproducible.
 	Epoch int64
+	// KernelArgs and KernelArgsRemove are merged into the OEM /grub.cfg
+	// a vendor writes (provision.EditKernelArgs), as are the arguments
+	// an earlier bake added to Base's grub.cfg.
+	KernelArgs, KernelArgsRemove []string
 }
 
 // Artifact is one file Build wrote.

@@ -35,7 +35,7 @@ func (b *builder) buildGroup(ctx context.Context, g *group) error {
 		src = filepath.Join(b.work, name+".raw")
 		c := b.rep.Counter("preparing "+name, -1)
 		consume := b.plan.o.ConsumeBase && len(b.plan.groups) == 1 && len(b.plan.boot) == 0
-		lost, err := prepareDisk(ctx, b.plan.o.Base, src, consume, g.layout, g.oem, b.plan.arch, b.plan.version)
+		lost, err := prepareDisk(ctx, b.plan.o, src, consume, g.layout, g.oem, b.plan.arch, b.plan.version)
 		progress.Finish(c, err)
 		if err != nil {
 			return fmt.Errorf("preparing %s disk: %w", name, err)

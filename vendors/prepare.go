@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/partitions"
+	"github.com/bake-os/bake-os/provision"
 	"github.com/bake-os/bake-os/sparse"
 )
 
@@ -24,7 +27,8 @@ type oemInput struct {
 // base (or base itself, renamed, when consume is set) grown to layout,
 // with the OEM sysext and files installed when oem is not nil. It
 // returns what the OEM rebuild could not keep (see installOEM).
-func prepareDisk(ctx context.Context, base, path string, consume bool, layout flatcar.Layout, oem *oemInput, arch flatcar.Arch, version string) (lost []string, err error) {
+func prepareDisk(ctx context.Context, o BuildOptions, path string, consume bool, layout flatcar.Layout, oem *oemInput, arch flatcar.Arch, version string) (lost []string, err error) {
+	base := o.Base
 	if consume {
 		if err := os.Rename(base, path); err != nil {
 			return nil, fmt.Errorf("taking over base image: %w", err)
@@ -36,7 +40,7 @@ func prepareDisk(ctx context.Context, base, path string, consume bool, layout fl
 		return nil, err
 	}
 	if oem != nil {
-		if lost, err = installOEM(ctx, path, *oem, arch, version); err != nil {
+		if lost, err = installOEM(ctx, path, *oem, arch, version, o); err != nil {
 			return nil, fmt.Errorf("installing OEM %s: %w", oem.ID, err)
 		}
 	}
@@ -110,10 +114,11 @@ func OEMFiles(id, version string) []string {
 
 // installOEM writes the OEM partition's vendor content: the sysext as
 // /sysext/oem-ID-VERSION.raw, the /sysext/active-oem-ID marker,
-// /oem-release and /grub.cfg. The rebuild warns (through the logger ctx
-// carries) about each property of the OEM it cannot keep rootless, e.g.
-// btrfs compression, and returns those lines.
-func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arch, version string) ([]string, error) {
+// /oem-release and /grub.cfg (with the kernel arguments of o and of the
+// bake's earlier grub.cfg merged in). The rebuild warns (through the
+// logger ctx carries) about each property of the OEM it cannot keep
+// rootless, e.g. btrfs compression, and returns those lines.
+func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arch, version string, o BuildOptions) ([]string, error) {
 	d, err := gpt.Open(path)
 	if err != nil {
 		return nil, err
@@ -129,6 +134,9 @@ func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arc
 	defer ed.Close()
 	grub, err := GrubConfig(oem.ID, arch)
 	if err != nil {
+		return nil, err
+	}
+	if grub, err = mergeKernelArgs(ed, grub, o); err != nil {
 		return nil, err
 	}
 	sx, err := os.Open(oem.Path)
@@ -151,4 +159,37 @@ func installOEM(ctx context.Context, path string, oem oemInput, arch flatcar.Arc
 		}
 	}
 	return ed.Lost(), ed.Close()
+}
+
+// mergeKernelArgs applies the bake's kernel arguments to the vendor's
+// grub.cfg: those the baked OEM /grub.cfg carries on bake-os's line and
+// o's, minus o's removals.
+func mergeKernelArgs(ed partitions.Editor, grub string, o BuildOptions) (string, error) {
+	var add []string
+	// Only a regular file: never read through a link of the image.
+	if fi, err := ed.Stat(provision.OEMGrubPath); err == nil && fi.Mode.IsRegular() {
+		r, err := ed.Open(provision.OEMGrubPath)
+		if err != nil {
+			return "", fmt.Errorf("reading the baked OEM %s: %w", provision.OEMGrubPath, err)
+		}
+		data, err := io.ReadAll(io.LimitReader(r, provision.MaxGrubSize))
+		r.Close()
+		if err != nil {
+			return "", fmt.Errorf("reading the baked OEM %s: %w", provision.OEMGrubPath, err)
+		}
+		for _, a := range provision.ManagedKernelArgs(string(data)) {
+			if !slices.ContainsFunc(o.KernelArgsRemove, func(rm string) bool { return provision.RemovesKernelArg(rm, a) }) {
+				add = append(add, a)
+			}
+		}
+	}
+	add = append(add, o.KernelArgs...)
+	if len(add) == 0 && len(o.KernelArgsRemove) == 0 {
+		return grub, nil
+	}
+	e, err := provision.EditKernelArgs(grub, add, o.KernelArgsRemove)
+	if err != nil {
+		return "", err
+	}
+	return e.Config, nil
 }

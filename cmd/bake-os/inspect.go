@@ -84,6 +84,15 @@ func printInspection(w io.Writer, in *bake.Inspection) {
 		fmt.Fprintf(w, "  %s, %d bytes, spec %s\n", ig.Path, ig.Size, ig.Version)
 	}
 	printFlatcarExtensions(w, in.FlatcarExtensions)
+	fmt.Fprintln(w, "\nKernel arguments (OEM /grub.cfg linux_append):")
+	switch {
+	case in.KernelArgs == nil:
+		fmt.Fprintln(w, "  (no grub.cfg)")
+	case len(in.KernelArgs) == 0:
+		fmt.Fprintln(w, "  (none)")
+	default:
+		fmt.Fprintf(w, "  %s\n", strings.Join(in.KernelArgs, " "))
+	}
 	fmt.Fprintln(w, "\nSysupdate configs:")
 	if len(in.Sysupdate) == 0 {
 		fmt.Fprintln(w, "  (none)")

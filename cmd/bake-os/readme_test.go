@@ -222,6 +222,24 @@ var readmeCases = map[string]readmeCase{
 		}
 		testutil.Run(t, "e2fsck", "-fn", rootOf(img))
 	}},
+	"bake-os --image flatcar_production_image.bin.bz2 --autologin --kernel-arg console=ttyS0,115200n8 --sysupdate k3s:k3s-v1.31.1-x86-64.raw": {noFlags, func(t *testing.T, dir, _ string) {
+		img := filepath.Join(dir, baked)
+		sysextIn(t, img, "/opt/extensions/k3s/k3s-v1.31.1-x86-64.raw")
+		if v := testutil.Run(t, "debugfs", "-R", "stat /etc/systemd/system/timers.target.wants/systemd-sysupdate.timer", rootOf(img)); !strings.Contains(v, `Fast link dest: "/usr/lib/systemd/system/systemd-sysupdate.timer"`) {
+			t.Errorf("timer not enabled: %s", v)
+		}
+		if v := testutil.Run(t, "debugfs", "-R", "cat /etc/systemd/system/systemd-sysupdate.service.d/k3s.conf", rootOf(img)); !strings.Contains(v, "systemd-sysupdate -C k3s update") {
+			t.Errorf("k3s drop-in: %q", v)
+		}
+		oem := filepath.Join(t.TempDir(), "oem")
+		testutil.Run(t, "dd", "if="+img, "of="+oem, "bs=512", "skip=10493952", "count=2097152", "conv=sparse", "status=none")
+		restored := t.TempDir()
+		testutil.Run(t, "btrfs", "restore", oem, restored)
+		if b, _ := os.ReadFile(filepath.Join(restored, "grub.cfg")); !strings.Contains(string(b), `set linux_append="$linux_append flatcar.autologin console=ttyS0,115200n8"`) &&
+			!strings.Contains(string(b), `set linux_append="$linux_append console=ttyS0,115200n8 flatcar.autologin"`) {
+			t.Errorf("OEM grub.cfg %q", b)
+		}
+	}},
 	"bake-os --image flatcar_production_image.bin.bz2 wasmtime:wasmtime-24.0.0-x86-64.raw": {noFlags, func(t *testing.T, dir, _ string) {
 		sysextIn(t, filepath.Join(dir, baked), "/opt/extensions/wasmtime-24.0.0-x86-64.raw")
 	}},
@@ -472,12 +490,13 @@ func newReadmeEnv(t *testing.T) *readmeEnv {
 			"ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=x86-64\nSYSEXT_ID=oem-"+id+"\n", nil))
 	}
 	for name, file := range map[string]string{"wasmtime": "wasmtime-24.0.0-x86-64.raw", "myext": "myext.raw",
-		"docker": "docker-24.0.9-x86-64.raw", "ext": "ext.raw"} {
+		"docker": "docker-24.0.9-x86-64.raw", "ext": "ext.raw", "k3s": "k3s-v1.31.1-x86-64.raw"} {
 		must(testimage.Sysext(ctx, filepath.Join(in, file), name, "ID=flatcar\nSYSEXT_LEVEL=1.0\nARCHITECTURE=x86-64\n",
 			map[string]string{"usr/bin/" + name: "#!/bin/sh\n"}))
 	}
 	must(os.WriteFile(filepath.Join(in, "config.ign"),
 		[]byte(`{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA readme"]}]}}`), 0o644))
+	must(os.WriteFile(filepath.Join(in, "k3s.conf"), []byte("[Source]\nType=url-file\nPath=https://extensions.flatcar.org/extensions/k3s/\nMatchPattern=k3s-@v-%a.raw\n\n[Target]\nType=regular-file\nPath=/opt/extensions/k3s\nCurrentSymlink=/etc/extensions/k3s.raw\n"), 0o644))
 	must(os.MkdirAll(filepath.Join(in, "mytree/usr/bin"), 0o755))
 	must(os.WriteFile(filepath.Join(in, "mytree/usr/bin/hello"), []byte("#!/bin/sh\necho hello\n"), 0o755))
 	must(os.WriteFile(filepath.Join(in, "release_build_versions.txt"), []byte("# NAME VERSION\nwasmtime 24.0.0\n"), 0o644))

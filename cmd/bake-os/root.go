@@ -38,6 +38,7 @@ type bakeOptions struct {
 	ignMerge  bool
 	enableExt []string
 	disabExt  []string
+	kargs     kernelArgOptions
 	fetch     fetchOptions
 	vendor    vendorOptions
 }
@@ -55,6 +56,7 @@ func (o *bakeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.ignMerge, "ignition-merge", false, "merge --ignition with the config the image already holds")
 	fs.StringArrayVar(&o.enableExt, "enable-extension", nil, "enable Flatcar's extension NAME (zfs, podman...), pre-placed (repeatable)")
 	fs.StringArrayVar(&o.disabExt, "disable-extension", nil, "disable Flatcar's extension NAME (docker, containerd...) (repeatable)")
+	o.kargs.AddFlags(fs)
 	o.fetch.AddFlags(fs)
 	o.vendor.AddFlags(fs)
 }
@@ -135,8 +137,8 @@ systemd-sysupdate config.
 }
 
 func runBake(cmd *cobra.Command, o *bakeOptions, d *deps, args []string) error {
-	if len(args) == 0 && len(o.masks) == 0 && len(o.vendor.vendors) == 0 && o.ignition == "" && len(o.enableExt)+len(o.disabExt) == 0 {
-		return usagef("nothing to bake: give NAME:FILE arguments, --mask, --ignition, --enable-extension or --vendor (see --help)")
+	if len(args) == 0 && len(o.masks) == 0 && len(o.vendor.vendors) == 0 && o.ignition == "" && len(o.enableExt)+len(o.disabExt) == 0 && !o.kargs.given() {
+		return usagef("nothing to bake: give NAME:FILE arguments, --mask, --ignition, --enable-extension, --kernel-arg or --vendor (see --help)")
 	}
 	if o.ignMerge && o.ignition == "" {
 		return usagef("--ignition-merge needs --ignition FILE")
@@ -185,6 +187,10 @@ func (o *bakeOptions) runOptions(ctx context.Context, d *deps, args []string) (b
 	if err := bake.CheckExtensions(o.enableExt, o.disabExt, sysexts, o.masks); err != nil {
 		return bake.Options{}, usageError{err}
 	}
+	kargs, err := o.kargs.args()
+	if err != nil {
+		return bake.Options{}, usageError{err}
+	}
 	var vs []vendors.Vendor
 	if len(o.vendor.vendors) > 0 {
 		if vs, err = vendors.ParseForArch(o.vendor.vendors, arch); err != nil {
@@ -201,6 +207,7 @@ func (o *bakeOptions) runOptions(ctx context.Context, d *deps, args []string) (b
 		Vendors: vs, VendorOptions: o.vendor.options(d), Force: o.force,
 		IgnitionFile: absPath(d.cwd, o.ignition), IgnitionMerge: o.ignMerge,
 		EnableExtensions: o.enableExt, DisableExtensions: o.disabExt,
+		KernelArgs: kargs, KernelArgsRemove: o.kargs.remove, Sysupdate: o.kargs.sysupdate,
 		Remote:   bake.Remote{Image: o.image == "", Sysexts: o.fetch.fetch, Fetch: o.fetch.options(ctx, arch, d)},
 		Reporter: d.reporter(ctx), Logger: d.logger(),
 	}, nil
