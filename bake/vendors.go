@@ -15,6 +15,8 @@ type Artifact struct {
 	Vendor string `json:"vendor"`
 	Kind   string `json:"kind"`
 	Path   string `json:"path"`
+	// Cmdline, on pxe's kernel, is the kernel command line to boot it with.
+	Cmdline string `json:"cmdline,omitempty"`
 }
 
 // buildVendors turns the baked working image into the vendor images. It
@@ -28,7 +30,7 @@ func buildVendors(ctx context.Context, work, version string, o Options, ref *fet
 	}
 	out := make([]Artifact, 0, len(arts))
 	for _, a := range arts {
-		out = append(out, Artifact{Vendor: a.Vendor, Kind: a.Kind, Path: a.Path})
+		out = append(out, Artifact{Vendor: a.Vendor, Kind: a.Kind, Path: a.Path, Cmdline: a.Cmdline})
 	}
 	return out, nil
 }
@@ -49,6 +51,9 @@ func vendorOptions(work, version string, o Options, ref *fetch.ReleaseRef) vendo
 	vo.Force = vo.Force || o.Force
 	if vo.FlatcarVersion == "" {
 		vo.FlatcarVersion = version
+	}
+	if vo.Ignition == nil && o.IgnitionFile != "" {
+		vo.Ignition = []byte{} // preflight: the Ignition outputs are named; Run sets the config
 	}
 	if vo.Workers == 0 {
 		vo.Workers = o.Workers

@@ -67,6 +67,13 @@ type BuildOptions struct {
 	Force bool
 	// Logger gets each tool run (debug); nil: the one ctx carries.
 	Logger *slog.Logger
+	// Ignition, when set, is the Ignition config the live media (iso,
+	// pxe) carry in an extra initrd as usr/share/oem/config.ign; pxe
+	// writes it as flatcar_production_pxe_ignition.cpio.gz.
+	Ignition []byte
+	// KernelArgs are added to the kernel command line of the iso's boot
+	// entries and of the one printed for pxe.
+	KernelArgs []string
 }
 
 // Artifact is one file Build wrote.
@@ -76,6 +83,9 @@ type Artifact struct {
 	// initrd or iso.
 	Kind string
 	Path string
+	// Cmdline, on pxe's kernel, is the kernel command line to boot it
+	// with (initrds, first boot, kernel arguments).
+	Cmdline string
 }
 
 // job is one validated vendor with everything resolved.
@@ -121,7 +131,7 @@ func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, e
 	defer atomicfile.Remove(work)
 	st := &stage{dir: o.OutputDir}
 	defer st.cleanup()
-	b := &builder{plan: p, work: work, st: st, rep: progress.OrNop(o.Reporter), workers: o.Workers}
+	b := &builder{plan: p, work: work, st: st, rep: progress.OrNop(o.Reporter), workers: o.Workers, cmdlines: map[string]string{}}
 	if b.workers <= 0 {
 		b.workers = runtime.NumCPU()
 	}
@@ -139,7 +149,11 @@ func Build(ctx context.Context, vendors []Vendor, o BuildOptions) ([]Artifact, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return st.commit()
+	arts, err := st.commit()
+	for i := range arts {
+		arts[i].Cmdline = b.cmdlines[filepath.Base(arts[i].Path)]
+	}
+	return arts, err
 }
 
 // Preflight runs Build's checks (vendors for the arch, compressions and
@@ -170,6 +184,9 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 	}
 	if o.OutputDir == "" {
 		return nil, errors.New("no output directory given")
+	}
+	if err := checkKernelArgs(o.KernelArgs); err != nil {
+		return nil, err
 	}
 	if st, err := os.Stat(o.OutputDir); err == nil && !st.IsDir() {
 		return nil, fmt.Errorf("output %s is not a directory", o.OutputDir)
@@ -209,8 +226,14 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 			if _, err := findIsolinux(); err != nil {
 				return nil, err
 			}
+			if err := checkGrubEFI(); err != nil {
+				return nil, err
+			}
 		}
 		p.outputs = append(p.outputs, v.outputNames(j.comps)...)
+		if v.Bundle == BundlePXE && o.Ignition != nil {
+			p.outputs = append(p.outputs, pxeIgnitionName)
+		}
 		if !v.Partitioned() {
 			p.boot = append(p.boot, j)
 			continue

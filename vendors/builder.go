@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
 )
 
@@ -20,6 +21,8 @@ type builder struct {
 	workers int
 	// kernel and initrd are made once for iso and pxe.
 	kernel, initrd string
+	// cmdlines: the kernel command line by output name (pxe's kernel).
+	cmdlines map[string]string
 }
 
 func (b *builder) buildGroup(ctx context.Context, g *group) error {
@@ -287,6 +290,7 @@ func (b *builder) buildBoot(ctx context.Context, j job) error {
 		return fmt.Errorf("building vendor %s: %w", j.v.Name, err)
 	}
 	v := j.v
+	ign := b.plan.o.Ignition != nil
 	switch v.Bundle {
 	case BundlePXE:
 		for _, f := range []struct{ src, name, kind string }{{b.initrd, v.File, "initrd"}, {b.kernel, v.Extras[0], "kernel"}} {
@@ -298,6 +302,18 @@ func (b *builder) buildBoot(ctx context.Context, j job) error {
 				return err
 			}
 		}
+		if ign {
+			if _, err := b.writeTo(v, "initrd", pxeIgnitionName, func(f *os.File) error {
+				return writeIgnitionInitrd(f, b.plan.o.Ignition)
+			}); err != nil {
+				return fmt.Errorf("building vendor %s: %w", v.Name, err)
+			}
+		}
+		line := pxeCommandLine(v.File, ign, b.plan.o.KernelArgs)
+		b.cmdlines[v.Extras[0]] = line
+		if ign || len(b.plan.o.KernelArgs) > 0 {
+			runlog.From(ctx).Info(fmt.Sprintf("pxe: boot %s with the kernel command line: %s", v.Extras[0], line))
+		}
 		return nil
 	case BundleISO:
 		p, err := b.output(v, "iso", v.File)
@@ -305,7 +321,26 @@ func (b *builder) buildBoot(ctx context.Context, j job) error {
 			return err
 		}
 		os.Remove(p) // xorriso wants to create it
-		if err := writeISO(ctx, p, b.kernel, b.initrd, filepath.Join(b.work, "iso-"+v.Name)); err != nil {
+		work := filepath.Join(b.work, "iso-"+v.Name)
+		ignInitrd := ""
+		if ign {
+			if err := os.MkdirAll(work, 0o755); err != nil {
+				return err
+			}
+			ignInitrd = filepath.Join(work, "ignition.cpio.gz")
+			f, err := os.Create(ignInitrd)
+			if err != nil {
+				return err
+			}
+			err = writeIgnitionInitrd(f, b.plan.o.Ignition)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("building vendor %s: %w", v.Name, err)
+			}
+		}
+		if err := writeISO(ctx, p, b.kernel, b.initrd, ignInitrd, b.plan.o.KernelArgs, work); err != nil {
 			return fmt.Errorf("building vendor %s: %w", v.Name, err)
 		}
 		return b.compress(ctx, j, p)
