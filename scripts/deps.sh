@@ -11,27 +11,28 @@ declare -A pkg=(
   [mkfs.btrfs]=btrfs-progs [btrfs]=btrfs-progs
   [sgdisk]=gdisk
   [mkfs.vfat]=dosfstools [fsck.vfat]=dosfstools
-  [mmd]=mtools [mcopy]=mtools [mtype]=mtools
+  [mmd]=mtools [mcopy]=mtools [mtype]=mtools [mdir]=mtools
   [mksquashfs]=squashfs-tools [unsquashfs]=squashfs-tools
   [mkfs.erofs]=erofs-utils [fsck.erofs]=erofs-utils [dump.erofs]=erofs-utils
   [qemu-img]=qemu-utils
   [bzip2]=bzip2 [bunzip2]=bzip2 [lbzip2]=lbzip2
   [xz]=xz-utils [zstd]=zstd [gzip]=gzip [zip]=zip [unzip]=unzip [tar]=tar [cpio]=cpio
   [patchelf]=patchelf [bwrap]=bubblewrap [unshare]=util-linux
-  [xorriso]=xorriso
+  [xorriso]=xorriso [osirrox]=xorriso [grub-mkimage]=grub-common
   [dd]=coreutils
   [qemu-system-x86_64]=qemu-system-x86 [busybox]=busybox-static
 )
 
 demo_tools=(debugfs mke2fs resize2fs mkfs.btrfs btrfs mkfs.vfat mmd mcopy mksquashfs unsquashfs bzip2)
-boot_tools=(qemu-system-x86_64 busybox cpio mksquashfs debugfs mkfs.btrfs mke2fs mkfs.vfat mmd mcopy)
+boot_tools=(qemu-system-x86_64 busybox cpio mksquashfs debugfs mkfs.btrfs mke2fs mkfs.vfat mmd mcopy xorriso grub-mkimage)
 test_tools=()
 for t in "${!pkg[@]}"; do
   case " ${boot_tools[*]:0:2} " in *" $t "*) ;; *) test_tools+=("$t") ;; esac
 done
 # Firmware files checked by path, not by command.
 test_files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/share/AAVMF/AAVMF_CODE.fd:qemu-efi-aarch64
-  /usr/lib/ISOLINUX/isolinux.bin:isolinux /usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common)
+  /usr/lib/ISOLINUX/isolinux.bin:isolinux /usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common
+  /usr/lib/grub/x86_64-efi/linux.mod:grub-efi-amd64-bin)
 
 case "${1:-test}" in
   demo) tools=("${demo_tools[@]}"); files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf) ;;

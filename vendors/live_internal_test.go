@@ -1,0 +1,141 @@
+package vendors
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bake-os/bake-os/internal/testutil"
+)
+
+const liveIgnition = `{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA live"]}]}}`
+
+// TestLiveMediaIgnition builds pxe and iso with an Ignition config and
+// kernel arguments, and reads them back with independent tools: the
+// Ignition initrd with gzip and GNU cpio, the ISO's El Torito catalogue
+// (BIOS and UEFI), system area (MBR and GPT) and files with xorriso, and
+// the EFI boot image with mtools.
+func TestLiveMediaIgnition(t *testing.T) {
+	testutil.RequireTool(t, "btrfs", "xorriso", "cpio", "gzip", "grub-mkimage", "mdir", "mtype", "sgdisk")
+	if _, err := findIsolinux(); err != nil && !isolinuxRequired() {
+		t.Skip(err)
+	}
+	f := testFixture(t)
+	vs, err := Parse([]string{"pxe", "iso"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	args := []string{"console=ttyS0,115200n8", "ignition.config.url=http://h/x?a=b&c=$d"}
+	arts, err := Build(context.Background(), vs, BuildOptions{Base: f.base, OutputDir: out, Compress: "none", Workers: 2,
+		Ignition: []byte(liveIgnition), KernelArgs: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+
+	// pxe: the extra initrd and the command line.
+	var cmdline string
+	names := map[string]bool{}
+	for _, a := range arts {
+		names[filepath.Base(a.Path)] = true
+		if a.Vendor == "pxe" && a.Kind == "kernel" {
+			cmdline = a.Cmdline
+		}
+	}
+	if !names[pxeIgnitionName] || !names[pxeKernelName] || !names["flatcar_production_pxe_image.cpio.gz"] {
+		t.Errorf("artifacts %v", names)
+	}
+	wantLine := "initrd=flatcar_production_pxe_image.cpio.gz,flatcar_production_pxe_ignition.cpio.gz flatcar.first_boot=1 flatcar.autologin " + strings.Join(args, " ")
+	if cmdline != wantLine {
+		t.Errorf("pxe command line\n%q\nwant\n%q", cmdline, wantLine)
+	}
+	checkIgnitionInitrd(t, filepath.Join(out, pxeIgnitionName), filepath.Join(work, "pxe"))
+
+	// iso: boot catalogue, hybrid tables, configs, initrds, EFI image.
+	iso := filepath.Join(out, "flatcar_production_iso_image.iso")
+	report := testutil.Run(t, "xorriso", "-indev", iso, "-report_el_torito", "plain")
+	for _, want := range []string{"El Torito boot img :   1  BIOS  y   none", "El Torito boot img :   2  UEFI  y   none",
+		"El Torito img path :   1  /isolinux/isolinux.bin", "El Torito img path :   2  /" + isoEFIImage} {
+		if !strings.Contains(report, want) {
+			t.Errorf("El Torito report lacks %q:\n%s", want, report)
+		}
+	}
+	area := testutil.Run(t, "xorriso", "-indev", iso, "-report_system_area", "plain")
+	for _, want := range []string{"MBR partition table", "GPT partition name"} {
+		if !strings.Contains(area, want) {
+			t.Errorf("system area report lacks %q (not isohybrid for BIOS and UEFI sticks):\n%s", want, area)
+		}
+	}
+	x := filepath.Join(work, "iso")
+	testutil.Run(t, "osirrox", "-indev", iso, "-extract", "/", x)
+	cfg, _ := os.ReadFile(filepath.Join(x, "isolinux/isolinux.cfg"))
+	wantAppend := "  append initrd=/flatcar/cpio.gz,/flatcar/ignition.cpio.gz flatcar.first_boot=1 flatcar.autologin " + strings.Join(args, " ") + "\n"
+	if !strings.Contains(string(cfg), wantAppend) {
+		t.Errorf("isolinux.cfg:\n%s\nlacks\n%s", cfg, wantAppend)
+	}
+	grub, _ := os.ReadFile(filepath.Join(x, isoGrubCfgPath))
+	for _, want := range []string{"linux /flatcar/vmlinuz flatcar.first_boot=1 flatcar.autologin 'console=ttyS0,115200n8' 'ignition.config.url=http://h/x?a=b&c=$d'\n",
+		"initrd /flatcar/cpio.gz /flatcar/ignition.cpio.gz\n"} {
+		if !strings.Contains(string(grub), want) {
+			t.Errorf("grub.cfg:\n%s\nlacks %q", grub, want)
+		}
+	}
+	checkIgnitionInitrd(t, filepath.Join(x, isoIgnitionPath), filepath.Join(work, "isoign"))
+	efi := filepath.Join(x, isoEFIImage)
+	cmd := exec.Command("mdir", "-b", "-i", efi, "::/EFI/BOOT")
+	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+	if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), "BOOTX64.EFI") {
+		t.Errorf("EFI boot image: %v %s", err, b)
+	}
+	cmd = exec.Command("mtype", "-i", efi, "::/EFI/BOOT/BOOTX64.EFI")
+	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+	if b, err := cmd.Output(); err != nil || !strings.HasPrefix(string(b), "MZ") || !strings.Contains(string(b), "configfile ($root)/"+isoGrubCfgPath) {
+		t.Errorf("BOOTX64.EFI is not a PE image with the early config (%v)", err)
+	}
+}
+
+// checkIgnitionInitrd unpacks an Ignition initrd with gzip and GNU cpio:
+// it holds usr/share/oem/config.ign and its directories, nothing else.
+func checkIgnitionInitrd(t *testing.T, initrd, dir string) {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	list := testutil.Run(t, "sh", "-c", `gzip -dc "$1" | cpio -t --quiet`, "sh", initrd)
+	if want := "usr\nusr/share\nusr/share/oem\nusr/share/oem/config.ign\n"; list != want {
+		t.Errorf("%s lists:\n%s\nwant:\n%s", initrd, list, want)
+	}
+	cmd := exec.Command("sh", "-c", `gzip -dc "$1" | cpio -idm --quiet`, "sh", initrd)
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("unpacking %s: %v %s", initrd, err, b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, ignitionInitrdPath)); string(b) != liveIgnition {
+		t.Errorf("%s holds %q", initrd, b)
+	}
+}
+
+// TestLiveMediaRefusals: kernel arguments that would not stay one
+// argument in isolinux.cfg or grub.cfg, and an Ignition initrd name
+// already taken in the output directory.
+func TestLiveMediaRefusals(t *testing.T) {
+	f := testFixture(t)
+	vs, _ := Parse([]string{"pxe"})
+	for _, a := range []string{"a b", "x'y", `x"y`, `a\b`, "", "a\nappend evil", "é"} {
+		_, err := Build(context.Background(), vs, BuildOptions{Base: f.base, OutputDir: t.TempDir(), KernelArgs: []string{a}})
+		if err == nil || !strings.Contains(err.Error(), "kernel argument") {
+			t.Errorf("kernel argument %q: %v", a, err)
+		}
+	}
+	out := t.TempDir()
+	os.WriteFile(filepath.Join(out, pxeIgnitionName), []byte("mine"), 0o644)
+	_, err := Build(context.Background(), vs, BuildOptions{Base: f.base, OutputDir: out, Ignition: []byte(liveIgnition)})
+	if err == nil || !strings.Contains(err.Error(), pxeIgnitionName) {
+		t.Errorf("existing %s: %v", pxeIgnitionName, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, pxeIgnitionName)); string(b) != "mine" {
+		t.Errorf("existing output overwritten: %q", b)
+	}
+}
