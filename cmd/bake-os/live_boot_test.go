@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -159,4 +160,70 @@ func bootISO(t *testing.T, iso string, extra []string, firmware string) string {
 		t.Fatalf("qemu: %v", err)
 	}
 	return console.String()
+}
+
+// checkLiveISO reads a baked ISO back with xorriso: BIOS and UEFI El
+// Torito images, the ISOLINUX and GRUB entries loading the Ignition
+// initrd, and that initrd holding config.ign (gzip, cpio).
+func checkLiveISO(t *testing.T, iso, config string) {
+	t.Helper()
+	report := testutil.Run(t, "xorriso", "-indev", iso, "-report_el_torito", "plain")
+	for _, want := range []string{"El Torito boot img :   1  BIOS", "El Torito boot img :   2  UEFI"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("ISO lacks %q:\n%s", want, report)
+		}
+	}
+	x := t.TempDir()
+	testutil.Run(t, "osirrox", "-indev", iso, "-extract", "/", x)
+	cfg, _ := os.ReadFile(filepath.Join(x, "isolinux/isolinux.cfg"))
+	if !strings.Contains(string(cfg), "append initrd=/flatcar/cpio.gz,/flatcar/ignition.cpio.gz flatcar.first_boot=1") {
+		t.Errorf("isolinux.cfg:\n%s", cfg)
+	}
+	grub, _ := os.ReadFile(filepath.Join(x, "EFI/BOOT/grub.cfg"))
+	if !strings.Contains(string(grub), "initrd /flatcar/cpio.gz /flatcar/ignition.cpio.gz\n") {
+		t.Errorf("grub.cfg:\n%s", grub)
+	}
+	checkIgnitionCpio(t, filepath.Join(x, "flatcar/ignition.cpio.gz"), config)
+}
+
+// checkLivePXE checks the pxe outputs of a --json bake: the Ignition
+// initrd and the kernel command line on the kernel's artifact.
+func checkLivePXE(t *testing.T, dir, stdout string) {
+	t.Helper()
+	var res struct {
+		Artifacts []struct{ Kind, Path, Cmdline string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, stdout)
+	}
+	var cmdline string
+	for _, a := range res.Artifacts {
+		if a.Kind == "kernel" {
+			cmdline = a.Cmdline
+		}
+	}
+	if want := "initrd=flatcar_production_pxe_image.cpio.gz,flatcar_production_pxe_ignition.cpio.gz flatcar.first_boot=1"; !strings.HasPrefix(cmdline, want) {
+		t.Errorf("kernel command line %q, want it to start with %q", cmdline, want)
+	}
+	checkIgnitionCpio(t, filepath.Join(dir, "flatcar_production_pxe_ignition.cpio.gz"), filepath.Join(dir, "config.ign"))
+}
+
+// checkIgnitionCpio unpacks an Ignition initrd with gzip and GNU cpio and
+// compares usr/share/oem/config.ign with the config given.
+func checkIgnitionCpio(t *testing.T, initrd, config string) {
+	t.Helper()
+	if l := testutil.Run(t, "sh", "-c", `gzip -dc "$1" | cpio -t --quiet`, "sh", initrd); l != "usr\nusr/share\nusr/share/oem\nusr/share/oem/config.ign\n" {
+		t.Errorf("%s lists:\n%s", initrd, l)
+	}
+	x := t.TempDir()
+	cmd := exec.Command("sh", "-c", `gzip -dc "$1" | cpio -idm --quiet`, "sh", initrd)
+	cmd.Dir = x
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("unpacking %s: %v %s", initrd, err, b)
+	}
+	got, err := os.ReadFile(filepath.Join(x, "usr/share/oem/config.ign"))
+	want, _ := os.ReadFile(config)
+	if err != nil || len(want) == 0 || !bytes.Equal(got, want) {
+		t.Errorf("config.ign in %s = %q, %v; want %q", initrd, got, err, want)
+	}
 }

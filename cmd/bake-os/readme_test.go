@@ -249,6 +249,12 @@ var readmeCases = map[string]readmeCase{
 			t.Errorf("azure vhd: %s", info)
 		}
 	}},
+	"bake-os --image flatcar_production_image.bin.bz2 --vendor iso --ignition config.ign": {noFlags, func(t *testing.T, dir, _ string) {
+		checkLiveISO(t, filepath.Join(dir, "flatcar_production_iso_image.iso"), filepath.Join(dir, "config.ign"))
+	}},
+	"bake-os --image flatcar_production_image.bin.bz2 --vendor pxe --ignition config.ign --json": {noFlags, func(t *testing.T, dir, stdout string) {
+		checkLivePXE(t, dir, stdout)
+	}},
 	"bake-os --image flatcar_production_image.bin --vendor all --compress none": {noFlags, func(t *testing.T, dir, stdout string) {
 		if n := len(strings.Fields(stdout)); n < 32 {
 			t.Errorf("--vendor all wrote %d files:\n%s", n, stdout)
