@@ -139,3 +139,110 @@ func TestLiveMediaRefusals(t *testing.T) {
 		t.Errorf("existing output overwritten: %q", b)
 	}
 }
+
+// TestCustomizeISO customizes an iso vendor ISO built without a config:
+// the result carries the Ignition initrd and the kernel arguments in both
+// menus, keeps its BIOS and UEFI boot images and hybrid tables (xorriso
+// reports), and customizing it again replaces the config without listing
+// the initrd twice. Refusals: the input as output, an existing output, an
+// ISO without an ISOLINUX menu; the input is never modified.
+func TestCustomizeISO(t *testing.T) {
+	testutil.RequireTool(t, "btrfs", "xorriso", "osirrox", "cpio", "gzip", "grub-mkimage")
+	if _, err := findIsolinux(); err != nil && !isolinuxRequired() {
+		t.Skip(err)
+	}
+	f := testFixture(t)
+	vs, _ := Parse([]string{"iso"})
+	dir := t.TempDir()
+	if _, err := Build(context.Background(), vs, BuildOptions{Base: f.base, OutputDir: dir, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "flatcar_production_iso_image.iso")
+	before := testutil.Run(t, "sha256sum", in)
+	out := filepath.Join(dir, "live.iso")
+	ctx := context.Background()
+	if err := CustomizeISO(ctx, in, out, CustomizeOptions{Ignition: []byte(`{"ignition":{"version":"3.4.0"}}`),
+		KernelArgs: []string{"console=ttyS0,115200n8"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Again, over the customized one: the new config replaces the old.
+	again := filepath.Join(dir, "again.iso")
+	if err := CustomizeISO(ctx, out, again, CustomizeOptions{Ignition: []byte(liveIgnition), KernelArgs: []string{"console=ttyS0,115200n8"}}); err != nil {
+		t.Fatal(err)
+	}
+	report := testutil.Run(t, "xorriso", "-indev", again, "-report_el_torito", "plain")
+	for _, want := range []string{"El Torito boot img :   1  BIOS  y   none", "El Torito boot img :   2  UEFI  y   none"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("customized ISO lacks %q:\n%s", want, report)
+		}
+	}
+	if area := testutil.Run(t, "xorriso", "-indev", again, "-report_system_area", "plain"); !strings.Contains(area, "GPT partition name") || !strings.Contains(area, "MBR partition table") {
+		t.Errorf("customized ISO lost its hybrid tables:\n%s", area)
+	}
+	x := filepath.Join(t.TempDir(), "x")
+	testutil.Run(t, "osirrox", "-indev", again, "-extract", "/", x)
+	cfg, _ := os.ReadFile(filepath.Join(x, "isolinux/isolinux.cfg"))
+	if want := "  append initrd=/flatcar/cpio.gz,/flatcar/ignition.cpio.gz flatcar.first_boot=1 flatcar.autologin console=ttyS0,115200n8\n"; !strings.Contains(string(cfg), want) {
+		t.Errorf("isolinux.cfg:\n%s\nlacks %q", cfg, want)
+	}
+	grub, _ := os.ReadFile(filepath.Join(x, isoGrubCfgPath))
+	for _, want := range []string{"linux /flatcar/vmlinuz flatcar.first_boot=1 flatcar.autologin 'console=ttyS0,115200n8'\n",
+		"initrd /flatcar/cpio.gz /flatcar/ignition.cpio.gz\n"} {
+		if !strings.Contains(string(grub), want) {
+			t.Errorf("grub.cfg:\n%s\nlacks %q", grub, want)
+		}
+	}
+	checkIgnitionInitrd(t, filepath.Join(x, isoIgnitionPath), t.TempDir())
+	if after := testutil.Run(t, "sha256sum", in); after != before {
+		t.Error("customizing modified the input ISO")
+	}
+
+	// Refusals.
+	plain := filepath.Join(t.TempDir(), "plain")
+	os.MkdirAll(plain, 0o755)
+	os.WriteFile(filepath.Join(plain, "readme"), []byte("no boot menu"), 0o644)
+	noMenu := filepath.Join(dir, "plain.iso")
+	testutil.Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-o", noMenu, plain)
+	ign := CustomizeOptions{Ignition: []byte(liveIgnition)}
+	for _, c := range []struct {
+		in, out, want string
+		o             CustomizeOptions
+	}{
+		{in, in, "is the input ISO", ign},
+		{in, out, "exists", ign},
+		{noMenu, filepath.Join(dir, "x.iso"), "no /isolinux/isolinux.cfg", ign},
+		{in, filepath.Join(dir, "y.iso"), "nothing to customize", CustomizeOptions{}},
+		{in, filepath.Join(dir, "z.iso"), "kernel argument", CustomizeOptions{KernelArgs: []string{"a b"}}},
+	} {
+		err := CustomizeISO(ctx, c.in, c.out, c.o)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s -> %s: %v, want %q", c.in, c.out, err, c.want)
+		}
+	}
+	for _, n := range []string{"x.iso", "y.iso", "z.iso"} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			t.Errorf("refused run left %s", n)
+		}
+	}
+	if after := testutil.Run(t, "sha256sum", in); after != before {
+		t.Error("a refused run modified the input ISO")
+	}
+}
+
+// TestCustomizeMenus rewrites Flatcar's own ISOLINUX menu (no first boot
+// argument) and menus without anything to change.
+func TestCustomizeMenus(t *testing.T) {
+	flatcarMenu := "default flatcar\nprompt 1\ntimeout 15\n\nlabel flatcar\n  menu default\n  kernel /flatcar/vmlinuz\n  append initrd=/flatcar/cpio.gz flatcar.autologin\n"
+	got, err := customizeIsolinux(flatcarMenu, true, []string{"console=ttyS0"})
+	want := strings.Replace(flatcarMenu, "flatcar.autologin", "flatcar.autologin", 1)
+	want = strings.Replace(want, "append initrd=/flatcar/cpio.gz flatcar.autologin", "append initrd=/flatcar/cpio.gz,/flatcar/ignition.cpio.gz flatcar.autologin flatcar.first_boot=1 console=ttyS0", 1)
+	if err != nil || got != want {
+		t.Errorf("Flatcar menu:\n%s\nwant:\n%s (%v)", got, want, err)
+	}
+	if _, err := customizeIsolinux("default x\nlabel x\n  kernel /k\n", true, nil); err == nil {
+		t.Error("a menu without an initrd accepted")
+	}
+	if _, err := customizeGrub("set timeout=1\n", true, nil); err == nil {
+		t.Error("a GRUB menu without linux accepted")
+	}
+}

@@ -12,10 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bake-os/bake-os/bake"
 	"github.com/bake-os/bake-os/internal/testutil"
 	"github.com/bake-os/bake-os/testimage"
-	"github.com/bake-os/bake-os/vendors"
 )
 
 // TestBootLiveISO bakes the iso vendor with --ignition from an image
@@ -28,8 +26,8 @@ import (
 // lists, remastered with xorriso). Its /init shows from inside the guest
 // that the ISO's initrds were unpacked: /usr/share/oem/config.ign holds
 // the config, and usr.squashfs mounts with USR-A's os-release. The kernel
-// reads console=ttyS0 from the bake's kernel arguments. It runs in the
-// boot stage (BAKE_TEST_BOOT=1).
+// reads console=ttyS0 from kernel arguments added with "bake-os iso
+// customize". It runs in the boot stage (BAKE_TEST_BOOT=1).
 func TestBootLiveISO(t *testing.T) {
 	if os.Getenv("BAKE_TEST_BOOT") == "" {
 		t.Skip("boot tests run in .ci/run's boot stage (BAKE_TEST_BOOT=1)")
@@ -48,18 +46,17 @@ func TestBootLiveISO(t *testing.T) {
 	}
 	ign := `{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA live"]}]}}`
 	os.WriteFile(filepath.Join(dir, "config.ign"), []byte(ign), 0o644)
-	iso, err := vendors.Parse([]string{"iso"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "out")
 	start := time.Now()
-	if _, err := bake.Run(ctx, bake.Options{Image: img, OutputDir: out, Vendors: iso, IgnitionFile: filepath.Join(dir, "config.ign"),
-		VendorOptions: vendors.BuildOptions{KernelArgs: []string{"console=ttyS0", "panic=-1", "loglevel=4"}}}); err != nil {
-		t.Fatalf("bake: %v", err)
+	if _, stderr, code := run(t, dir, "--image", img, "--output-dir", "out", "--vendor", "iso", "--ignition", "config.ign"); code != 0 {
+		t.Fatalf("bake: exit %d: %s", code, stderr)
 	}
 	t.Logf("baked the ISO in %s", time.Since(start).Round(time.Second))
-	test := remasterWithInit(t, filepath.Join(out, "flatcar_production_iso_image.iso"), busyboxInitramfs(t, modDir, liveCheckScript))
+	// The serial console comes from iso customize's kernel arguments.
+	if _, stderr, code := run(t, dir, "iso", "customize", "out/flatcar_production_iso_image.iso", "--kernel-arg", "console=ttyS0",
+		"--kernel-arg", "panic=-1", "--kernel-arg", "loglevel=4", "-o", "serial.iso"); code != 0 {
+		t.Fatalf("iso customize: exit %d: %s", code, stderr)
+	}
+	test := remasterWithInit(t, filepath.Join(dir, "serial.iso"), busyboxInitramfs(t, modDir, liveCheckScript))
 
 	want := []string{
 		fmt.Sprintf("BAKE-CHECK config.ign %d bytes", len(ign)),

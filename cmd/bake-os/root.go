@@ -127,6 +127,7 @@ systemd-sysupdate config.
 		newBootCmd(d),
 		newVersionCmd(d),
 		newInstallCmd(d),
+		newISOCmd(d),
 	)
 	markUsageErrors(cmd)
 	return cmd
