@@ -39,8 +39,10 @@ without an OEM partition. The ISOLINUX menu (BIOS) and, when present, the
 GRUB menu (UEFI) load it and pass flatcar.first_boot=1 and each
 --kernel-arg; the ISO's boot images and hybrid MBR/GPT are kept. ISO is
 only read; OUT appears whole or not at all.` + exitStatusHelp,
-		Example: `  bake-os iso customize flatcar_production_iso_image.iso --ignition config.ign -o live.iso
-  bake-os iso customize live.iso --kernel-arg console=ttyS0,115200n8 -o serial.iso`,
+		Example: `  bake-os iso customize flatcar_production_iso_image.iso \
+    --ignition config.ign -o live.iso
+  bake-os iso customize live.iso --kernel-arg console=ttyS0,115200n8 \
+    -o serial.iso`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.output == "" {

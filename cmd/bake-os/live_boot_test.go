@@ -255,3 +255,35 @@ func readmeFlatcarISO(t *testing.T, dst string) {
 	testutil.Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-R", "-J", "-V", "FLATCAR_BOOT", "-b", "isolinux/isolinux.bin",
 		"-c", "isolinux/boot.cat", "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", "-o", dst, root)
 }
+
+// TestISOCustomizeUsage: missing -o or nothing to add is a usage error
+// (exit 2); a bad kernel argument or config is refused before any output.
+func TestISOCustomizeUsage(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "in.iso"), []byte("not an ISO"), 0o644)
+	os.WriteFile(filepath.Join(dir, "bad.ign"), []byte(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"rel"}]}}`), 0o644)
+	for _, args := range [][]string{
+		{"iso", "customize", "in.iso", "--ignition", "bad.ign"},
+		{"iso", "customize", "in.iso", "-o", "out.iso"},
+		{"iso", "customize", "-o", "out.iso", "--kernel-arg", "a"},
+	} {
+		if _, stderr, code := run(t, dir, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d: %s", args, code, exitUsage, stderr)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"iso", "customize", "in.iso", "--kernel-arg", "a b", "-o", "out.iso"}, `kernel argument "a b"`},
+		{[]string{"iso", "customize", "in.iso", "--ignition", "bad.ign", "-o", "out.iso"}, "bad.ign"},
+	} {
+		_, stderr, code := run(t, dir, c.args...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d: %s", c.args, code, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.iso")); err == nil {
+		t.Error("a refused customize wrote out.iso")
+	}
+}
