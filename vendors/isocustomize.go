@@ -80,6 +80,9 @@ func CustomizeISO(ctx context.Context, in, out string, o CustomizeOptions) error
 		if err := runTool(ctx, "osirrox", "-indev", in, "-extract", isoPath, local); err != nil {
 			return fmt.Errorf("reading %s from the ISO: %w", isoPath, err)
 		}
+		if st, err := os.Lstat(local); err != nil || !st.Mode().IsRegular() {
+			return fmt.Errorf("%s in the ISO is not a regular file", isoPath)
+		}
 		b, err := os.ReadFile(local)
 		if err != nil {
 			return err

@@ -1,10 +1,13 @@
 package vendors
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -30,8 +33,9 @@ func TestLiveMediaIgnition(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "out")
 	args := []string{"console=ttyS0,115200n8", "ignition.config.url=http://h/x?a=b&c=$d"}
+	var logged bytes.Buffer
 	arts, err := Build(context.Background(), vs, BuildOptions{Base: f.base, OutputDir: out, Compress: "none", Workers: 2,
-		Ignition: []byte(liveIgnition), KernelArgs: args})
+		Ignition: []byte(liveIgnition), KernelArgs: args, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +56,9 @@ func TestLiveMediaIgnition(t *testing.T) {
 	wantLine := "initrd=flatcar_production_pxe_image.cpio.gz,flatcar_production_pxe_ignition.cpio.gz flatcar.first_boot=1 flatcar.autologin " + strings.Join(args, " ")
 	if cmdline != wantLine {
 		t.Errorf("pxe command line\n%q\nwant\n%q", cmdline, wantLine)
+	}
+	if !strings.Contains(logged.String(), "level=INFO") || !strings.Contains(logged.String(), strconv.Quote("pxe: boot "+pxeKernelName+" with the kernel command line: "+wantLine)) {
+		t.Errorf("the command line is not logged at info level:\n%s", logged.String())
 	}
 	checkIgnitionInitrd(t, filepath.Join(out, pxeIgnitionName), filepath.Join(work, "pxe"))
 
@@ -203,6 +210,12 @@ func TestCustomizeISO(t *testing.T) {
 	os.WriteFile(filepath.Join(plain, "readme"), []byte("no boot menu"), 0o644)
 	noMenu := filepath.Join(dir, "plain.iso")
 	testutil.Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-o", noMenu, plain)
+	// A menu that is a symlink out of the ISO (Rock Ridge) is no menu.
+	link := filepath.Join(t.TempDir(), "link")
+	os.MkdirAll(filepath.Join(link, "isolinux"), 0o755)
+	os.Symlink("/etc/hostname", filepath.Join(link, "isolinux/isolinux.cfg"))
+	linked := filepath.Join(dir, "link.iso")
+	testutil.Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-R", "-o", linked, link)
 	ign := CustomizeOptions{Ignition: []byte(liveIgnition)}
 	for _, c := range []struct {
 		in, out, want string
@@ -211,6 +224,7 @@ func TestCustomizeISO(t *testing.T) {
 		{in, in, "is the input ISO", ign},
 		{in, out, "exists", ign},
 		{noMenu, filepath.Join(dir, "x.iso"), "no /isolinux/isolinux.cfg", ign},
+		{linked, filepath.Join(dir, "x.iso"), "no /isolinux/isolinux.cfg", ign},
 		{in, filepath.Join(dir, "y.iso"), "nothing to customize", CustomizeOptions{}},
 		{in, filepath.Join(dir, "z.iso"), "kernel argument", CustomizeOptions{KernelArgs: []string{"a b"}}},
 	} {
