@@ -13,25 +13,20 @@ import (
 
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/provision"
-	"github.com/bake-os/bake-os/vendors"
 )
 
 // oemConfigKey is where an Ignition config is baked: OEM /config.ign.
 var oemConfigKey = claimKey{PartOEM, provision.OEMConfigPath}
 
 // loadIgnition reads and validates o.IgnitionFile for Flatcar version
-// (nil when none is given), and refuses outputs that would drop it.
+// (nil when none is given). The live media vendors (iso, pxe) carry it
+// in an extra initrd (vendors.BuildOptions.Ignition).
 func loadIgnition(ctx context.Context, o Options, version string, log *slog.Logger) (*provision.Ignition, error) {
 	if o.IgnitionFile == "" {
 		if o.IgnitionMerge {
 			return nil, errors.New("--ignition-merge needs --ignition")
 		}
 		return nil, nil
-	}
-	for _, v := range o.Vendors {
-		if v.Bundle == vendors.BundleISO || v.Bundle == vendors.BundlePXE {
-			return nil, fmt.Errorf("--ignition with --vendor %s: live media have no OEM partition to carry the config; bake the disk vendors only, or pass the config at boot (ignition.config.url)", v.Name)
-		}
 	}
 	return provision.Load(ctx, o.IgnitionFile, version, log)
 }
@@ -68,7 +63,7 @@ func installIgnition(oem partitions.Editor, ign *provision.Ignition, o Options, 
 		return nil, fmt.Errorf("installing the Ignition config: %w", err)
 	}
 	sum := sha256.Sum256(ign.Data)
-	res.Version, res.SHA256, res.Size = ign.Version, hex.EncodeToString(sum[:]), len(ign.Data)
+	res.Version, res.SHA256, res.Size, res.data = ign.Version, hex.EncodeToString(sum[:]), len(ign.Data), ign.Data
 	if res.Merged {
 		res.Source = ign.Source
 	}

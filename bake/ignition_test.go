@@ -12,7 +12,6 @@ import (
 
 	"github.com/bake-os/bake-os/bake"
 	"github.com/bake-os/bake-os/testimage"
-	"github.com/bake-os/bake-os/vendors"
 )
 
 const (
@@ -131,10 +130,6 @@ func TestIgnitionRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	oemRoot, _ := bake.ParseTarget("oem:/")
-	iso, err := vendors.Parse([]string{"iso"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range []struct {
 		name string
 		o    bake.Options
@@ -142,7 +137,6 @@ func TestIgnitionRefusals(t *testing.T) {
 	}{
 		{"invalid", bake.Options{IgnitionFile: bad}, []string{"bad.ign", "$.storage.files.0.path", "line 2", "path not absolute"}},
 		{"spec too new", bake.Options{IgnitionFile: newer, Version: "3815.2.0"}, []string{"3.5.0", "3815.2.0", "up to 3.4.0"}},
-		{"live media", bake.Options{IgnitionFile: good, Vendors: iso}, []string{"--vendor iso", "no OEM partition"}},
 		{"collision", bake.Options{IgnitionFile: good, Target: oemRoot, Sysexts: []bake.Sysext{{Name: "config", File: ext}}},
 			[]string{"the --ignition config", "sysext config", "OEM:/config.ign"}},
 	} {

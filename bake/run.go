@@ -135,8 +135,9 @@ type IgnitionResult struct {
 	Size    int    `json:"size"`
 	// Merged: the image's earlier config and the new one are merged;
 	// Replaced: the image's earlier config was overwritten (--force).
-	Merged   bool `json:"merged,omitempty"`
-	Replaced bool `json:"replaced,omitempty"`
+	Merged   bool   `json:"merged,omitempty"`
+	Replaced bool   `json:"replaced,omitempty"`
+	data     []byte // the config written, for the live media vendors
 }
 
 // Written is one path a bake wrote.
@@ -262,6 +263,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("checking baked image: %w", err)
 	}
 	if len(o.Vendors) > 0 {
+		if res.Ignition != nil {
+			o.VendorOptions.Ignition = res.Ignition.data
+		}
 		if err := buildVendors(ctx, res, work, version, o, ref); err != nil {
 			return nil, err
 		}

@@ -16,6 +16,8 @@ type Artifact struct {
 	Vendor string `json:"vendor"`
 	Kind   string `json:"kind"`
 	Path   string `json:"path"`
+	// Cmdline, on pxe's kernel, is the kernel command line to boot it with.
+	Cmdline string `json:"cmdline,omitempty"`
 }
 
 // buildVendors turns the baked working image into the vendor images. It
@@ -30,7 +32,7 @@ func buildVendors(ctx context.Context, res *Result, work, version string, o Opti
 	}
 	res.Artifacts = make([]Artifact, 0, len(r.Artifacts))
 	for _, a := range r.Artifacts {
-		res.Artifacts = append(res.Artifacts, Artifact{Vendor: a.Vendor, Kind: a.Kind, Path: a.Path})
+		res.Artifacts = append(res.Artifacts, Artifact{Vendor: a.Vendor, Kind: a.Kind, Path: a.Path, Cmdline: a.Cmdline})
 	}
 	for _, w := range r.Warnings {
 		if !slices.Contains(res.Warnings, w) {
@@ -60,6 +62,9 @@ func vendorOptions(work, version string, o Options, ref *fetch.ReleaseRef) vendo
 	}
 	if vo.Epoch == 0 {
 		vo.Epoch = o.Epoch
+	}
+	if vo.Ignition == nil && o.IgnitionFile != "" {
+		vo.Ignition = []byte{} // preflight: the Ignition outputs are named; Run sets the config
 	}
 	if vo.Workers == 0 {
 		vo.Workers = o.Workers

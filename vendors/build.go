@@ -76,8 +76,13 @@ type BuildOptions struct {
 	Epoch int64
 	// KernelArgs and KernelArgsRemove are merged into the OEM /grub.cfg
 	// a vendor writes (provision.EditKernelArgs), as are the arguments
-	// an earlier bake added to Base's grub.cfg.
+	// an earlier bake added to Base's grub.cfg; live media (iso, pxe),
+	// which have no OEM, add KernelArgs to their kernel command line.
 	KernelArgs, KernelArgsRemove []string
+	// Ignition, when set, is the Ignition config the live media (iso,
+	// pxe) carry in an extra initrd as usr/share/oem/config.ign; pxe
+	// writes it as flatcar_production_pxe_ignition.cpio.gz.
+	Ignition []byte
 }
 
 // Artifact is one file Build wrote.
@@ -87,6 +92,9 @@ type Artifact struct {
 	// initrd or iso.
 	Kind string
 	Path string
+	// Cmdline, on pxe's kernel, is the kernel command line to boot it
+	// with (initrds, first boot, kernel arguments).
+	Cmdline string
 }
 
 // job is one validated vendor with everything resolved.
@@ -150,7 +158,7 @@ func Run(ctx context.Context, vendors []Vendor, o BuildOptions) (*Result, error)
 	defer atomicfile.Remove(work)
 	st := &stage{dir: o.OutputDir}
 	defer st.cleanup()
-	b := &builder{plan: p, work: work, st: st, rep: progress.OrNop(o.Reporter), workers: o.Workers}
+	b := &builder{plan: p, work: work, st: st, rep: progress.OrNop(o.Reporter), workers: o.Workers, cmdlines: map[string]string{}}
 	if b.workers <= 0 {
 		b.workers = runtime.NumCPU()
 	}
@@ -169,6 +177,9 @@ func Run(ctx context.Context, vendors []Vendor, o BuildOptions) (*Result, error)
 		return nil, err
 	}
 	arts, err := st.commit()
+	for i := range arts {
+		arts[i].Cmdline = b.cmdlines[filepath.Base(arts[i].Path)]
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +214,9 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 	}
 	if o.OutputDir == "" {
 		return nil, errors.New("no output directory given")
+	}
+	if err := checkKernelArgs(o.KernelArgs); err != nil {
+		return nil, err
 	}
 	if st, err := os.Stat(o.OutputDir); err == nil && !st.IsDir() {
 		return nil, fmt.Errorf("output %s is not a directory", o.OutputDir)
@@ -242,8 +256,14 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 			if _, err := findIsolinux(); err != nil {
 				return nil, err
 			}
+			if err := checkGrubEFI(); err != nil {
+				return nil, err
+			}
 		}
 		p.outputs = append(p.outputs, v.outputNames(j.comps)...)
+		if v.Bundle == BundlePXE && o.Ignition != nil {
+			p.outputs = append(p.outputs, pxeIgnitionName)
+		}
 		if !v.Partitioned() {
 			p.boot = append(p.boot, j)
 			continue

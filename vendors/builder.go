@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
 )
 
@@ -23,6 +24,8 @@ type builder struct {
 	kernel, initrd string
 	// warnings: what the OEM rebuilds could not keep, each line once.
 	warnings []string
+	// cmdlines: the kernel command line by output name (pxe's kernel).
+	cmdlines map[string]string
 }
 
 func (b *builder) buildGroup(ctx context.Context, g *group) error {
@@ -295,6 +298,7 @@ func (b *builder) buildBoot(ctx context.Context, j job) error {
 		return fmt.Errorf("building vendor %s: %w", j.v.Name, err)
 	}
 	v := j.v
+	ign := b.plan.o.Ignition != nil
 	switch v.Bundle {
 	case BundlePXE:
 		for _, f := range []struct{ src, name, kind string }{{b.initrd, v.File, "initrd"}, {b.kernel, v.Extras[0], "kernel"}} {
@@ -306,6 +310,18 @@ func (b *builder) buildBoot(ctx context.Context, j job) error {
 				return err
 			}
 		}
+		if ign {
+			if _, err := b.writeTo(v, "initrd", pxeIgnitionName, func(f *os.File) error {
+				return writeIgnitionInitrd(ctx, f, b.plan.o.Ignition)
+			}); err != nil {
+				return fmt.Errorf("building vendor %s: %w", v.Name, err)
+			}
+		}
+		line := pxeCommandLine(v.File, ign, b.plan.o.KernelArgs)
+		b.cmdlines[v.Extras[0]] = line
+		if ign || len(b.plan.o.KernelArgs) > 0 {
+			runlog.From(ctx).Info(fmt.Sprintf("pxe: boot %s with the kernel command line: %s", v.Extras[0], line))
+		}
 		return nil
 	case BundleISO:
 		p, err := b.output(v, "iso", v.File)
@@ -313,7 +329,26 @@ func (b *builder) buildBoot(ctx context.Context, j job) error {
 			return err
 		}
 		os.Remove(p) // xorriso wants to create it
-		if err := writeISO(ctx, p, b.kernel, b.initrd, filepath.Join(b.work, "iso-"+v.Name)); err != nil {
+		work := filepath.Join(b.work, "iso-"+v.Name)
+		ignInitrd := ""
+		if ign {
+			if err := os.MkdirAll(work, 0o755); err != nil {
+				return err
+			}
+			ignInitrd = filepath.Join(work, "ignition.cpio.gz")
+			f, err := os.Create(ignInitrd)
+			if err != nil {
+				return err
+			}
+			err = writeIgnitionInitrd(ctx, f, b.plan.o.Ignition)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("building vendor %s: %w", v.Name, err)
+			}
+		}
+		if err := writeISO(ctx, p, b.kernel, b.initrd, ignInitrd, b.plan.o.KernelArgs, work); err != nil {
 			return fmt.Errorf("building vendor %s: %w", v.Name, err)
 		}
 		return b.compress(ctx, j, p)

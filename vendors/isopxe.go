@@ -11,6 +11,7 @@ import (
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/internal/child"
+	"github.com/bake-os/bake-os/internal/cpio"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/sparse"
@@ -28,6 +29,15 @@ const (
 	isoKernelPath  = "flatcar/vmlinuz"
 	isoInitrdPath  = "flatcar/cpio.gz"
 	isoVolumeLabel = "FLATCAR_BOOT"
+
+	// The Ignition initrd (docs/provisioning.md): where Flatcar's initrd
+	// finds a config embedded in the initramfs, its name beside the pxe
+	// files and its path on the ISO.
+	ignitionInitrdPath = "usr/share/oem/config.ign"
+	pxeIgnitionName    = "flatcar_production_pxe_ignition.cpio.gz"
+	isoIgnitionPath    = "flatcar/ignition.cpio.gz"
+	isoGrubCfgPath     = "EFI/BOOT/grub.cfg"
+	isoEFIImage        = "EFI/efiboot.img"
 )
 
 // bootToolsFor lists the tools a vendor's boot artefacts need.
@@ -36,7 +46,7 @@ func bootToolsFor(v Vendor) []string {
 	case BundlePXE:
 		return []string{"btrfs", "mksquashfs"}
 	case BundleISO:
-		return []string{"btrfs", "mksquashfs", "xorriso"}
+		return []string{"btrfs", "mksquashfs", "xorriso", "grub-mkimage", "mkfs.vfat", "mmd", "mcopy"}
 	}
 	return nil
 }
@@ -147,56 +157,45 @@ func writeInitrd(ctx context.Context, dst io.Writer, squashfs string, workers in
 	if err != nil {
 		return err
 	}
-	cw := &cpioWriter{w: zw, mtime: uint32(archiveTime(ctx).Unix())}
-	cw.header(usrSquashName, 0o100644, st.Size(), 1)
+	cw := cpio.NewWriter(zw, archiveTime(ctx).Unix())
+	if err := cw.File(usrSquashName, 0o644, st.Size()); err != nil {
+		zw.Close()
+		return fmt.Errorf("writing the initrd: %w", err)
+	}
 	if _, err := io.Copy(cw, &ctxReader{ctx: ctx, r: f}); err != nil {
 		zw.Close()
 		return fmt.Errorf("writing the initrd: %w", err)
 	}
-	cw.pad()
-	cw.header("TRAILER!!!", 0, 0, 2)
-	if cw.err != nil {
+	if err := cw.Close(); err != nil {
 		zw.Close()
-		return fmt.Errorf("writing the initrd: %w", cw.err)
+		return fmt.Errorf("writing the initrd: %w", err)
 	}
 	return zw.Close()
 }
 
-// cpioWriter writes the SVR4 "newc" cpio format (what the kernel unpacks).
-type cpioWriter struct {
-	w     io.Writer
-	mtime uint32 // of every member
-	n     int64
-	err   error
-}
-
-func (c *cpioWriter) Write(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
+// writeIgnitionInitrd writes the extra initrd carrying an Ignition
+// config: a gzip'd newc cpio holding usr/share/oem/config.ign (with its
+// directories), where Flatcar's initrd looks for an embedded config on
+// boots without an OEM partition (docs/provisioning.md).
+func writeIgnitionInitrd(ctx context.Context, dst io.Writer, config []byte) error {
+	zw, err := gzipWriter(ctx, dst, 1)
+	if err != nil {
+		return err
 	}
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	c.err = err
-	return n, err
-}
-
-func (c *cpioWriter) pad() {
-	if r := c.n % 4; r != 0 {
-		c.Write(make([]byte, 4-r))
+	cw := cpio.NewWriter(zw, archiveTime(ctx).Unix())
+	if err := cw.File(ignitionInitrdPath, 0o644, int64(len(config))); err != nil {
+		zw.Close()
+		return fmt.Errorf("writing the Ignition initrd: %w", err)
 	}
-}
-
-func (c *cpioWriter) header(name string, mode uint32, size int64, ino uint32) {
-	fields := []uint32{ino, mode, 0, 0, 1, c.mtime, uint32(size), 0, 0, 0, 0, uint32(len(name) + 1), 0}
-	var b strings.Builder
-	b.WriteString("070701")
-	for _, f := range fields {
-		fmt.Fprintf(&b, "%08x", f)
+	if _, err := cw.Write(config); err != nil {
+		zw.Close()
+		return fmt.Errorf("writing the Ignition initrd: %w", err)
 	}
-	b.WriteString(name)
-	b.WriteByte(0)
-	c.Write([]byte(b.String()))
-	c.pad()
+	if err := cw.Close(); err != nil {
+		zw.Close()
+		return fmt.Errorf("writing the Ignition initrd: %w", err)
+	}
+	return zw.Close()
 }
 
 // ISOLINUX files the ISO boots with (BIOS, El Torito no-emulation, plus
@@ -229,33 +228,158 @@ func findIsolinux() (isolinux, error) {
 	return il, nil
 }
 
-// isolinuxCfg boots the kernel with the initrd; Flatcar's live system
+// liveInitrds lists the initrds the live media load, in order: the
+// /usr initrd, then the Ignition initrd when a config is carried.
+func liveInitrds(usr, ignition string, withIgnition bool) []string {
+	if withIgnition {
+		return []string{usr, ignition}
+	}
+	return []string{usr}
+}
+
+// liveArgs is the kernel command line after the initrd argument: first
+// boot (Ignition runs), the console autologin of Flatcar's live system,
+// then the user's arguments.
+func liveArgs(extra []string) string {
+	return strings.Join(append([]string{"flatcar.first_boot=1", "flatcar.autologin"}, extra...), " ")
+}
+
+// pxeCommandLine is the kernel command line for booting the pxe vendor's
+// kernel with its initrd and, when withIgnition, the Ignition initrd
+// after it (pxelinux's comma-separated initrd= form; iPXE takes one
+// initrd=NAME per loaded file).
+func pxeCommandLine(initrd string, withIgnition bool, kernelArgs []string) string {
+	return "initrd=" + strings.Join(liveInitrds(initrd, pxeIgnitionName, withIgnition), ",") + " " + liveArgs(kernelArgs)
+}
+
+// checkKernelArgs refuses kernel arguments that would not stay one
+// argument in isolinux.cfg and grub.cfg: empty, or holding white space,
+// control characters, quotes or a backslash.
+func checkKernelArgs(args []string) error {
+	for _, a := range args {
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool {
+			return r <= ' ' || r == 0x7f || r == '"' || r == '\'' || r == '\\' || r > 0x7e
+		}) {
+			return fmt.Errorf("kernel argument %q: want one printable ASCII word without spaces, quotes or backslashes", a)
+		}
+	}
+	return nil
+}
+
+// isolinuxCfg boots the kernel with the initrds; Flatcar's live system
 // logs in on the console.
-const isolinuxCfg = `# Generated by bake-os
+func isolinuxCfg(withIgnition bool, kernelArgs []string) string {
+	return `# Generated by bake-os
 default flatcar
 prompt 1
 timeout 15
 
 label flatcar
-  kernel /flatcar/vmlinuz
-  append initrd=/flatcar/cpio.gz flatcar.first_boot=1 flatcar.autologin
+  kernel /` + isoKernelPath + `
+  append initrd=` + strings.Join(isoInitrds(withIgnition), ",") + " " + liveArgs(kernelArgs) + `
+`
+}
+
+func isoInitrds(withIgnition bool) []string {
+	return liveInitrds("/"+isoInitrdPath, "/"+isoIgnitionPath, withIgnition)
+}
+
+// grubCfg is the UEFI boot menu: the same kernel, initrds and arguments
+// as isolinux.cfg. Arguments are single-quoted (checkKernelArgs keeps
+// quotes out) so GRUB passes them verbatim.
+func grubCfg(withIgnition bool, kernelArgs []string) string {
+	quoted := make([]string, len(kernelArgs))
+	for i, a := range kernelArgs {
+		quoted[i] = "'" + a + "'"
+	}
+	return `# Generated by bake-os
+set timeout=1
+menuentry "Flatcar Container Linux" {
+  linux /` + isoKernelPath + " " + liveArgs(quoted) + `
+  initrd ` + strings.Join(isoInitrds(withIgnition), " ") + `
+}
+`
+}
+
+// grubEarlyCfg is built into BOOTX64.EFI: it finds the ISO 9660 file
+// system (the firmware started GRUB from the El Torito FAT image) and
+// reads the menu from it.
+const grubEarlyCfg = `search --no-floppy --file --set=root /` + isoKernelPath + `
+configfile ($root)/` + isoGrubCfgPath + `
 `
 
-// writeISO makes a BIOS-bootable (ISOLINUX, isohybrid) ISO 9660 image
-// with Rock Ridge and Joliet holding the kernel and the initrd, with
-// xorriso.
-func writeISO(ctx context.Context, dst, kernel, initrd, work string) error {
+// grubModules are built into BOOTX64.EFI (it loads none at run time).
+var grubModules = []string{"normal", "configfile", "search", "search_fs_file", "iso9660", "fat", "part_gpt",
+	"part_msdos", "linux", "echo", "test", "efi_gop", "efi_uga", "all_video"}
+
+// grubEFIDir holds GRUB's x86_64-efi modules (Debian: grub-efi-amd64-bin).
+var grubEFIDir = "/usr/lib/grub/x86_64-efi"
+
+// checkGrubEFI reports whether GRUB for UEFI can be built here.
+func checkGrubEFI() error {
+	if _, err := os.Stat(filepath.Join(grubEFIDir, "linux.mod")); err != nil {
+		return fmt.Errorf("the iso vendor boots UEFI with GRUB but %s lacks its modules: install grub-efi-amd64-bin", grubEFIDir)
+	}
+	return nil
+}
+
+// writeEFIBoot makes the El Torito EFI boot image: a FAT file system
+// holding EFI/BOOT/BOOTX64.EFI, a standalone GRUB (grub-mkimage) with
+// grubEarlyCfg built in.
+func writeEFIBoot(ctx context.Context, dst, work string) error {
+	early := filepath.Join(work, "grub-early.cfg")
+	if err := os.WriteFile(early, []byte(grubEarlyCfg), 0o644); err != nil {
+		return err
+	}
+	efi := filepath.Join(work, "BOOTX64.EFI")
+	args := append([]string{"-O", "x86_64-efi", "-d", grubEFIDir, "-o", efi, "-p", "/EFI/BOOT", "-c", early}, grubModules...)
+	if err := runTool(ctx, "grub-mkimage", args...); err != nil {
+		return fmt.Errorf("building GRUB for UEFI: %w", err)
+	}
+	st, err := os.Stat(efi)
+	if err != nil {
+		return err
+	}
+	t := archiveTime(ctx)
+	if err := os.Chtimes(efi, t, t); err != nil {
+		return err
+	}
+	kib := (st.Size()+1023)/1024 + 256 // room for FAT tables and directories
+	env := []string{fmt.Sprintf("SOURCE_DATE_EPOCH=%d", t.Unix()), "MTOOLS_SKIP_CHECK=1"}
+	if err := runToolEnv(ctx, env, "mkfs.vfat", "-C", dst, fmt.Sprint(kib), "-n", "EFIBOOT", "--invariant"); err != nil {
+		return fmt.Errorf("making the EFI boot image: %w", err)
+	}
+	if err := runToolEnv(ctx, env, "mmd", "-i", dst, "::/EFI", "::/EFI/BOOT"); err != nil {
+		return fmt.Errorf("making the EFI boot image: %w", err)
+	}
+	if err := runToolEnv(ctx, env, "mcopy", "-m", "-i", dst, efi, "::/EFI/BOOT/BOOTX64.EFI"); err != nil {
+		return fmt.Errorf("making the EFI boot image: %w", err)
+	}
+	return nil
+}
+
+// writeISO makes an ISO 9660 image (Rock Ridge, Joliet) holding the
+// kernel and the initrds that boots by BIOS (ISOLINUX, El Torito
+// no-emulation) and by UEFI (El Torito EFI image with GRUB), and is
+// isohybrid (MBR and GPT) so it also boots from a USB stick. ignition,
+// when not "", is the Ignition initrd.
+func writeISO(ctx context.Context, dst, kernel, initrd, ignition string, kernelArgs []string, work string) error {
 	il, err := findIsolinux()
 	if err != nil {
 		return err
 	}
 	root := filepath.Join(work, "iso")
-	for _, d := range []string{"flatcar", "isolinux"} {
+	for _, d := range []string{"flatcar", "isolinux", "EFI/BOOT"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return err
 		}
 	}
-	for _, l := range [][2]string{{kernel, isoKernelPath}, {initrd, isoInitrdPath}} {
+	withIgn := ignition != ""
+	links := [][2]string{{kernel, isoKernelPath}, {initrd, isoInitrdPath}}
+	if withIgn {
+		links = append(links, [2]string{ignition, isoIgnitionPath})
+	}
+	for _, l := range links {
 		if err := os.Link(l[0], filepath.Join(root, l[1])); err != nil {
 			return err
 		}
@@ -265,23 +389,34 @@ func writeISO(ctx context.Context, dst, kernel, initrd, work string) error {
 			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(root, "isolinux/isolinux.cfg"), []byte(isolinuxCfg), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "isolinux/isolinux.cfg"), []byte(isolinuxCfg(withIgn, kernelArgs)), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(root, isoGrubCfgPath), []byte(grubCfg(withIgn, kernelArgs)), 0o644); err != nil {
+		return err
+	}
+	if err := writeEFIBoot(ctx, filepath.Join(root, isoEFIImage), work); err != nil {
 		return err
 	}
 	// Fixed times (files, volume dates, volume UUID) so the ISO is
 	// reproducible: xorriso takes them from SOURCE_DATE_EPOCH.
 	t := archiveTime(ctx)
-	for _, p := range []string{isoKernelPath, isoInitrdPath, "isolinux/isolinux.bin", "isolinux/ldlinux.c32",
-		"isolinux/isolinux.cfg", "isolinux", "flatcar", "."} {
+	paths := []string{isoKernelPath, isoInitrdPath, "isolinux/isolinux.bin", "isolinux/ldlinux.c32",
+		"isolinux/isolinux.cfg", isoGrubCfgPath, isoEFIImage, "EFI/BOOT", "EFI", "isolinux", "flatcar", "."}
+	if withIgn {
+		paths = append(paths, isoIgnitionPath)
+	}
+	for _, p := range paths {
 		if err := os.Chtimes(filepath.Join(root, p), t, t); err != nil {
 			return err
 		}
 	}
 	env := []string{fmt.Sprintf("SOURCE_DATE_EPOCH=%d", t.Unix())}
 	args := []string{"-as", "mkisofs", "-quiet", "-R", "-J", "-V", isoVolumeLabel, "-uid", "0", "-gid", "0",
-		"-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat", "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table"}
+		"-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat", "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
+		"-eltorito-alt-boot", "-e", isoEFIImage, "-no-emul-boot"}
 	if il.mbr != "" {
-		args = append(args, "-isohybrid-mbr", il.mbr)
+		args = append(args, "-isohybrid-mbr", il.mbr, "-isohybrid-gpt-basdat")
 	}
 	args = append(args, "-o", dst, root)
 	return runToolEnv(ctx, env, "xorriso", args...)

@@ -282,6 +282,20 @@ var readmeCases = map[string]readmeCase{
 			t.Errorf("azure vhd: %s", info)
 		}
 	}},
+	"bake-os --image flatcar_production_image.bin.bz2 --vendor iso --ignition config.ign": {noFlags, func(t *testing.T, dir, _ string) {
+		checkLiveISO(t, filepath.Join(dir, "flatcar_production_iso_image.iso"), filepath.Join(dir, "config.ign"), true)
+	}},
+	"bake-os --image flatcar_production_image.bin.bz2 --vendor pxe --ignition config.ign --json": {noFlags, func(t *testing.T, dir, stdout string) {
+		checkLivePXE(t, dir, stdout)
+	}},
+	"bake-os iso customize flatcar_production_iso_image.iso --ignition config.ign --kernel-arg console=ttyS0,115200n8 -o live.iso": {noFlags, func(t *testing.T, dir, _ string) {
+		checkLiveISO(t, filepath.Join(dir, "live.iso"), filepath.Join(dir, "config.ign"), false)
+		x := t.TempDir()
+		testutil.Run(t, "osirrox", "-indev", filepath.Join(dir, "live.iso"), "-extract", "/isolinux/isolinux.cfg", filepath.Join(x, "isolinux.cfg"))
+		if b, _ := os.ReadFile(filepath.Join(x, "isolinux.cfg")); !strings.Contains(string(b), " console=ttyS0,115200n8\n") {
+			t.Errorf("isolinux.cfg lacks the kernel argument:\n%s", b)
+		}
+	}},
 	"bake-os --image flatcar_production_image.bin --vendor all --compress none": {noFlags, func(t *testing.T, dir, stdout string) {
 		if n := len(strings.Fields(stdout)); n < 32 {
 			t.Errorf("--vendor all wrote %d files:\n%s", n, stdout)
@@ -433,16 +447,17 @@ func TestREADMECommands(t *testing.T) {
 func (e *readmeEnv) sandbox(t *testing.T, args []string) string {
 	t.Helper()
 	dir := t.TempDir()
-	namesRaw := false
+	namesRaw, namesISO := false, false
 	for _, a := range args {
 		namesRaw = namesRaw || a == baked
+		namesISO = namesISO || a == readmeISO
 	}
 	err := filepath.WalkDir(e.inputs, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(e.inputs, p)
-		if rel == baked && !namesRaw {
+		if rel == baked && !namesRaw || rel == readmeISO && !namesISO {
 			return nil
 		}
 		dst := filepath.Join(dir, rel)
@@ -504,6 +519,7 @@ func newReadmeEnv(t *testing.T) *readmeEnv {
 		"bin/dockerd": "#!/bin/sh\n", "lib/systemd/system/docker.service": "[Service]\nExecStart=/usr/bin/dockerd\n",
 		".torcx/manifest.json": "{}"}), 0o644))
 	readmeRootfs(t, filepath.Join(in, "alpine-rootfs"))
+	readmeFlatcarISO(t, filepath.Join(in, readmeISO))
 	readmeOCILayout(t, filepath.Join(in, "alpine-layout"))
 
 	// Release server and bakery, signed by a throw-away key.

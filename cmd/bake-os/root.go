@@ -131,6 +131,7 @@ systemd-sysupdate config.
 		newBootCmd(d),
 		newVersionCmd(d),
 		newInstallCmd(d),
+		newISOCmd(d),
 	)
 	markUsageErrors(cmd)
 	return cmd

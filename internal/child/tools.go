@@ -21,8 +21,9 @@ var Packages = map[string]string{
 	"mkfs.erofs": "erofs-utils", "fsck.erofs": "erofs-utils", "dump.erofs": "erofs-utils",
 	"mkswap": "util-linux",
 	// disks and images
-	"sgdisk": "gdisk", "qemu-img": "qemu-utils", "xorriso": "xorriso", "dmsetup": "dmsetup",
-	"losetup": "mount", "mount": "mount", "umount": "mount", "swapon": "mount", "swapoff": "mount",
+	"sgdisk": "gdisk", "qemu-img": "qemu-utils", "xorriso": "xorriso", "osirrox": "xorriso", "dmsetup": "dmsetup",
+	"grub-mkimage": "grub-common",
+	"losetup":      "mount", "mount": "mount", "umount": "mount", "swapon": "mount", "swapoff": "mount",
 	"partx": "util-linux", "systemd-dissect": "systemd",
 	// compression and archives
 	"bzip2": "bzip2", "bunzip2": "bzip2", "lbzip2": "lbzip2", "xz": "xz-utils", "zstd": "zstd",
@@ -37,7 +38,7 @@ var Packages = map[string]string{
 	// basics the tests use
 	"sh": "dash", "bash": "bash", "dd": "coreutils", "cp": "coreutils", "cat": "coreutils",
 	"ls": "coreutils", "du": "coreutils", "sha256sum": "coreutils", "true": "coreutils",
-	"sleep": "coreutils", "cmp": "diffutils", "make": "make", "git": "git",
+	"sleep": "coreutils", "cmp": "diffutils", "make": "make", "git": "git", "grep": "grep",
 }
 
 // NotFound is the one-line error for a missing tool: "NAME not found:

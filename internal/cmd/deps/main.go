@@ -25,17 +25,20 @@ var purposes = map[string][]string{
 		"mkfs.vfat", "fsck.vfat", "mmd", "mcopy", "mtype", "mksquashfs", "unsquashfs",
 		"mkfs.erofs", "fsck.erofs", "dump.erofs", "qemu-img", "bzip2", "bunzip2", "lbzip2",
 		"xz", "zstd", "gzip", "zip", "unzip", "tar", "cpio", "patchelf", "bwrap", "unshare",
-		"xorriso", "dd"},
+		"xorriso", "osirrox", "grub-mkimage", "mdir", "dd"},
 	"boot": {"qemu-system-x86_64", "busybox", "cpio", "mksquashfs", "debugfs", "mkfs.btrfs",
-		"mke2fs", "mkfs.vfat", "mmd", "mcopy"},
+		"mke2fs", "mkfs.vfat", "mmd", "mcopy", "xorriso", "grub-mkimage"},
 }
 
 // files are checked by path (a glob), not as commands, with their package.
 var files = map[string][][2]string{
 	"demo": {{"/usr/share/OVMF/OVMF_CODE.fd", "ovmf"}},
 	"test": {{"/usr/share/OVMF/OVMF_CODE.fd", "ovmf"}, {"/usr/share/AAVMF/AAVMF_CODE.fd", "qemu-efi-aarch64"},
-		{"/usr/lib/ISOLINUX/isolinux.bin", "isolinux"}, {"/usr/lib/syslinux/modules/bios/ldlinux.c32", "syslinux-common"}},
-	"boot": {{"/boot/vmlinuz-*-cloud-amd64", "linux-image-cloud-amd64"}},
+		{"/usr/lib/ISOLINUX/isolinux.bin", "isolinux"}, {"/usr/lib/syslinux/modules/bios/ldlinux.c32", "syslinux-common"},
+		{"/usr/lib/grub/x86_64-efi/linux.mod", "grub-efi-amd64-bin"}},
+	"boot": {{"/boot/vmlinuz-*-cloud-amd64", "linux-image-cloud-amd64"}, {"/usr/share/OVMF/OVMF_CODE.fd", "ovmf"},
+		{"/usr/lib/ISOLINUX/isolinux.bin", "isolinux"}, {"/usr/lib/syslinux/modules/bios/ldlinux.c32", "syslinux-common"},
+		{"/usr/lib/grub/x86_64-efi/linux.mod", "grub-efi-amd64-bin"}},
 }
 
 func main() {
