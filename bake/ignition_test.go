@@ -12,6 +12,7 @@ import (
 
 	"github.com/bake-os/bake-os/bake"
 	"github.com/bake-os/bake-os/testimage"
+	"github.com/bake-os/bake-os/vendors"
 )
 
 const (
@@ -170,5 +171,25 @@ func TestInspectIgnition(t *testing.T) {
 	}
 	if in.Ignition == nil || in.Ignition.Version != "3.3.0" || in.Ignition.Size != int64(len(ignSecond)) || in.Ignition.Error != "" {
 		t.Errorf("inspect: %+v", in.Ignition)
+	}
+}
+
+// TestLiveMediaWarnSysexts: live media carry the kernel and /usr only, so
+// a bake whose sysexts go to ROOT says they are not on the ISO (not a
+// silent loss), in the log and in the result's warnings.
+func TestLiveMediaWarnSysexts(t *testing.T) {
+	f := newFixture(t, testimage.Options{})
+	ext := f.sysext(t, "myext.raw", "myext", flatcarRelease)
+	iso, err := vendors.Parse([]string{"iso"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := bake.Run(context.Background(), bake.Options{Image: f.image, OutputDir: f.out, Vendors: iso,
+		Sysexts: []bake.Sysext{{Name: "myext", File: ext}}, VendorOptions: vendors.BuildOptions{Compress: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "--vendor iso carries the kernel and /usr only") {
+		t.Errorf("warnings %q", res.Warnings)
 	}
 }

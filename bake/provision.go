@@ -32,8 +32,10 @@ type KernelArgsResult struct {
 func (bp *bakePlan) planProvision(o Options) error {
 	if len(o.KernelArgs) > 0 || len(o.KernelArgsRemove) > 0 {
 		for _, v := range o.Vendors {
-			if v.Bundle == vendors.BundleISO || v.Bundle == vendors.BundlePXE {
-				return fmt.Errorf("--kernel-arg with --vendor %s: live media have no OEM /grub.cfg to carry kernel arguments; bake the disk vendors only, or add them to the boot loader's command line", v.Name)
+			// Live media put --kernel-arg on their boot entries' command
+			// line; they have no OEM grub.cfg to remove arguments from.
+			if (v.Bundle == vendors.BundleISO || v.Bundle == vendors.BundlePXE) && len(o.KernelArgsRemove) > 0 {
+				return fmt.Errorf("--kernel-arg-remove with --vendor %s: live media have no OEM /grub.cfg to remove kernel arguments from; bake the disk vendors only", v.Name)
 			}
 		}
 		// Checks every argument (and one both added and removed).

@@ -240,7 +240,7 @@ func TestProvisionRefusals(t *testing.T) {
 		{"quote", bake.Options{KernelArgs: []string{`a"b`}}, []string{`a\"b`, "grub.cfg"}},
 		{"dollar", bake.Options{KernelArgsRemove: []string{"$x"}}, []string{`"$x"`}},
 		{"both", bake.Options{KernelArgs: []string{"console=ttyS0"}, KernelArgsRemove: []string{"console"}}, []string{"both added and removed"}},
-		{"live media", bake.Options{KernelArgs: []string{"quiet"}, Vendors: iso}, []string{"--vendor iso", "grub.cfg"}},
+		{"live media", bake.Options{KernelArgsRemove: []string{"quiet"}, Vendors: iso}, []string{"--kernel-arg-remove with --vendor iso", "grub.cfg"}},
 		{"no conf", bake.Options{Sysexts: plain, Sysupdate: true}, []string{"--sysupdate", "no baked sysext has a sysupdate config"}},
 		{"named sysext", bake.Options{Sysexts: named, Sysupdate: true}, []string{"sysext sysext", "sysext.conf"}},
 		{"collision", bake.Options{Sysexts: coll, Sysupdate: true, Target: dropDir}, []string{"sysext coll's image", "--sysupdate's sysext.conf", "ROOT:/etc/systemd/system/systemd-sysupdate.service.d/sysext.conf"}},

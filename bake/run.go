@@ -228,6 +228,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	bp.ignition, bp.version = ign, version
+	liveWarnings := liveMediaWarnings(o, bp, log)
 
 	work, disk, err := WorkingCopy(ctx, o.Image, o.OutputDir, o.Workers, o.Reporter)
 	if err != nil {
@@ -259,6 +260,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	res.Warnings = append(res.Warnings, liveWarnings...)
 	if err := gpt.Validate(work); err != nil {
 		return nil, fmt.Errorf("checking baked image: %w", err)
 	}

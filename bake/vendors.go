@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 
@@ -98,4 +99,23 @@ func releaseFile(ctx context.Context, f fetch.Options, ref fetch.ReleaseRef, nam
 		return "", fmt.Errorf("%s: %w (%w)", name, vendors.ErrNotPublished, err)
 	}
 	return p, err
+}
+
+// liveMediaWarnings says, for each live medium (iso, pxe) among the
+// vendors, that what the bake puts into ROOT and OEM is not on it: live
+// media carry the kernel and /usr only (and an --ignition config).
+func liveMediaWarnings(o Options, bp *bakePlan, log *slog.Logger) []string {
+	if len(bp.Placements) == 0 && len(bp.Masks) == 0 && bp.extensions.empty() && len(bp.units) == 0 {
+		return nil
+	}
+	var out []string
+	for _, v := range o.Vendors {
+		if v.Bundle != vendors.BundleISO && v.Bundle != vendors.BundlePXE {
+			continue
+		}
+		w := fmt.Sprintf("--vendor %s carries the kernel and /usr only: the sysexts, masks, extensions and units this bake puts into ROOT and OEM are not on it (provision live media with --ignition)", v.Name)
+		log.Warn(w)
+		out = append(out, w)
+	}
+	return out
 }
