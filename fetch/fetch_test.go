@@ -364,9 +364,12 @@ func TestOfflineWarmCacheAndTamperedCache(t *testing.T) {
 	if _, err := fetch.FetchImage(t.Context(), o); err != nil {
 		t.Fatal(err)
 	}
-	// Damage the cached image: offline refuses it, online fetches it again.
-	f, _ := os.OpenFile(img.Path, os.O_WRONLY, 0)
-	f.WriteAt([]byte("X"), 5)
+	// Damage the cached image (flip a byte: writing a fixed one can leave
+	// it unchanged): offline refuses it, online fetches it again.
+	f, _ := os.OpenFile(img.Path, os.O_RDWR, 0)
+	b := make([]byte, 1)
+	f.ReadAt(b, 5)
+	f.WriteAt([]byte{b[0] ^ 0xff}, 5)
 	f.Close()
 	_, err = fetch.FetchImage(t.Context(), o)
 	if !errors.Is(err, verify.ErrFailed) || !strings.Contains(err.Error(), imageName) {
