@@ -135,7 +135,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		placements[i].Size = st.Size()
 	}
 
-	work, disk, err := WorkingCopy(ctx, o.Image, o.OutputDir, o.Workers, o.Reporter)
+	ahead := newVendorAhead(ctx, o)
+	defer ahead.close()
+	work, disk, err := workingCopy(ctx, o.Image, o.OutputDir, o.Workers, o.Reporter, ahead)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +152,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	if len(o.Vendors) > 0 {
-		if res.Artifacts, err = buildVendors(ctx, work, version, o, ref); err != nil {
+		if res.Artifacts, err = buildVendors(ctx, work, version, o, ref, ahead); err != nil {
 			return nil, err
 		}
 		return res, nil // the deferred cleanup removes the working copy

@@ -14,6 +14,7 @@ import (
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/progress"
+	"github.com/bake-os/bake-os/vendors/diskfmt"
 )
 
 // BuildOptions says what Build works from and where it writes.
@@ -58,6 +59,11 @@ type BuildOptions struct {
 	ConsumeBase bool
 	// Force replaces existing output files (else they are an error).
 	Force bool
+	// Ahead, when set, holds a qcow2 image of Base encoded while Base was
+	// being made; the first vendor whose main output is a qcow2 disk is
+	// finished from it (diskfmt.Ahead checks that what it encoded early
+	// still matches the prepared disk). The caller closes it.
+	Ahead *diskfmt.Ahead
 }
 
 // Artifact is one file Build wrote.
