@@ -223,9 +223,11 @@ ours_flags=()
 probe=$work/probe
 mkdir -p "$probe"
 touch "$probe/flatcar_production_qemu_uefi_image.img.bz2" "$probe/flatcar_production_qemu_uefi.README"
-if "$bakeos" --image "$BZ2" --output-dir "$probe" --vendor qemu_uefi "ext:$EXT" 2>&1 |
-	grep -q 'flatcar_production_qemu_uefi_image\.img\.bz2'; then
+probe_out=$("$bakeos" --image "$BZ2" --output-dir "$probe" --vendor qemu_uefi "ext:$EXT" 2>&1 || true)
+if grep -q 'flatcar_production_qemu_uefi_image\.img\.bz2' <<<"$probe_out"; then
 	ours_flags=(--compress none)
+elif ! grep -q 'already exists' <<<"$probe_out"; then
+	die "probing bake-os's default outputs: $probe_out"
 fi
 rm -rf "$probe"
 
