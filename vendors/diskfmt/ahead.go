@@ -185,7 +185,7 @@ func (a *Ahead) Finish(ctx context.Context, src *os.File, dstPath string, o Opti
 	}
 	ok := a.err == nil
 	if ok {
-		ok, err = a.rest(ctx, src, r)
+		ok, err = a.rest(ctx, src, r, dstPath)
 		if err != nil {
 			return err
 		}
@@ -211,7 +211,7 @@ func (a *Ahead) Finish(ctx context.Context, src *os.File, dstPath string, o Opti
 
 // rest checks the early clusters against src while encoding the others,
 // then writes the tables; false means an early cluster changed.
-func (a *Ahead) rest(ctx context.Context, src *os.File, r resolved) (bool, error) {
+func (a *Ahead) rest(ctx context.Context, src *os.File, r resolved, dstPath string) (bool, error) {
 	exts, err := sparse.DataExtents(src, 0, r.srcSize)
 	if err != nil {
 		return false, err
@@ -236,7 +236,7 @@ func (a *Ahead) rest(ctx context.Context, src *os.File, r resolved) (bool, error
 	}()
 	s := &scan{
 		src: src, srcSize: r.srcSize, size: qcowCluster, workers: r.Workers, reporter: r.Reporter,
-		desc: "writing " + a.tmp.Name(), newT: deflater(r.Level), emit: a.enc.emit,
+		desc: "writing " + dstPath, newT: deflater(r.Level), emit: a.enc.emit,
 		extents: allExtents(late), total: total,
 	}
 	err = s.run(ctx)

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 
 // aheadSource returns the source of the Ahead tests compressed with
 // bzip2 -1, made once per test binary.
-func aheadSource(t *testing.T) string {
+func aheadSource(t testing.TB) string {
 	t.Helper()
 	testutil.RequireTool(t, "bzip2", "qemu-img")
 	f := &aheadFixture
@@ -101,7 +101,7 @@ func aheadSource(t *testing.T) string {
 
 // decodeAhead decodes bz into work with the decoder driving a, as bake
 // does.
-func decodeAhead(t *testing.T, bz, work string, keep []sparse.Extent, o diskfmt.Options) *diskfmt.Ahead {
+func decodeAhead(t testing.TB, bz, work string, keep []sparse.Extent, o diskfmt.Options) *diskfmt.Ahead {
 	t.Helper()
 	a, err := diskfmt.StartQcow2Ahead(context.Background(), work, filepath.Dir(work), keep, o)
 	if err != nil {
@@ -124,7 +124,7 @@ func decodeAhead(t *testing.T, bz, work string, keep []sparse.Extent, o diskfmt.
 	return a
 }
 
-func finish(t *testing.T, a *diskfmt.Ahead, work, out string, o diskfmt.Options) {
+func finish(t testing.TB, a *diskfmt.Ahead, work, out string, o diskfmt.Options) {
 	t.Helper()
 	src, err := os.Open(work)
 	if err != nil {
@@ -137,7 +137,7 @@ func finish(t *testing.T, a *diskfmt.Ahead, work, out string, o diskfmt.Options)
 }
 
 // plainWrite is the sequential path: Qcow2.Write of the finished source.
-func plainWrite(t *testing.T, work, out string, o diskfmt.Options) {
+func plainWrite(t testing.TB, work, out string, o diskfmt.Options) {
 	t.Helper()
 	src, err := os.Open(work)
 	if err != nil {
@@ -336,4 +336,50 @@ func TestAheadCloseLeavesNothing(t *testing.T) {
 	if left := tempsIn(t, dir); len(left) > 0 {
 		t.Errorf("refused start left %v", left)
 	}
+}
+
+// BenchmarkDecodeToQcow2 is the vendor bake's disk path on the Ahead
+// source: decode the .bz2, then write the qcow2 (sequential), or encode
+// USR-A while decoding and finish after (ahead).
+func BenchmarkDecodeToQcow2(b *testing.B) {
+	bz := aheadSource(b)
+	dir := b.TempDir()
+	work := filepath.Join(dir, "work.raw")
+	out := filepath.Join(dir, "out.img")
+	decode := func(written func(int64)) {
+		in, err := os.Open(bz)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer in.Close()
+		dst, err := os.Create(work)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer dst.Close()
+		if _, err := decompress.Bzip2ToSparse(context.Background(), in, dst, decompress.Options{Written: written}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("sequential", func(b *testing.B) {
+		for b.Loop() {
+			decode(nil)
+			plainWrite(b, work, out, diskfmt.Options{})
+		}
+	})
+	b.Run("ahead", func(b *testing.B) {
+		for b.Loop() {
+			os.Remove(work)
+			if err := os.WriteFile(work, nil, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			a, err := diskfmt.StartQcow2Ahead(context.Background(), work, dir, usrA, diskfmt.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			decode(a.Advance)
+			finish(b, a, work, out, diskfmt.Options{})
+			a.Close()
+		}
+	})
 }
