@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bake-os/bake-os/bake"
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/progress"
 	"github.com/bake-os/bake-os/sparse"
 	"github.com/bake-os/bake-os/testimage"
 	"github.com/bake-os/bake-os/vendors"
@@ -176,4 +179,58 @@ func sameOutside(t *testing.T, a, b string, skip sparse.Extent) (int64, bool) {
 		}
 	}
 	return 0, true
+}
+
+// cancelAt cancels a context when a step whose name starts with prefix
+// has made progress.
+type cancelAt struct {
+	prefix string
+	cancel context.CancelFunc
+}
+
+func (r cancelAt) Counter(desc string, _ int64) progress.Counter {
+	if strings.HasPrefix(desc, r.prefix) {
+		return cancelCounter{r.cancel}
+	}
+	return progress.Nop().Counter(desc, 0)
+}
+
+type cancelCounter struct{ cancel context.CancelFunc }
+
+func (c cancelCounter) Add(int64) { c.cancel() }
+func (c cancelCounter) Done()     {}
+
+// Interrupted while decoding (the early qcow2 encoding running) or while
+// writing the vendor disk, a qcow2 vendor bake leaves nothing in the
+// output directory.
+func TestQcow2VendorInterruptedLeavesNothing(t *testing.T) {
+	testutil.RequireTool(t, "qemu-img", "bzip2")
+	f := newFixture(t, testimage.Options{})
+	bz := f.image + ".bz2"
+	if err := testimage.Bzip2(context.Background(), f.image, bz); err != nil {
+		t.Fatal(err)
+	}
+	oemRel := "ID=flatcar\nVERSION_ID=4593.2.5\nARCHITECTURE=x86-64\nSYSEXT_ID=oem-qemu\nSYSEXT_NAME='QEMU'\nSYSEXT_VERSION_ID=4593.2.5\n"
+	if err := testimage.Sysext(context.Background(), filepath.Join(filepath.Dir(f.image), "oem-qemu.raw"), "oem-qemu", oemRel, nil); err != nil {
+		t.Fatal(err)
+	}
+	qemu, _ := vendors.Lookup("qemu_uefi")
+	for _, step := range []string{"decompressing", "writing"} {
+		out := filepath.Join(f.dir, "out-"+step)
+		os.MkdirAll(out, 0o755)
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := bake.Run(ctx, bake.Options{Image: bz, OutputDir: out, Reporter: cancelAt{step, cancel},
+			Vendors: []vendors.Vendor{qemu}, VendorOptions: vendors.BuildOptions{Compress: "none"}})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("interrupted while %s: Run = %v, want context.Canceled", step, err)
+		}
+		if ents, _ := os.ReadDir(out); len(ents) > 0 {
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			t.Errorf("interrupted while %s: left %v", step, names)
+		}
+	}
 }
