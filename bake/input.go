@@ -32,9 +32,14 @@ func isBzip2(path string) (bool, error) {
 
 // WorkingCopy makes a sparse copy of the input image (decompressing
 // .bin.bz2 on the way) as a temp file in dir (atomicfile.CreateTemp), and
-// validates its GPT as a Flatcar image. The caller renames or removes the
-// returned file.
-func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progress.Reporter) (_ string, _ *gpt.Disk, err error) {
+// validates its GPT as a Flatcar image. The caller renames or removes the returned file.
+func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progress.Reporter) (string, *gpt.Disk, error) {
+	return workingCopy(ctx, input, dir, workers, rep, nil)
+}
+
+// workingCopy is WorkingCopy, telling ahead (when not nil) how far the
+// copy is written.
+func workingCopy(ctx context.Context, input, dir string, workers int, rep progress.Reporter, ahead *vendorAhead) (_ string, _ *gpt.Disk, err error) {
 	rep = progress.OrNop(rep)
 	st, err := checkFile("image", input)
 	if err != nil {
@@ -69,9 +74,11 @@ func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progre
 		return "", nil, fmt.Errorf("opening image: %w", err)
 	}
 	defer in.Close()
+	ahead.start(tmp.Name())
 	if bz {
 		// The decoder reports its own progress (compressed bytes).
-		_, err = decompress.Bzip2ToSparse(ctx, in, tmp, decompress.Options{Workers: workers, Size: st.Size(), Name: input, Reporter: rep})
+		_, err = decompress.Bzip2ToSparse(ctx, in, tmp, decompress.Options{Workers: workers, Size: st.Size(), Name: input, Reporter: rep,
+			Written: ahead.advance})
 		if err != nil {
 			return "", nil, err
 		}
@@ -85,6 +92,7 @@ func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progre
 		if err != nil {
 			return "", nil, err
 		}
+		ahead.advance(st.Size())
 	}
 	d, err := gpt.Read(tmp)
 	if err == nil {

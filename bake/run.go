@@ -230,7 +230,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	bp.ignition, bp.version = ign, version
 	liveWarnings := liveMediaWarnings(o, bp, log)
 
-	work, disk, err := WorkingCopy(ctx, o.Image, o.OutputDir, o.Workers, o.Reporter)
+	ahead := newVendorAhead(ctx, o)
+	defer ahead.close()
+	work, disk, err := workingCopy(ctx, o.Image, o.OutputDir, o.Workers, o.Reporter, ahead)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +270,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if res.Ignition != nil {
 			o.VendorOptions.Ignition = res.Ignition.data
 		}
-		if err := buildVendors(ctx, res, work, version, o, ref); err != nil {
+		if err := buildVendors(ctx, res, work, version, o, ref, ahead); err != nil {
 			return nil, err
 		}
 		return res, nil

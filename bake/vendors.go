@@ -9,7 +9,10 @@ import (
 	"slices"
 
 	"github.com/bake-os/bake-os/fetch"
+	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/sparse"
 	"github.com/bake-os/bake-os/vendors"
+	"github.com/bake-os/bake-os/vendors/diskfmt"
 )
 
 // Artifact is one vendor output.
@@ -25,9 +28,12 @@ type Artifact struct {
 // runs before the generic image is moved into place, so a vendor failure
 // leaves nothing behind. FlatcarVersion, Arch, Base and OutputDir of
 // o.VendorOptions are filled in here. The artifacts go into res, and so
-// do the warnings of the vendor disks' OEM rebuilds.
-func buildVendors(ctx context.Context, res *Result, work, version string, o Options, ref *fetch.ReleaseRef) error {
-	r, err := vendors.Run(ctx, o.Vendors, vendorOptions(work, version, o, ref))
+// do the warnings of the vendor disks' OEM rebuilds. ahead, when not nil,
+// holds the qcow2 disk encoded while the image decoded.
+func buildVendors(ctx context.Context, res *Result, work, version string, o Options, ref *fetch.ReleaseRef, ahead *vendorAhead) error {
+	vo := vendorOptions(work, version, o, ref)
+	vo.Ahead = ahead.get()
+	r, err := vendors.Run(ctx, o.Vendors, vo)
 	if err != nil {
 		return err
 	}
@@ -118,4 +124,80 @@ func liveMediaWarnings(o Options, bp *bakePlan, log *slog.Logger) []string {
 		out = append(out, w)
 	}
 	return out
+}
+
+// vendorAhead overlaps the qcow2 disk of a vendor bake with the making of
+// the working copy: while the image decodes, diskfmt.Ahead encodes the
+// parts of the disk that neither the bake nor the vendor preparation
+// touch (everything before OEM, and OEM-CONFIG; ROOT, OEM, the GPT and
+// what the vendor layout grows are written at the end). Ahead checks the
+// early clusters against the finished disk, so this choice only decides
+// the speed. A nil *vendorAhead does nothing.
+type vendorAhead struct {
+	ctx context.Context
+	o   Options
+	a   *diskfmt.Ahead
+}
+
+// newVendorAhead returns a vendorAhead when a vendor of o writes a qcow2
+// disk, else nil.
+func newVendorAhead(ctx context.Context, o Options) *vendorAhead {
+	for _, v := range o.Vendors {
+		if v.Disk.Format == "qcow2" && v.Disk.Subformat == "" {
+			return &vendorAhead{ctx: ctx, o: o}
+		}
+	}
+	return nil
+}
+
+// aheadRanges are the ranges of the base layout encoded ahead.
+func aheadRanges() []sparse.Extent {
+	first := map[string]int64{}
+	end := map[string]int64{}
+	for _, p := range flatcar.BaseLayout {
+		first[p.Label] = int64(p.FirstSector) * flatcar.SectorSize
+		end[p.Label] = int64(p.FirstSector+p.Sectors) * flatcar.SectorSize
+	}
+	oem, root := flatcar.LabelOEM, flatcar.LabelROOT
+	return []sparse.Extent{
+		{Off: 0, Len: first[oem]},
+		{Off: end[oem], Len: first[root] - end[oem]},
+	}
+}
+
+// start begins encoding the working copy at path. Failing to start only
+// costs speed.
+func (v *vendorAhead) start(path string) {
+	if v == nil {
+		return
+	}
+	a, err := diskfmt.StartQcow2Ahead(v.ctx, path, v.o.OutputDir, aheadRanges(), diskfmt.Options{Workers: v.o.Workers})
+	if err != nil {
+		if v.o.Logger != nil {
+			v.o.Logger.Debug("not encoding the qcow2 disk ahead", "err", err)
+		}
+		return
+	}
+	v.a = a
+}
+
+// advance says the working copy is final below end.
+func (v *vendorAhead) advance(end int64) {
+	if v != nil && v.a != nil {
+		v.a.Advance(end)
+	}
+}
+
+func (v *vendorAhead) get() *diskfmt.Ahead {
+	if v == nil {
+		return nil
+	}
+	return v.a
+}
+
+// close stops the early encoding and removes its file if unused.
+func (v *vendorAhead) close() {
+	if v != nil && v.a != nil {
+		v.a.Close()
+	}
 }

@@ -25,6 +25,13 @@ type Options struct {
 	HoleSize int
 	// Name of the input for error messages; default "bzip2 stream".
 	Name string
+	// Written, when set, is called as the output grows with an offset
+	// below which dst is final: every byte before it has been written
+	// (or left as a hole) and will not change, so a reader may consume
+	// dst up to there while decoding goes on. The offsets increase; the
+	// last call, on success, is the output's length. It is called from
+	// the decoding pipeline and must not block.
+	Written func(end int64)
 
 	fakeMagics []int64 // tests only: see scanner.fake
 }
@@ -130,6 +137,7 @@ func Bzip2ToSparse(ctx context.Context, src io.Reader, dst *os.File, o Options) 
 		in:      ordered,
 		pool:    pool,
 		w:       newSparseWriter(dst, holeSize),
+		written: o.Written,
 		pos:     32,
 		counter: progress.OrNop(o.Reporter).Counter("decompressing "+name, sizeOrUnknown(o.Size)),
 		inSize:  &inputSize,

@@ -27,6 +27,19 @@ type collector struct {
 	inEnd    int64  // end of the input seen so far (bytes)
 	inSize   *int64 // whole input size, valid once in is closed
 	dec      *blockDecoder
+	written  func(end int64) // Options.Written
+	final    int64           // last offset passed to written
+}
+
+// report passes the final part of the output to c.written.
+func (c *collector) report() {
+	if c.written == nil {
+		return
+	}
+	if f := c.w.final(); f > c.final {
+		c.final = f
+		c.written(f)
+	}
 }
 
 func (c *collector) next() (*piece, error) {
@@ -65,7 +78,11 @@ func (c *collector) run() error {
 			if !c.finished {
 				return c.truncated()
 			}
-			return c.w.finish()
+			if err := c.w.finish(); err != nil {
+				return err
+			}
+			c.report()
+			return nil
 		}
 		if err != nil {
 			return err
@@ -144,6 +161,7 @@ func (c *collector) block(p *piece) error {
 	if err := c.w.block(p.out); err != nil {
 		return err
 	}
+	c.report()
 	c.blocks = k
 	c.pos = end
 	return nil

@@ -23,7 +23,9 @@
 //     output, cat a.bz2 b.bz2) are one output.
 //   - The writer uses WriteAt at absolute offsets and seeks over zero runs
 //     of HoleSize bytes or more, so they become holes; the file is
-//     truncated to the exact output length at the end.
+//     truncated to the exact output length at the end. Options.Written
+//     follows it: the offset below which the file is final, so a
+//     consumer (a vendor disk writer) can read it while decoding goes on.
 //
 // Bzip2FileToSparse wraps it for files: temporary output in the target
 // directory, renamed on success, removed on failure. Errors about the

@@ -126,6 +126,15 @@ func (w *sparseWriter) block(o *blockOut) error {
 	return nil
 }
 
+// final is the offset below which the file is written for good: what is
+// still buffered, or zeros that may yet join a hole, comes after it.
+func (w *sparseWriter) final() int64 {
+	if len(w.buf) > 0 {
+		return w.bufOff
+	}
+	return w.off
+}
+
 // finish flushes and sets the file length, so trailing holes count.
 func (w *sparseWriter) finish() error {
 	if err := w.flush(); err != nil {

@@ -3,9 +3,13 @@
 #
 #   bake-os --image flatcar_production_image.bin.bz2 --vendor qemu_uefi ext:ext.raw
 #
-# against the seed's pipeline (bake_flatcar_image.sh + the SDK's
-# image_to_vm.sh), reimplemented faithfully in bash, on the same
-# Flatcar-like image in one run:
+# with default flags (plus --output-dir and --verbose), against
+# the seed's pipeline (bake_flatcar_image.sh + the SDK's image_to_vm.sh),
+# reimplemented faithfully in bash, on the same Flatcar-like image in one
+# run. The product target is a speedup of at least 10x. (While bake-os's
+# default for qemu_uefi still adds the release-compressed .img.bz2 copy,
+# which the seed does not make, --compress none is added: see
+# default_flags below.)
 #
 #   bunzip2       bunzip2 of the .bin.bz2 to a file (not sparse, as bunzip2 writes)
 #   install       losetup + mount OEM and ROOT, cp the sysext to /opt/extensions,
@@ -202,7 +206,7 @@ ours_run() {
 	cpu_mark
 	c0=$(cpu_read)
 	t=$(now)
-	"$bakeos" --image "$BZ2" --output-dir "$d" --vendor qemu_uefi --verbose \
+	"$bakeos" --image "$BZ2" --output-dir "$d" --vendor qemu_uefi "${ours_flags[@]}" --verbose \
 		"ext:$EXT" >"$work/ours.out" 2>"$work/ours.err" || { cat "$work/ours.err" >&2; die "bake-os failed"; }
 	record ours TOTAL "$t"
 	cpu_record ours "$c0"
@@ -213,7 +217,23 @@ ours_run() {
 	ours_out=$d/flatcar_production_qemu_uefi_image.img
 }
 
+# Default flags, unless the qemu_uefi default still writes the .img.bz2
+# copy: the output check refuses existing outputs before any work, so a
+# directory holding that name and the README tells which are outputs.
+ours_flags=()
+probe=$work/probe
+mkdir -p "$probe"
+touch "$probe/flatcar_production_qemu_uefi_image.img.bz2" "$probe/flatcar_production_qemu_uefi.README"
+probe_out=$("$bakeos" --image "$BZ2" --output-dir "$probe" --vendor qemu_uefi "ext:$EXT" 2>&1 || true)
+if grep -q 'flatcar_production_qemu_uefi_image\.img\.bz2' <<<"$probe_out"; then
+	ours_flags=(--compress none)
+elif ! grep -q 'already exists' <<<"$probe_out"; then
+	die "probing bake-os's default outputs: $probe_out"
+fi
+rm -rf "$probe"
+
 echo "bench-e2e: $(nproc) CPUs, RUNS=$runs, $(uptime | sed 's/.*load/load/')"
+echo "ours: bake-os --image IMAGE.bin.bz2 --vendor qemu_uefi ${ours_flags[*]} ext:EXT"
 echo "image: $BZ2: $(($(stat -c %s "$BZ2") / 1000000)) MB compressed, $(($(stat -c %s "$IMAGE") / 1000000)) MB raw, $(($(du -B1 "$IMAGE" | cut -f1) / 1000000)) MB allocated"
 echo "sysext: $EXT ($(($(stat -c %s "$EXT") / 1000000)) MB); OEM sysext $OEM"
 for i in $(seq "$runs"); do
@@ -237,7 +257,7 @@ for s in "${order_seed[@]}"; do
 done
 printf 'seed %-9s %7.2f\n' TOTAL "${best["seed TOTAL"]}"
 printf 'ours %-9s %7.2f\n' TOTAL "${best["ours TOTAL"]}"
-echo "speedup seed/ours: $(echo "scale=2; ${best["seed TOTAL"]} / ${best["ours TOTAL"]}" | bc)x (target >= 3x)"
+echo "speedup seed/ours: $(echo "scale=2; ${best["seed TOTAL"]} / ${best["ours TOTAL"]}" | bc)x (target >= 10x)"
 echo "speedup without the copy step: $(echo "scale=2; (${best["seed TOTAL"]} - ${best["seed copy"]}) / ${best["ours TOTAL"]}" | bc)x"
 echo "CPU seconds (user+sys, min): seed ${cpu_best[seed]}, ours ${cpu_best[ours]}; seed/ours $(echo "scale=2; ${cpu_best[seed]} / ${cpu_best[ours]}" | bc)x"
 echo "qcow2 size: seed $((size_seed / 1000000)) MB, ours $((size_ours / 1000000)) MB, ours/seed $(echo "scale=3; $size_ours / $size_seed" | bc)"

@@ -19,6 +19,7 @@ import (
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/progress"
+	"github.com/bake-os/bake-os/vendors/diskfmt"
 )
 
 // BuildOptions says what Build works from and where it writes.
@@ -83,6 +84,11 @@ type BuildOptions struct {
 	// pxe) carry in an extra initrd as usr/share/oem/config.ign; pxe
 	// writes it as flatcar_production_pxe_ignition.cpio.gz.
 	Ignition []byte
+	// Ahead, when set, holds a qcow2 image of Base encoded while Base was
+	// being made; the first vendor whose main output is a qcow2 disk is
+	// finished from it (diskfmt.Ahead checks that what it encoded early
+	// still matches the prepared disk). The caller closes it.
+	Ahead *diskfmt.Ahead
 }
 
 // Artifact is one file Build wrote.

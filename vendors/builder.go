@@ -186,7 +186,7 @@ func (b *builder) buildVendor(ctx context.Context, j job, src string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeDisk(ctx, v.Disk, src, disk, v.File, b.workers, b.rep); err != nil {
+	if err := b.writeMainDisk(ctx, v, src, disk); err != nil {
 		return err
 	}
 	switch v.Bundle {

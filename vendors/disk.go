@@ -80,6 +80,26 @@ func (r namedReporter) Counter(desc string, total int64) progress.Counter {
 	return r.Reporter.Counter(strings.ReplaceAll(desc, r.tmp, r.name), total)
 }
 
+// writeMainDisk writes a vendor's disk output; the first qcow2 one is
+// finished from BuildOptions.Ahead when there is one.
+func (b *builder) writeMainDisk(ctx context.Context, v Vendor, srcPath, dstPath string) error {
+	a := b.plan.o.Ahead
+	if a == nil || diskfmtName(v.Disk) != (diskfmt.Qcow2{}).Name() {
+		return writeDisk(ctx, v.Disk, srcPath, dstPath, v.File, b.workers, b.rep)
+	}
+	b.plan.o.Ahead = nil // used once
+	src, err := os.Open(srcPath)
+	if err != nil {
+		return fmt.Errorf("opening prepared disk: %w", err)
+	}
+	defer src.Close()
+	o := diskfmt.Options{VirtualSize: v.Disk.VirtualSize, Workers: b.workers, Reporter: b.rep}
+	if err := a.Finish(ctx, src, dstPath, o); err != nil {
+		return fmt.Errorf("writing qcow2 disk %s: %w", v.File, err)
+	}
+	return nil
+}
+
 // convertFirmware writes a raw UEFI flash file as qcow2 (or copies a file
 // that already is qcow2).
 func convertFirmware(ctx context.Context, src, dst string, isQcow2 bool) error {

@@ -46,6 +46,23 @@ type scan struct {
 	reporter progress.Reporter
 	desc     string
 	digest   hash.Hash // content digest of (idx, crc) pairs, for identifiers
+	// extents, when set, yields the extents of src to read, in increasing
+	// order (nil: every data extent of src); total is then their length
+	// for progress, or -1 if unknown.
+	extents func(ctx context.Context, yield func(sparse.Extent) error) error
+	total   int64
+}
+
+// allExtents yields exts.
+func allExtents(exts []sparse.Extent) func(context.Context, func(sparse.Extent) error) error {
+	return func(_ context.Context, yield func(sparse.Extent) error) error {
+		for _, e := range exts {
+			if err := yield(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -54,13 +71,17 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // workers check for zeros and transform, and emits the results in order.
 // Memory is bounded by a queue of 4 clusters per worker.
 func (s *scan) run(ctx context.Context) error {
-	exts, err := sparse.DataExtents(s.src, 0, s.srcSize)
-	if err != nil {
-		return err
-	}
-	var total int64
-	for _, e := range exts {
-		total += e.Len
+	extents, total := s.extents, s.total
+	if extents == nil {
+		exts, err := sparse.DataExtents(s.src, 0, s.srcSize)
+		if err != nil {
+			return err
+		}
+		total = 0
+		for _, e := range exts {
+			total += e.Len
+		}
+		extents = allExtents(exts)
 	}
 	counter := progress.OrNop(s.reporter).Counter(s.desc, total)
 	defer counter.Done()
@@ -104,7 +125,7 @@ func (s *scan) run(ctx context.Context) error {
 	go func() {
 		defer close(order)
 		defer close(work)
-		readErr <- s.read(ctx, exts, &pool, order, work)
+		readErr <- s.read(ctx, extents, &pool, order, work)
 	}()
 
 	var emitErr error
@@ -136,7 +157,7 @@ func (s *scan) run(ctx context.Context) error {
 	return emitErr
 }
 
-func (s *scan) read(ctx context.Context, exts []sparse.Extent, pool *sync.Pool, order, work chan<- *chunk) error {
+func (s *scan) read(ctx context.Context, extents func(context.Context, func(sparse.Extent) error) error, pool *sync.Pool, order, work chan<- *chunk) error {
 	var cur *chunk
 	size := int64(s.size)
 	send := func() error {
@@ -153,7 +174,7 @@ func (s *scan) read(ctx context.Context, exts []sparse.Extent, pool *sync.Pool, 
 		work <- c // never blocks for long: workers drain work
 		return nil
 	}
-	for _, e := range exts {
+	err := extents(ctx, func(e sparse.Extent) error {
 		for off := e.Off; off < e.End(); {
 			idx := off / size
 			base := idx * size
@@ -175,6 +196,10 @@ func (s *scan) read(ctx context.Context, exts []sparse.Extent, pool *sync.Pool, 
 			cur.n += end - off
 			off = end
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return send()
 }

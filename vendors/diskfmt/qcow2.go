@@ -41,66 +41,96 @@ func (Qcow2) Write(ctx context.Context, src, dst *os.File, o Options) error {
 	if err != nil {
 		return err
 	}
-	nClusters := (r.size + qcowCluster - 1) / qcowCluster
-	l1Size := (nClusters + qcowL2Entries - 1) / qcowL2Entries
-	l2 := make([][]uint64, l1Size)
-	refs := []uint16{1} // host cluster 0: header
-	ref := func(c int64) {
-		for int64(len(refs)) <= c {
-			refs = append(refs, 0)
-		}
-		refs[c]++
-	}
-
-	w := newSeqWriter(dst, qcowCluster)
+	q := newQcow2Enc(dst)
 	s := &scan{
 		src: src, srcSize: r.srcSize, size: qcowCluster, workers: r.Workers, reporter: r.Reporter, desc: "writing " + dst.Name(),
-		newT: deflater(r.Level),
-		emit: func(idx int64, data, out []byte) error {
-			var entry uint64
-			if len(out) < qcowCluster {
-				off := w.off
-				if _, err := w.Write(out); err != nil {
-					return err
-				}
-				nsect := (off+int64(len(out))-1)>>9 - off>>9
-				entry = qcowCompressed | uint64(nsect)<<qcowCsizeShift | uint64(off)
-				first := off &^ 511
-				for hc := first / qcowCluster; hc <= (first+(nsect+1)*512-1)/qcowCluster; hc++ {
-					ref(hc)
-				}
-			} else {
-				if err := w.Align(qcowCluster); err != nil {
-					return err
-				}
-				off := w.off
-				if _, err := w.Write(data); err != nil {
-					return err
-				}
-				entry = qcowCopied | uint64(off)
-				ref(off / qcowCluster)
-			}
-			t := l2[idx/qcowL2Entries]
-			if t == nil {
-				t = make([]uint64, qcowL2Entries)
-				l2[idx/qcowL2Entries] = t
-			}
-			t[idx%qcowL2Entries] = entry
-			return nil
-		},
+		newT: deflater(r.Level), emit: q.emit,
 	}
 	if err := s.run(ctx); err != nil {
 		return err
 	}
+	return q.finish(r.size)
+}
 
-	// Metadata after the data, cluster-aligned.
+// qcow2Enc lays out a qcow2 file: clusters are emitted in any order (each
+// at most once) and packed after the header cluster; finish appends the
+// tables and writes the header.
+type qcow2Enc struct {
+	dst  *os.File
+	w    *seqWriter
+	l2   map[int64][]uint64 // L2 tables by L1 index
+	refs []uint16           // refcount of each host cluster
+}
+
+func newQcow2Enc(dst *os.File) *qcow2Enc {
+	return &qcow2Enc{dst: dst, w: newSeqWriter(dst, qcowCluster), l2: map[int64][]uint64{}, refs: []uint16{1}} // host cluster 0: header
+}
+
+func (q *qcow2Enc) ref(c int64) {
+	for int64(len(q.refs)) <= c {
+		q.refs = append(q.refs, 0)
+	}
+	q.refs[c]++
+}
+
+// emit stores virtual cluster idx: out, its compressed form, when that is
+// shorter, else data.
+func (q *qcow2Enc) emit(idx int64, data, out []byte) error {
+	w := q.w
+	var entry uint64
+	if len(out) < qcowCluster {
+		off := w.off
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+		nsect := (off+int64(len(out))-1)>>9 - off>>9
+		entry = qcowCompressed | uint64(nsect)<<qcowCsizeShift | uint64(off)
+		first := off &^ 511
+		for hc := first / qcowCluster; hc <= (first+(nsect+1)*512-1)/qcowCluster; hc++ {
+			q.ref(hc)
+		}
+	} else {
+		if err := w.Align(qcowCluster); err != nil {
+			return err
+		}
+		off := w.off
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+		entry = qcowCopied | uint64(off)
+		q.ref(off / qcowCluster)
+	}
+	t := q.l2[idx/qcowL2Entries]
+	if t == nil {
+		t = make([]uint64, qcowL2Entries)
+		q.l2[idx/qcowL2Entries] = t
+	}
+	if t[idx%qcowL2Entries] != 0 {
+		return fmt.Errorf("qcow2 cluster %d written twice", idx)
+	}
+	t[idx%qcowL2Entries] = entry
+	return nil
+}
+
+// finish writes the metadata after the data, cluster-aligned, then the
+// header, for a virtual disk of size bytes.
+func (q *qcow2Enc) finish(size int64) error {
+	w := q.w
+	nClusters := (size + qcowCluster - 1) / qcowCluster
+	l1Size := (nClusters + qcowL2Entries - 1) / qcowL2Entries
+	for i := range q.l2 {
+		if i >= l1Size {
+			return fmt.Errorf("qcow2 cluster beyond the virtual size %d", size)
+		}
+	}
 	if err := w.Align(qcowCluster); err != nil {
 		return err
 	}
 	be := binary.BigEndian
 	l1 := make([]byte, (l1Size*8+qcowCluster-1)/qcowCluster*qcowCluster)
 	tbl := make([]byte, qcowCluster)
-	for i, t := range l2 {
+	for i := range l1Size {
+		t := q.l2[i]
 		if t == nil {
 			continue
 		}
@@ -111,7 +141,7 @@ func (Qcow2) Write(ctx context.Context, src, dst *os.File, o Options) error {
 		if _, err := w.Write(tbl); err != nil {
 			return err
 		}
-		ref(off / qcowCluster)
+		q.ref(off / qcowCluster)
 		be.PutUint64(l1[i*8:], qcowCopied|uint64(off))
 	}
 	l1Off := w.off
@@ -119,7 +149,7 @@ func (Qcow2) Write(ctx context.Context, src, dst *os.File, o Options) error {
 		return err
 	}
 	for k := int64(0); k < int64(len(l1))/qcowCluster; k++ {
-		ref(l1Off/qcowCluster + k)
+		q.ref(l1Off/qcowCluster + k)
 	}
 
 	// The refcount structures cover themselves: grow until stable.
@@ -137,7 +167,7 @@ func (Qcow2) Write(ctx context.Context, src, dst *os.File, o Options) error {
 	tableOff := w.off
 	blocksOff := tableOff + nTable*qcowCluster
 	for k := int64(0); k < nTable+nBlocks; k++ {
-		ref(n0 + k)
+		q.ref(n0 + k)
 	}
 	table := make([]byte, nTable*qcowCluster)
 	for b := int64(0); b < nBlocks; b++ {
@@ -150,8 +180,8 @@ func (Qcow2) Write(ctx context.Context, src, dst *os.File, o Options) error {
 	for b := int64(0); b < nBlocks; b++ {
 		clear(blk)
 		for i := int64(0); i < qcowRefBlock; i++ {
-			if hc := b*qcowRefBlock + i; hc < int64(len(refs)) {
-				be.PutUint16(blk[i*2:], refs[hc])
+			if hc := b*qcowRefBlock + i; hc < int64(len(q.refs)) {
+				be.PutUint16(blk[i*2:], q.refs[hc])
 			}
 		}
 		if _, err := w.Write(blk); err != nil {
@@ -166,13 +196,13 @@ func (Qcow2) Write(ctx context.Context, src, dst *os.File, o Options) error {
 	be.PutUint32(h[0:], 0x514649fb) // "QFI\xfb"
 	be.PutUint32(h[4:], 2)          // version 2 = compat 0.10
 	be.PutUint32(h[20:], qcowClusterBits)
-	be.PutUint64(h[24:], uint64(r.size))
+	be.PutUint64(h[24:], uint64(size))
 	be.PutUint32(h[36:], uint32(l1Size))
 	be.PutUint64(h[40:], uint64(l1Off))
 	be.PutUint64(h[48:], uint64(tableOff))
 	be.PutUint32(h[56:], uint32(nTable))
-	if _, err := dst.WriteAt(h, 0); err != nil {
-		return fmt.Errorf("writing qcow2 header of %s: %w", dst.Name(), err)
+	if _, err := q.dst.WriteAt(h, 0); err != nil {
+		return fmt.Errorf("writing qcow2 header of %s: %w", q.dst.Name(), err)
 	}
 	return nil
 }
