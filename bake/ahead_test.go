@@ -71,7 +71,7 @@ func TestQcow2VendorEncodedAhead(t *testing.T) {
 	}
 	seqDir := filepath.Join(f.dir, "seq")
 	if _, err := vendors.Build(ctx, []vendors.Vendor{qemu}, vendors.BuildOptions{Base: filepath.Join(genDir, bake.ImageName),
-		OutputDir: seqDir, Compress: "none", OEMSysextDir: filepath.Dir(f.image), FlatcarVersion: "4593.2.5"}); err != nil {
+		OutputDir: seqDir, Compress: "none", OEMSysextDir: filepath.Dir(f.image), FlatcarVersion: "4593.2.5", Epoch: epoch}); err != nil {
 		t.Fatal(err)
 	}
 	seq := filepath.Join(seqDir, name)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/sparse"
 )
 
@@ -86,7 +87,9 @@ func StartQcow2Ahead(ctx context.Context, srcPath, dir string, keep []sparse.Ext
 	if err != nil {
 		return nil, fmt.Errorf("opening source to encode ahead: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".bake-os-qcow2-*.tmp")
+	// A run's temp file: the signal path and the next run's stale sweep
+	// know it by its name.
+	tmp, err := atomicfile.CreateTemp(dir, "qcow2-ahead")
 	if err != nil {
 		src.Close()
 		return nil, fmt.Errorf("creating temporary qcow2: %w", err)
@@ -112,6 +115,17 @@ func (a *Ahead) Advance(end int64) {
 	select {
 	case a.wake <- struct{}{}:
 	default:
+	}
+}
+
+// Idle waits until the early pass has encoded all of its ranges, which
+// it does once Advance has passed their end, or until ctx ends.
+func (a *Ahead) Idle(ctx context.Context) error {
+	select {
+	case <-a.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -205,6 +219,7 @@ func (a *Ahead) Finish(ctx context.Context, src *os.File, dstPath string, o Opti
 	if err := os.Rename(a.tmp.Name(), dstPath); err != nil {
 		return fmt.Errorf("moving qcow2 into place: %w", err)
 	}
+	atomicfile.Forget(a.tmp.Name())
 	a.renamed = true
 	return nil
 }
@@ -323,7 +338,7 @@ func (a *Ahead) Close() error {
 		a.src.Close()
 		if !a.renamed {
 			a.tmp.Close()
-			os.Remove(a.tmp.Name())
+			atomicfile.Remove(a.tmp.Name())
 		}
 	})
 	return nil

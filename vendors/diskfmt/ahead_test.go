@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/decompress"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/testutil"
 	"github.com/bake-os/bake-os/sparse"
 	"github.com/bake-os/bake-os/vendors/diskfmt"
@@ -189,7 +190,7 @@ func sameBytes(t *testing.T, a, b string) bool {
 // tempsIn lists the temporary files left in dir.
 func tempsIn(t *testing.T, dir string) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, ".bake-os-qcow2-*"))
+	m, err := filepath.Glob(filepath.Join(dir, atomicfile.TempPrefix+"*-qcow2-ahead"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,6 +274,11 @@ func TestAheadSourceChangedInside(t *testing.T) {
 				t.Fatal(err)
 			}
 			a := decodeAhead(t, bz, work, usrA, diskfmt.Options{})
+			// The early pass must have read the ranges before they change
+			// (else it reads the changed source and is right to keep it).
+			if err := a.Idle(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			edit(t, work)
 			out := filepath.Join(dir, "out.img")
 			finish(t, a, work, out, diskfmt.Options{})
