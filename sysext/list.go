@@ -14,8 +14,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/diskfs/go-diskfs/backend/file"
-	"github.com/diskfs/go-diskfs/filesystem/squashfs"
+	"github.com/bake-os/bake-os/internal/corrupt"
 )
 
 // MaxEntries bounds how many paths List returns, so that a hostile image
@@ -103,27 +102,23 @@ func squashfsComplete(image string) error {
 
 var errTooMany = fmt.Errorf("more than %d paths", MaxEntries)
 
-func listSquashfs(image string) (_ []Entry, err error) {
-	// A corrupt image must end in an error (and the unsquashfs fallback),
-	// never in a panic inside the reader.
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("reading squashfs: %v", r)
-		}
-	}()
-	f, err := os.Open(image)
+// listSquashfs lists a squashfs image with go-diskfs; a panic inside it
+// (a corrupt image) is an error wrapping corrupt.ErrCorrupt, and the
+// caller falls back to unsquashfs.
+func listSquashfs(image string) (out []Entry, err error) {
+	err = corrupt.Guard("squashfs image", func() error {
+		out, err = listSquashfsUnguarded(image)
+		return err
+	})
+	return out, err
+}
+
+func listSquashfsUnguarded(image string) ([]Entry, error) {
+	sq, closeImage, err := openSquashfs(image)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	sq, err := squashfs.Read(file.New(f, true), st.Size(), 0, 0)
-	if err != nil {
-		return nil, err
-	}
+	defer closeImage()
 	var out []Entry
 	var walk func(dir string) error
 	walk = func(dir string) error {

@@ -73,20 +73,32 @@ func readSquashfs(image, path string) (data []byte, err error) {
 	return data, err
 }
 
-func readSquashfsUnguarded(image, path string) ([]byte, error) {
+// openSquashfs opens a squashfs image with go-diskfs, which trusts the
+// image's fields: call it under corrupt.Guard. close releases the file.
+func openSquashfs(image string) (sq *squashfs.FileSystem, close func() error, err error) {
 	f, err := os.Open(image)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	sq, err = squashfs.Read(file.New(f, true), st.Size(), 0, 0)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("reading squashfs %s: %w", image, err)
+	}
+	return sq, f.Close, nil
+}
+
+func readSquashfsUnguarded(image, path string) ([]byte, error) {
+	sq, closeImage, err := openSquashfs(image)
+	if err != nil {
 		return nil, err
 	}
-	sq, err := squashfs.Read(file.New(f, true), st.Size(), 0, 0)
-	if err != nil {
-		return nil, fmt.Errorf("reading squashfs %s: %w", image, err)
-	}
+	defer closeImage()
 	h, err := sq.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "does not exist") {
