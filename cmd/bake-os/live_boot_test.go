@@ -334,9 +334,14 @@ func TestBootLivePXE(t *testing.T) {
 	if !ok {
 		t.Fatalf("command line %q does not start with initrd=", line)
 	}
-	// What the loader does: each initrd of the list, in order, then ours.
+	// What the loader does: each initrd of the list, in order, then ours,
+	// each starting on a 4-byte boundary (iPXE, pxelinux and GRUB pad
+	// them so; the kernel looks for the next archive's magic there).
 	var all []byte
 	for _, n := range append(strings.Split(names, ","), "") {
+		for len(all)%4 != 0 {
+			all = append(all, 0)
+		}
 		p := filepath.Join(dir, "out", n)
 		if n == "" {
 			p = busyboxInitramfs(t, modDir, liveCheckScript)
