@@ -158,6 +158,12 @@ func Format(sums map[string]string) string {
 	sort.Strings(names)
 	var b strings.Builder
 	for _, n := range names {
+		if strings.HasPrefix(n, "*") {
+			// Binary mode's marker, so that Parse strips it and not the
+			// name's own "*".
+			fmt.Fprintf(&b, "%s *%s\n", sums[n], n)
+			continue
+		}
 		fmt.Fprintf(&b, "%s  %s\n", sums[n], n)
 	}
 	return b.String()

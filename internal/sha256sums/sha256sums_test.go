@@ -141,3 +141,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestFormatNameStartingWithStar (found by FuzzParse): a name that starts
+// with "*" is written with binary mode's marker, so reading it back keeps
+// the name's own "*".
+func TestFormatNameStartingWithStar(t *testing.T) {
+	m := map[string]string{"*": h1, "*x.raw": h2}
+	s, err := sha256sums.Parse([]byte(sha256sums.Format(m)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, d := range m {
+		if got, ok := s.Lookup(n); !ok || got != d {
+			t.Errorf("Lookup(%q) = %q, %v", n, got, ok)
+		}
+	}
+}
