@@ -117,7 +117,8 @@ func TestLayering(t *testing.T) {
 // are in docs/, not in files beside the checkout.
 func TestNoOutsideReferences(t *testing.T) {
 	root := "../.."
-	outside := []string{"../shared/", "shared/reference"}
+	// Spelled in pieces so that this file does not match itself.
+	outside := []string{".." + "/shared/", "shared" + "/reference", "FLATCAR" + ".md", "RECIPES" + ".md", "STYLE" + ".md"}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -131,9 +132,6 @@ func TestNoOutsideReferences(t *testing.T) {
 		switch filepath.Ext(p) {
 		case ".go", ".md", ".sh", ".json", "":
 		default:
-			return nil
-		}
-		if strings.HasSuffix(p, "imports_test.go") {
 			return nil
 		}
 		data, err := os.ReadFile(p)
