@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kernel arguments of a Flatcar disk come from OEM /grub.cfg: Flatcar's
@@ -33,10 +34,13 @@ func CheckKernelArg(arg string) error {
 	if arg == "" {
 		return fmt.Errorf("kernel argument %q is empty", arg)
 	}
+	// Printable ASCII only: the kernel splits its command line on ASCII
+	// blanks, grub.cfg on any white space (U+00A0 included).
 	if i := strings.IndexFunc(arg, func(r rune) bool {
-		return r <= ' ' || r == 0x7f || strings.ContainsRune("\"'`$\\;", r)
+		return r <= ' ' || r >= 0x7f || strings.ContainsRune("\"'`$\\;", r)
 	}); i >= 0 {
-		return fmt.Errorf("kernel argument %q holds %q, which the grub.cfg line cannot carry: give one argument without white space, quotes, '$', '\\' or ';'", arg, arg[i:i+1])
+		r, _ := utf8.DecodeRuneInString(arg[i:])
+		return fmt.Errorf("kernel argument %q holds %q, which the grub.cfg line cannot carry: give one argument of printable ASCII without white space, quotes, '$', '\\' or ';'", arg, r)
 	}
 	return nil
 }

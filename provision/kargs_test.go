@@ -117,3 +117,17 @@ func FuzzEditKernelArgs(f *testing.F) {
 		}
 	})
 }
+
+// TestKernelArgNonASCII (found by FuzzEditKernelArgs): U+00A0 is white
+// space to the parser of grub.cfg lines; an argument holding it (or any
+// byte outside printable ASCII) is refused rather than baked and lost.
+func TestKernelArgNonASCII(t *testing.T) {
+	for _, a := range []string{"\u00a0", "a\u00a0b", "console=tty\u00e90"} {
+		if err := provision.CheckKernelArg(a); err == nil {
+			t.Errorf("%q accepted", a)
+		}
+	}
+	if err := provision.CheckKernelArg("console=ttyS0,115200n8"); err != nil {
+		t.Error(err)
+	}
+}
