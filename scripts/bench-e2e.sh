@@ -6,10 +6,7 @@
 # with default flags (plus --output-dir and --verbose), against
 # the seed's pipeline (bake_flatcar_image.sh + the SDK's image_to_vm.sh),
 # reimplemented faithfully in bash, on the same Flatcar-like image in one
-# run. The product target is a speedup of at least 10x. (While bake-os's
-# default for qemu_uefi still adds the release-compressed .img.bz2 copy,
-# which the seed does not make, --compress none is added: see
-# default_flags below.)
+# run. The product target is a speedup of at least 10x.
 #
 #   bunzip2       bunzip2 of the .bin.bz2 to a file (not sparse, as bunzip2 writes)
 #   install       losetup + mount OEM and ROOT, cp the sysext to /opt/extensions,
@@ -217,20 +214,9 @@ ours_run() {
 	ours_out=$d/flatcar_production_qemu_uefi_image.img
 }
 
-# Default flags, unless the qemu_uefi default still writes the .img.bz2
-# copy: the output check refuses existing outputs before any work, so a
-# directory holding that name and the README tells which are outputs.
+# bake-os runs with its default flags: the qemu_uefi default writes the
+# qcow2 the seed writes (no release-compressed copy).
 ours_flags=()
-probe=$work/probe
-mkdir -p "$probe"
-touch "$probe/flatcar_production_qemu_uefi_image.img.bz2" "$probe/flatcar_production_qemu_uefi.README"
-probe_out=$("$bakeos" --image "$BZ2" --output-dir "$probe" --vendor qemu_uefi "ext:$EXT" 2>&1 || true)
-if grep -q 'flatcar_production_qemu_uefi_image\.img\.bz2' <<<"$probe_out"; then
-	ours_flags=(--compress none)
-elif ! grep -q 'already exists' <<<"$probe_out"; then
-	die "probing bake-os's default outputs: $probe_out"
-fi
-rm -rf "$probe"
 
 echo "bench-e2e: $(nproc) CPUs, RUNS=$runs, $(uptime | sed 's/.*load/load/')"
 echo "ours: bake-os --image IMAGE.bin.bz2 --vendor qemu_uefi ${ours_flags[*]} ext:EXT"
