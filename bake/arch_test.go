@@ -62,7 +62,7 @@ func TestArchFromImage(t *testing.T) {
 			if res.Arch != "arm64" {
 				t.Errorf("result arch %q", res.Arch)
 			}
-			if got := sha(debugfsCat(t, res.Image, "/opt/extensions/armext.raw")); got != fileSHA(t, armExt) {
+			if got := sha(debugfsCat(t, res.Image, "/opt/extensions/armext.raw")); got != testutil.FileSHA256(t, armExt) {
 				t.Error("arm64 sysext content differs")
 			}
 		})

@@ -2,6 +2,7 @@ package bake_test
 
 import (
 	"context"
+	"github.com/bake-os/bake-os/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,7 @@ func TestBakeIntoROOT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inSum := dataSHA(t, f.image)
+	inSum := testutil.DataSHA256(t, f.image)
 	res, err := bake.Run(context.Background(), bake.Options{
 		Image: f.image, OutputDir: f.out, Arch: flatcar.ArchX86_64, Sysexts: sysexts,
 		Masks: []string{"docker-flatcar", "containerd-flatcar"},
@@ -50,7 +51,7 @@ func TestBakeIntoROOT(t *testing.T) {
 	if res.Image != out {
 		t.Errorf("result image %s", res.Image)
 	}
-	if dataSHA(t, f.image) != inSum {
+	if testutil.DataSHA256(t, f.image) != inSum {
 		t.Error("input image changed")
 	}
 	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o644 {
@@ -64,7 +65,7 @@ func TestBakeIntoROOT(t *testing.T) {
 		"/opt/extensions/myext-1.0.1-x86-64.raw":              {src: plain},
 	}
 	for p, w := range want {
-		if got := sha(debugfsCat(t, out, p)); got != fileSHA(t, w.src) {
+		if got := sha(debugfsCat(t, out, p)); got != testutil.FileSHA256(t, w.src) {
 			t.Errorf("%s: content differs from %s", p, w.src)
 		}
 		st := debugfsStat(t, out, p)
@@ -132,7 +133,7 @@ func TestBakeIntoOEM(t *testing.T) {
 	out := filepath.Join(f.out, "flatcar_production_image.bin")
 	judge(t, f.image, out)
 	dir := btrfsRestore(t, out)
-	if got := fileSHA(t, filepath.Join(dir, "sysext/myext.raw")); got != fileSHA(t, ext) {
+	if got := testutil.FileSHA256(t, filepath.Join(dir, "sysext/myext.raw")); got != testutil.FileSHA256(t, ext) {
 		t.Error("OEM sysext content differs")
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "grub.cfg")); err != nil || string(b) != "set oem_id=\"qemu\"\n" {
@@ -162,7 +163,7 @@ func TestBakeFromBzip2(t *testing.T) {
 	}
 	out := filepath.Join(f.out, "flatcar_production_image.bin")
 	judge(t, f.image, out)
-	if got := sha(debugfsCat(t, out, "/opt/extensions/myext.raw")); got != fileSHA(t, ext) {
+	if got := sha(debugfsCat(t, out, "/opt/extensions/myext.raw")); got != testutil.FileSHA256(t, ext) {
 		t.Error("content differs")
 	}
 }
@@ -179,7 +180,7 @@ func TestBakeIsReproducible(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		sums = append(sums, dataSHA(t, filepath.Join(out, "flatcar_production_image.bin")))
+		sums = append(sums, testutil.DataSHA256(t, filepath.Join(out, "flatcar_production_image.bin")))
 	}
 	if sums[0] != sums[1] {
 		t.Error("two bakes with the same epoch differ")

@@ -2,6 +2,7 @@ package bake_test
 
 import (
 	"context"
+	"github.com/bake-os/bake-os/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,7 +94,7 @@ func TestOneOwnerPerPath(t *testing.T) {
 			[]string{c, "[Target] Path=" + p.value, p.want}})
 	}
 
-	inSum := dataSHA(t, f.image)
+	inSum := testutil.DataSHA256(t, f.image)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			o := c.o
@@ -116,7 +117,7 @@ func TestOneOwnerPerPath(t *testing.T) {
 			}
 		})
 	}
-	if dataSHA(t, f.image) != inSum {
+	if testutil.DataSHA256(t, f.image) != inSum {
 		t.Error("input image changed")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/internal/testutil"
-	"github.com/bake-os/bake-os/sparse"
 	"github.com/bake-os/bake-os/testimage"
 )
 
@@ -56,41 +54,6 @@ func (f *fixture) sysext(t *testing.T, file, name, release string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func fileSHA(t *testing.T, p string) string {
-	t.Helper()
-	r, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	h := sha256.New()
-	io.Copy(h, r)
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// dataSHA hashes the size and the data extents (offsets and bytes) of a
-// sparse image without reading its holes.
-func dataSHA(t *testing.T, p string) string {
-	t.Helper()
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	exts, err := sparse.DataExtents(f, 0, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%d\n", st.Size())
-	for _, e := range exts {
-		fmt.Fprintf(h, "%d+%d\n", e.Off, e.Len)
-		io.Copy(h, io.NewSectionReader(f, e.Off, e.Len))
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func spec(label string) flatcar.PartitionSpec {

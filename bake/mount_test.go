@@ -31,7 +31,7 @@ func TestBakeWithMount(t *testing.T) {
 			t.Errorf("link %+v", st)
 		}
 		if c.target.Part == "oem" {
-			if got := fileSHA(t, filepath.Join(btrfsRestore(t, img), "sysext/b.raw")); got != fileSHA(t, oemExt) {
+			if got := testutil.FileSHA256(t, filepath.Join(btrfsRestore(t, img), "sysext/b.raw")); got != testutil.FileSHA256(t, oemExt) {
 				t.Error("OEM content differs")
 			}
 		}

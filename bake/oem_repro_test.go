@@ -44,7 +44,7 @@ func TestBakeOEMIsReproducible(t *testing.T) {
 			t.Fatalf("sysext not installed to OEM: %+v", res.Sysexts)
 		}
 		img := filepath.Join(out, "flatcar_production_image.bin")
-		whole = append(whole, dataSHA(t, img))
+		whole = append(whole, testutil.DataSHA256(t, img))
 		sum, part := oemRange(t, img)
 		oem = append(oem, sum)
 		testutil.Run(t, "btrfs", "check", "--readonly", part)

@@ -2,6 +2,7 @@ package bake_test
 
 import (
 	"context"
+	"github.com/bake-os/bake-os/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,10 +38,10 @@ func TestPlacementWithConfs(t *testing.T) {
 	out := filepath.Join(f.out, "flatcar_production_image.bin")
 	judge(t, f.image, out)
 	dir := btrfsRestore(t, out)
-	if fileSHA(t, filepath.Join(dir, "extensions/a/a-1-x86-64.raw")) != fileSHA(t, inOEM) {
+	if testutil.FileSHA256(t, filepath.Join(dir, "extensions/a/a-1-x86-64.raw")) != testutil.FileSHA256(t, inOEM) {
 		t.Error("a not placed in its sysupdate Path inside OEM")
 	}
-	if fileSHA(t, filepath.Join(dir, "sysext/b-1-x86-64.raw")) != fileSHA(t, elsewhere) {
+	if testutil.FileSHA256(t, filepath.Join(dir, "sysext/b-1-x86-64.raw")) != testutil.FileSHA256(t, elsewhere) {
 		t.Error("b not placed flat in OEM")
 	}
 	for name, want := range map[string]string{"a": "/oem/extensions/a/a-1-x86-64.raw", "b": "/oem/sysext/b-1-x86-64.raw"} {

@@ -97,7 +97,7 @@ func TestRebakeReplacesAllOfName(t *testing.T) {
 	}
 	oem2 := btrfsRestore(t, img2)
 	for p, src := range map[string]string{"ext/a/a-2-x86-64.raw": a2, "sysext/c-2.raw": c2, "sysext/m-1.raw": m1} {
-		if fileSHA(t, filepath.Join(oem2, p)) != fileSHA(t, src) {
+		if testutil.FileSHA256(t, filepath.Join(oem2, p)) != testutil.FileSHA256(t, src) {
 			t.Errorf("OEM %s differs from %s", p, src)
 		}
 	}

@@ -43,7 +43,7 @@ func TestRefusals(t *testing.T) {
 	os.WriteFile(notImage, []byte("hello"), 0o644)
 	oem, _ := bake.ParseTarget("oem:/sysext/")
 
-	inSum := dataSHA(t, f.image)
+	inSum := testutil.DataSHA256(t, f.image)
 	cases := []struct {
 		name string
 		o    bake.Options
@@ -87,7 +87,7 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
-	if dataSHA(t, f.image) != inSum {
+	if testutil.DataSHA256(t, f.image) != inSum {
 		t.Error("input image changed")
 	}
 }

@@ -59,20 +59,6 @@ func decompressFile(t *testing.T, in string, o decompress.Options) (string, int6
 	return out, n, err
 }
 
-func fileSHA(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 // bunzip2SHA is the judge: the sha256 of bunzip2's output for in.
 func bunzip2SHA(t *testing.T, in string) string {
 	t.Helper()
@@ -109,7 +95,7 @@ func checkRoundTrip(t *testing.T, bz string, o decompress.Options) string {
 	if st.Size() != n {
 		t.Errorf("file size %d, returned %d", st.Size(), n)
 	}
-	if got, want := fileSHA(t, out), bunzip2SHA(t, bz); got != want {
+	if got, want := testutil.FileSHA256(t, out), bunzip2SHA(t, bz); got != want {
 		t.Fatalf("output sha256 %s, bunzip2 says %s", got, want)
 	}
 	return out

@@ -206,29 +206,6 @@ func judge(t *testing.T, disk string, res *install.Result) {
 	}
 }
 
-// dataDigest hashes a sparse file's data extents (with their offsets).
-func dataDigest(t *testing.T, p string) string {
-	t.Helper()
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	exts, err := sparse.DataExtents(f, 0, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	for _, e := range exts {
-		b := make([]byte, e.Len)
-		f.ReadAt(b, e.Off)
-		fmt.Fprintf(h, "%d+%d:", e.Off, e.Len)
-		h.Write(b)
-	}
-	return fmt.Sprintf("%d:%x", st.Size(), h.Sum(nil))
-}
-
 func zerosAt(t *testing.T, disk string, offs []int64) {
 	t.Helper()
 	f, err := os.Open(disk)
@@ -359,7 +336,7 @@ func TestRefusesBadTargets(t *testing.T) {
 
 func TestConfirmationRefusedWritesNothing(t *testing.T) {
 	disk, _ := newTarget(t, 9<<30)
-	before := dataDigest(t, disk)
+	before := testutil.DataSHA256(t, disk)
 	o := options(t, disk)
 	var asked install.Device
 	o.Confirm = func(d install.Device) error { asked = d; return fmt.Errorf("not confirmed") }
@@ -369,7 +346,7 @@ func TestConfirmationRefusedWritesNothing(t *testing.T) {
 	if asked.Size != 9<<30 || asked.Block || !strings.Contains(asked.String(), "9.0 GiB") {
 		t.Errorf("asked about %+v (%s)", asked, asked)
 	}
-	if dataDigest(t, disk) != before {
+	if testutil.DataSHA256(t, disk) != before {
 		t.Error("target changed")
 	}
 }

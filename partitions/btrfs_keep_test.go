@@ -3,9 +3,7 @@ package partitions_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,17 +111,6 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func fileSHA(t *testing.T, p string) string {
-	t.Helper()
-	f, err := os.Open(p)
-	must(t, err)
-	defer f.Close()
-	h := sha256.New()
-	_, err = io.Copy(h, f)
-	must(t, err)
-	return fmt.Sprintf("%x", h.Sum(nil))
 }
 
 // editOEM adds a file to the OEM filesystem with the rootless editor.
@@ -270,13 +257,13 @@ func TestBtrfsRebuildRefusesSubvolume(t *testing.T) {
 	part := richOEM(t, func(mnt string) {
 		testutil.Run(t, "btrfs", "subvolume", "create", filepath.Join(mnt, "sub"))
 	})
-	before := fileSHA(t, part)
+	before := testutil.FileSHA256(t, part)
 	ed := editOEM(t, part, 0)
 	err := ed.Commit(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "subvolume") || !strings.Contains(err.Error(), "--mount") {
 		t.Fatalf("Commit over a subvolume: %v, want a refusal naming subvolumes and --mount", err)
 	}
-	if after := fileSHA(t, part); after != before {
+	if after := testutil.FileSHA256(t, part); after != before {
 		t.Error("refused commit changed the image")
 	}
 }
@@ -292,7 +279,7 @@ func TestBtrfsRebuildReproducible(t *testing.T) {
 		ed := editOEM(t, cp, 1_700_000_000)
 		must(t, ed.Commit(context.Background()))
 		testutil.Run(t, "btrfs", "check", "--readonly", cp)
-		sums = append(sums, fileSHA(t, cp))
+		sums = append(sums, testutil.FileSHA256(t, cp))
 		parts = append(parts, cp)
 	}
 	if sums[0] != sums[1] {

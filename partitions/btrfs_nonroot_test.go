@@ -87,9 +87,9 @@ func TestHelperNonRootChild(t *testing.T) {
 func TestBtrfsRebuildNonRootRefuses(t *testing.T) {
 	testutil.RequireTool(t, "unshare", "setpriv")
 	part := richOEM(t, nil)
-	before := fileSHA(t, part)
+	before := testutil.FileSHA256(t, part)
 	runAsNobody(t, part, "/null is a device node|/suid is owned by 123:456|/secret has xattr security.test|--mount")
-	if fileSHA(t, part) != before {
+	if testutil.FileSHA256(t, part) != before {
 		t.Error("refused non-root commit changed the image")
 	}
 }

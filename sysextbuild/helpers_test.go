@@ -1,10 +1,7 @@
 package sysextbuild_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -116,17 +113,6 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func utimensNoFollow(p string, ts []syscall.Timespec) error {
 	uts := []unix.Timespec{unix.Timespec(ts[0]), unix.Timespec(ts[1])}
 	return unix.UtimesNanoAt(unix.AT_FDCWD, p, uts, unix.AT_SYMLINK_NOFOLLOW)
-}
-
-func sha256File(t testing.TB, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	must(t, err)
-	defer f.Close()
-	h := sha256.New()
-	_, err = io.Copy(h, f)
-	must(t, err)
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // golden compares got with testdata/NAME, rewriting it with -update.

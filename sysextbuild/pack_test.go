@@ -127,8 +127,8 @@ func TestPackSquashfs(t *testing.T) {
 	}
 
 	// Checksums and sysupdate config beside the image.
-	if res.SHA256 != sha256File(t, out) {
-		t.Errorf("PackResult.SHA256 = %s, file hashes to %s", res.SHA256, sha256File(t, out))
+	if res.SHA256 != testutil.FileSHA256(t, out) {
+		t.Errorf("PackResult.SHA256 = %s, file hashes to %s", res.SHA256, testutil.FileSHA256(t, out))
 	}
 	sums, err := os.ReadFile(res.SHA256SumsFile)
 	must(t, err)
@@ -256,7 +256,7 @@ func checkReproducible(t *testing.T, f sysextbuild.Format) {
 	opts.Output = filepath.Join(t.TempDir(), "b.raw")
 	r2, err := sysextbuild.Pack(context.Background(), opts)
 	must(t, err)
-	if r1.SHA256 != r2.SHA256 || sha256File(t, r1.Output) != sha256File(t, r2.Output) {
+	if r1.SHA256 != r2.SHA256 || testutil.FileSHA256(t, r1.Output) != testutil.FileSHA256(t, r2.Output) {
 		t.Errorf("two %s packs of the same tree differ: %s vs %s", f, r1.SHA256, r2.SHA256)
 	}
 }

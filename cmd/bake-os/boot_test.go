@@ -103,7 +103,7 @@ func TestBootBakedImage(t *testing.T) {
 		t.Fatalf("bake: exit %d: %s", code, stderr)
 	}
 	initrd := busyboxInitramfs(t, modDir, bootCheckScript)
-	before := sha256File(t, filepath.Join(dir, "out", "flatcar_production_qemu_uefi_image.img"))
+	before := testutil.FileSHA256(t, filepath.Join(dir, "out", "flatcar_production_qemu_uefi_image.img"))
 
 	var console bytes.Buffer
 	w := &lineLogger{t: t, buf: &console}
@@ -134,7 +134,7 @@ func TestBootBakedImage(t *testing.T) {
 			t.Errorf("the guest did not print %q", want)
 		}
 	}
-	if after := sha256File(t, filepath.Join(dir, "out", "flatcar_production_qemu_uefi_image.img")); after != before {
+	if after := testutil.FileSHA256(t, filepath.Join(dir, "out", "flatcar_production_qemu_uefi_image.img")); after != before {
 		t.Error("booting modified the image")
 	}
 }
@@ -261,11 +261,6 @@ func copyTo(t *testing.T, src, dst string, mode os.FileMode) {
 	if err := os.WriteFile(dst, data, mode); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func sha256File(t *testing.T, p string) string {
-	t.Helper()
-	return strings.Fields(testutil.Run(t, "sha256sum", p))[0]
 }
 
 // lineLogger copies the guest console into the test log line by line.

@@ -34,7 +34,7 @@ func TestButaneCmd(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(stdout), &cfg); err != nil {
 		t.Fatalf("output does not parse: %v\n%s", err, stdout)
 	}
-	sum := sha256File(t, filepath.Join(dir, "hello-1.0-x86-64.raw"))
+	sum := testutil.FileSHA256(t, filepath.Join(dir, "hello-1.0-x86-64.raw"))
 	for _, want := range []string{
 		"source: https://bakery.example/ext/hello-1.0-x86-64.raw\n        verification:\n          hash: sha256-" + sum + "\n",
 		"source: https://bakery.example/ext/wasmtime-24.0.0-x86-64.raw\n    - path:",

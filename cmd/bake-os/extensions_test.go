@@ -75,7 +75,7 @@ func TestEnableExtension(t *testing.T) {
 		}
 		dump := filepath.Join(t.TempDir(), "zfs.raw")
 		debugfsOut(t, img, "dump "+placed+" "+dump)
-		if a, b := sha256File(t, dump), sha256File(t, served); a != b {
+		if a, b := testutil.FileSHA256(t, dump), testutil.FileSHA256(t, served); a != b {
 			t.Errorf("pre-placed %s: sha256 %s, the release serves %s", placed, a, b)
 		}
 		if v := debugfsOut(t, img, "stat /etc/extensions/flatcar-zfs.raw"); !strings.Contains(v, `Fast link dest: "`+placed+`"`) {
@@ -101,7 +101,7 @@ func TestEnableExtension(t *testing.T) {
 		}
 	}
 	x := res.Extensions
-	if x == nil || len(x.Placed) != 1 || x.Placed[0].SHA256 != sha256File(t, served) || x.Placed[0].Source != srv.URL+"/stable/amd64-usr/4593.2.5/flatcar-zfs.raw" ||
+	if x == nil || len(x.Placed) != 1 || x.Placed[0].SHA256 != testutil.FileSHA256(t, served) || x.Placed[0].Source != srv.URL+"/stable/amd64-usr/4593.2.5/flatcar-zfs.raw" ||
 		strings.Join(x.Disabled, ",") != "docker" || strings.Join(x.Masks, ",") != "docker-flatcar" {
 		t.Errorf("--json extensions: %+v", x)
 	}

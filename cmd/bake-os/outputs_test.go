@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,20 +13,6 @@ import (
 // Issue 10's output rules on real bakes: a missing --output-dir is made,
 // a file there is refused, an existing output is kept unless --force, and
 // converting an image to a vendor image needs no sysext.
-
-func fileSum(t *testing.T, p string) string {
-	t.Helper()
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
 
 // sgdiskVerify judges a raw GPT disk with sgdisk -v.
 func sgdiskVerify(t *testing.T, disk string) {
@@ -83,13 +66,13 @@ func TestExistingOutputsNeedForce(t *testing.T) {
 			out := t.TempDir()
 			planted := filepath.Join(out, c.planted)
 			os.WriteFile(planted, []byte("an earlier output\n"), 0o644)
-			sum := fileSum(t, planted)
+			sum := testutil.FileSHA256(t, planted)
 			args := append([]string{"--image", f.image, "--output-dir", out}, c.args...)
 			_, stderr, code := run(t, dir, args...)
 			if code != exitFailure || !strings.Contains(stderr, planted+" exists: pass --force to replace it") {
 				t.Errorf("without --force: exit %d: %s", code, stderr)
 			}
-			if fileSum(t, planted) != sum {
+			if testutil.FileSHA256(t, planted) != sum {
 				t.Error("the existing output changed")
 			}
 			assertClean(t, "output directory", out, c.planted)

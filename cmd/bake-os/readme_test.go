@@ -371,7 +371,7 @@ var readmeCases = map[string]readmeCase{
 		f := cfg.Storage.Files[0]
 		if f.Path != "/opt/extensions/wasmtime/wasmtime-24.0.0-x86-64.raw" ||
 			f.Contents.Source != "https://extensions.flatcar.org/extensions/wasmtime-24.0.0-x86-64.raw" ||
-			f.Contents.Verification.Hash != "sha256-"+sha256File(t, filepath.Join(dir, "wasmtime-24.0.0-x86-64.raw")) {
+			f.Contents.Verification.Hash != "sha256-"+testutil.FileSHA256(t, filepath.Join(dir, "wasmtime-24.0.0-x86-64.raw")) {
 			t.Errorf("sysext file entry: %+v", f)
 		}
 		if !strings.Contains(stdout, "ExecStartPre=/usr/lib/systemd/systemd-sysupdate -C wasmtime update") {

@@ -26,9 +26,9 @@ const module = "github.com/bake-os/bake-os/"
 // layers is docs/ARCHITECTURE.md's table: a package imports only packages
 // of lower layers. Programs (cmd/ and internal tools) are layer 5.
 var layerTable = [][]string{
-	{"flatcar", "osrelease", "progress", "internal/atomicfile", "internal/child", "internal/corrupt", "internal/cpio", "internal/runlog", "internal/sha256sums", "internal/testutil", "internal/verify"},
+	{"flatcar", "osrelease", "progress", "internal/atomicfile", "internal/child", "internal/corrupt", "internal/cpio", "internal/runlog", "internal/sha256sums", "internal/verify"},
 	{"sparse", "internal/btrfsfix"},
-	{"gpt", "decompress", "partitions", "sysext", "provision", "vendors/diskfmt"},
+	{"gpt", "decompress", "partitions", "sysext", "provision", "vendors/diskfmt", "internal/testutil"},
 	{"fetch", "sysextbuild", "vendors", "testimage", "gpt/gpttest", "partitions/partitionstest", "vendors/diskfmt/conformtest"},
 	{"bake", "boot", "install", "internal/benchimage"},
 }
