@@ -71,7 +71,7 @@ func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, er
 		return nil, offlineError("sysext "+file, rawURL, dest)
 	}
 
-	sums, err := f.c.getSmall(ctx, sumsURL)
+	sums, err := f.c.Small(ctx, sumsURL, maxSmallFile)
 	if err != nil {
 		return nil, fmt.Errorf("sysext %s: fetching checksums: %w", file, err)
 	}
@@ -82,9 +82,9 @@ func FetchSysext(ctx context.Context, o Options, name, file string) (*Sysext, er
 	if !ok {
 		return nil, fmt.Errorf("sysext %s: %w: not listed in %s; refusing it", file, verify.ErrFailed, sumsURL)
 	}
-	conf, err := f.c.getSmall(ctx, confURL)
+	conf, err := f.c.Small(ctx, confURL, maxSmallFile)
 	switch {
-	case errors.Is(err, errNotFound):
+	case errors.Is(err, ErrNotFound):
 		conf = nil
 	case err != nil:
 		return nil, fmt.Errorf("sysext %s: %w", name, err)

@@ -13,10 +13,9 @@
 //     signatures, indexes and confs, 4 GiB for a sysext, 16 GiB for a
 //     release file): a Content-Length or a body beyond the cap aborts and
 //     removes the partial file; one past its deadline stays resumable.
-//   - Download: HTTP with timeouts, retries with backoff on transient
-//     failures (5xx, connection resets, truncated bodies), resume with Range
-//     into a ".partial" file in the cache, a User-Agent, progress through a
-//     progress.Reporter.
+//   - Download: through internal/httpget (timeouts, retries with backoff
+//     on transient failures, resume with Range, a User-Agent, progress),
+//     into a ".partial" file in the cache; fetch sets the size caps.
 //   - Verification before use: every release file has a detached binary
 //     OpenPGP signature (FILE.sig) checked against the embedded Flatcar key
 //     (pinned primary fingerprint) or a key file the user supplies; when

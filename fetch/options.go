@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/httpget"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
 )
@@ -25,7 +26,7 @@ const (
 
 // ErrNotFound means the server does not have the file (HTTP 404 or 410),
 // e.g. a release without prebuilt OEM sysexts.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = httpget.ErrNotFound
 
 // ErrOffline means Options.Offline is set and something is not in the cache.
 var ErrOffline = errors.New("not in the cache and offline")
@@ -103,7 +104,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.IndexMaxAge = DefaultIndexMaxAge
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = defaultHTTPClient()
+		o.HTTPClient = httpget.NewHTTPClient()
 	}
 	if o.Logger != nil {
 		o.HTTPClient = runlog.Client(o.HTTPClient, o.Logger)

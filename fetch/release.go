@@ -95,7 +95,7 @@ func (f *fetcher) indexFile(ctx context.Context, rawURL string) ([]byte, error) 
 			return nil, offlineError("releases index", rawURL, dest)
 		}
 	}
-	data, err := f.c.getSmall(ctx, rawURL)
+	data, err := f.c.Small(ctx, rawURL, maxSmallFile)
 	if err != nil {
 		return nil, fmt.Errorf("fetching releases index: %w", err)
 	}

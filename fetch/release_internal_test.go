@@ -117,15 +117,3 @@ func TestCachePath(t *testing.T) {
 		}
 	}
 }
-
-func TestContentRange(t *testing.T) {
-	if n, ok := contentRangeStart("bytes 100-199/200"); !ok || n != 100 {
-		t.Error("start")
-	}
-	if n, ok := contentRangeTotal("bytes */200"); !ok || n != 200 {
-		t.Error("total")
-	}
-	if _, ok := contentRangeStart("items 1-2/3"); ok {
-		t.Error("bad unit accepted")
-	}
-}

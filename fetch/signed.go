@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bake-os/bake-os/internal/httpget"
 	"github.com/bake-os/bake-os/internal/verify"
 	"os"
 	"path"
@@ -13,7 +14,7 @@ import (
 // fetcher carries the resolved options of one call.
 type fetcher struct {
 	o    Options
-	c    *client
+	c    *httpget.Client
 	keys *Keyring
 }
 
@@ -22,7 +23,7 @@ func newFetcher(o Options) (*fetcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fetcher{o: o, c: &client{http: o.HTTPClient, ua: o.UserAgent, rep: o.Reporter, log: o.Logger, timeout: o.Timeout}}, nil
+	return &fetcher{o: o, c: newClient(o)}, nil
 }
 
 func (f *fetcher) keyring() (*Keyring, error) {
@@ -70,9 +71,9 @@ func (f *fetcher) signedFile(ctx context.Context, rawURL string, maxAge time.Dur
 		return "", offlineError(name, rawURL, dest)
 	}
 
-	sig, err := f.c.getSmall(ctx, rawURL+".sig")
-	if errors.Is(err, errNotFound) {
-		if f.c.missing(ctx, rawURL) {
+	sig, err := f.c.Small(ctx, rawURL+".sig", maxSmallFile)
+	if errors.Is(err, ErrNotFound) {
+		if f.c.Missing(ctx, rawURL) {
 			return "", fmt.Errorf("%s is not on the server (%s): %w", name, rawURL, ErrNotFound)
 		}
 		return "", fmt.Errorf("verifying %s: %w: no signature %s.sig on the server", name, verify.ErrFailed, rawURL)
@@ -80,8 +81,8 @@ func (f *fetcher) signedFile(ctx context.Context, rawURL string, maxAge time.Dur
 	if err != nil {
 		return "", err
 	}
-	digests, err := f.c.getSmall(ctx, rawURL+".DIGESTS")
-	if errors.Is(err, errNotFound) {
+	digests, err := f.c.Small(ctx, rawURL+".DIGESTS", maxSmallFile)
+	if errors.Is(err, ErrNotFound) {
 		digests = nil
 	} else if err != nil {
 		return "", err
@@ -163,7 +164,7 @@ func (f *fetcher) downloadChecked(ctx context.Context, rawURL, partial, name str
 	for try := 0; ; try++ {
 		st, err := os.Stat(partial)
 		resumed := err == nil && st.Size() > 0
-		if err := f.c.download(ctx, rawURL, partial, name, limit); err != nil {
+		if err := f.c.Download(ctx, rawURL, partial, name, limit); err != nil {
 			return err
 		}
 		err = check()

@@ -27,7 +27,7 @@ const module = "github.com/bake-os/bake-os/"
 // of lower layers. Programs (cmd/ and internal tools) are layer 5.
 var layerTable = [][]string{
 	{"flatcar", "osrelease", "progress", "internal/atomicfile", "internal/child", "internal/corrupt", "internal/cpio", "internal/runlog", "internal/sha256sums", "internal/verify"},
-	{"sparse", "internal/btrfsfix"},
+	{"sparse", "internal/btrfsfix", "internal/httpget"},
 	{"gpt", "decompress", "partitions", "sysext", "provision", "vendors/diskfmt", "internal/testutil"},
 	{"fetch", "sysextbuild", "vendors", "testimage", "gpt/gpttest", "partitions/partitionstest", "vendors/diskfmt/conformtest"},
 	{"bake", "boot", "install", "internal/benchimage"},

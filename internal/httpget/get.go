@@ -1,4 +1,4 @@
-package fetch
+package httpget
 
 import (
 	"bytes"
@@ -17,48 +17,33 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
 )
 
 // Retry policy: up to maxAttempts tries without progress, waiting
-// baseBackoff, 2x, 4x ... (at most maxBackoff) in between. A try that
+// Client.Backoff, 2x, 4x ... (at most maxBackoff) in between. A try that
 // received bytes does not count, so a long download over a flaky link
 // keeps resuming.
 const (
 	maxAttempts         = 5
 	maxTries            = 100 // in all, even when every try makes progress
-	defaultBackoff      = 250 * time.Millisecond
+	DefaultBackoff      = 250 * time.Millisecond
 	maxBackoff          = 8 * time.Second
-	defaultStallTimeout = 60 * time.Second // no body bytes for this long: retry
+	DefaultStallTimeout = 60 * time.Second // no body bytes for this long: retry
 
 	// A file's whole download (every try) must end within baseDeadline
 	// plus one second per deadlineRate bytes of its size (the size cap
-	// while the size is unknown), unless Options.Timeout says otherwise.
+	// while the size is unknown), unless Client.Timeout says otherwise.
 	baseDeadline = 10 * time.Minute
 	deadlineRate = 1 << 20
 )
 
-// Size caps: a Content-Length or a received byte count beyond the cap
-// aborts the download and removes the partial file.
-const (
-	DefaultMaxSmallFile   = 16 << 20 // SHA256SUMS, .sig, .DIGESTS, version.txt, releases.json, NAME.conf
-	DefaultMaxSysextFile  = 4 << 30  // a bakery sysext
-	DefaultMaxReleaseFile = 16 << 30 // a release image or other release file
-)
+// ErrNotFound means the server answered 404 or 410.
+var ErrNotFound = errors.New("not found")
 
-// baseBackoff is the first wait between tries; stallTimeout is how long
-// a try may go without receiving a byte; the max* are the size caps.
-// Tests shorten them.
-var (
-	baseBackoff    = defaultBackoff
-	stallTimeout   = defaultStallTimeout
-	maxSmallFile   = int64(DefaultMaxSmallFile)
-	maxSysextFile  = int64(DefaultMaxSysextFile)
-	maxReleaseFile = int64(DefaultMaxReleaseFile)
-)
-
-// errTooLarge means a file is larger than its size cap.
-var errTooLarge = errors.New("too large")
+// ErrTooLarge means a file is larger than its size cap.
+var ErrTooLarge = errors.New("too large")
 
 // deadlineError means a file's download took longer than its deadline.
 type deadlineError struct{ d time.Duration }
@@ -67,10 +52,10 @@ func (e *deadlineError) Error() string {
 	return fmt.Sprintf("not complete within %v (raise it with --timeout)", e.d)
 }
 
-// errNotFound means the server answered 404 or 410.
+// errNotFound is what a 404 or 410 gives.
 var errNotFound = fmt.Errorf("server answered 404: %w", ErrNotFound)
 
-// errStalled means no body bytes arrived for stallTimeout.
+// errStalled means no body bytes arrived for the stall timeout.
 var errStalled = errors.New("transfer stalled")
 
 // statusError is an unexpected HTTP status.
@@ -81,7 +66,9 @@ type statusError struct {
 
 func (e *statusError) Error() string { return "server answered " + e.status }
 
-func defaultHTTPClient() *http.Client {
+// NewHTTPClient returns an *http.Client with connect, TLS and
+// response-header timeouts, the default of Client.HTTP.
+func NewHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = 30 * time.Second
@@ -89,36 +76,80 @@ func defaultHTTPClient() *http.Client {
 	return &http.Client{Transport: t}
 }
 
-// client is the HTTP side of fetch: requests with a User-Agent, retries
-// and resumable downloads.
-type client struct {
-	timeout time.Duration // per file; 0: scaled to the size
-	http    *http.Client
-	ua      string
-	rep     progress.Reporter
-	log     *slog.Logger
+// Client gets files over HTTP. The zero value is ready to use.
+type Client struct {
+	// HTTP defaults to a client with connect, TLS and header timeouts.
+	HTTP *http.Client
+	// UserAgent is sent with every request; default "bake-os".
+	UserAgent string
+	// Header, when set, may add headers to each request (e.g. a token for
+	// one host).
+	Header func(*http.Request)
+	// Timeout bounds each file's whole download, every retry included; 0
+	// means 10 minutes plus one second per MiB of the file's size (its
+	// size cap while the size is unknown).
+	Timeout time.Duration
+	// Backoff is the first wait between tries (default DefaultBackoff);
+	// StallTimeout how long a try may receive nothing (default
+	// DefaultStallTimeout). Tests shorten them.
+	Backoff      time.Duration
+	StallTimeout time.Duration
+	// Reporter shows download progress; default none.
+	Reporter progress.Reporter
+	// Log gets a debug line per retry; default the context's logger.
+	Log *slog.Logger
 }
 
-// fileDeadline is the time a file of size bytes may take in all.
-func (c *client) fileDeadline(size int64) time.Duration {
-	if c.timeout > 0 {
-		return c.timeout
+var defaultClient = NewHTTPClient()
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return defaultClient
+}
+
+func (c *Client) backoff() time.Duration {
+	if c.Backoff > 0 {
+		return c.Backoff
+	}
+	return DefaultBackoff
+}
+
+func (c *Client) stallTimeout() time.Duration {
+	if c.StallTimeout > 0 {
+		return c.StallTimeout
+	}
+	return DefaultStallTimeout
+}
+
+func (c *Client) log(ctx context.Context) *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return runlog.From(ctx)
+}
+
+// FileDeadline is the time a file of size bytes may take in all.
+func (c *Client) FileDeadline(size int64) time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
 	}
 	return baseDeadline + time.Duration(size/deadlineRate)*time.Second
 }
 
 // withDeadline bounds a whole download of a file of at most limit bytes.
 // sized tightens the deadline once the file's real size is known.
-func (c *client) withDeadline(ctx context.Context, limit int64) (_ context.Context, sized func(total int64), stop func()) {
+func (c *Client) withDeadline(ctx context.Context, limit int64) (_ context.Context, sized func(total int64), stop func()) {
 	start := time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
-	d := c.fileDeadline(limit)
+	d := c.FileDeadline(limit)
 	t := time.AfterFunc(d, func() { cancel(&deadlineError{d}) })
 	sized = func(total int64) {
-		if c.timeout > 0 || total < 0 {
+		if c.Timeout > 0 || total < 0 {
 			return
 		}
-		nd := c.fileDeadline(total)
+		nd := c.FileDeadline(total)
 		if t.Stop() {
 			d = nd
 			t = time.AfterFunc(max(0, nd-time.Since(start)), func() { cancel(&deadlineError{nd}) })
@@ -146,7 +177,7 @@ func transient(err error) bool {
 
 // retry runs try until it succeeds, fails for good, or fails maxAttempts
 // times in a row without progress.
-func (c *client) retry(ctx context.Context, url string, try func() (progressed bool, err error)) error {
+func (c *Client) retry(ctx context.Context, url string, try func() (progressed bool, err error)) error {
 	fails := 0
 	for tries := 1; ; tries++ {
 		progressed, err := try()
@@ -166,8 +197,8 @@ func (c *client) retry(ctx context.Context, url string, try func() (progressed b
 		if fails >= maxAttempts || tries >= maxTries {
 			return fmt.Errorf("giving up after %d tries: %w", tries, err)
 		}
-		wait := min(baseBackoff<<(fails-1), maxBackoff)
-		c.log.Debug("retrying download", "url", url, "err", err, "wait", wait)
+		wait := min(c.backoff()<<(fails-1), maxBackoff)
+		c.log(ctx).Debug("retrying download", "url", url, "err", err, "wait", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -178,17 +209,28 @@ func (c *client) retry(ctx context.Context, url string, try func() (progressed b
 	}
 }
 
-func (c *client) request(ctx context.Context, url string, rangeFrom int64) (*http.Response, error) {
+func (c *Client) request(ctx context.Context, url string, rangeFrom int64) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("User-Agent", c.ua)
+	c.setHeaders(req)
 	if rangeFrom > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", rangeFrom))
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.http().Do(req)
 	return resp, stripURL(err)
+}
+
+func (c *Client) setHeaders(req *http.Request) {
+	ua := c.UserAgent
+	if ua == "" {
+		ua = "bake-os"
+	}
+	req.Header.Set("User-Agent", ua)
+	if c.Header != nil {
+		c.Header(req)
+	}
 }
 
 // stripURL drops the *url.Error wrapper ("Get \"URL\": ..."): callers
@@ -201,14 +243,14 @@ func stripURL(err error) error {
 	return err
 }
 
-// getSmall fetches url into memory (at most maxSmallFile bytes). A 404 or
-// 410 gives errNotFound.
-func (c *client) getSmall(ctx context.Context, url string) ([]byte, error) {
+// Small fetches url into memory, at most limit bytes, with retries (each
+// try starts from zero). A 404 or 410 gives an error matching ErrNotFound.
+func (c *Client) Small(ctx context.Context, url string, limit int64) ([]byte, error) {
 	var data []byte
-	ctx, sized, stop := c.withDeadline(ctx, maxSmallFile)
+	ctx, sized, stop := c.withDeadline(ctx, limit)
 	defer stop()
 	err := c.retry(ctx, url, func() (bool, error) {
-		actx, wd, stop := newWatchdog(ctx)
+		actx, wd, stop := c.newWatchdog(ctx)
 		defer stop()
 		resp, err := c.request(actx, url, 0)
 		if err != nil {
@@ -218,18 +260,18 @@ func (c *client) getSmall(ctx context.Context, url string) ([]byte, error) {
 		if err := checkStatus(resp); err != nil {
 			return false, err
 		}
-		if resp.ContentLength > maxSmallFile {
-			return false, fmt.Errorf("%w: server announces %d bytes, at most %d are allowed", errTooLarge, resp.ContentLength, maxSmallFile)
+		if resp.ContentLength > limit {
+			return false, fmt.Errorf("%w: server announces %d bytes, at most %d are allowed", ErrTooLarge, resp.ContentLength, limit)
 		}
 		sized(resp.ContentLength)
 		var buf bytes.Buffer
-		_, err = copyBody(&buf, io.LimitReader(resp.Body, maxSmallFile+1), wd, progress.Nop().Counter("", 0))
+		_, err = copyBody(&buf, io.LimitReader(resp.Body, limit+1), wd, progress.Nop().Counter("", 0))
 		data = buf.Bytes()
 		if err != nil {
 			return false, err // small files restart from zero
 		}
-		if int64(len(data)) > maxSmallFile {
-			return false, fmt.Errorf("%w: more than %d bytes", errTooLarge, maxSmallFile)
+		if int64(len(data)) > limit {
+			return false, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 		}
 		return false, nil
 	})
@@ -239,14 +281,14 @@ func (c *client) getSmall(ctx context.Context, url string) ([]byte, error) {
 	return data, nil
 }
 
-// missing reports whether a HEAD request for url says 404 or 410.
-func (c *client) missing(ctx context.Context, url string) bool {
+// Missing reports whether a HEAD request for url says 404 or 410.
+func (c *Client) Missing(ctx context.Context, url string) bool {
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
 	if err != nil {
 		return false
 	}
-	req.Header.Set("User-Agent", c.ua)
-	resp, err := c.http.Do(req)
+	c.setHeaders(req)
+	resp, err := c.http().Do(req)
 	if err != nil {
 		return false
 	}
@@ -264,19 +306,19 @@ func checkStatus(resp *http.Response) error {
 	return &statusError{code: resp.StatusCode, status: resp.Status}
 }
 
-// download fetches url into partial, resuming from partial's current size
+// Download fetches url into partial, resuming from partial's current size
 // with a Range request. On success partial holds the whole body, synced.
 // A body beyond limit bytes (announced or received) aborts the download
 // and removes partial; a download past its deadline keeps partial (at
 // most limit bytes) for the next run to resume.
-func (c *client) download(ctx context.Context, url, partial, desc string, limit int64) (err error) {
+func (c *Client) Download(ctx context.Context, url, partial, desc string, limit int64) (err error) {
 	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("downloading %s: %w", desc, err)
 	}
 	defer f.Close()
 	defer func() {
-		if errors.Is(err, errTooLarge) {
+		if errors.Is(err, ErrTooLarge) {
 			f.Close()
 			os.Remove(partial)
 		}
@@ -292,12 +334,12 @@ func (c *client) download(ctx context.Context, url, partial, desc string, limit 
 	err = c.retry(ctx, url, func() (bool, error) {
 		off, err := f.Seek(0, io.SeekEnd)
 		if err == nil && off > limit {
-			err = fmt.Errorf("%w: partial file already holds %d bytes, at most %d are allowed", errTooLarge, off, limit)
+			err = fmt.Errorf("%w: partial file already holds %d bytes, at most %d are allowed", ErrTooLarge, off, limit)
 		}
 		if err != nil {
 			return false, err
 		}
-		actx, wd, stop := newWatchdog(ctx)
+		actx, wd, stop := c.newWatchdog(ctx)
 		defer stop()
 		resp, err := c.request(actx, url, off)
 		if err != nil {
@@ -334,16 +376,16 @@ func (c *client) download(ctx context.Context, url, partial, desc string, limit 
 			total = off + resp.ContentLength
 		}
 		if total > limit {
-			return false, fmt.Errorf("%w: server announces %d bytes, at most %d are allowed", errTooLarge, total, limit)
+			return false, fmt.Errorf("%w: server announces %d bytes, at most %d are allowed", ErrTooLarge, total, limit)
 		}
 		sized(total)
 		if counter == nil {
-			counter = c.rep.Counter("downloading "+desc, total)
+			counter = progress.OrNop(c.Reporter).Counter("downloading "+desc, total)
 			counter.Add(off)
 		}
 		n, err := copyBody(f, io.LimitReader(resp.Body, limit-off+1), wd, counter)
 		if off+n > limit {
-			return false, fmt.Errorf("%w: more than %d bytes", errTooLarge, limit)
+			return false, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 		}
 		if err != nil {
 			return n > 0, err
@@ -374,16 +416,17 @@ func restart(f *os.File, why string) error {
 	return fmt.Errorf("%s: %w", why, io.ErrUnexpectedEOF)
 }
 
-// watchdog cancels a try when no body byte arrives for stallTimeout.
+// watchdog cancels a try when no body byte arrives for the stall timeout.
 type watchdog struct {
 	timer   *time.Timer
+	stall   time.Duration
 	stalled atomic.Bool
 }
 
-func newWatchdog(ctx context.Context) (context.Context, *watchdog, context.CancelFunc) {
+func (c *Client) newWatchdog(ctx context.Context) (context.Context, *watchdog, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
-	w := &watchdog{}
-	w.timer = time.AfterFunc(stallTimeout, func() {
+	w := &watchdog{stall: c.stallTimeout()}
+	w.timer = time.AfterFunc(w.stall, func() {
 		w.stalled.Store(true)
 		cancel()
 	})
@@ -408,7 +451,7 @@ func copyBody(dst io.Writer, body io.Reader, wd *watchdog, counter progress.Coun
 	for {
 		k, err := body.Read(buf)
 		if k > 0 {
-			wd.timer.Reset(stallTimeout)
+			wd.timer.Reset(wd.stall)
 			if _, werr := dst.Write(buf[:k]); werr != nil {
 				return n, werr
 			}
