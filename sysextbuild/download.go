@@ -2,132 +2,90 @@ package sysextbuild
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/bake-os/bake-os/internal/httpget"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/internal/sha256sums"
 	"github.com/bake-os/bake-os/internal/verify"
 	"github.com/bake-os/bake-os/progress"
 )
 
-// fetcher performs rewritten HTTP requests for recipes and version lists.
+// fetcher performs rewritten HTTP requests for recipes and version lists
+// through the one HTTP getter (internal/httpget).
 type fetcher struct {
-	client   *http.Client
+	http     *http.Client
 	rewrites []Rewrite
 	token    string // GitHub token, sent to api.github.com URLs
 	reporter progress.Reporter
 }
 
-func (f *fetcher) get(ctx context.Context, u string) (*http.Response, error) {
-	target := RewriteURL(u, f.rewrites)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	if err != nil {
-		return nil, fmt.Errorf("requesting %s: %w", u, err)
-	}
+// Size caps of what a recipe fetches: pages and checksum files, artefacts.
+const (
+	maxSmallBody = 64 << 20
+	maxArtefact  = 4 << 30
+)
+
+// retryBackoff is the first wait between tries; tests shorten it.
+var retryBackoff = httpget.DefaultBackoff
+
+// client is the getter for the logical URL u: the token goes with GitHub
+// API requests, wherever a rewrite sends them.
+func (f *fetcher) client(u string) *httpget.Client {
+	c := &httpget.Client{HTTP: f.http, Reporter: f.reporter, Backoff: retryBackoff}
 	if f.token != "" && strings.HasPrefix(u, "https://api.github.com/") {
-		req.Header.Set("Authorization", "Bearer "+f.token)
-		req.Header.Set("Accept", "application/vnd.github+json")
-	}
-	c := f.client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	var last error
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Duration(attempt) * retryDelay):
-			}
-		}
-		resp, err := c.Do(req.Clone(ctx))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			last = fmt.Errorf("requesting %s: %w", describeURL(u, target), err)
-			continue
-		}
-		if resp.StatusCode == http.StatusOK {
-			return resp, nil
-		}
-		resp.Body.Close()
-		last = fmt.Errorf("requesting %s: HTTP %s", describeURL(u, target), resp.Status)
-		if resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
-			break // not transient
+		c.Header = func(req *http.Request) {
+			req.Header.Set("Authorization", "Bearer "+f.token)
+			req.Header.Set("Accept", "application/vnd.github+json")
 		}
 	}
-	return nil, last
+	return c
 }
 
-// maxAttempts bounds retries of transient failures (connection errors,
-// 5xx, 429); the delay between them grows linearly from retryDelay.
-const maxAttempts = 3
-
-var retryDelay = time.Second
-
-func describeURL(u, target string) string {
+// via names the mirror a rewrite sent u to, for error messages.
+func via(u, target string, err error) error {
 	if u == target {
-		return u
+		return err
 	}
-	return u + " (via " + target + ")"
+	return fmt.Errorf("%s (rewritten): %w", u, err)
 }
 
 // getSmall reads a small response body (checksum files, API pages).
 func (f *fetcher) getSmall(ctx context.Context, u string) ([]byte, http.Header, error) {
-	resp, err := f.get(ctx, u)
+	target := RewriteURL(u, f.rewrites)
+	data, h, err := f.client(u).SmallHeader(ctx, target, maxSmallBody)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, via(u, target, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", u, err)
-	}
-	return data, resp.Header, nil
+	return data, h, nil
 }
 
 // download saves u into dir under its base name and returns the file path
 // and its SHA-256.
 func (f *fetcher) download(ctx context.Context, u, dir string) (string, string, error) {
-	resp, err := f.get(ctx, u)
-	if err != nil {
-		return "", "", err
-	}
-	defer resp.Body.Close()
+	target := RewriteURL(u, f.rewrites)
 	name := path.Base(strings.SplitN(u, "?", 2)[0])
 	dst := filepath.Join(dir, name)
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if _, err := os.Lstat(dst); !errors.Is(err, fs.ErrNotExist) {
+		return "", "", fmt.Errorf("downloading %s: %s already exists (two artefacts with one name?)", u, dst)
+	}
+	if err := f.client(u).Download(ctx, target, dst, name, maxArtefact); err != nil {
+		return "", "", via(u, target, err)
+	}
+	sum, err := fileSHA256(dst)
 	if err != nil {
-		return "", "", fmt.Errorf("downloading %s: %w", u, err)
+		return "", "", fmt.Errorf("hashing %s: %w", dst, err)
 	}
-	defer out.Close()
-	ctr := progress.OrNop(f.reporter).Counter("downloading "+name, resp.ContentLength)
-	defer ctr.Done()
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(out, h, counterWriter{ctr}), resp.Body); err != nil {
-		return "", "", fmt.Errorf("downloading %s: %w", u, err)
-	}
-	if err := out.Close(); err != nil {
-		return "", "", fmt.Errorf("writing %s: %w", dst, err)
-	}
-	return dst, hex.EncodeToString(h.Sum(nil)), nil
+	return dst, sum, nil
 }
-
-type counterWriter struct{ c progress.Counter }
-
-func (w counterWriter) Write(p []byte) (int, error) { w.c.Add(int64(len(p))); return len(p), nil }
 
 // verify checks the SHA-256 got of the artefact named file against the
 // upstream checksum source.

@@ -118,7 +118,7 @@ func create(ctx context.Context, o CreateOptions, pack packFunc) (*PackResult, e
 	if o.Output, err = filepath.Abs(o.Output); err != nil {
 		return nil, fmt.Errorf("resolving output path: %w", err)
 	}
-	f := &fetcher{client: o.HTTPClient, rewrites: o.URLRewrites, token: o.Getenv("GH_TOKEN"), reporter: o.Reporter}
+	f := &fetcher{http: o.HTTPClient, rewrites: o.URLRewrites, token: o.Getenv("GH_TOKEN"), reporter: o.Reporter}
 	b := &builder{r: r, o: o, f: f}
 	if err := b.resolveOptions(ctx); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package sysextbuild
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/internal/atomicfile"
+	"github.com/bake-os/bake-os/internal/httpget"
 	"github.com/bake-os/bake-os/sysext"
 )
 
@@ -292,25 +294,15 @@ func fetchPublishedSums(ctx context.Context, c *http.Client, url string) (map[st
 	if url == "" {
 		return nil, nil
 	}
-	if c == nil {
-		c = http.DefaultClient
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("fetching published SHA256SUMS: %w", err)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetching published SHA256SUMS: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
+	g := &httpget.Client{HTTP: c, Backoff: retryBackoff}
+	data, err := g.Small(ctx, url, maxSmallBody)
+	if errors.Is(err, httpget.ErrNotFound) {
 		return nil, nil
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching published SHA256SUMS %s: HTTP %s", url, resp.Status)
+	if err != nil {
+		return nil, fmt.Errorf("fetching published SHA256SUMS: %w", err)
 	}
-	sums, err := ParseSHA256Sums(io.LimitReader(resp.Body, 64<<20))
+	sums, err := ParseSHA256Sums(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", url, err)
 	}

@@ -43,7 +43,7 @@ func ListVersions(ctx context.Context, recipe string, o ListOptions) ([]string, 
 	if o.GitHubToken == "" {
 		o.GitHubToken = os.Getenv("GH_TOKEN")
 	}
-	f := &fetcher{client: o.HTTPClient, rewrites: o.URLRewrites, token: o.GitHubToken}
+	f := &fetcher{http: o.HTTPClient, rewrites: o.URLRewrites, token: o.GitHubToken}
 	src := r.Versions
 	if src.Kind == "none" {
 		return nil, fmt.Errorf("recipe %s has no upstream version list", r.Name)

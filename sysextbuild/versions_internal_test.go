@@ -269,9 +269,9 @@ func TestListVersionsOtherSources(t *testing.T) {
 }
 
 func TestFetchRetriesTransientErrors(t *testing.T) {
-	old := retryDelay
-	retryDelay = time.Millisecond
-	t.Cleanup(func() { retryDelay = old })
+	old := retryBackoff
+	retryBackoff = time.Millisecond
+	t.Cleanup(func() { retryBackoff = old })
 	var calls int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls++

@@ -246,7 +246,15 @@ func stripURL(err error) error {
 // Small fetches url into memory, at most limit bytes, with retries (each
 // try starts from zero). A 404 or 410 gives an error matching ErrNotFound.
 func (c *Client) Small(ctx context.Context, url string, limit int64) ([]byte, error) {
+	data, _, err := c.SmallHeader(ctx, url, limit)
+	return data, err
+}
+
+// SmallHeader is Small that also returns the response's header (e.g. a
+// Link header for paging).
+func (c *Client) SmallHeader(ctx context.Context, url string, limit int64) ([]byte, http.Header, error) {
 	var data []byte
+	var header http.Header
 	ctx, sized, stop := c.withDeadline(ctx, limit)
 	defer stop()
 	err := c.retry(ctx, url, func() (bool, error) {
@@ -264,6 +272,7 @@ func (c *Client) Small(ctx context.Context, url string, limit int64) ([]byte, er
 			return false, fmt.Errorf("%w: server announces %d bytes, at most %d are allowed", ErrTooLarge, resp.ContentLength, limit)
 		}
 		sized(resp.ContentLength)
+		header = resp.Header
 		var buf bytes.Buffer
 		_, err = copyBody(&buf, io.LimitReader(resp.Body, limit+1), wd, progress.Nop().Counter("", 0))
 		data = buf.Bytes()
@@ -276,9 +285,9 @@ func (c *Client) Small(ctx context.Context, url string, limit int64) ([]byte, er
 		return false, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("downloading %s: %w", url, err)
+		return nil, nil, fmt.Errorf("downloading %s: %w", url, err)
 	}
-	return data, nil
+	return data, header, nil
 }
 
 // Missing reports whether a HEAD request for url says 404 or 410.
