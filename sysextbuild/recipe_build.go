@@ -43,7 +43,7 @@ type CreateOptions struct {
 	Options map[string]string
 	// URLRewrites rewrite every URL prefix (mirrors).
 	URLRewrites []Rewrite
-	// HTTPClient defaults to http.DefaultClient.
+	// HTTPClient defaults to httpget's client (connect, TLS and header timeouts).
 	HTTPClient *http.Client
 	// Epoch is every timestamp in the image (resolved by the caller).
 	Epoch int64

@@ -39,7 +39,7 @@ type ReleaseOptions struct {
 	// PublishedSums is the URL of an already published SHA256SUMS: images
 	// listed there are not rebuilt (a 404 means nothing is published).
 	PublishedSums string
-	HTTPClient    *http.Client // default http.DefaultClient
+	HTTPClient    *http.Client // default httpget's client
 	// BakeryURL and BakeryRelease set the sysupdate source directory of
 	// every extension: BakeryURL/BakeryRelease/ (BakeryRelease defaults to
 	// the extension name; DefaultBakeryURL).

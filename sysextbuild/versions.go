@@ -26,7 +26,7 @@ type ListOptions struct {
 	Latest bool
 	// URLRewrites apply to every request (API mirrors, tests).
 	URLRewrites []Rewrite
-	// HTTPClient defaults to http.DefaultClient.
+	// HTTPClient defaults to httpget's client (connect, TLS and header timeouts).
 	HTTPClient *http.Client
 	// GitHubToken is sent as a Bearer token to api.github.com; empty means
 	// $GH_TOKEN.
