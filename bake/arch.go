@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/partitions"
@@ -90,17 +89,23 @@ func settleArch(image string, given, found flatcar.Arch, log *slog.Logger) (flat
 // precheckSysexts is checkSysexts before the working copy exists. While
 // the architecture is not settled (a compressed or downloaded image
 // without --arch) the sysexts pass when they fit one of Flatcar's
-// architectures; Run checks them again once the working copy says which.
-func precheckSysexts(ctx context.Context, version string, o Options, ref *fetch.ReleaseRef, settled bool) error {
-	err := checkSysexts(ctx, version, o, ref)
+// architectures, and j.arch becomes that one; Build checks them again
+// when the working copy says the image is another.
+func precheckSysexts(ctx context.Context, j *job, settled bool) error {
+	err := checkSysexts(ctx, j)
 	if err == nil || settled {
 		return err
 	}
+	first := j.arch
 	for _, a := range []flatcar.Arch{flatcar.ArchX86_64, flatcar.ArchARM64} {
-		o.Arch = a
-		if checkSysexts(ctx, version, o, ref) == nil {
+		if a == first {
+			continue
+		}
+		j.arch = a
+		if checkSysexts(ctx, j) == nil {
 			return nil
 		}
 	}
+	j.arch = first
 	return err
 }

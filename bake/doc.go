@@ -5,6 +5,11 @@
 // configs and masks, and rename the result into place. The input image is
 // never modified and nothing half-written is left behind on failure.
 //
+// A bake is two steps: Preflight makes every check that needs no writing
+// (inputs, placement, the vendor plan, overwrites) once and returns a
+// Plan; Plan.Build carries it out (Run does both). Options are only what
+// the caller sets; what the bake derives lives in the Plan.
+//
 // It also owns Inspect, which reports what a baked image holds.
 //
 // Placement follows the sysext-bakery's bake_flatcar_image.sh:

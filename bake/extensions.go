@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -233,7 +232,8 @@ func uniqueSorted(in []string) []string {
 // key (and .DIGESTS when served), and checks that it is the sysext
 // flatcar-NAME for this image. ref is the release when the image was
 // downloaded; else the release is the image's version.
-func (bp *bakePlan) fetchExtensions(ctx context.Context, o Options, ref *fetch.ReleaseRef, log *slog.Logger) error {
+func (bp *bakePlan) fetchExtensions(ctx context.Context, j *job) error {
+	o, ref, log := j.o, j.ref, j.log
 	e := bp.extensions
 	if e.empty() {
 		return nil
@@ -253,12 +253,12 @@ func (bp *bakePlan) fetchExtensions(ctx context.Context, o Options, ref *fetch.R
 		return nil
 	}
 	fo := o.Remote.Fetch
-	fo.Arch = o.Arch
+	fo.Arch = j.arch
 	if fo.Reporter == nil {
 		fo.Reporter = o.Reporter
 	}
 	var r fetch.ReleaseRef
-	if ref != nil && ref.Version == e.version && ref.Board == o.Arch.Board() {
+	if ref != nil && ref.Version == e.version && ref.Board == j.arch.Board() {
 		r = *ref
 	} else {
 		fo.Release = e.version
@@ -267,7 +267,7 @@ func (bp *bakePlan) fetchExtensions(ctx context.Context, o Options, ref *fetch.R
 			return fmt.Errorf("--enable-extension: the image's release %s: %w", e.version, err)
 		}
 	}
-	host := sysext.FlatcarHost(o.Arch, e.version)
+	host := sysext.FlatcarHost(j.arch, e.version)
 	for i := range e.files {
 		f := &e.files[i]
 		file := extensionFileName(f.name)

@@ -19,42 +19,47 @@ type Remote struct {
 	Fetch   fetch.Options
 }
 
-// resolveRemote downloads (or finds in the cache) what o.Remote asks for
-// and points o at the verified local files. It returns the release when it
-// downloaded the image (vendors then take OEM sysexts and firmware from it).
-func resolveRemote(ctx context.Context, o *Options) (*fetch.ReleaseRef, error) {
+// resolveRemote downloads (or finds in the cache) what Options.Remote
+// asks for and sets j's image, sysexts and (when the download says)
+// version to the verified local files; j.ref is the release when it
+// downloaded the image (vendors then take OEM sysexts and firmware from
+// it).
+func resolveRemote(ctx context.Context, j *job) error {
+	o := j.o
+	j.image, j.version = o.Image, o.Version
+	j.sysexts = append([]Sysext(nil), o.Sysexts...)
 	r := o.Remote
 	if r.Fetch.Arch == "" {
-		r.Fetch.Arch = o.Arch
+		r.Fetch.Arch = j.arch
 	}
 	if r.Fetch.Reporter == nil {
 		r.Fetch.Reporter = o.Reporter
 	}
 	if r.Sysexts {
-		for i, s := range o.Sysexts {
+		for i, s := range j.sysexts {
 			got, err := fetch.FetchSysext(ctx, r.Fetch, s.Name, s.RemoteFile)
 			if err != nil {
-				return nil, fmt.Errorf("fetching sysext %s: %w", s.Name, err)
+				return fmt.Errorf("fetching sysext %s: %w", s.Name, err)
 			}
-			o.Sysexts[i].File, o.Sysexts[i].Conf = got.RawPath, got.ConfPath
+			j.sysexts[i].File, j.sysexts[i].Conf = got.RawPath, got.ConfPath
 			if got.ConfPath != "" {
-				o.Sysexts[i].ConfFrom = "downloaded with " + s.RemoteFile
+				j.sysexts[i].ConfFrom = "downloaded with " + s.RemoteFile
 			}
 		}
 	}
 	if o.Image != "" || !r.Image {
 		if o.Image == "" {
-			return nil, fmt.Errorf("no image: pass --image, or --release to download one")
+			return fmt.Errorf("no image: pass --image, or --release to download one")
 		}
-		return nil, nil
+		return nil
 	}
 	img, err := fetch.FetchImage(ctx, r.Fetch)
 	if err != nil {
-		return nil, fmt.Errorf("fetching Flatcar %s image: %w", r.Fetch.Release, err)
+		return fmt.Errorf("fetching Flatcar %s image: %w", r.Fetch.Release, err)
 	}
-	o.Image = img.Path
-	if o.Version == "" && img.Version != nil {
-		o.Version = img.Version.Version
+	j.image, j.ref = img.Path, &img.Ref
+	if j.version == "" && img.Version != nil {
+		j.version = img.Version.Version
 	}
-	return &img.Ref, nil
+	return nil
 }

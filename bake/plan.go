@@ -123,9 +123,10 @@ type bakePlan struct {
 
 // plan decides where every sysext, link, sysupdate config and mask goes
 // and refuses any path that two inputs (or a vendor's OEM files) claim.
-// version names the OEM sysext vendors install; log gets notes about
+// j.version names the OEM sysext vendors install; j.log gets notes about
 // where confs came from and what they imply.
-func plan(o Options, version string, log *slog.Logger) (*bakePlan, error) {
+func plan(j *job) (*bakePlan, error) {
+	o, version, log := j.o, j.version, j.log
 	bp := &bakePlan{claims: claims{}}
 	c := bp.claims
 	// Vendors write their OEM files into the baked OEM afterwards: a
@@ -147,9 +148,9 @@ func plan(o Options, version string, log *slog.Logger) (*bakePlan, error) {
 	if o.IgnitionFile != "" {
 		c[claimKey{PartOEM, provision.OEMConfigPath}] = "the --ignition config"
 	}
-	t := o.Target
-	for _, s := range o.Sysexts {
-		p, err := place(s, t, string(o.Arch), log)
+	t := j.target
+	for _, s := range j.sysexts {
+		p, err := place(s, t, string(j.arch), log)
 		if err != nil {
 			return nil, err
 		}

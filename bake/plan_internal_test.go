@@ -29,13 +29,13 @@ func TestPlanVendorOEMFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		o := Options{Target: tg, Arch: flatcar.ArchX86_64, Vendors: []vendors.Vendor{qemu}, Sysexts: []Sysext{{Name: "x", File: p}}}
-		_, err = plan(o, "4593.2.5", slog.New(slog.DiscardHandler))
+		_, err = planOf(o, "4593.2.5", slog.New(slog.DiscardHandler))
 		if err == nil || !strings.Contains(err.Error(), "vendor qemu_uefi's OEM file") || !strings.Contains(err.Error(), "sysext x's image ("+file+")") {
 			t.Errorf("%s%s: %v", target, file, err)
 		}
 		// Without the vendor the same bake is fine.
 		o.Vendors = nil
-		if _, err := plan(o, "4593.2.5", slog.New(slog.DiscardHandler)); err != nil {
+		if _, err := planOf(o, "4593.2.5", slog.New(slog.DiscardHandler)); err != nil {
 			t.Errorf("%s%s without vendor: %v", target, file, err)
 		}
 	}
@@ -52,7 +52,7 @@ func TestPlanConfNotes(t *testing.T) {
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	tg, _ := ParseTarget(DefaultInstallTo)
-	bp, err := plan(Options{Target: tg, Arch: flatcar.ArchX86_64, Sysexts: []Sysext{{Name: "wasmtime", File: file, Conf: conf, ConfFrom: "in the current directory"}}}, "", log)
+	bp, err := planOf(Options{Target: tg, Arch: flatcar.ArchX86_64, Sysexts: []Sysext{{Name: "wasmtime", File: file, Conf: conf, ConfFrom: "in the current directory"}}}, "", log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,4 +66,10 @@ func TestPlanConfNotes(t *testing.T) {
 	if p := bp.Placements[0]; p.Path != "/opt/extensions/wasmtime/wasmtime-24.0.0-x86-64.raw" || !bp.Noop {
 		t.Errorf("placement %+v", p)
 	}
+}
+
+// planOf is plan for a job made straight from o, as Preflight would for a
+// local image of version.
+func planOf(o Options, version string, log *slog.Logger) (*bakePlan, error) {
+	return plan(&job{o: o, target: o.Target, arch: o.Arch, sysexts: o.Sysexts, version: version, log: log})
 }

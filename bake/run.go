@@ -25,7 +25,9 @@ import (
 // ImageName is the file name of the baked generic image.
 const ImageName = "flatcar_production_image.bin"
 
-// Options describes one bake.
+// Options describes one bake: only what the caller sets. The bake never
+// changes them; what it derives (downloads, the architecture, the plan)
+// lives in its Plan.
 type Options struct {
 	Image     string // flatcar_production_image.bin or .bin.bz2
 	OutputDir string // default "."
@@ -78,8 +80,6 @@ type Options struct {
 
 	Reporter progress.Reporter
 	Logger   *slog.Logger
-
-	imageGiven string // Image as the caller gave it, before downloads
 }
 
 // Installed reports one installed sysext.
@@ -148,32 +148,72 @@ type Written struct {
 	LinkTarget string `json:"link_target,omitempty"`
 }
 
-// Run bakes. Every input is checked before the first write; the output is
-// written to a temp file in OutputDir and renamed to
-// OutputDir/flatcar_production_image.bin at the end. OutputDir is created
-// when missing and locked for the whole run (atomicfile.LockDir): a second
-// run into it is refused, and temp files of killed earlier runs are
-// removed. When ctx is cancelled, Run stops its tools and removes its
-// temp files before it returns.
+// Plan is a bake whose every check that can be made before writing has
+// passed (Preflight): inputs, placement, the vendor plan, overwrites.
+// Build carries it out; Close releases it when Build is not called. It
+// holds OutputDir's lock until then.
+type Plan struct{ j *job }
+
+// job is one bake's derived and scratch state; the Options it was made
+// from stay as the caller gave them.
+type job struct {
+	o         Options
+	log       *slog.Logger
+	outputDir string
+	target    Target
+	// givenArch is Options.Arch; arch the image's, once known
+	// (archKnown), else the one the sysexts and vendors were checked for.
+	givenArch, arch flatcar.Arch
+	archKnown       bool
+	image           string   // the local image (downloaded with Remote.Image)
+	sysexts         []Sysext // with local files (downloaded with Remote.Sysexts)
+	version         string   // the image's Flatcar version, or ""
+	ref             *fetch.ReleaseRef
+	lock            *atomicfile.DirLock
+	bp              *bakePlan
+	vendors         *vendors.Plan // nil without Options.Vendors
+	liveWarnings    []string
+}
+
+// Run bakes: Preflight, then Build. Every input is checked before the
+// first write; the output is written to a temp file in OutputDir and
+// renamed to OutputDir/flatcar_production_image.bin at the end.
+// OutputDir is created when missing and locked for the whole run
+// (atomicfile.LockDir): a second run into it is refused, and temp files
+// of killed earlier runs are removed. When ctx is cancelled, Run stops its
+// tools and removes its temp files before it returns.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	if o.OutputDir == "" {
-		o.OutputDir = "."
+	p, err := Preflight(ctx, o)
+	if err != nil {
+		return nil, err
 	}
-	if o.Target == (Target{}) {
-		o.Target, _ = ParseTarget(DefaultInstallTo)
+	defer p.Close()
+	return p.Build(ctx)
+}
+
+// Preflight makes every check of the bake that needs no writing, once:
+// the inputs (sysexts against the image, masks, extensions, Ignition),
+// the placement plan, the vendor plan and the outputs it would overwrite.
+// Downloads asked for by o.Remote happen here. OutputDir is created and
+// locked; the returned Plan holds the lock until Build returns or Close.
+func Preflight(ctx context.Context, o Options) (_ *Plan, err error) {
+	j := &job{o: o, log: o.Logger, outputDir: o.OutputDir, target: o.Target, givenArch: o.Arch, arch: o.Arch}
+	if j.outputDir == "" {
+		j.outputDir = "."
+	}
+	if j.target == (Target{}) {
+		j.target, _ = ParseTarget(DefaultInstallTo)
 	}
 	// Arch "" means the image's: read from a raw image now, from the
 	// working copy of a compressed or downloaded one (until then, and for
 	// downloads, x86-64).
-	givenArch, archKnown := o.Arch, false
-	if o.Arch == "" {
-		o.Arch = flatcar.ArchX86_64
+	if j.arch == "" {
+		j.arch = flatcar.ArchX86_64
 	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if j.log == nil {
+		j.log = slog.New(slog.DiscardHandler)
 	}
-	ctx = runlog.With(ctx, log) // tool runners below log through it
+	ctx = runlog.With(ctx, j.log) // tool runners below log through it
 	if err := checkMasks(o.Masks, o.Sysexts); err != nil {
 		return nil, err
 	}
@@ -182,99 +222,119 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if !o.Remote.Image {
 		if a := archOfFile(o.Image); a != "" {
-			var err error
-			if o.Arch, err = settleArch(o.Image, givenArch, a, log); err != nil {
+			if j.arch, err = settleArch(o.Image, j.givenArch, a, j.log); err != nil {
 				return nil, err
 			}
-			archKnown = true
+			j.archKnown = true
 		}
 	}
-	lock, err := claimOutputDir(o.OutputDir, log)
-	if err != nil {
+	if j.lock, err = claimOutputDir(j.outputDir, j.log); err != nil {
 		return nil, err
 	}
-	defer lock.Unlock()
-	o.imageGiven = o.Image
-	ref, err := resolveRemote(ctx, &o)
-	if err != nil {
+	p := &Plan{j}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if err := resolveRemote(ctx, j); err != nil {
 		return nil, err
 	}
-	out := filepath.Join(o.OutputDir, ImageName)
-	if err := checkOutput(o.Image, outputPaths(o)); err != nil {
+	if err := checkOutput(j.image, outputPaths(j)); err != nil {
 		return nil, err
 	}
-	version := o.Version
-	if version == "" {
-		if version, err = ReadVersionTxt(o.Image); err != nil {
+	if j.version == "" {
+		if j.version, err = ReadVersionTxt(j.image); err != nil {
 			return nil, err
 		}
 	}
-	// With vendors, their preflight (in checkSysexts) refuses existing
+	// With vendors, their plan (in checkSysexts) refuses existing
 	// outputs; else the plain image is checked here. Both before any work.
-	if err := precheckSysexts(ctx, version, o, ref, archKnown || givenArch != ""); err != nil {
+	if err := precheckSysexts(ctx, j, j.archKnown || j.givenArch != ""); err != nil {
 		return nil, err
 	}
 	if len(o.Vendors) == 0 {
-		if err := atomicfile.CheckTarget(out, o.Force); err != nil {
+		if err := atomicfile.CheckTarget(filepath.Join(j.outputDir, ImageName), o.Force); err != nil {
 			return nil, err
 		}
 	}
-	ign, err := loadIgnition(ctx, o, version, log)
+	ign, err := loadIgnition(ctx, o, j.version, j.log)
 	if err != nil {
 		return nil, err
 	}
-	bp, err := plan(o, version, log)
-	if err != nil {
+	if j.bp, err = plan(j); err != nil {
 		return nil, err
 	}
-	bp.ignition, bp.version = ign, version
-	liveWarnings := liveMediaWarnings(o, bp, log)
+	j.bp.ignition, j.bp.version = ign, j.version
+	j.liveWarnings = liveMediaWarnings(o, j.bp, j.log)
+	return p, nil
+}
 
-	ahead := newVendorAhead(ctx, o)
+// Close releases the plan's output directory; after Build it does
+// nothing.
+func (p *Plan) Close() {
+	if p.j.lock != nil {
+		p.j.lock.Unlock()
+		p.j.lock = nil
+	}
+}
+
+// Build carries out the plan: the working copy, the writes into ROOT and
+// OEM, and the plain image or the vendor outputs moved into place. A plan
+// is built once; Build releases it.
+func (p *Plan) Build(ctx context.Context) (*Result, error) {
+	j := p.j
+	if j.lock == nil {
+		return nil, fmt.Errorf("bake plan already built or closed")
+	}
+	defer p.Close()
+	o := j.o
+	ctx = runlog.With(ctx, j.log)
+	ahead := newVendorAhead(ctx, j)
 	defer ahead.close()
-	work, disk, err := workingCopy(ctx, o.Image, o.OutputDir, o.Workers, o.Reporter, ahead)
+	work, disk, err := workingCopy(ctx, j.image, j.outputDir, o.Workers, o.Reporter, ahead)
 	if err != nil {
 		return nil, err
 	}
 	// Removes the working copy if it is still there: not renamed into
 	// place, nor taken over by a vendor build.
 	defer atomicfile.Remove(work)
-	if !archKnown {
+	if !j.archKnown {
 		a, err := ImageArch(work, disk)
 		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", o.Image, err)
+			return nil, fmt.Errorf("image %s: %w", j.image, err)
 		}
-		if a, err = settleArch(o.Image, givenArch, a, log); err != nil {
+		if a, err = settleArch(j.image, j.givenArch, a, j.log); err != nil {
 			return nil, err
 		}
-		recheck := a != o.Arch || givenArch == ""
-		o.Arch = a
-		if recheck {
-			if err := checkSysexts(ctx, version, o, ref); err != nil {
+		// The sysexts and vendors were checked for j.arch: again for
+		// the image's, when it is another.
+		if a != j.arch {
+			j.arch = a
+			if err := checkSysexts(ctx, j); err != nil {
 				return nil, err
 			}
 		}
+		j.archKnown = true
 	}
-	if err := bp.fetchExtensions(ctx, o, ref, log); err != nil {
+	if err := j.bp.fetchExtensions(ctx, j); err != nil {
 		return nil, err
 	}
-	res, err := install(ctx, work, disk, bp, o)
+	res, err := install(ctx, work, disk, j)
 	if err != nil {
 		return nil, err
 	}
-	res.Warnings = append(res.Warnings, liveWarnings...)
+	res.Warnings = append(res.Warnings, j.liveWarnings...)
 	if err := gpt.Validate(work); err != nil {
 		return nil, fmt.Errorf("checking baked image: %w", err)
 	}
-	if len(o.Vendors) > 0 {
-		if res.Ignition != nil {
-			o.VendorOptions.Ignition = res.Ignition.data
-		}
-		if err := buildVendors(ctx, res, work, version, o, ref, ahead); err != nil {
+	if j.vendors != nil {
+		if err := buildVendors(ctx, res, work, j, ahead); err != nil {
 			return nil, err
 		}
 		return res, nil
 	}
+	out := filepath.Join(j.outputDir, ImageName)
 	if err := finishOutput(ctx, work, out); err != nil {
 		return nil, err
 	}
@@ -283,14 +343,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 }
 
 // outputPaths lists every file the run writes into OutputDir.
-func outputPaths(o Options) []string {
-	if len(o.Vendors) == 0 {
-		return []string{filepath.Join(o.OutputDir, ImageName)}
+func outputPaths(j *job) []string {
+	if len(j.o.Vendors) == 0 {
+		return []string{filepath.Join(j.outputDir, ImageName)}
 	}
 	var out []string
-	for _, v := range o.Vendors {
+	for _, v := range j.o.Vendors {
 		for _, f := range append([]string{v.File}, v.Extras...) {
-			out = append(out, filepath.Join(o.OutputDir, f))
+			out = append(out, filepath.Join(j.outputDir, f))
 		}
 	}
 	return out
@@ -337,11 +397,11 @@ func claimOutputDir(dir string, log *slog.Logger) (*atomicfile.DirLock, error) {
 	return lock, nil
 }
 
-// checkSysexts checks each sysext against the image (and, with vendors,
-// runs their preflight) for o.Arch.
-func checkSysexts(ctx context.Context, version string, o Options, ref *fetch.ReleaseRef) error {
-	host := sysext.FlatcarHost(o.Arch, version)
-	for _, s := range o.Sysexts {
+// checkSysexts checks each sysext against the image and, with vendors,
+// makes their plan (vendors.Prepare: every vendor check), for j.arch.
+func checkSysexts(ctx context.Context, j *job) error {
+	host := sysext.FlatcarHost(j.arch, j.version)
+	for _, s := range j.sysexts {
 		if _, err := checkFile("sysext "+s.Name, s.File); err != nil {
 			return err
 		}
@@ -352,13 +412,13 @@ func checkSysexts(ctx context.Context, version string, o Options, ref *fetch.Rel
 		if err := sysext.Compatible(rel, host); err != nil {
 			return fmt.Errorf("sysext %s (%s): %w", s.Name, s.File, err)
 		}
-		if version == "" && rel.Get("ID") != "_any" && rel.Get("SYSEXT_LEVEL") == "" {
+		if j.version == "" && rel.Get("ID") != "_any" && rel.Get("SYSEXT_LEVEL") == "" {
 			return fmt.Errorf("sysext %s matches by VERSION_ID=%s but the image's version is unknown: put its version.txt beside the image",
 				s.Name, rel.Get("VERSION_ID"))
 		}
 	}
-	if len(o.Vendors) > 0 {
-		return preflightVendors(ctx, version, o, ref)
+	if len(j.o.Vendors) > 0 {
+		return prepareVendors(ctx, j)
 	}
 	return nil
 }
@@ -398,11 +458,8 @@ func checkMasks(masks []string, sysexts []Sysext) error {
 // already has, refuses to overwrite anything that is not the old version
 // of a sysext or mask being replaced, removes those old versions, then
 // writes the plan.
-func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o Options) (*Result, error) {
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+func install(ctx context.Context, work string, disk *gpt.Disk, j *job) (*Result, error) {
+	o, bp, log := j.o, j.bp, j.log
 	rootPart, err := disk.ByLabel(flatcar.LabelROOT)
 	if err != nil {
 		return nil, err
@@ -440,7 +497,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 		if o.Mount {
 			oem, err = partitions.OpenMount(work, oemPart.Offset(), oemPart.Size(), partitions.FSBtrfs)
 		} else {
-			oem, err = partitions.OpenBtrfs(ctx, work, oemPart.Offset(), oemPart.Size(), partitions.BtrfsOptions{WorkDir: o.OutputDir, Epoch: o.Epoch, Logger: o.Logger})
+			oem, err = partitions.OpenBtrfs(ctx, work, oemPart.Offset(), oemPart.Size(), partitions.BtrfsOptions{WorkDir: j.outputDir, Epoch: o.Epoch, Logger: o.Logger})
 		}
 		if err != nil {
 			return nil, err
@@ -462,7 +519,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, bp *bakePlan, o O
 				partLabel(part), n>>20, free>>20, otherPart(part))
 		}
 	}
-	res := &Result{Arch: string(o.Arch), Masks: o.Masks, Sysexts: []Installed{}, Written: []Written{}}
+	res := &Result{Arch: string(j.arch), Masks: o.Masks, Sysexts: []Installed{}, Written: []Written{}}
 	for _, r := range repl.list {
 		for _, k := range r.removals {
 			if err := editors[k.part].Remove(k.path); err != nil {

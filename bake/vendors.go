@@ -24,16 +24,18 @@ type Artifact struct {
 	Cmdline string `json:"cmdline,omitempty"`
 }
 
-// buildVendors turns the baked working image into the vendor images. It
-// runs before the generic image is moved into place, so a vendor failure
-// leaves nothing behind. FlatcarVersion, Arch, Base and OutputDir of
-// o.VendorOptions are filled in here. The artifacts go into res, and so
-// do the warnings of the vendor disks' OEM rebuilds. ahead, when not nil,
-// holds the qcow2 disk encoded while the image decoded.
-func buildVendors(ctx context.Context, res *Result, work, version string, o Options, ref *fetch.ReleaseRef, ahead *vendorAhead) error {
-	vo := vendorOptions(work, version, o, ref)
-	vo.Ahead = ahead.get()
-	r, err := vendors.Run(ctx, o.Vendors, vo)
+// buildVendors turns the baked working image into the vendor images by
+// the plan Preflight made (j.vendors). It runs before the generic image
+// is moved into place, so a vendor failure leaves nothing behind. The
+// artifacts go into res, and so do the warnings of the vendor disks' OEM
+// rebuilds. ahead, when not nil, holds the qcow2 disk encoded while the
+// image decoded.
+func buildVendors(ctx context.Context, res *Result, work string, j *job, ahead *vendorAhead) error {
+	base := vendors.Base{Path: work, Consume: true, Ahead: ahead.get()}
+	if res.Ignition != nil {
+		base.Ignition = res.Ignition.data
+	}
+	r, err := j.vendors.Build(ctx, base)
 	if err != nil {
 		return err
 	}
@@ -49,29 +51,35 @@ func buildVendors(ctx context.Context, res *Result, work, version string, o Opti
 	return nil
 }
 
-// preflightVendors checks every vendor input (OEM sysexts, firmware,
-// tools, output names) before the bake does any work.
-func preflightVendors(ctx context.Context, version string, o Options, ref *fetch.ReleaseRef) error {
-	return vendors.Preflight(ctx, o.Vendors, vendorOptions("", version, o, ref))
+// prepareVendors makes the vendor plan for j.arch: every vendor input
+// (OEM sysexts, firmware, tools, output names) is checked before the
+// bake does any work, once.
+func prepareVendors(ctx context.Context, j *job) error {
+	p, err := vendors.Prepare(ctx, j.o.Vendors, vendorOptions(j))
+	if err != nil {
+		return err
+	}
+	j.vendors = p
+	return nil
 }
 
-// vendorOptions completes o.VendorOptions for the baked image at work.
-func vendorOptions(work, version string, o Options, ref *fetch.ReleaseRef) vendors.BuildOptions {
+// vendorOptions completes Options.VendorOptions for the bake; the base
+// image is given to the plan's Build.
+func vendorOptions(j *job) vendors.BuildOptions {
+	o := j.o
 	vo := o.VendorOptions
-	vo.Base = work
-	vo.ConsumeBase = work != "" // the working copy is ours and deleted after
-	vo.OutputDir = o.OutputDir
-	vo.Arch = o.Arch
+	vo.OutputDir = j.outputDir
+	vo.Arch = j.arch
 	vo.Force = vo.Force || o.Force
 	vo.KernelArgs, vo.KernelArgsRemove = o.KernelArgs, o.KernelArgsRemove
 	if vo.FlatcarVersion == "" {
-		vo.FlatcarVersion = version
+		vo.FlatcarVersion = j.version
 	}
 	if vo.Epoch == 0 {
 		vo.Epoch = o.Epoch
 	}
 	if vo.Ignition == nil && o.IgnitionFile != "" {
-		vo.Ignition = []byte{} // preflight: the Ignition outputs are named; Run sets the config
+		vo.Ignition = []byte{} // the Ignition outputs are named; Build gets the config
 	}
 	if vo.Workers == 0 {
 		vo.Workers = o.Workers
@@ -79,11 +87,11 @@ func vendorOptions(work, version string, o Options, ref *fetch.ReleaseRef) vendo
 	if vo.Reporter == nil {
 		vo.Reporter = o.Reporter
 	}
-	if vo.OEMSysextDir == "" && o.imageGiven != "" {
+	if vo.OEMSysextDir == "" && o.Image != "" {
 		// The directory of --image holds oem-ID.raw in a local release tree.
-		vo.OEMSysextDir = filepath.Dir(o.imageGiven)
+		vo.OEMSysextDir = filepath.Dir(o.Image)
 	}
-	if ref != nil && vo.FetchOEM == nil {
+	if ref := j.ref; ref != nil && vo.FetchOEM == nil {
 		f := o.Remote.Fetch
 		vo.FetchOEM = func(ctx context.Context, id string) (string, error) {
 			return releaseFile(ctx, f, *ref, "oem-"+id+".raw")
@@ -135,16 +143,16 @@ func liveMediaWarnings(o Options, bp *bakePlan, log *slog.Logger) []string {
 // the speed. A nil *vendorAhead does nothing.
 type vendorAhead struct {
 	ctx context.Context
-	o   Options
+	j   *job
 	a   *diskfmt.Ahead
 }
 
-// newVendorAhead returns a vendorAhead when a vendor of o writes a qcow2
-// disk, else nil.
-func newVendorAhead(ctx context.Context, o Options) *vendorAhead {
-	for _, v := range o.Vendors {
+// newVendorAhead returns a vendorAhead when a vendor of the bake writes a
+// qcow2 disk, else nil.
+func newVendorAhead(ctx context.Context, j *job) *vendorAhead {
+	for _, v := range j.o.Vendors {
 		if v.Disk.Format == "qcow2" && v.Disk.Subformat == "" {
-			return &vendorAhead{ctx: ctx, o: o}
+			return &vendorAhead{ctx: ctx, j: j}
 		}
 	}
 	return nil
@@ -171,11 +179,9 @@ func (v *vendorAhead) start(path string) {
 	if v == nil {
 		return
 	}
-	a, err := diskfmt.StartQcow2Ahead(v.ctx, path, v.o.OutputDir, aheadRanges(), diskfmt.Options{Workers: v.o.Workers})
+	a, err := diskfmt.StartQcow2Ahead(v.ctx, path, v.j.outputDir, aheadRanges(), diskfmt.Options{Workers: v.j.o.Workers})
 	if err != nil {
-		if v.o.Logger != nil {
-			v.o.Logger.Debug("not encoding the qcow2 disk ahead", "err", err)
-		}
+		v.j.log.Debug("not encoding the qcow2 disk ahead", "err", err)
 		return
 	}
 	v.a = a

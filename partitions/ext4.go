@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -94,21 +95,29 @@ func (e *Ext4) run(write bool, cmds ...string) ([]byte, error) {
 	cmd.Env = append(os.Environ(), e.env...)
 	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\n")
 	runlog.Tool(e.log, cmd)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var problems []string
-	for _, l := range strings.Split(stderr.String(), "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || strings.HasPrefix(l, "debugfs ") {
-			continue
+	stdout, stderr, err := child.Run(e.ctx, cmd)
+	if err != nil {
+		return stdout, fmt.Errorf("debugfs on %s: %w%s", e.spec(), err, problems(stderr, "; "))
+	}
+	if p := problems(stderr, ""); p != "" {
+		return stdout, fmt.Errorf("debugfs on %s: %s", e.spec(), p)
+	}
+	return stdout, nil
+}
+
+// problems joins the lines debugfs printed to stderr besides its banner,
+// after prefix; "" when there are none.
+func problems(stderr []byte, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(string(stderr), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "debugfs ") {
+			out = append(out, l)
 		}
-		problems = append(problems, l)
 	}
-	if err != nil || len(problems) > 0 {
-		return stdout.Bytes(), fmt.Errorf("debugfs on %s: %s (%v)", e.spec(), strings.Join(problems, "; "), err)
+	if len(out) == 0 {
+		return ""
 	}
-	return stdout.Bytes(), nil
+	return prefix + strings.Join(out, "; ")
 }
 
 func (e *Ext4) flush() error {
@@ -200,8 +209,11 @@ func (e *Ext4) setOwnerMode(p string, typeBits uint32, perm fs.FileMode) error {
 // remove queues removal of an existing non-directory entry at p.
 func (e *Ext4) remove(p string) error {
 	fi, err := e.Stat(p)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("replacing %s: %w", p, err)
 	}
 	if fi.Mode.IsDir() {
 		return fmt.Errorf("replacing %s: it is a directory", p)
@@ -423,10 +435,7 @@ func (e *Ext4) ReadDir(p string) ([]FileInfo, error) {
 	}
 	out, err := e.run(false, "ls -p "+q)
 	if err != nil {
-		if strings.Contains(err.Error(), "File not found") {
-			return nil, fmt.Errorf("listing %s: %w", p, fs.ErrNotExist)
-		}
-		return nil, fmt.Errorf("listing %s: %w", p, err)
+		return nil, e.listError(p, err)
 	}
 	var list []FileInfo
 	var links []string
@@ -471,6 +480,35 @@ func (e *Ext4) ReadDir(p string) ([]FileInfo, error) {
 	return list, nil
 }
 
+// listError explains why listing p failed by looking p up in its
+// parent's listing (inode numbers and modes, not debugfs' wording): no
+// such entry is fs.ErrNotExist, an entry that is no directory says so,
+// and anything else is err.
+func (e *Ext4) listError(p string, err error) error {
+	if e.ctx.Err() != nil {
+		return fmt.Errorf("listing %s: %w", p, err)
+	}
+	fi, serr := e.Stat(p)
+	switch {
+	case serr != nil: // fs.ErrNotExist when no entry has p's name
+		return fmt.Errorf("listing %s: %w", p, serr)
+	case !fi.Mode.IsDir():
+		return fmt.Errorf("listing %s: a %s, not a directory", p, typeName(fi.Mode))
+	}
+	return fmt.Errorf("listing %s: %w", p, err)
+}
+
+// typeName names the file type of m for messages.
+func typeName(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "regular file"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	}
+	return m.Type().String()
+}
+
 // fastLinkRE finds the target of a fast symlink (stored in the inode) in
 // debugfs's stat output; slow symlinks are read with "cat".
 var fastLinkRE = regexp.MustCompile(`(?m)^Fast link dest: "(.*)"$`)
@@ -506,17 +544,14 @@ func (e *Ext4) request(command string) ([]byte, error) {
 	cmd := child.Command(e.ctx, "debugfs", "-R", command, e.spec())
 	cmd.Env = append(os.Environ(), e.env...)
 	runlog.Tool(e.log, cmd)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("debugfs -R %q on %s: %w: %s", command, e.spec(), err, stderr.String())
+	stdout, stderr, err := child.Run(e.ctx, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("debugfs -R %q on %s: %w%s", command, e.spec(), err, problems(stderr, ": "))
 	}
-	for _, l := range strings.Split(stderr.String(), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "debugfs ") {
-			return nil, fmt.Errorf("debugfs -R %q on %s: %s", command, e.spec(), l)
-		}
+	if p := problems(stderr, ""); p != "" {
+		return nil, fmt.Errorf("debugfs -R %q on %s: %s", command, e.spec(), p)
 	}
-	return stdout.Bytes(), nil
+	return stdout, nil
 }
 
 // FreeBytes implements Editor: free blocks minus the reserved ones (what a

@@ -50,8 +50,8 @@ func GrowExt4(ctx context.Context, image string, off, size, epoch int64) error {
 		cmd.Env = append(os.Environ(), fmt.Sprintf("E2FSPROGS_FAKE_TIME=%d", epoch))
 	}
 	runlog.Tool(runlog.From(ctx), cmd)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("resize2fs: %w: %s", err, strings.TrimSpace(string(out)))
+	if out, errOut, err := child.Run(ctx, cmd); err != nil {
+		return fmt.Errorf("resize2fs: %w: %s", err, strings.TrimSpace(string(errOut)+"\n"+string(out)))
 	}
 	if st, err := pf.Stat(); err != nil || st.Size() != size {
 		return fmt.Errorf("growing ext4: resize2fs changed the partition copy's size")

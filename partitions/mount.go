@@ -1,6 +1,7 @@
 package partitions
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -122,10 +123,11 @@ func (m *Mounted) Close() error {
 		// rebuild) is refused as non-unique.
 		// A clean-up: it runs even after an interrupt, bounded in time.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, ferr := child.Command(ctx, "btrfs", "device", "scan", "--forget", m.dev).CombinedOutput()
+		cmd := child.Command(ctx, "btrfs", "device", "scan", "--forget", m.dev)
+		_, out, ferr := child.Run(ctx, cmd)
 		cancel()
 		if ferr != nil && err == nil {
-			err = fmt.Errorf("forgetting btrfs on %s: %w: %s", m.dev, ferr, out)
+			err = fmt.Errorf("forgetting btrfs on %s: %w: %s", m.dev, ferr, bytes.TrimSpace(out))
 		}
 	}
 	if cerr := loop.ClearFile(m.dev); err == nil && cerr != nil {

@@ -1,7 +1,6 @@
 package partitions
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -40,10 +39,9 @@ func runTool(ctx context.Context, name string, args ...string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	stdout, stderr, err := child.Run(ctx, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(stderr)))
 	}
-	return stdout.Bytes(), nil
+	return stdout, nil
 }

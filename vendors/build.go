@@ -123,6 +123,8 @@ type plan struct {
 	groups  []*group // partitioned vendors, by (layout, OEM id)
 	boot    []job    // iso, pxe
 	outputs []string // final paths, for the existence check
+	// needVersion: an OEM sysext is installed, named by version.
+	needVersion bool
 }
 
 // Result is what Run wrote and what it could not keep.
@@ -154,6 +156,59 @@ func Run(ctx context.Context, vendors []Vendor, o BuildOptions) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	return p.build(ctx)
+}
+
+// Plan is a vendor build whose checks passed (Prepare), for Build to
+// carry out: the checks, OEM sysext lookups and firmware downloads are
+// done once.
+type Plan struct{ p *plan }
+
+// Prepare runs Preflight's checks (o.Base may be empty) and returns the
+// plan that Build carries out once the base image exists.
+func Prepare(ctx context.Context, vendors []Vendor, o BuildOptions) (*Plan, error) {
+	p, err := makePlanMode(ctx, vendors, o, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{p}, nil
+}
+
+// Base is what Plan.Build takes that exists only once the base image
+// is made; see BuildOptions for each field.
+type Base struct {
+	Path     string // BuildOptions.Base
+	Consume  bool   // BuildOptions.ConsumeBase
+	Ignition []byte // BuildOptions.Ignition; nil keeps the plan's
+	Ahead    *diskfmt.Ahead
+}
+
+// Build writes every vendor's outputs from base as Run does, without
+// repeating the checks Prepare made (the base image itself is checked
+// here). A Plan is built once.
+func (pl *Plan) Build(ctx context.Context, base Base) (*Result, error) {
+	p := pl.p
+	p.o.Base, p.o.ConsumeBase, p.o.Ahead = base.Path, base.Consume, base.Ahead
+	if base.Ignition != nil {
+		p.o.Ignition = base.Ignition
+	}
+	ctx = withEpoch(runlog.With(ctx, p.o.Logger), p.o.Epoch)
+	if err := checkBase(p.o.Base); err != nil {
+		return nil, err
+	}
+	if p.needVersion && p.version == "" {
+		v, err := resolveVersion(p.o)
+		if err != nil {
+			return nil, err
+		}
+		p.version = v
+	}
+	return p.build(ctx)
+}
+
+// build writes the outputs of a checked plan.
+func (p *plan) build(ctx context.Context) (*Result, error) {
+	o := p.o
 	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating output directory: %w", err)
 	}
@@ -302,6 +357,7 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 			return nil, err
 		}
 	}
+	p.needVersion = needVersion
 	if needVersion && (!preflight || o.FlatcarVersion != "") {
 		if p.version, err = resolveVersion(o); err != nil {
 			return nil, err

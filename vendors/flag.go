@@ -3,8 +3,9 @@ package vendors
 import "strings"
 
 // ListValue collects --vendor values; it satisfies pflag.Value (Set,
-// String, Type) without this package importing pflag. Each Set is checked
-// against the registry at once, so a typo fails at flag parsing.
+// String, Type) without this package importing pflag. The names are
+// checked in one place, ParseForArch (the table lookup), once the
+// command knows the architecture.
 type ListValue []string
 
 // Set implements pflag.Value: a comma-separated list, appended. An empty
@@ -12,9 +13,6 @@ type ListValue []string
 func (l *ListValue) Set(s string) error {
 	if strings.Trim(s, ", \t") == "" {
 		return nil
-	}
-	if _, err := Parse([]string{s}); err != nil {
-		return err
 	}
 	*l = append(*l, s)
 	return nil

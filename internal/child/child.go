@@ -6,9 +6,12 @@
 package child
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -77,4 +80,25 @@ func parentAndGroup(pid int) (ppid, pgid int, ok bool) {
 	ppid, err1 := strconv.Atoi(f[1])
 	pgid, err2 := strconv.Atoi(f[2])
 	return ppid, pgid, err1 == nil && err2 == nil
+}
+
+// Run runs cmd, made by Command with ctx, and returns what it wrote to
+// stdout and stderr (unless the caller set them). It is the one runner of
+// the tools: when ctx ended during the run the tool was killed for it,
+// and the error wraps ctx's error (errors.Is(err, context.Canceled)), not
+// the "signal: killed" of the exit status; otherwise a failed exit is an
+// *exec.ExitError.
+func Run(ctx context.Context, cmd *exec.Cmd) (stdout, stderr []byte, err error) {
+	var out, errb bytes.Buffer
+	if cmd.Stdout == nil {
+		cmd.Stdout = &out
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = &errb
+	}
+	err = cmd.Run()
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%s stopped: %w", filepath.Base(cmd.Path), ctx.Err())
+	}
+	return out.Bytes(), errb.Bytes(), err
 }
