@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
 )
 
@@ -25,12 +26,12 @@ func findEngine(ctx context.Context, names []string) (string, error) {
 	}
 	var tried []string
 	for _, n := range names {
-		p, err := exec.LookPath(n)
+		p, err := child.LookPath(n)
 		if err != nil {
 			tried = append(tried, n+" (not installed)")
 			continue
 		}
-		if err := exec.CommandContext(ctx, p, "info").Run(); err != nil {
+		if err := child.Command(ctx, p, "info").Run(); err != nil {
 			tried = append(tried, n+" (`"+n+" info` failed: is the daemon running?)")
 			continue
 		}
@@ -66,14 +67,14 @@ func (b *builder) containerBuild(ctx context.Context) error {
 	args = append(args, fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()))
 	var cmd *exec.Cmd
 	if bd.Host {
-		cmd = exec.CommandContext(ctx, "bash", append([]string{sp}, args...)...)
+		cmd = child.Command(ctx, "bash", append([]string{sp}, args...)...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "ENGINE="+engine, "ARCH="+b.vars["arch"], "BUILD_DIR="+dir)
 	} else {
 		run := []string{"run", "--rm", "-i", "-v", dir + ":/install_root", "--platform", "linux/" + bd.Platform[b.o.Arch]}
 		run = append(run, bd.EngineArgs...)
 		run = append(run, bd.Image, "/install_root/"+filepath.Base(bd.Script))
-		cmd = exec.CommandContext(ctx, engine, append(run, args...)...)
+		cmd = child.Command(ctx, engine, append(run, args...)...)
 	}
 	runlog.Tool(runlog.From(ctx), cmd)
 	if out, err := cmd.CombinedOutput(); err != nil {

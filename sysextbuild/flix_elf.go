@@ -6,12 +6,12 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
+
+	"github.com/bake-os/bake-os/internal/child"
 )
 
 // flixELF is what Flix needs to know about one ELF file.
@@ -84,11 +84,12 @@ func flixHasDynamic(ef *elf.File) bool {
 	return false
 }
 
-// ErrPatchelfMissing is returned when the patchelf tool is not installed.
-var ErrPatchelfMissing = errors.New("patchelf not found in PATH: install it (Debian/Ubuntu package \"patchelf\")")
+// ErrPatchelfMissing is returned when the patchelf tool is not installed
+// (child's "patchelf not found: install patchelf").
+var ErrPatchelfMissing = child.NotFound("patchelf")
 
 func flixFindPatchelf() (string, error) {
-	p, err := exec.LookPath("patchelf")
+	p, err := child.LookPath("patchelf")
 	if err != nil {
 		return "", ErrPatchelfMissing
 	}
@@ -115,7 +116,7 @@ func flixPatch(ctx context.Context, patchelf string, root *os.Root, rel, interp,
 		if err != nil {
 			return fmt.Errorf("patching /%s: %w", rel, err)
 		}
-		cmd := exec.CommandContext(ctx, patchelf, append(args, "/proc/self/fd/3")...)
+		cmd := child.Command(ctx, patchelf, append(args, "/proc/self/fd/3")...)
 		cmd.ExtraFiles = []*os.File{f}
 		out, err := cmd.CombinedOutput()
 		f.Close()

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/child"
 )
 
 // OCIOptions say which image to unpack where.
@@ -264,11 +264,11 @@ func ociUnpackArchive(ctx context.Context, image, scratch string) (string, error
 func ociEngine(ctx context.Context) (string, error) {
 	var tried []string
 	for _, n := range []string{"podman", "docker"} {
-		p, err := exec.LookPath(n)
+		p, err := child.LookPath(n)
 		if err != nil {
 			continue
 		}
-		if out, err := exec.CommandContext(ctx, p, "info").CombinedOutput(); err != nil {
+		if out, err := child.Command(ctx, p, "info").CombinedOutput(); err != nil {
 			tried = append(tried, fmt.Sprintf("%s info failed (is its daemon running?): %s", n, ociLastLine(string(out))))
 			continue
 		}
@@ -296,8 +296,8 @@ func ociRunAndExport(ctx context.Context, o OCIOptions, arch flatcar.Arch, root 
 		return fmt.Errorf("running a command needs a registry image, not the file %s: load it into %s first and pass its name", o.Image, filepath.Base(engine))
 	}
 	id := fmt.Sprintf("bake-os-oci-rootfs-%d", os.Getpid())
-	run := exec.CommandContext(ctx, engine, "run", "--name", id, "--platform", "linux/"+arch.GoArch(), o.Image, "sh", "-c", o.Cmd)
-	defer exec.Command(engine, "rm", "--force", id).Run() //nolint:errcheck // best-effort cleanup
+	run := child.Command(ctx, engine, "run", "--name", id, "--platform", "linux/"+arch.GoArch(), o.Image, "sh", "-c", o.Cmd)
+	defer child.Command(context.Background(), engine, "rm", "--force", id).Run() //nolint:errcheck // best-effort cleanup
 	if out, err := run.CombinedOutput(); err != nil {
 		return fmt.Errorf("running %q in %s with %s: %w: %s", o.Cmd, o.Image, filepath.Base(engine), err, strings.TrimSpace(string(out)))
 	}
@@ -306,7 +306,7 @@ func ociRunAndExport(ctx context.Context, o OCIOptions, arch flatcar.Arch, root 
 		return err
 	}
 	defer r.Close()
-	exp := exec.CommandContext(ctx, engine, "export", id)
+	exp := child.Command(ctx, engine, "export", id)
 	stdout, err := exp.StdoutPipe()
 	if err != nil {
 		return fmt.Errorf("exporting container: %w", err)

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
 )
@@ -467,7 +467,7 @@ func (b *builder) runInstall(ctx context.Context, file string, d Download) error
 	if err := os.WriteFile(script, data, 0o755); err != nil {
 		return fmt.Errorf("writing install script: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, "bash", d.Install.Script)
+	cmd := child.Command(ctx, "bash", d.Install.Script)
 	runlog.Tool(runlog.From(ctx), cmd)
 	cmd.Dir = sdir
 	cmd.Env = os.Environ()
