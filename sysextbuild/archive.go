@@ -16,6 +16,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
 
 // archiveEntry is one member of a tar or zip archive.
@@ -220,7 +222,7 @@ func (m Member) match(name string, isDir bool) (string, bool) {
 // d.Members. Everything is written through an os.Root on dir and never
 // through a symlink, so no member can reach outside it.
 func extractMembers(file string, d Download, dir string) error {
-	root, err := openTree(dir)
+	root, err := rootfs.Open(dir)
 	if err != nil {
 		return err
 	}
@@ -272,7 +274,7 @@ func extractAll(file, format, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	root, err := openTree(dir)
+	root, err := rootfs.Open(dir)
 	if err != nil {
 		return err
 	}
@@ -293,11 +295,11 @@ func extractAll(file, format, dir string) error {
 // later entry may have put in its place.
 func writeEntry(root *os.Root, dest string, e archiveEntry, mode fs.FileMode, repl []Replacement, written map[string]string) error {
 	if e.typ == tar.TypeDir {
-		return treeMkdirAll(root, dest)
+		return rootfs.MkdirAll(root, dest)
 	}
 	switch e.typ {
 	case tar.TypeSymlink:
-		return treeSymlink(root, e.linkname, dest)
+		return rootfs.Symlink(root, e.linkname, dest)
 	case tar.TypeLink:
 		src, ok := written[e.linkname]
 		if !ok {
@@ -309,7 +311,7 @@ func writeEntry(root *os.Root, dest string, e archiveEntry, mode fs.FileMode, re
 		if fi, err := root.Lstat(src); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 			return fmt.Errorf("hard link to %q, which is now a symlink: refusing to copy through it", e.linkname)
 		}
-		in, err := treeOpenRegular(root, src)
+		in, err := rootfs.OpenRegular(root, src)
 		if err != nil {
 			return fmt.Errorf("hard link to %q: %w", e.linkname, err)
 		}
@@ -336,7 +338,7 @@ func writeFile(root *os.Root, rel string, r io.Reader, mode fs.FileMode, repl []
 		}
 		r = bytes.NewReader(data)
 	}
-	return treeWriteFile(root, rel, r, mode)
+	return rootfs.WriteFile(root, rel, r, mode)
 }
 
 // treeRealParent checks that no directory on the way to rel inside root

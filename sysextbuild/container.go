@@ -13,6 +13,7 @@ import (
 
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
 
 // ErrNoContainerEngine is returned (wrapped) when a container recipe finds
@@ -80,7 +81,7 @@ func (b *builder) containerBuild(ctx context.Context) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("running %s build in %s: %w\n%s", b.r.Name, filepath.Base(engine), err, tail(out))
 	}
-	root, err := openTree(b.root)
+	root, err := rootfs.Open(b.root)
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func (b *builder) containerBuild(ctx context.Context) error {
 		if err := treeRealParent(root, m.Src); err != nil {
 			return fmt.Errorf("moving %s: %w", m.Src, err)
 		}
-		if err := treeMkdirAll(root, path.Dir(m.Dest)); err != nil {
+		if err := rootfs.MkdirAll(root, path.Dir(m.Dest)); err != nil {
 			return fmt.Errorf("moving %s: %w", m.Src, err)
 		}
 		_ = root.RemoveAll(m.Dest)
@@ -111,7 +112,7 @@ func (b *builder) containerBuild(ctx context.Context) error {
 // through an os.Root and never followed through a symlink; the tree is
 // written without going through one.
 func copyTree(srcDir, srcRel string, dst *os.Root, dstRel string) error {
-	src, err := openTree(srcDir)
+	src, err := rootfs.Open(srcDir)
 	if err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ func copyTree(srcDir, srcRel string, dst *os.Root, dstRel string) error {
 		}
 		t := path.Join(dstRel, strings.TrimPrefix(strings.TrimPrefix(p, srcRel), "/"))
 		if d.IsDir() {
-			return treeMkdirAll(dst, t)
+			return rootfs.MkdirAll(dst, t)
 		}
 		info, err := src.Lstat(p)
 		if err != nil {
@@ -137,9 +138,9 @@ func copyTree(srcDir, srcRel string, dst *os.Root, dstRel string) error {
 			if err != nil {
 				return err
 			}
-			return treeSymlink(dst, l, t)
+			return rootfs.Symlink(dst, l, t)
 		case info.Mode().IsRegular():
-			in, err := treeOpenRegular(src, p)
+			in, err := rootfs.OpenRegular(src, p)
 			if err != nil {
 				return err
 			}
@@ -163,8 +164,8 @@ func (b *builder) rootfsBuild(ctx context.Context, pack PackOptions) (*PackResul
 	if _, err := findEngine(ctx, b.o.Engines); err != nil {
 		return nil, fmt.Errorf("recipe %s installs packages in a container; install and start docker or podman: %w", b.r.Name, err)
 	}
-	rootfs := filepath.Join(b.work, "rootfs")
-	if err := ociRootfs(ctx, OCIOptions{Image: rf.Image, Dir: rootfs, Arch: b.o.Arch, Cmd: rf.Cmd, Warn: pack.Warn}); err != nil {
+	rootfsDir := filepath.Join(b.work, "rootfs")
+	if err := ociRootfs(ctx, OCIOptions{Image: rf.Image, Dir: rootfsDir, Arch: b.o.Arch, Cmd: rf.Cmd, Warn: pack.Warn}); err != nil {
 		return nil, fmt.Errorf("preparing %s root filesystem: %w", rf.Image, err)
 	}
 	paths := make([]string, len(rf.Paths))
@@ -172,7 +173,7 @@ func (b *builder) rootfsBuild(ctx context.Context, pack PackOptions) (*PackResul
 		paths[i] = b.expand(p)
 	}
 	if rf.Tool == "flix" {
-		return Flix(ctx, FlixOptions{Rootfs: rootfs, Name: b.o.Name, Paths: paths, Pack: pack})
+		return Flix(ctx, FlixOptions{Rootfs: rootfsDir, Name: b.o.Name, Paths: paths, Pack: pack})
 	}
-	return Flatwrap(ctx, FlatwrapOptions{Rootfs: rootfs, Name: b.o.Name, Paths: paths, EtcMap: rf.EtcMap, Pack: pack})
+	return Flatwrap(ctx, FlatwrapOptions{Rootfs: rootfsDir, Name: b.o.Name, Paths: paths, EtcMap: rf.EtcMap, Pack: pack})
 }

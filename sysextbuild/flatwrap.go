@@ -12,6 +12,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
 
 // Flatwrap map modes for /etc, /var and /home.
@@ -52,7 +54,7 @@ type FlatwrapOptions struct {
 // Flatwrap ships o.Rootfs under /usr/local/NAME/, generates wrappers for
 // the entry points in o.Paths and packs the tree.
 func Flatwrap(ctx context.Context, o FlatwrapOptions) (*PackResult, error) {
-	return rootfsBuildAndPack(ctx, o.Name, o.Keep, o.Pack, func(dst string) error {
+	return BuildAndPack(ctx, o.Name, o.Keep, o.Pack, func(dst string) error {
 		return buildFlatwrapTree(ctx, o, dst)
 	})
 }
@@ -69,7 +71,7 @@ type flatwrapBind struct {
 // buildFlatwrapTree writes the Flatwrap tree into dst (created, must not
 // exist). It is Flatwrap without the packing.
 func buildFlatwrapTree(ctx context.Context, s FlatwrapOptions, dst string) error {
-	if err := rootfsCheckName(s.Name); err != nil {
+	if err := CheckName(s.Name); err != nil {
 		return err
 	}
 	if len(s.Paths) == 0 {
@@ -101,7 +103,7 @@ func buildFlatwrapTree(ctx context.Context, s FlatwrapOptions, dst string) error
 	type mapping struct{ src, dest string }
 	var maps []mapping
 	for _, p := range s.Paths {
-		src, dest, err := rootfsSplitMapping(p)
+		src, dest, err := rootfs.SplitMapping(p)
 		if err != nil {
 			return err
 		}
@@ -109,7 +111,7 @@ func buildFlatwrapTree(ctx context.Context, s FlatwrapOptions, dst string) error
 	}
 	lib := "usr/local/" + s.Name
 
-	src, err := openTree(s.Rootfs)
+	src, err := rootfs.Open(s.Rootfs)
 	if err != nil {
 		return err
 	}
@@ -121,15 +123,15 @@ func buildFlatwrapTree(ctx context.Context, s FlatwrapOptions, dst string) error
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return fmt.Errorf("creating tree %s: %w", dst, err)
 	}
-	out, err := openTree(dst)
+	out, err := rootfs.Open(dst)
 	if err != nil {
 		return err
 	}
 	defer out.Close()
-	if err := treeMkdirAll(out, lib); err != nil {
+	if err := rootfs.MkdirAll(out, lib); err != nil {
 		return fmt.Errorf("creating /%s: %w", lib, err)
 	}
-	cp := rootfsCopier{OneFileSystem: true, Warn: s.Pack.Warn}
+	cp := rootfs.Copier{OneFileSystem: true, Warn: s.Pack.Warn}
 	if err := cp.CopyTree(src, "", out, lib); err != nil {
 		return fmt.Errorf("copying root filesystem: %w", err)
 	}
@@ -141,7 +143,7 @@ func buildFlatwrapTree(ctx context.Context, s FlatwrapOptions, dst string) error
 	if err := out.RemoveAll(lib + "/mount-dir"); err != nil {
 		return fmt.Errorf("creating mount-dir: %w", err)
 	}
-	if err := treeMkdirAll(out, lib+"/mount-dir"); err != nil {
+	if err := rootfs.MkdirAll(out, lib+"/mount-dir"); err != nil {
 		return fmt.Errorf("creating mount-dir: %w", err)
 	}
 	for _, h := range []struct {
@@ -151,7 +153,7 @@ func buildFlatwrapTree(ctx context.Context, s FlatwrapOptions, dst string) error
 		{"unshare-helper", flatwrapHelper(s.Name, binds, false)},
 		{"unshare-helper-unpriv", flatwrapHelper(s.Name, binds, true)},
 	} {
-		if err := treeWriteFile(out, lib+"/"+h.file, strings.NewReader(h.text), 0o755); err != nil {
+		if err := rootfs.WriteFile(out, lib+"/"+h.file, strings.NewReader(h.text), 0o755); err != nil {
 			return fmt.Errorf("writing %s: %w", h.file, err)
 		}
 	}
@@ -177,7 +179,7 @@ func flatwrapBinds(root *os.Root, chrootDirs, hostDirs []string) ([]flatwrapBind
 	sortDirs := func(d []string) ([]string, error) {
 		var out []string
 		for _, x := range d {
-			rel, err := rootfsCleanArg(x)
+			rel, err := rootfs.CleanArg(x)
 			if err != nil {
 				return nil, err
 			}
@@ -194,11 +196,11 @@ func flatwrapBinds(root *os.Root, chrootDirs, hostDirs []string) ([]flatwrapBind
 		return nil, err
 	}
 	for _, d := range cd {
-		res, err := rootfsResolve(root, d, true)
+		res, err := rootfs.Resolve(root, d, true)
 		if err != nil {
 			return nil, fmt.Errorf("resolving %s in %s: %w", d, root.Name(), err)
 		}
-		if _, err := root.Lstat(rootName(res)); err != nil {
+		if _, err := root.Lstat(rootfs.Name(res)); err != nil {
 			continue // not in this root filesystem
 		}
 		add(flatwrapBind{Src: res, Dst: "/" + d, Chroot: true})
@@ -291,23 +293,23 @@ esac
 // wrapper, everything else (units, directories, data) a symlink into the
 // tree.
 func flatwrapEntry(s FlatwrapOptions, src, out *os.Root, binds []flatwrapBind, from, dest string) error {
-	res, err := rootfsResolve(src, from, true)
+	res, err := rootfs.Resolve(src, from, true)
 	if err != nil {
 		return fmt.Errorf("resolving /%s in %s: %w", from, s.Rootfs, err)
 	}
-	fi, err := src.Lstat(rootName(res))
+	fi, err := src.Lstat(rootfs.Name(res))
 	if err != nil {
 		return fmt.Errorf("path /%s not found in %s: %w", from, s.Rootfs, err)
 	}
 	if fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
 		w := flatwrapWrapper(s.Name, binds, "/"+from)
-		if err := treeWriteFile(out, dest, strings.NewReader(w), 0o755); err != nil {
+		if err := rootfs.WriteFile(out, dest, strings.NewReader(w), 0o755); err != nil {
 			return fmt.Errorf("writing wrapper /%s: %w", dest, err)
 		}
 		return nil
 	}
 	target := path.Join("/usr/local", s.Name, res)
-	if err := treeSymlink(out, target, dest); err != nil {
+	if err := rootfs.Symlink(out, target, dest); err != nil {
 		return fmt.Errorf("linking /%s: %w", dest, err)
 	}
 	return nil

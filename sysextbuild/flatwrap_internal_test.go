@@ -10,15 +10,17 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs/rootfstest"
 )
 
 func TestFlatwrapTree(t *testing.T) {
 	testutil.RequireTool(t, "ldd")
-	root := makeHostRootfs(t, "cat")
-	fxWrite(t, filepath.Join(root, "usr/share/marker"), "from the chroot\n")
-	fxWrite(t, filepath.Join(root, "etc/flatwrap-marker"), "chroot etc\n")
-	fxWrite(t, filepath.Join(root, "usr/lib/systemd/system/demo.service"), "[Service]\nExecStart=/usr/bin/cat\n")
-	fxMust(t, os.Symlink("cat", filepath.Join(root, "usr/bin/kitty")))
+	root := rootfstest.HostRootfs(t, "cat")
+	rootfstest.Write(t, filepath.Join(root, "usr/share/marker"), "from the chroot\n")
+	rootfstest.Write(t, filepath.Join(root, "etc/flatwrap-marker"), "chroot etc\n")
+	rootfstest.Write(t, filepath.Join(root, "usr/lib/systemd/system/demo.service"), "[Service]\nExecStart=/usr/bin/cat\n")
+	rootfstest.Must(t, os.Symlink("cat", filepath.Join(root, "usr/bin/kitty")))
 
 	for _, etc := range []string{FlatwrapMapHost, FlatwrapMapChroot} {
 		t.Run(etc, func(t *testing.T) {
@@ -84,7 +86,7 @@ func TestFlatwrapTree(t *testing.T) {
 // allows and checks it sees the chroot's files plus the mapped host ones.
 func runFlatwrap(t *testing.T, tree, etc string) {
 	hostFile := filepath.Join(t.TempDir(), "host-file")
-	fxWrite(t, hostFile, "from the host\n")
+	rootfstest.Write(t, hostFile, "from the host\n")
 	wantEtc, etcFile := "", "/etc/flatwrap-marker"
 	if etc == FlatwrapMapHost {
 		etcFile = "/etc/hostname"
@@ -137,7 +139,7 @@ func runFlatwrap(t *testing.T, tree, etc string) {
 	}
 	for _, p := range []string{tree, hostFile} {
 		for d := filepath.Dir(p); d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
-			fxMust(t, os.Chmod(d, 0o755))
+			rootfstest.Must(t, os.Chmod(d, 0o755))
 		}
 	}
 	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
@@ -156,16 +158,16 @@ func runFlatwrap(t *testing.T, tree, etc string) {
 
 func TestFlatwrapRefusesEscapes(t *testing.T) {
 	root := t.TempDir()
-	fxWrite(t, filepath.Join(root, "usr/bin/tool"), "#!/bin/sh\n")
-	fxMust(t, os.Symlink("../../../../etc", filepath.Join(root, "usr/etc")))
+	rootfstest.Write(t, filepath.Join(root, "usr/bin/tool"), "#!/bin/sh\n")
+	rootfstest.Must(t, os.Symlink("../../../../etc", filepath.Join(root, "usr/etc")))
 	for _, paths := range [][]string{{"/usr/../etc/passwd:/usr/bin/x"}, {"/usr/etc/passwd"}} {
 		err := buildFlatwrapTree(context.Background(), FlatwrapOptions{Rootfs: root, Name: "x", Paths: paths}, filepath.Join(t.TempDir(), "t"))
-		if !errors.Is(err, ErrPathEscapes) {
-			t.Errorf("paths %q: %v, want ErrPathEscapes", paths, err)
+		if !errors.Is(err, rootfs.ErrPathEscapes) {
+			t.Errorf("paths %q: %v, want rootfs.ErrPathEscapes", paths, err)
 		}
 	}
 	err := buildFlatwrapTree(context.Background(), FlatwrapOptions{Rootfs: root, Name: "x", Paths: []string{"/usr/bin/tool"}, ChrootDirs: []string{"/usr/etc"}}, filepath.Join(t.TempDir(), "t"))
-	if !errors.Is(err, ErrPathEscapes) {
+	if !errors.Is(err, rootfs.ErrPathEscapes) {
 		t.Errorf("escaping chroot dir: %v", err)
 	}
 	err = buildFlatwrapTree(context.Background(), FlatwrapOptions{Rootfs: root, Name: "x", Paths: []string{"/usr/bin/tool"}, EtcMap: "both"}, filepath.Join(t.TempDir(), "t"))

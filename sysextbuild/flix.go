@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
 
 // FlixOptions say what Flix takes from a root filesystem.
@@ -41,7 +43,7 @@ type FlixOptions struct {
 // libraries in /usr/local/NAME/, rewrites their interpreter and rpath to
 // point there (with patchelf), and packs the tree.
 func Flix(ctx context.Context, o FlixOptions) (*PackResult, error) {
-	return rootfsBuildAndPack(ctx, o.Name, o.Keep, o.Pack, func(dst string) error {
+	return BuildAndPack(ctx, o.Name, o.Keep, o.Pack, func(dst string) error {
 		return buildFlixTree(ctx, o, dst)
 	})
 }
@@ -58,7 +60,7 @@ type flixTree struct {
 	name     string
 	patchelf string
 	warn     func(string)
-	copier   rootfsCopier
+	copier   rootfs.Copier
 
 	confDirs []string          // root-relative dirs from ld.so.conf
 	found    map[string]string // soname -> root-relative source
@@ -72,20 +74,20 @@ func flixLibDir(name string) string { return "usr/local/" + name }
 // buildFlixTree writes the Flix tree for rootfs into dst (created, must not
 // exist yet). It is Flix without the packing.
 func buildFlixTree(ctx context.Context, o FlixOptions, dst string) error {
-	rootfs, name, paths, extraLibs, warn := o.Rootfs, o.Name, o.Paths, o.ExtraLibs, o.Pack.Warn
-	if err := rootfsCheckName(name); err != nil {
+	rootfsDir, name, paths, extraLibs, warn := o.Rootfs, o.Name, o.Paths, o.ExtraLibs, o.Pack.Warn
+	if err := CheckName(name); err != nil {
 		return err
 	}
 	if len(paths) == 0 {
-		return fmt.Errorf("no paths given: name the binaries and resources to take from %s", rootfs)
+		return fmt.Errorf("no paths given: name the binaries and resources to take from %s", rootfsDir)
 	}
-	if fi, err := os.Stat(rootfs); err != nil || !fi.IsDir() {
-		return fmt.Errorf("root filesystem %s is not a directory", rootfs)
+	if fi, err := os.Stat(rootfsDir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("root filesystem %s is not a directory", rootfsDir)
 	}
 	type mapping struct{ src, dest string }
 	var maps []mapping
 	for _, p := range paths {
-		src, dest, err := rootfsSplitMapping(p)
+		src, dest, err := rootfs.SplitMapping(p)
 		if err != nil {
 			return err
 		}
@@ -93,7 +95,7 @@ func buildFlixTree(ctx context.Context, o FlixOptions, dst string) error {
 	}
 	var extra []string
 	for _, p := range extraLibs {
-		rel, err := rootfsCleanArg(p)
+		rel, err := rootfs.CleanArg(p)
 		if err != nil {
 			return err
 		}
@@ -106,24 +108,24 @@ func buildFlixTree(ctx context.Context, o FlixOptions, dst string) error {
 	if warn == nil {
 		warn = func(string) {}
 	}
-	root, err := openTree(rootfs)
+	root, err := rootfs.Open(rootfsDir)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	t := &flixTree{ctx: ctx, rootfs: rootfs, root: root, name: name, patchelf: pe, warn: warn,
-		copier: rootfsCopier{Warn: warn}, found: map[string]string{}}
+	t := &flixTree{ctx: ctx, rootfs: rootfsDir, root: root, name: name, patchelf: pe, warn: warn,
+		copier: rootfs.Copier{Warn: warn}, found: map[string]string{}}
 	if t.confDirs, err = flixConfLibDirs(root); err != nil {
 		return err
 	}
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return fmt.Errorf("creating tree %s: %w", dst, err)
 	}
-	if t.dst, err = openTree(dst); err != nil {
+	if t.dst, err = rootfs.Open(dst); err != nil {
 		return err
 	}
 	defer t.dst.Close()
-	if err := treeMkdirAll(t.dst, flixLibDir(name)); err != nil {
+	if err := rootfs.MkdirAll(t.dst, flixLibDir(name)); err != nil {
 		return fmt.Errorf("creating library directory: %w", err)
 	}
 	for _, m := range maps {
@@ -148,7 +150,7 @@ func flixConfLibDirs(root *os.Root) ([]string, error) {
 	var dirs []string
 	seen := map[string]bool{}
 	add := func(d string) {
-		rel, err := rootfsCleanArg(d)
+		rel, err := rootfs.CleanArg(d)
 		if err != nil || seen[rel] {
 			return
 		}
@@ -160,11 +162,11 @@ func flixConfLibDirs(root *os.Root) ([]string, error) {
 		if depth > 8 {
 			return nil
 		}
-		res, err := rootfsResolve(root, rel, true)
+		res, err := rootfs.Resolve(root, rel, true)
 		if err != nil {
 			return fmt.Errorf("reading ld.so configuration %s: %w", rel, err)
 		}
-		f, err := treeOpenRegular(root, res)
+		f, err := rootfs.OpenRegular(root, res)
 		if err != nil {
 			return nil // no configuration is fine
 		}
@@ -181,11 +183,11 @@ func flixConfLibDirs(root *os.Root) ([]string, error) {
 					if !strings.HasPrefix(pat, "/") {
 						pat = path.Join(path.Dir("/"+rel), pat)
 					}
-					patRel, err := rootfsCleanArg(pat)
+					patRel, err := rootfs.CleanArg(pat)
 					if err != nil {
 						continue
 					}
-					dirRes, err := rootfsResolve(root, path.Dir(patRel), true)
+					dirRes, err := rootfs.Resolve(root, path.Dir(patRel), true)
 					if err != nil {
 						return err
 					}
@@ -210,7 +212,7 @@ func flixConfLibDirs(root *os.Root) ([]string, error) {
 	}
 	// glibc builds do not always list ld.so.conf.d; read it anyway like
 	// the upstream script does.
-	if confd, err := rootfsResolve(root, "etc/ld.so.conf.d", true); err == nil {
+	if confd, err := rootfs.Resolve(root, "etc/ld.so.conf.d", true); err == nil {
 		for _, n := range flixReadDirNames(root, confd) {
 			if strings.HasSuffix(n, ".conf") {
 				if err := readConf(path.Join(confd, n), 1); err != nil {
@@ -225,7 +227,7 @@ func flixConfLibDirs(root *os.Root) ([]string, error) {
 // flixReadDirNames lists the directory rel inside root, sorted; nothing
 // when it is missing or not a directory.
 func flixReadDirNames(root *os.Root, rel string) []string {
-	d, err := root.OpenFile(rootName(rel), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
+	d, err := root.OpenFile(rootfs.Name(rel), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return nil
 	}
@@ -282,26 +284,26 @@ func (t *flixTree) libDirs() []string {
 func (t *flixTree) addPath(src, dest string) error {
 	// Resolve the parent directories, but look at the last component
 	// itself so that a symlink stays a symlink.
-	parent, err := rootfsResolve(t.root, path.Dir(src), true)
+	parent, err := rootfs.Resolve(t.root, path.Dir(src), true)
 	if err != nil {
 		return fmt.Errorf("resolving /%s in %s: %w", src, t.rootfs, err)
 	}
 	srcRel := path.Join(parent, path.Base(src))
-	fi, err := t.root.Lstat(rootName(srcRel))
+	fi, err := t.root.Lstat(rootfs.Name(srcRel))
 	if err != nil {
 		return fmt.Errorf("path /%s not found in %s: %w", src, t.rootfs, err)
 	}
 	if fi.Mode().Type() == os.ModeSymlink {
-		target, err := rootfsResolve(t.root, srcRel, true)
+		target, err := rootfs.Resolve(t.root, srcRel, true)
 		if err != nil {
 			return fmt.Errorf("resolving link /%s in %s: %w", src, t.rootfs, err)
 		}
-		if _, err := t.root.Lstat(rootName(target)); err != nil {
+		if _, err := t.root.Lstat(rootfs.Name(target)); err != nil {
 			return fmt.Errorf("link /%s points to missing /%s in %s", src, target, t.rootfs)
 		}
 		if strings.HasPrefix(target, "usr/") {
 			// Keep the link and ship its target at the same place.
-			if err := treeSymlink(t.dst, "/"+target, dest); err != nil {
+			if err := rootfs.Symlink(t.dst, "/"+target, dest); err != nil {
 				return fmt.Errorf("creating link /%s: %w", dest, err)
 			}
 			if _, err := t.dst.Lstat(target); err == nil {
@@ -346,11 +348,11 @@ func (t *flixTree) addInterp(info *flixELF) (string, error) {
 	} else if t.class != info.Class || t.machine != info.Machine {
 		return "", fmt.Errorf("mixes %v/%v binaries with %v/%v ones: one architecture per extension", info.Class, info.Machine, t.class, t.machine)
 	}
-	rel, err := rootfsCleanArg(info.Interp)
+	rel, err := rootfs.CleanArg(info.Interp)
 	if err != nil {
 		return "", err
 	}
-	res, err := rootfsResolve(t.root, rel, true)
+	res, err := rootfs.Resolve(t.root, rel, true)
 	if err != nil {
 		return "", fmt.Errorf("resolving interpreter %s: %w", info.Interp, err)
 	}
@@ -359,7 +361,7 @@ func (t *flixTree) addInterp(info *flixELF) (string, error) {
 	if _, err := t.dst.Lstat(newRel); err == nil {
 		return "/" + newRel, nil
 	}
-	if err := rootfsCopyFile(t.root, res, t.dst, newRel, 0o755); err != nil {
+	if err := rootfs.CopyFile(t.root, res, t.dst, newRel, 0o755); err != nil {
 		return "", fmt.Errorf("copying interpreter %s: %w", info.Interp, err)
 	}
 	t.found[base] = res
@@ -378,7 +380,7 @@ func (t *flixTree) addDeps(srcRel, rel string, info *flixELF) error {
 			t.warn(fmt.Sprintf("ignoring rpath %s of /%s: $ORIGIN paths are not followed; pass needed libraries with --extra-lib", rp, srcRel))
 			continue
 		}
-		if rel, err := rootfsCleanArg(rp); err == nil {
+		if rel, err := rootfs.CleanArg(rp); err == nil {
 			search = append(search, rel)
 		}
 	}
@@ -396,7 +398,7 @@ func (t *flixTree) addDeps(srcRel, rel string, info *flixELF) error {
 		}
 		t.found[dep] = src
 		depRel := libDir + "/" + path.Base(dep)
-		if err := rootfsCopyFile(t.root, src, t.dst, depRel, 0o755); err != nil {
+		if err := rootfs.CopyFile(t.root, src, t.dst, depRel, 0o755); err != nil {
 			return err
 		}
 		depInfo, ok, err := flixReadELF(t.dst, depRel)
@@ -423,7 +425,7 @@ func (t *flixTree) addDeps(srcRel, rel string, info *flixELF) error {
 // another ELF class or machine (such as 32-bit libraries in /usr/lib).
 func (t *flixTree) findLib(dep string, search []string) (string, error) {
 	if strings.Contains(dep, "/") {
-		rel, err := rootfsCleanArg(dep)
+		rel, err := rootfs.CleanArg(dep)
 		if err != nil {
 			return "", err
 		}
@@ -431,7 +433,7 @@ func (t *flixTree) findLib(dep string, search []string) (string, error) {
 		dep = path.Base(rel)
 	}
 	for _, d := range search {
-		res, err := rootfsResolve(t.root, d+"/"+dep, true)
+		res, err := rootfs.Resolve(t.root, d+"/"+dep, true)
 		if err != nil {
 			t.warn(fmt.Sprintf("skipping /%s/%s: %v", d, dep, err))
 			continue
@@ -451,12 +453,12 @@ func (t *flixTree) findLib(dep string, search []string) (string, error) {
 // addExtraLib copies a library that is loaded with dlopen to
 // usr/local/NAME/extralibs/ and resolves what it needs.
 func (t *flixTree) addExtraLib(rel string) error {
-	res, err := rootfsResolve(t.root, rel, true)
+	res, err := rootfs.Resolve(t.root, rel, true)
 	if err != nil {
 		return fmt.Errorf("resolving extra library /%s: %w", rel, err)
 	}
 	destRel := flixLibDir(t.name) + "/extralibs/" + path.Base(rel)
-	if err := rootfsCopyFile(t.root, res, t.dst, destRel, 0o755); err != nil {
+	if err := rootfs.CopyFile(t.root, res, t.dst, destRel, 0o755); err != nil {
 		return fmt.Errorf("copying extra library /%s: %w", rel, err)
 	}
 	info, ok, err := flixReadELF(t.dst, destRel)

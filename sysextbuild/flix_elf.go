@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/internal/child"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
 
 // flixELF is what Flix needs to know about one ELF file.
@@ -27,7 +28,7 @@ type flixELF struct {
 // ELF file rel inside root. ok is false (and err nil) when the file is
 // missing, not regular or not ELF.
 func flixReadELF(root *os.Root, rel string) (info *flixELF, ok bool, err error) {
-	f, err := treeOpenRegular(root, rel)
+	f, err := rootfs.OpenRegular(root, rel)
 	if err != nil {
 		return nil, false, nil
 	}
@@ -112,7 +113,7 @@ func flixPatch(ctx context.Context, patchelf string, root *os.Root, rel, interp,
 		runs = append(runs, []string{"--set-rpath", rpath}, []string{"--no-default-lib"})
 	}
 	for _, args := range runs {
-		f, err := treeOpenRegular(root, rel)
+		f, err := rootfs.OpenRegular(root, rel)
 		if err != nil {
 			return fmt.Errorf("patching /%s: %w", rel, err)
 		}

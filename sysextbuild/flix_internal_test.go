@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs/rootfstest"
 )
 
 // privateRun runs argv in a private mount namespace where tree's
@@ -37,10 +39,10 @@ func privateRun(t *testing.T, tree, name string, argv ...string) string {
 
 func TestFlixTreeHostBinary(t *testing.T) {
 	testutil.RequireTool(t, "patchelf", "ldd")
-	root := makeHostRootfs(t, "cat")
-	fxWrite(t, filepath.Join(root, "usr/share/flixtest/data"), "resource\n")
-	fxWrite(t, filepath.Join(root, "etc/flixtest.conf"), "conf\n")
-	fxMust(t, os.Symlink("/usr/bin/cat", filepath.Join(root, "usr/bin/kitty")))
+	root := rootfstest.HostRootfs(t, "cat")
+	rootfstest.Write(t, filepath.Join(root, "usr/share/flixtest/data"), "resource\n")
+	rootfstest.Write(t, filepath.Join(root, "etc/flixtest.conf"), "conf\n")
+	rootfstest.Must(t, os.Symlink("/usr/bin/cat", filepath.Join(root, "usr/bin/kitty")))
 
 	tree := filepath.Join(t.TempDir(), "tree")
 	var warnings []string
@@ -116,10 +118,10 @@ func TestFlixTreeHostBinary(t *testing.T) {
 func TestFlixTreeRefusesEscapes(t *testing.T) {
 	testutil.RequireTool(t, "patchelf")
 	root := t.TempDir()
-	fxWrite(t, filepath.Join(root, "usr/bin/tool"), "#!/bin/sh\n")
-	fxMust(t, os.Symlink("../../../../../../etc/passwd", filepath.Join(root, "usr/bin/evil")))
-	fxMust(t, os.MkdirAll(filepath.Join(root, "usr/share"), 0o755))
-	fxMust(t, os.Symlink("../../..", filepath.Join(root, "usr/share/up")))
+	rootfstest.Write(t, filepath.Join(root, "usr/bin/tool"), "#!/bin/sh\n")
+	rootfstest.Must(t, os.Symlink("../../../../../../etc/passwd", filepath.Join(root, "usr/bin/evil")))
+	rootfstest.Must(t, os.MkdirAll(filepath.Join(root, "usr/share"), 0o755))
+	rootfstest.Must(t, os.Symlink("../../..", filepath.Join(root, "usr/share/up")))
 	for _, paths := range [][]string{
 		{"/usr/bin/../../etc/passwd"},
 		{"/usr/bin/evil"},
@@ -127,12 +129,12 @@ func TestFlixTreeRefusesEscapes(t *testing.T) {
 		{"/usr/bin/tool:/usr/../etc/tool"},
 	} {
 		err := buildFlixTree(context.Background(), FlixOptions{Rootfs: root, Name: "x", Paths: paths}, filepath.Join(t.TempDir(), "tree"))
-		if !errors.Is(err, ErrPathEscapes) {
-			t.Errorf("paths %q: error %v, want ErrPathEscapes", paths, err)
+		if !errors.Is(err, rootfs.ErrPathEscapes) {
+			t.Errorf("paths %q: error %v, want rootfs.ErrPathEscapes", paths, err)
 		}
 	}
 	err := buildFlixTree(context.Background(), FlixOptions{Rootfs: root, Name: "x", Paths: []string{"/usr/bin/tool"}, ExtraLibs: []string{"/../lib/libz.so"}}, filepath.Join(t.TempDir(), "tree"))
-	if !errors.Is(err, ErrPathEscapes) {
+	if !errors.Is(err, rootfs.ErrPathEscapes) {
 		t.Errorf("extra lib with ..: %v", err)
 	}
 	if err := buildFlixTree(context.Background(), FlixOptions{Rootfs: root, Name: "x", Paths: []string{"/etc/passwd"}}, filepath.Join(t.TempDir(), "tree")); err == nil || !strings.Contains(err.Error(), "SRC:/usr/TARGET") {
@@ -144,7 +146,7 @@ func TestFlixTreeRefusesEscapes(t *testing.T) {
 // unpacked squashfs image.
 func TestFlixPacked(t *testing.T) {
 	testutil.RequireTool(t, "patchelf", "ldd", "mksquashfs", "unsquashfs")
-	root := makeHostRootfs(t, "cat")
+	root := rootfstest.HostRootfs(t, "cat")
 	out := t.TempDir()
 	res, err := Flix(context.Background(), FlixOptions{Rootfs: root, Name: "catsx", Paths: []string{"/usr/bin/cat"},
 		Pack: PackOptions{Output: filepath.Join(out, "catsx.raw")}})
@@ -202,14 +204,14 @@ func TestFlixPacked(t *testing.T) {
 // what it needs) and the warning for $ORIGIN rpaths.
 func TestFlixExtraLibAndOrigin(t *testing.T) {
 	testutil.RequireTool(t, "patchelf", "ldd")
-	root := makeHostRootfs(t, "cat")
+	root := rootfstest.HostRootfs(t, "cat")
 	libc, err := filepath.Glob(filepath.Join(root, "usr/lib/*/libc.so.6"))
 	if err != nil || len(libc) != 1 {
 		t.Skipf("libc not at usr/lib/*/libc.so.6 in the test rootfs: %v", libc)
 	}
 	// A "plugin" that needs libc, loaded with dlopen by nobody in particular.
 	plugin := filepath.Join(filepath.Dir(libc[0]), "plugins/libplug.so")
-	copyHostFile(t, libc[0], plugin)
+	rootfstest.CopyHostFile(t, libc[0], plugin)
 	testutil.Run(t, "patchelf", "--set-rpath", "$ORIGIN/../lib", filepath.Join(root, "usr/bin/cat"))
 	rel, _ := filepath.Rel(root, plugin)
 	tree := filepath.Join(t.TempDir(), "tree")
@@ -239,9 +241,9 @@ func TestFlixExtraLibAndOrigin(t *testing.T) {
 // default for the binary's machine.
 func TestFlixMultiarchWithoutLdSoConf(t *testing.T) {
 	testutil.RequireTool(t, "patchelf", "ldd")
-	root := makeHostRootfs(t, "cat")
-	fxMust(t, os.RemoveAll(filepath.Join(root, "etc/ld.so.conf")))
-	fxMust(t, os.RemoveAll(filepath.Join(root, "etc/ld.so.conf.d")))
+	root := rootfstest.HostRootfs(t, "cat")
+	rootfstest.Must(t, os.RemoveAll(filepath.Join(root, "etc/ld.so.conf")))
+	rootfstest.Must(t, os.RemoveAll(filepath.Join(root, "etc/ld.so.conf.d")))
 	libc, err := filepath.Glob(filepath.Join(root, "usr/lib/*-linux-gnu/libc.so.6"))
 	if err != nil || len(libc) != 1 {
 		t.Fatalf("host libc is not in a multiarch directory (%v %v): this test needs a Debian-style host", libc, err)

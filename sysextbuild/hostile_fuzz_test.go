@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bake-os/bake-os/sysextbuild/rootfs/rootfstest"
 )
 
 // FuzzHostileArchive feeds the recipe extractor and the OCI/Torcx layer
@@ -39,9 +41,9 @@ func FuzzHostileArchive(f *testing.F) {
 		}
 		base := t.TempDir()
 		victim := filepath.Join(base, "V")
-		fxWrite(t, filepath.Join(victim, "file"), "victim\n")
-		fxWrite(t, filepath.Join(victim, "secret"), "secret\n")
-		fxWrite(t, filepath.Join(victim, "sub/deep"), "deep\n")
+		rootfstest.Write(t, filepath.Join(victim, "file"), "victim\n")
+		rootfstest.Write(t, filepath.Join(victim, "secret"), "secret\n")
+		rootfstest.Write(t, filepath.Join(victim, "sub/deep"), "deep\n")
 		before := fuzzSnapshot(t, base)
 		var ents []ociTarEnt
 		for _, line := range strings.Split(script, "\n") {
@@ -89,16 +91,16 @@ func FuzzHostileArchive(f *testing.F) {
 			return
 		}
 		arch := filepath.Join(base, "a.tar")
-		fxMust(t, os.WriteFile(arch, buf.Bytes(), 0o644))
+		rootfstest.Must(t, os.WriteFile(arch, buf.Bytes(), 0o644))
 
 		tree := filepath.Join(base, "tree")
-		fxMust(t, os.Mkdir(tree, 0o755))
+		rootfstest.Must(t, os.Mkdir(tree, 0o755))
 		_ = extractAll(arch, "tar", filepath.Join(tree, "all"))
-		fxMust(t, os.Mkdir(filepath.Join(tree, "members"), 0o755))
+		rootfstest.Must(t, os.Mkdir(filepath.Join(tree, "members"), 0o755))
 		_ = extractMembers(arch, Download{Format: "tar", Members: []Member{{Src: "", Dest: "", Optional: true}}}, filepath.Join(tree, "members"))
-		fxMust(t, os.Mkdir(filepath.Join(tree, "oci"), 0o755))
+		rootfstest.Must(t, os.Mkdir(filepath.Join(tree, "oci"), 0o755))
 		r, err := os.OpenRoot(filepath.Join(tree, "oci"))
-		fxMust(t, err)
+		rootfstest.Must(t, err)
 		a := &ociApplier{Root: r, Whiteouts: true}
 		_ = a.Apply(context.Background(), bytes.NewReader(buf.Bytes()))
 		_ = a.Apply(context.Background(), bytes.NewReader(buf.Bytes())) // again, as a second layer

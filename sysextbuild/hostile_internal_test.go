@@ -26,6 +26,8 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs/rootfstest"
 )
 
 // fxVictim creates a directory outside every work directory holding a
@@ -35,12 +37,12 @@ import (
 func fxVictim(t *testing.T) (string, func() string) {
 	t.Helper()
 	v := filepath.Join(t.TempDir(), "victim")
-	fxWrite(t, filepath.Join(v, "file"), "victim file\n")
-	fxWrite(t, filepath.Join(v, "secret"), "victim secret\n")
-	fxMust(t, os.Chmod(filepath.Join(v, "secret"), 0o600))
-	fxWrite(t, filepath.Join(v, "sub/deep"), "deep\n")
-	fxWrite(t, filepath.Join(v, "x.service"), "[Service]\nEnvironmentFile=/run/metadata/torcx\n")
-	fxMust(t, os.Symlink("file", filepath.Join(v, "link")))
+	rootfstest.Write(t, filepath.Join(v, "file"), "victim file\n")
+	rootfstest.Write(t, filepath.Join(v, "secret"), "victim secret\n")
+	rootfstest.Must(t, os.Chmod(filepath.Join(v, "secret"), 0o600))
+	rootfstest.Write(t, filepath.Join(v, "sub/deep"), "deep\n")
+	rootfstest.Write(t, filepath.Join(v, "x.service"), "[Service]\nEnvironmentFile=/run/metadata/torcx\n")
+	rootfstest.Must(t, os.Symlink("file", filepath.Join(v, "link")))
 	snap := func() string {
 		var lines []string
 		err := filepath.Walk(v, func(p string, fi os.FileInfo, err error) error {
@@ -133,8 +135,8 @@ func ociLayoutOf(t *testing.T, layers ...[]ociTarEnt) string {
 		"config":    desc("application/vnd.oci.image.config.v1+json", cfg), "layers": descs})
 	md := desc("application/vnd.oci.image.manifest.v1+json", manifest)
 	index := ociJSON(t, map[string]any{"schemaVersion": 2, "manifests": []any{md}})
-	fxMust(t, os.WriteFile(filepath.Join(dir, "index.json"), index, 0o644))
-	fxMust(t, os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644))
+	rootfstest.Must(t, os.WriteFile(filepath.Join(dir, "index.json"), index, 0o644))
+	rootfstest.Must(t, os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644))
 	return dir
 }
 
@@ -157,10 +159,10 @@ func TestHostileOCIRootfs(t *testing.T) {
 			}},
 		{name: "top-level usr relative escape",
 			layers: [][]ociTarEnt{{{name: "usr", typ: tar.TypeSymlink, link: fxUp + vr}}, {{name: "usr/evil", body: "e"}}},
-			refuse: ErrPathEscapes.Error()},
+			refuse: rootfs.ErrPathEscapes.Error()},
 		{name: "mid-level usr/lib -> ../../.. then written",
 			layers: [][]ociTarEnt{{{name: "usr/", typ: tar.TypeDir}, {name: "usr/lib", typ: tar.TypeSymlink, link: "../../.."}, {name: "usr/lib/evil", body: "e"}}},
-			refuse: ErrPathEscapes.Error()},
+			refuse: rootfs.ErrPathEscapes.Error()},
 		{name: "mid-level absolute link, same layer",
 			layers: [][]ociTarEnt{{{name: "usr/", typ: tar.TypeDir}, {name: "usr/lib", typ: tar.TypeSymlink, link: v + "/sub"},
 				{name: "usr/lib/deep", body: "e", mode: 0o700}}},
@@ -189,13 +191,13 @@ func TestHostileOCIRootfs(t *testing.T) {
 			}},
 		{name: "whiteout through a relative escape",
 			layers: [][]ociTarEnt{{{name: "w", typ: tar.TypeSymlink, link: fxUp + vr}}, {{name: "w/.wh.file", body: ""}}},
-			refuse: ErrPathEscapes.Error()},
+			refuse: rootfs.ErrPathEscapes.Error()},
 		{name: "hard link to a file outside",
 			layers: [][]ociTarEnt{{{name: "h", typ: tar.TypeLink, link: v + "/secret"}}},
 			refuse: "creating hardlink"},
 		{name: "hard link through a symlinked directory",
 			layers: [][]ociTarEnt{{{name: "s", typ: tar.TypeSymlink, link: fxUp + vr}, {name: "h", typ: tar.TypeLink, link: "s/secret"}}},
-			refuse: ErrPathEscapes.Error()},
+			refuse: rootfs.ErrPathEscapes.Error()},
 		{name: "hard link to a symlink pointing outside, then overwritten",
 			layers: [][]ociTarEnt{{{name: "s", typ: tar.TypeSymlink, link: v + "/file"}, {name: "h", typ: tar.TypeLink, link: "s"}},
 				{{name: "h", body: "new"}, {name: "s", body: "new2"}}},
@@ -289,10 +291,10 @@ func makeTorcxTarballFirst(t *testing.T, planted ...ociTarEnt) string {
 	t.Helper()
 	p := makeTorcxTarball(t)
 	f, err := os.Open(p)
-	fxMust(t, err)
+	rootfstest.Must(t, err)
 	defer f.Close()
 	r, err := torcxDecompress(f)
-	fxMust(t, err)
+	rootfstest.Must(t, err)
 	ents := append([]ociTarEnt(nil), planted...)
 	tr := tar.NewReader(r)
 	for {
@@ -305,7 +307,7 @@ func makeTorcxTarballFirst(t *testing.T, planted ...ociTarEnt) string {
 		ents = append(ents, ociTarEnt{name: h.Name, typ: h.Typeflag, link: h.Linkname, mode: h.Mode, body: string(b)})
 	}
 	out := filepath.Join(t.TempDir(), "planted.torcx.tar")
-	fxMust(t, os.WriteFile(out, ociMakeTar(t, ents), 0o644))
+	rootfstest.Must(t, os.WriteFile(out, ociMakeTar(t, ents), 0o644))
 	return out
 }
 
@@ -314,7 +316,7 @@ func TestHostileRecipeExtraction(t *testing.T) {
 	vr := strings.TrimPrefix(v, "/")
 	write := func(t *testing.T, ents ...ociTarEnt) string {
 		p := filepath.Join(t.TempDir(), "a.tar")
-		fxMust(t, os.WriteFile(p, ociMakeTar(t, ents), 0o644))
+		rootfstest.Must(t, os.WriteFile(p, ociMakeTar(t, ents), 0o644))
 		return p
 	}
 	all := []Member{{Src: "", Dest: ""}}
@@ -349,7 +351,7 @@ func TestHostileRecipeExtraction(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			before := snap()
 			tree := filepath.Join(t.TempDir(), "tree")
-			fxMust(t, os.Mkdir(tree, 0o755))
+			rootfstest.Must(t, os.Mkdir(tree, 0o755))
 			a := write(t, c.ents...)
 			var err error
 			if c.members != nil {
@@ -390,9 +392,9 @@ func TestHostileRecipeTreeEdits(t *testing.T) {
 			before := snap()
 			work := t.TempDir()
 			root := filepath.Join(work, "root")
-			fxMust(t, os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755))
-			fxMust(t, os.Symlink(v, filepath.Join(root, "usr/share")))
-			fxMust(t, os.Symlink(v+"/file", filepath.Join(root, "usr/bin/f")))
+			rootfstest.Must(t, os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755))
+			rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "usr/share")))
+			rootfstest.Must(t, os.Symlink(v+"/file", filepath.Join(root, "usr/bin/f")))
 			c.r.Name = "hostile"
 			c.r.Arch = map[flatcar.Arch]string{flatcar.ArchX86_64: "amd64"}
 			b := &builder{r: c.r, o: CreateOptions{Version: "1.0", Arch: flatcar.ArchX86_64, Name: "hostile"}, work: work, root: root}
@@ -413,9 +415,9 @@ func TestHostileFlatwrap(t *testing.T) {
 	v, snap := fxVictim(t)
 	mkRootfs := func(t *testing.T) string {
 		root := filepath.Join(t.TempDir(), "rootfs")
-		fxWrite(t, filepath.Join(root, "usr/bin/tool"), "#!/bin/sh\n")
-		fxMust(t, os.Chmod(filepath.Join(root, "usr/bin/tool"), 0o755))
-		fxWrite(t, filepath.Join(root, "usr/share/data"), "data\n")
+		rootfstest.Write(t, filepath.Join(root, "usr/bin/tool"), "#!/bin/sh\n")
+		rootfstest.Must(t, os.Chmod(filepath.Join(root, "usr/bin/tool"), 0o755))
+		rootfstest.Write(t, filepath.Join(root, "usr/share/data"), "data\n")
 		return root
 	}
 	for _, c := range []struct {
@@ -427,8 +429,8 @@ func TestHostileFlatwrap(t *testing.T) {
 	}{
 		{name: "helper name is a link to the victim's file",
 			plant: func(t *testing.T, root string) {
-				fxMust(t, os.Symlink(v+"/file", filepath.Join(root, "unshare-helper")))
-				fxMust(t, os.Symlink(v, filepath.Join(root, "mount-dir")))
+				rootfstest.Must(t, os.Symlink(v+"/file", filepath.Join(root, "unshare-helper")))
+				rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "mount-dir")))
 			},
 			paths: []string{"/usr/bin/tool"},
 			check: func(t *testing.T, tree string) {
@@ -440,14 +442,16 @@ func TestHostileFlatwrap(t *testing.T) {
 				}
 			}},
 		{name: "wrapper destination through a copied link",
-			plant: func(t *testing.T, root string) { fxMust(t, os.Symlink(v, filepath.Join(root, "evil"))) },
+			plant: func(t *testing.T, root string) { rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "evil"))) },
 			paths: []string{"/usr/bin/tool:/usr/local/fw/evil/tool"}, refuse: "goes through the symlink usr/local/fw/evil"},
 		{name: "source through an absolute link stays in the root",
-			plant: func(t *testing.T, root string) { fxMust(t, os.Symlink(v, filepath.Join(root, "usr/share/v"))) },
+			plant: func(t *testing.T, root string) { rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "usr/share/v"))) },
 			paths: []string{"/usr/share/v/file"}, refuse: "not found"},
 		{name: "source through a relative escape",
-			plant: func(t *testing.T, root string) { fxMust(t, os.Symlink(fxUp+v, filepath.Join(root, "usr/share/v"))) },
-			paths: []string{"/usr/share/v/file"}, refuse: ErrPathEscapes.Error()},
+			plant: func(t *testing.T, root string) {
+				rootfstest.Must(t, os.Symlink(fxUp+v, filepath.Join(root, "usr/share/v")))
+			},
+			paths: []string{"/usr/share/v/file"}, refuse: rootfs.ErrPathEscapes.Error()},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := snap()
@@ -470,7 +474,7 @@ func TestHostileFlatwrap(t *testing.T) {
 func TestHostileFlix(t *testing.T) {
 	testutil.RequireTool(t, "patchelf", "ldd")
 	v, snap := fxVictim(t)
-	base := makeHostRootfs(t, "cat")
+	base := rootfstest.HostRootfs(t, "cat")
 	for _, c := range []struct {
 		name   string
 		plant  func(t *testing.T, root string)
@@ -480,33 +484,33 @@ func TestHostileFlix(t *testing.T) {
 	}{
 		{name: "destination through a link copied by an earlier path",
 			plant: func(t *testing.T, root string) {
-				fxWrite(t, filepath.Join(root, "usr/share/foo/a"), "a")
-				fxMust(t, os.Symlink(v, filepath.Join(root, "usr/share/foo/x")))
+				rootfstest.Write(t, filepath.Join(root, "usr/share/foo/a"), "a")
+				rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "usr/share/foo/x")))
 			},
 			paths:  []string{"/usr/share/foo", "/usr/bin/cat:/usr/share/foo/x/cat"},
 			refuse: "goes through the symlink usr/share/foo/x"},
 		{name: "final component: a copied link replaced by a later path",
 			plant: func(t *testing.T, root string) {
-				fxWrite(t, filepath.Join(root, "usr/share/foo/a"), "a")
-				fxMust(t, os.Symlink(v+"/file", filepath.Join(root, "usr/share/foo/x")))
+				rootfstest.Write(t, filepath.Join(root, "usr/share/foo/a"), "a")
+				rootfstest.Must(t, os.Symlink(v+"/file", filepath.Join(root, "usr/share/foo/x")))
 			},
 			paths: []string{"/usr/share/foo", "/usr/share/foo/a:/usr/share/foo/x"},
 			check: func(t *testing.T, tree string) { fxIsFile(t, filepath.Join(tree, "usr/share/foo/x"), "a") }},
 		{name: "top-level usr -> victim",
 			plant: func(t *testing.T, root string) {
-				fxMust(t, os.Rename(filepath.Join(root, "usr"), filepath.Join(root, "usr.real")))
-				fxMust(t, os.Symlink(v, filepath.Join(root, "usr")))
+				rootfstest.Must(t, os.Rename(filepath.Join(root, "usr"), filepath.Join(root, "usr.real")))
+				rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "usr")))
 			},
 			paths: []string{"/usr/file"}, refuse: "not found"},
 		{name: "binary is a relative escape",
 			plant: func(t *testing.T, root string) {
-				fxMust(t, os.Symlink(fxUp+v+"/file", filepath.Join(root, "usr/bin/k")))
+				rootfstest.Must(t, os.Symlink(fxUp+v+"/file", filepath.Join(root, "usr/bin/k")))
 			},
-			paths: []string{"/usr/bin/k"}, refuse: ErrPathEscapes.Error()},
+			paths: []string{"/usr/bin/k"}, refuse: rootfs.ErrPathEscapes.Error()},
 		{name: "library directory -> victim",
 			plant: func(t *testing.T, root string) {
-				fxMust(t, os.Symlink(v, filepath.Join(root, "usr/lib/evil")))
-				fxWrite(t, filepath.Join(root, "etc/ld.so.conf.d/0.conf"), "/usr/lib/evil\n")
+				rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "usr/lib/evil")))
+				rootfstest.Write(t, filepath.Join(root, "etc/ld.so.conf.d/0.conf"), "/usr/lib/evil\n")
 			},
 			paths: []string{"/usr/bin/cat"},
 			check: func(t *testing.T, tree string) {
@@ -518,7 +522,7 @@ func TestHostileFlix(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			before := snap()
 			root := filepath.Join(t.TempDir(), "rootfs")
-			fxMust(t, exec0(t, "cp", "-a", base, root))
+			rootfstest.Must(t, exec0(t, "cp", "-a", base, root))
 			c.plant(t, root)
 			tree := filepath.Join(t.TempDir(), "tree")
 			err := buildFlixTree(context.Background(), FlixOptions{Rootfs: root, Name: "cattest", Paths: c.paths}, tree)
@@ -548,19 +552,19 @@ func exec0(t *testing.T, name string, args ...string) error {
 func TestHostileFlixPatch(t *testing.T) {
 	testutil.RequireTool(t, "patchelf")
 	pe, err := flixFindPatchelf()
-	fxMust(t, err)
+	rootfstest.Must(t, err)
 	catPath, err := exec.LookPath("cat")
-	fxMust(t, err)
+	rootfstest.Must(t, err)
 	catPath, err = filepath.EvalSymlinks(catPath)
-	fxMust(t, err)
+	rootfstest.Must(t, err)
 	victim := filepath.Join(t.TempDir(), "victim-cat")
-	copyHostFile(t, catPath, victim)
+	rootfstest.CopyHostFile(t, catPath, victim)
 	before, err := os.ReadFile(victim)
-	fxMust(t, err)
+	rootfstest.Must(t, err)
 	tree := t.TempDir()
-	copyHostFile(t, catPath, filepath.Join(tree, "usr/bin/cat"))
-	fxMust(t, os.Symlink(victim, filepath.Join(tree, "usr/bin/link")))
-	root := fxOpenRoot(t, tree)
+	rootfstest.CopyHostFile(t, catPath, filepath.Join(tree, "usr/bin/cat"))
+	rootfstest.Must(t, os.Symlink(victim, filepath.Join(tree, "usr/bin/link")))
+	root := rootfstest.OpenRoot(t, tree)
 	if err := flixPatch(context.Background(), pe, root, "usr/bin/link", "/usr/local/x/ld.so", "/usr/local/x"); err == nil {
 		t.Error("patching through a symlink succeeded")
 	}
@@ -568,7 +572,7 @@ func TestHostileFlixPatch(t *testing.T) {
 		t.Error("victim patched through the symlink")
 	}
 	// The real file is patched in place, read back by patchelf itself.
-	fxMust(t, flixPatch(context.Background(), pe, root, "usr/bin/cat", "/usr/local/x/ld.so", "/usr/local/x"))
+	rootfstest.Must(t, flixPatch(context.Background(), pe, root, "usr/bin/cat", "/usr/local/x/ld.so", "/usr/local/x"))
 	out, err := exec.Command(pe, "--print-interpreter", "--print-rpath", filepath.Join(tree, "usr/bin/cat")).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "/usr/local/x/ld.so\n/usr/local/x\n") {
 		t.Errorf("patched cat: %s %v", out, err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/internal/child"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
 
 // OCIOptions say which image to unpack where.
@@ -101,7 +102,7 @@ func ociUnpack(ctx context.Context, o OCIOptions, arch flatcar.Arch, root, scrat
 	if err != nil {
 		return fmt.Errorf("reading layers of %s: %w", o.Image, err)
 	}
-	r, err := openTree(root)
+	r, err := rootfs.Open(root)
 	if err != nil {
 		return err
 	}
@@ -248,7 +249,7 @@ func ociUnpackArchive(ctx context.Context, image, scratch string) (string, error
 		return "", fmt.Errorf("opening %s: %w", image, err)
 	}
 	defer f.Close()
-	r, err := openTree(dir)
+	r, err := rootfs.Open(dir)
 	if err != nil {
 		return "", err
 	}
@@ -301,7 +302,7 @@ func ociRunAndExport(ctx context.Context, o OCIOptions, arch flatcar.Arch, root 
 	if out, err := run.CombinedOutput(); err != nil {
 		return fmt.Errorf("running %q in %s with %s: %w: %s", o.Cmd, o.Image, filepath.Base(engine), err, strings.TrimSpace(string(out)))
 	}
-	r, err := openTree(root)
+	r, err := rootfs.Open(root)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs/rootfstest"
 )
 
 // ociTarEnt is one entry of a test layer.
@@ -55,13 +57,13 @@ func ociMakeTar(t *testing.T, ents []ociTarEnt) []byte {
 				h.Mode = 0o755
 			}
 		}
-		fxMust(t, tw.WriteHeader(h))
+		rootfstest.Must(t, tw.WriteHeader(h))
 		if h.Size > 0 {
 			_, err := tw.Write([]byte(e.body))
-			fxMust(t, err)
+			rootfstest.Must(t, err)
 		}
 	}
-	fxMust(t, tw.Close())
+	rootfstest.Must(t, tw.Close())
 	return buf.Bytes()
 }
 
@@ -120,7 +122,7 @@ func checkOCITree(t *testing.T, dir string) {
 		got = append(got, desc)
 		return nil
 	})
-	fxMust(t, err)
+	rootfstest.Must(t, err)
 	sort.Strings(got)
 	want := []string{
 		"bin -> usr/bin",
@@ -148,8 +150,8 @@ func ociWriteBlob(t *testing.T, layoutDir string, b []byte) string {
 	t.Helper()
 	sum := sha256.Sum256(b)
 	h := hex.EncodeToString(sum[:])
-	fxMust(t, os.MkdirAll(filepath.Join(layoutDir, "blobs/sha256"), 0o755))
-	fxMust(t, os.WriteFile(filepath.Join(layoutDir, "blobs/sha256", h), b, 0o644))
+	rootfstest.Must(t, os.MkdirAll(filepath.Join(layoutDir, "blobs/sha256"), 0o755))
+	rootfstest.Must(t, os.WriteFile(filepath.Join(layoutDir, "blobs/sha256", h), b, 0o644))
 	return "sha256:" + h
 }
 
@@ -157,8 +159,8 @@ func ociGzip(t *testing.T, b []byte) []byte {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	_, err := zw.Write(b)
-	fxMust(t, err)
-	fxMust(t, zw.Close())
+	rootfstest.Must(t, err)
+	rootfstest.Must(t, zw.Close())
 	return buf.Bytes()
 }
 
@@ -169,7 +171,7 @@ func ociDiffID(b []byte) string {
 
 func ociJSON(t *testing.T, v any) []byte {
 	b, err := json.Marshal(v)
-	fxMust(t, err)
+	rootfstest.Must(t, err)
 	return b
 }
 
@@ -198,8 +200,8 @@ func makeOCILayout(t *testing.T) string {
 	md := desc("application/vnd.oci.image.manifest.v1+json", manifest)
 	md["platform"] = map[string]string{"os": "linux", "architecture": "amd64"}
 	index := ociJSON(t, map[string]any{"schemaVersion": 2, "manifests": []any{md}})
-	fxMust(t, os.WriteFile(filepath.Join(dir, "index.json"), index, 0o644))
-	fxMust(t, os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644))
+	rootfstest.Must(t, os.WriteFile(filepath.Join(dir, "index.json"), index, 0o644))
+	rootfstest.Must(t, os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644))
 	return dir
 }
 
@@ -227,7 +229,7 @@ func TestOCIRootfsLayout(t *testing.T) {
 func TestOCIRootfsOCIArchive(t *testing.T) {
 	layoutDir := makeOCILayout(t)
 	var ents []ociTarEnt
-	fxMust(t, filepath.Walk(layoutDir, func(p string, fi os.FileInfo, err error) error {
+	rootfstest.Must(t, filepath.Walk(layoutDir, func(p string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
 			return err
 		}
@@ -237,7 +239,7 @@ func TestOCIRootfsOCIArchive(t *testing.T) {
 		return err
 	}))
 	p := filepath.Join(t.TempDir(), "img.oci.tar")
-	fxMust(t, os.WriteFile(p, ociMakeTar(t, ents), 0o644))
+	rootfstest.Must(t, os.WriteFile(p, ociMakeTar(t, ents), 0o644))
 	out := filepath.Join(t.TempDir(), "rootfs")
 	if err := OCIRootfs(context.Background(), OCIOptions{Image: p, Dir: out}); err != nil {
 		t.Fatal(err)
@@ -263,7 +265,7 @@ func TestOCIRootfsDockerSave(t *testing.T) {
 		{name: "manifest.json", body: string(manifest)},
 	})
 	p := filepath.Join(t.TempDir(), "img.tar")
-	fxMust(t, os.WriteFile(p, archive, 0o644))
+	rootfstest.Must(t, os.WriteFile(p, archive, 0o644))
 	out := filepath.Join(t.TempDir(), "rootfs")
 	if err := OCIRootfs(context.Background(), OCIOptions{Image: p, Dir: out}); err != nil {
 		t.Fatal(err)
@@ -280,9 +282,9 @@ func TestOCIRootfsRegistry(t *testing.T) {
 	imgFor := func(content string) v1.Image {
 		data := ociMakeTar(t, []ociTarEnt{{name: "arch", body: content}})
 		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-		fxMust(t, err)
+		rootfstest.Must(t, err)
 		img, err := mutate.AppendLayers(empty.Image, l)
-		fxMust(t, err)
+		rootfstest.Must(t, err)
 		return img
 	}
 	idx := mutate.AppendManifests(empty.Index,
@@ -290,8 +292,8 @@ func TestOCIRootfsRegistry(t *testing.T) {
 		mutate.IndexAddendum{Add: imgFor("arm64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
 	)
 	ref, err := name.ParseReference(host + "/test/multi:1")
-	fxMust(t, err)
-	fxMust(t, remote.WriteIndex(ref, idx))
+	rootfstest.Must(t, err)
+	rootfstest.Must(t, remote.WriteIndex(ref, idx))
 	for _, arch := range []flatcar.Arch{flatcar.ArchX86_64, flatcar.ArchARM64} {
 		out := filepath.Join(t.TempDir(), "rootfs")
 		if err := OCIRootfs(context.Background(), OCIOptions{Image: ref.String(), Dir: out, Arch: arch}); err != nil {
@@ -311,11 +313,11 @@ func TestOCIRootfsRefusesEscapes(t *testing.T) {
 		{{name: "h", typ: tar.TypeLink, link: "../etc/passwd"}},
 	} {
 		root := filepath.Join(t.TempDir(), "r")
-		fxMust(t, os.Mkdir(root, 0o755))
-		a := &ociApplier{Root: fxOpenRoot(t, root), Whiteouts: true}
+		rootfstest.Must(t, os.Mkdir(root, 0o755))
+		a := &ociApplier{Root: rootfstest.OpenRoot(t, root), Whiteouts: true}
 		err := a.Apply(context.Background(), bytes.NewReader(ociMakeTar(t, layer)))
-		if !errors.Is(err, ErrPathEscapes) {
-			t.Errorf("layer %v: %v, want ErrPathEscapes", layer, err)
+		if !errors.Is(err, rootfs.ErrPathEscapes) {
+			t.Errorf("layer %v: %v, want rootfs.ErrPathEscapes", layer, err)
 		}
 		if _, err := os.Lstat(filepath.Join(filepath.Dir(root), "evil")); err == nil {
 			t.Errorf("layer %v wrote outside the root", layer)
@@ -323,10 +325,10 @@ func TestOCIRootfsRefusesEscapes(t *testing.T) {
 	}
 	// An absolute symlink is followed inside the root, not on the host.
 	root := filepath.Join(t.TempDir(), "r")
-	fxMust(t, os.Mkdir(root, 0o755))
-	a := &ociApplier{Root: fxOpenRoot(t, root), Whiteouts: true}
+	rootfstest.Must(t, os.Mkdir(root, 0o755))
+	a := &ociApplier{Root: rootfstest.OpenRoot(t, root), Whiteouts: true}
 	outside := t.TempDir()
-	fxMust(t, a.Apply(context.Background(), bytes.NewReader(ociMakeTar(t, []ociTarEnt{
+	rootfstest.Must(t, a.Apply(context.Background(), bytes.NewReader(ociMakeTar(t, []ociTarEnt{
 		{name: "abs", typ: tar.TypeSymlink, link: outside}, {name: "abs/file", body: "x"},
 	}))))
 	if _, err := os.Stat(filepath.Join(outside, "file")); err == nil {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
 
 const (
@@ -49,7 +51,7 @@ func (a *ociApplier) warn(format string, args ...any) {
 func ociEntryPath(name string) (string, error) {
 	for _, c := range strings.Split(name, "/") {
 		if c == ".." {
-			return "", fmt.Errorf("archive entry %q: %w", name, ErrPathEscapes)
+			return "", fmt.Errorf("archive entry %q: %w", name, rootfs.ErrPathEscapes)
 		}
 	}
 	return strings.TrimPrefix(path.Clean("/"+name), "/"), nil
@@ -86,7 +88,7 @@ func (a *ociApplier) Apply(ctx context.Context, r io.Reader) error {
 			continue // the root directory itself
 		}
 		parentRel, base := path.Split(rel)
-		parent, err := rootfsResolve(a.Root, parentRel, true)
+		parent, err := rootfs.Resolve(a.Root, parentRel, true)
 		if err != nil {
 			return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
 		}
@@ -97,7 +99,7 @@ func (a *ociApplier) Apply(ctx context.Context, r io.Reader) error {
 			continue
 		}
 		target := path.Join(parent, base)
-		if err := treeMkdirAll(a.Root, parent); err != nil {
+		if err := rootfs.MkdirAll(a.Root, parent); err != nil {
 			return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
 		}
 		a.mark(target)
@@ -146,7 +148,7 @@ func (a *ociApplier) Apply(ctx context.Context, r io.Reader) error {
 		a.xattrs(target, hdr)
 		if hdr.Typeflag == tar.TypeSymlink {
 			ts := []unix.Timespec{unix.NsecToTimespec(hdr.ModTime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
-			_ = treeLutimes(a.Root, target, ts)
+			_ = rootfs.Lutimes(a.Root, target, ts)
 			continue
 		}
 		if err := a.Root.Chmod(target, hdr.FileInfo().Mode()&ociModeBits); err != nil {
@@ -187,7 +189,7 @@ func (a *ociApplier) mark(rel string) {
 // points to).
 func (a *ociApplier) whiteout(parent, base string) error {
 	if base == ociOpaqueMarker {
-		fi, err := a.Root.Lstat(rootName(parent))
+		fi, err := a.Root.Lstat(rootfs.Name(parent))
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		} else if err != nil {
@@ -196,7 +198,7 @@ func (a *ociApplier) whiteout(parent, base string) error {
 		if !fi.IsDir() {
 			return nil
 		}
-		d, err := a.Root.OpenFile(rootName(parent), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
+		d, err := a.Root.OpenFile(rootfs.Name(parent), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
 		if err != nil {
 			return fmt.Errorf("reading %s for opaque whiteout: %w", parent, err)
 		}
@@ -236,7 +238,7 @@ func (a *ociApplier) linkSource(name string) (string, error) {
 		return "", err
 	}
 	dir, base := path.Split(rel)
-	parent, err := rootfsResolve(a.Root, dir, true)
+	parent, err := rootfs.Resolve(a.Root, dir, true)
 	if err != nil {
 		return "", err
 	}
@@ -269,7 +271,7 @@ func ociMknod(r *os.Root, rel string, hdr *tar.Header) error {
 		mode = unix.S_IFIFO
 	}
 	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-	return treeMknod(r, rel, mode|uint32(hdr.Mode&0o7777), int(dev))
+	return rootfs.Mknod(r, rel, mode|uint32(hdr.Mode&0o7777), int(dev))
 }
 
 // chown applies the entry's owner when running as root.
@@ -290,7 +292,7 @@ func (a *ociApplier) xattrs(rel string, hdr *tar.Header) {
 		if !ok {
 			continue
 		}
-		if err := treeLsetxattr(a.Root, rel, name, []byte(v)); err != nil {
+		if err := rootfs.Lsetxattr(a.Root, rel, name, []byte(v)); err != nil {
 			a.warn("dropping extended attribute %s of /%s: %v", name, rel, err)
 		}
 	}

@@ -159,7 +159,7 @@ func resolvePack(o *PackOptions) (*packJob, error) {
 		}
 		o.Name = filepath.Base(abs)
 	}
-	if err := validExtName(o.Name); err != nil {
+	if err := CheckName(o.Name); err != nil {
 		return nil, err
 	}
 	if o.OS == "" {

@@ -18,6 +18,7 @@ import (
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
 
 // CreateOptions configure Create (`bake-os sysext create`).
@@ -373,7 +374,7 @@ func (b *builder) populate(ctx context.Context) error {
 			return err
 		}
 	}
-	root, err := openTree(b.root)
+	root, err := rootfs.Open(b.root)
 	if err != nil {
 		return err
 	}
@@ -497,7 +498,7 @@ func tail(out []byte) string {
 }
 
 func (b *builder) symlink(s Symlink) error {
-	root, err := openTree(b.root)
+	root, err := rootfs.Open(b.root)
 	if err != nil {
 		return err
 	}
@@ -507,9 +508,9 @@ func (b *builder) symlink(s Symlink) error {
 		if !path.IsAbs(t) {
 			t = path.Join(path.Dir(s.Path), t)
 		}
-		res, err := rootfsResolve(root, strings.TrimPrefix(t, "/"), true)
+		res, err := rootfs.Resolve(root, strings.TrimPrefix(t, "/"), true)
 		if err == nil {
-			_, err = root.Lstat(rootName(res))
+			_, err = root.Lstat(rootfs.Name(res))
 		}
 		if err != nil {
 			if s.IfExists {
@@ -518,7 +519,7 @@ func (b *builder) symlink(s Symlink) error {
 			return fmt.Errorf("linking %s: target %s is missing from the upstream artefact", s.Path, s.Target)
 		}
 	}
-	if err := treeSymlink(root, s.Target, s.Path); err != nil {
+	if err := rootfs.Symlink(root, s.Target, s.Path); err != nil {
 		return fmt.Errorf("linking %s: %w", s.Path, err)
 	}
 	return nil
@@ -565,7 +566,7 @@ func (b *builder) copyStatic() error {
 // writeTreeFile writes r to root/p (replacing it) with mode, never
 // through a symlink.
 func writeTreeFile(dir, p string, r io.Reader, mode fs.FileMode) error {
-	root, err := openTree(dir)
+	root, err := rootfs.Open(dir)
 	if err != nil {
 		return err
 	}
@@ -575,12 +576,12 @@ func writeTreeFile(dir, p string, r io.Reader, mode fs.FileMode) error {
 
 // writeTreeDir creates root/p, never through a symlink.
 func writeTreeDir(dir, p string) error {
-	root, err := openTree(dir)
+	root, err := rootfs.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	return treeMkdirAll(root, p)
+	return rootfs.MkdirAll(root, p)
 }
 
 // pruneEmptyDirs removes directories left empty by removals (docker

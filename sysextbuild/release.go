@@ -100,7 +100,7 @@ func ParseVersionsFile(r io.Reader) ([]VersionEntry, error) {
 			problems = append(problems, fmt.Sprintf("line %d: %q: want NAME VERSION", n, strings.TrimSpace(line)))
 			continue
 		}
-		if err := validExtName(e.Name); err != nil {
+		if err := CheckName(e.Name); err != nil {
 			problems = append(problems, fmt.Sprintf("line %d: %v", n, err))
 			continue
 		}

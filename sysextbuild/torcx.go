@@ -20,6 +20,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
+
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
 
 // TorcxOptions say which Torcx tarball to convert.
@@ -43,7 +45,7 @@ type TorcxOptions struct {
 // Upholds=UNIT drop-in for the target (sysexts cannot enable units).
 func Torcx(ctx context.Context, o TorcxOptions) (*PackResult, error) {
 	o.Pack.Reload = true
-	return rootfsBuildAndPack(ctx, o.Name, o.Keep, o.Pack, func(dst string) error {
+	return BuildAndPack(ctx, o.Name, o.Keep, o.Pack, func(dst string) error {
 		return buildTorcxTree(ctx, o, dst)
 	})
 }
@@ -53,7 +55,7 @@ const torcxUnitDir = "usr/lib/systemd/system"
 // buildTorcxTree writes the converted tree into dst (created, must not
 // exist). It is Torcx without the packing.
 func buildTorcxTree(ctx context.Context, o TorcxOptions, dst string) error {
-	if err := rootfsCheckName(o.Name); err != nil {
+	if err := CheckName(o.Name); err != nil {
 		return err
 	}
 	f, err := os.Open(o.Tarball)
@@ -71,7 +73,7 @@ func buildTorcxTree(ctx context.Context, o TorcxOptions, dst string) error {
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return fmt.Errorf("creating tree %s: %w", dst, err)
 	}
-	root, err := openTree(dst)
+	root, err := rootfs.Open(dst)
 	if err != nil {
 		return err
 	}
@@ -172,7 +174,7 @@ func torcxMoveUnder(root *os.Root, from, to string) error {
 	} else if err != nil {
 		return fmt.Errorf("reading /%s: %w", from, err)
 	}
-	if err := treeMkdirAll(root, path.Dir(to)); err != nil {
+	if err := rootfs.MkdirAll(root, path.Dir(to)); err != nil {
 		return fmt.Errorf("moving /%s to /%s: %w", from, to, err)
 	}
 	tfi, err := root.Lstat(to)
@@ -215,7 +217,7 @@ var torcxEnv = []string{
 }
 
 func torcxRewriteUnitFile(root *os.Root, p string) error {
-	f, err := treeOpenRegular(root, p)
+	f, err := rootfs.OpenRegular(root, p)
 	if err != nil {
 		return fmt.Errorf("reading unit: %w", err)
 	}
@@ -230,7 +232,7 @@ func torcxRewriteUnitFile(root *os.Root, p string) error {
 		return fmt.Errorf("reading unit: %w", err)
 	}
 	out := torcxRewriteUnit(string(b))
-	if err := treeWriteFile(root, p, strings.NewReader(out), fi.Mode().Perm()); err != nil {
+	if err := rootfs.WriteFile(root, p, strings.NewReader(out), fi.Mode().Perm()); err != nil {
 		return fmt.Errorf("rewriting unit %s: %w", path.Base(p), err)
 	}
 	return nil
@@ -308,12 +310,12 @@ func torcxUpholds(root *os.Root, target string) error {
 		return nil
 	}
 	dropins := torcxUnitDir + "/" + target + ".d"
-	if err := treeMkdirAll(root, dropins); err != nil {
+	if err := rootfs.MkdirAll(root, dropins); err != nil {
 		return fmt.Errorf("creating %s.d: %w", target, err)
 	}
 	for _, unit := range names {
 		conf := dropins + "/10-" + strings.Replace(unit, ".", "-", 1) + ".conf"
-		if err := treeWriteFile(root, conf, strings.NewReader("[Unit]\nUpholds="+unit+"\n"), 0o644); err != nil {
+		if err := rootfs.WriteFile(root, conf, strings.NewReader("[Unit]\nUpholds="+unit+"\n"), 0o644); err != nil {
 			return fmt.Errorf("writing drop-in for %s: %w", unit, err)
 		}
 	}

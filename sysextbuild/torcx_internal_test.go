@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs/rootfstest"
 )
 
 const torcxDockerService = `[Unit]
@@ -64,7 +66,7 @@ func makeTorcxTarball(t *testing.T, extra ...ociTarEnt) string {
 		{name: "lib/systemd/system/sockets.target.wants/docker.socket", typ: tar.TypeSymlink, link: "../docker.socket"},
 	}, extra...)
 	p := filepath.Join(t.TempDir(), "docker.torcx.tgz")
-	fxMust(t, os.WriteFile(p, ociGzip(t, ociMakeTar(t, ents)), 0o644))
+	rootfstest.Must(t, os.WriteFile(p, ociGzip(t, ociMakeTar(t, ents)), 0o644))
 	return p
 }
 
@@ -74,7 +76,7 @@ func TestTorcxTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	fxMust(t, filepath.Walk(tree, func(p string, fi os.FileInfo, err error) error {
+	rootfstest.Must(t, filepath.Walk(tree, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
@@ -100,7 +102,7 @@ func TestTorcxTree(t *testing.T) {
 	}
 	read := func(rel string) string {
 		b, err := os.ReadFile(filepath.Join(tree, rel))
-		fxMust(t, err)
+		rootfstest.Must(t, err)
 		return string(b)
 	}
 	if s := read("usr/lib/systemd/system/docker.service"); s != torcxDockerServiceWant {
@@ -120,8 +122,8 @@ func TestTorcxTree(t *testing.T) {
 func TestTorcxRefusesEscapes(t *testing.T) {
 	tb := makeTorcxTarball(t, ociTarEnt{name: "../../evil", body: "x"})
 	err := buildTorcxTree(context.Background(), TorcxOptions{Tarball: tb, Name: "docker"}, filepath.Join(t.TempDir(), "docker"))
-	if !errors.Is(err, ErrPathEscapes) {
-		t.Errorf("error %v, want ErrPathEscapes", err)
+	if !errors.Is(err, rootfs.ErrPathEscapes) {
+		t.Errorf("error %v, want rootfs.ErrPathEscapes", err)
 	}
 }
 
@@ -136,7 +138,7 @@ func TestTorcxPacked(t *testing.T) {
 	unpacked := filepath.Join(t.TempDir(), "x")
 	testutil.Run(t, "unsquashfs", "-no-xattrs", "-d", unpacked, res.Output)
 	rel, err := os.ReadFile(filepath.Join(unpacked, "usr/lib/extension-release.d/extension-release.docker"))
-	fxMust(t, err)
+	rootfstest.Must(t, err)
 	if !strings.Contains(string(rel), "EXTENSION_RELOAD_MANAGER=1") || !strings.Contains(string(rel), "ID=flatcar") {
 		t.Errorf("extension-release:\n%s", rel)
 	}

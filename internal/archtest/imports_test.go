@@ -28,8 +28,8 @@ const module = "github.com/bake-os/bake-os/"
 var layerTable = [][]string{
 	{"flatcar", "osrelease", "progress", "internal/atomicfile", "internal/child", "internal/corrupt", "internal/cpio", "internal/runlog", "internal/sha256sums", "internal/verify"},
 	{"sparse", "internal/btrfsfix"},
-	{"gpt", "decompress", "partitions", "sysext", "provision", "vendors/diskfmt", "internal/testutil"},
-	{"fetch", "sysextbuild", "vendors", "testimage", "gpt/gpttest", "partitions/partitionstest", "vendors/diskfmt/conformtest"},
+	{"gpt", "decompress", "partitions", "sysext", "provision", "vendors/diskfmt", "sysextbuild/rootfs", "internal/testutil"},
+	{"fetch", "sysextbuild", "vendors", "testimage", "gpt/gpttest", "partitions/partitionstest", "vendors/diskfmt/conformtest", "sysextbuild/rootfs/rootfstest"},
 	{"bake", "boot", "install", "internal/benchimage"},
 }
 

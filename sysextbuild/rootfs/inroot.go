@@ -1,4 +1,4 @@
-package sysextbuild
+package rootfs
 
 // File operations under untrusted trees. Archives, container layers,
 // Torcx tarballs and foreign root filesystems are hostile input: an entry
@@ -24,8 +24,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openTree opens dir as the root of an untrusted tree.
-func openTree(dir string) (*os.Root, error) {
+// Open opens dir as the root of an untrusted tree.
+func Open(dir string) (*os.Root, error) {
 	r, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening tree %s: %w", dir, err)
@@ -33,20 +33,20 @@ func openTree(dir string) (*os.Root, error) {
 	return r, nil
 }
 
-// rootName turns a clean root-relative path ("" for the root itself) into
+// Name turns a clean root-relative path ("" for the root itself) into
 // a name os.Root accepts.
-func rootName(rel string) string {
+func Name(rel string) string {
 	if rel == "" {
 		return "."
 	}
 	return rel
 }
 
-// treeMkdirAll creates rel and its missing parents inside r with mode
+// MkdirAll creates rel and its missing parents inside r with mode
 // 0755, refusing to go through a symlink or a non-directory: in a tree
 // being assembled from an archive a symlinked directory is never written
 // through.
-func treeMkdirAll(r *os.Root, rel string) error {
+func MkdirAll(r *os.Root, rel string) error {
 	cur := ""
 	for _, part := range strings.Split(path.Clean(rel), "/") {
 		switch part {
@@ -73,11 +73,11 @@ func treeMkdirAll(r *os.Root, rel string) error {
 	return nil
 }
 
-// treeWriteFile writes src to rel inside r (replacing whatever is there,
+// WriteFile writes src to rel inside r (replacing whatever is there,
 // a symlink included, never following it) and sets mode. The parent
 // directory is created without going through symlinks.
-func treeWriteFile(r *os.Root, rel string, src io.Reader, mode fs.FileMode) error {
-	if err := treeMkdirAll(r, path.Dir(rel)); err != nil {
+func WriteFile(r *os.Root, rel string, src io.Reader, mode fs.FileMode) error {
+	if err := MkdirAll(r, path.Dir(rel)); err != nil {
 		return err
 	}
 	if err := r.RemoveAll(rel); err != nil {
@@ -102,9 +102,9 @@ func treeWriteFile(r *os.Root, rel string, src io.Reader, mode fs.FileMode) erro
 	return nil
 }
 
-// treeSymlink replaces rel inside r with a symlink to target.
-func treeSymlink(r *os.Root, target, rel string) error {
-	if err := treeMkdirAll(r, path.Dir(rel)); err != nil {
+// Symlink replaces rel inside r with a symlink to target.
+func Symlink(r *os.Root, target, rel string) error {
+	if err := MkdirAll(r, path.Dir(rel)); err != nil {
 		return err
 	}
 	if err := r.RemoveAll(rel); err != nil {
@@ -116,10 +116,10 @@ func treeSymlink(r *os.Root, target, rel string) error {
 	return nil
 }
 
-// treeOpenRegular opens rel inside r for reading, refusing anything but a
+// OpenRegular opens rel inside r for reading, refusing anything but a
 // regular file; a final symlink is not followed.
-func treeOpenRegular(r *os.Root, rel string) (*os.File, error) {
-	f, err := r.OpenFile(rootName(rel), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+func OpenRegular(r *os.Root, rel string) (*os.File, error) {
+	f, err := r.OpenFile(Name(rel), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -135,12 +135,12 @@ func treeOpenRegular(r *os.Root, rel string) (*os.File, error) {
 	return f, nil
 }
 
-// treeAt calls fn with a descriptor of rel's parent directory, opened
+// at calls fn with a descriptor of rel's parent directory, opened
 // inside r, and rel's last component, for the *at system calls os.Root
 // has no method for.
-func treeAt(r *os.Root, rel string, fn func(dirfd int, base string) error) error {
+func at(r *os.Root, rel string, fn func(dirfd int, base string) error) error {
 	dir, base := path.Split(rel)
-	d, err := r.Open(rootName(strings.TrimSuffix(dir, "/")))
+	d, err := r.Open(Name(strings.TrimSuffix(dir, "/")))
 	if err != nil {
 		return err
 	}
@@ -148,27 +148,27 @@ func treeAt(r *os.Root, rel string, fn func(dirfd int, base string) error) error
 	return fn(int(d.Fd()), base)
 }
 
-// treeLsetxattr sets an extended attribute on rel itself (not following
+// Lsetxattr sets an extended attribute on rel itself (not following
 // a final symlink) inside r.
-func treeLsetxattr(r *os.Root, rel, name string, value []byte) error {
-	return treeAt(r, rel, func(dirfd int, base string) error {
+func Lsetxattr(r *os.Root, rel, name string, value []byte) error {
+	return at(r, rel, func(dirfd int, base string) error {
 		// The /proc magic link is the directory we hold open; only the
 		// last component is looked up, without following it.
 		return unix.Lsetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, base), name, value, 0)
 	})
 }
 
-// treeLutimes sets the times of rel itself (not following a final
+// Lutimes sets the times of rel itself (not following a final
 // symlink) inside r.
-func treeLutimes(r *os.Root, rel string, ts []unix.Timespec) error {
-	return treeAt(r, rel, func(dirfd int, base string) error {
+func Lutimes(r *os.Root, rel string, ts []unix.Timespec) error {
+	return at(r, rel, func(dirfd int, base string) error {
 		return unix.UtimesNanoAt(dirfd, base, ts, unix.AT_SYMLINK_NOFOLLOW)
 	})
 }
 
-// treeMknod creates a device node or fifo at rel inside r.
-func treeMknod(r *os.Root, rel string, mode uint32, dev int) error {
-	return treeAt(r, rel, func(dirfd int, base string) error {
+// Mknod creates a device node or fifo at rel inside r.
+func Mknod(r *os.Root, rel string, mode uint32, dev int) error {
+	return at(r, rel, func(dirfd int, base string) error {
 		return unix.Mknodat(dirfd, base, mode, dev)
 	})
 }

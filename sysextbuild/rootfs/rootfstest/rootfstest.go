@@ -1,4 +1,8 @@
-package sysextbuild
+// Package rootfstest holds the test fixtures of the root filesystem
+// builders: a small root filesystem made from the host's own binaries,
+// files and roots opened for a test, tar layers, and the planted victims
+// of the hostile-input tests.
+package rootfstest
 
 import (
 	"errors"
@@ -9,11 +13,11 @@ import (
 	"testing"
 )
 
-// makeHostRootfs builds a small merged-usr root filesystem from the host's
+// HostRootfs builds a small merged-usr root filesystem from the host's
 // own dynamic binaries and the libraries ldd lists for them. The loader
 // path /lib64/ld-linux-*.so.2 is an absolute symlink, which only works if
 // it is resolved inside the root.
-func makeHostRootfs(t *testing.T, bins ...string) string {
+func HostRootfs(t *testing.T, bins ...string) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "rootfs")
 	for _, d := range []string{"usr/lib", "usr/lib64", "usr/bin", "etc/ld.so.conf.d", "usr/share"} {
@@ -26,7 +30,7 @@ func makeHostRootfs(t *testing.T, bins ...string) string {
 			t.Fatal(err)
 		}
 	}
-	fxWrite(t, filepath.Join(root, "etc/ld.so.conf"), "include /etc/ld.so.conf.d/*.conf\n")
+	Write(t, filepath.Join(root, "etc/ld.so.conf"), "include /etc/ld.so.conf.d/*.conf\n")
 	libs := map[string]bool{}
 	for _, bin := range bins {
 		hostBin, err := exec.LookPath(bin)
@@ -37,7 +41,7 @@ func makeHostRootfs(t *testing.T, bins ...string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		copyHostFile(t, real, filepath.Join(root, "usr/bin", filepath.Base(bin)))
+		CopyHostFile(t, real, filepath.Join(root, "usr/bin", filepath.Base(bin)))
 		out, err := exec.Command("ldd", real).Output()
 		if err != nil {
 			t.Skipf("ldd %s: %v (not a dynamic binary?)", real, err)
@@ -62,7 +66,7 @@ func makeHostRootfs(t *testing.T, bins ...string) string {
 			// Real file under usr/lib/<triplet>/, absolute link at the
 			// loader path.
 			dir := "/usr/lib/loader"
-			copyHostFile(t, real, filepath.Join(root, dir, filepath.Base(lib)))
+			CopyHostFile(t, real, filepath.Join(root, dir, filepath.Base(lib)))
 			if err := os.MkdirAll(filepath.Join(root, filepath.Dir(lib)), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -75,13 +79,14 @@ func makeHostRootfs(t *testing.T, bins ...string) string {
 		// only ld.so.conf.d names, on Debian).
 		dir := filepath.Dir(real)
 		confDirs = append(confDirs, dir)
-		copyHostFile(t, real, filepath.Join(root, dir, filepath.Base(lib)))
+		CopyHostFile(t, real, filepath.Join(root, dir, filepath.Base(lib)))
 	}
-	fxWrite(t, filepath.Join(root, "etc/ld.so.conf.d/libs.conf"), "# test\n"+strings.Join(confDirs, "\n")+"\n")
+	Write(t, filepath.Join(root, "etc/ld.so.conf.d/libs.conf"), "# test\n"+strings.Join(confDirs, "\n")+"\n")
 	return root
 }
 
-func copyHostFile(t *testing.T, src, dst string) {
+// CopyHostFile copies the host file src to dst (mode 0755), creating its directory.
+func CopyHostFile(t *testing.T, src, dst string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		t.Fatal(err)
@@ -95,8 +100,8 @@ func copyHostFile(t *testing.T, src, dst string) {
 	}
 }
 
-// fxOpenRoot opens dir as an os.Root closed at the end of the test.
-func fxOpenRoot(t *testing.T, dir string) *os.Root {
+// OpenRoot opens dir as an os.Root closed at the end of the test.
+func OpenRoot(t *testing.T, dir string) *os.Root {
 	t.Helper()
 	r, err := os.OpenRoot(dir)
 	if err != nil {
@@ -106,7 +111,8 @@ func fxOpenRoot(t *testing.T, dir string) *os.Root {
 	return r
 }
 
-func fxWrite(t *testing.T, p, content string) {
+// Write writes content to p (mode 0644), creating its directory.
+func Write(t *testing.T, p, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
@@ -116,56 +122,8 @@ func fxWrite(t *testing.T, p, content string) {
 	}
 }
 
-func TestRootfsResolve(t *testing.T) {
-	root := t.TempDir()
-	fxWrite(t, filepath.Join(root, "usr/lib/x/real"), "x")
-	fxMust(t, os.Symlink("usr/lib", filepath.Join(root, "lib")))
-	fxMust(t, os.Symlink("/usr/lib/x/real", filepath.Join(root, "usr/lib/abs")))
-	fxMust(t, os.Symlink("../../../../etc/passwd", filepath.Join(root, "usr/lib/escape")))
-	fxMust(t, os.Symlink("loop2", filepath.Join(root, "loop1")))
-	fxMust(t, os.Symlink("loop1", filepath.Join(root, "loop2")))
-	for _, tc := range []struct {
-		in, want string
-		follow   bool
-		err      error
-	}{
-		{"lib/x/real", "usr/lib/x/real", true, nil},
-		{"lib/abs", "usr/lib/x/real", true, nil},
-		{"lib/abs", "usr/lib/abs", false, nil},
-		{"lib/missing/y", "usr/lib/missing/y", true, nil},
-		{"lib/escape", "", true, ErrPathEscapes},
-		{"lib/escape", "usr/lib/escape", false, nil},
-		{"lib/escape/z", "", false, ErrPathEscapes},
-		{"../etc", "", true, ErrPathEscapes},
-	} {
-		got, err := rootfsResolve(fxOpenRoot(t, root), tc.in, tc.follow)
-		if tc.err != nil {
-			if !errors.Is(err, tc.err) {
-				t.Errorf("resolve(%q) error = %v, want %v", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("resolve(%q, %v) = %q, %v; want %q", tc.in, tc.follow, got, err, tc.want)
-		}
-	}
-	if _, err := rootfsResolve(fxOpenRoot(t, root), "loop1", true); err == nil {
-		t.Error("symlink loop resolved")
-	}
-	if _, err := rootfsCleanArg("/usr/bin/../../etc"); !errors.Is(err, ErrPathEscapes) {
-		t.Errorf("cleanArg with .. = %v", err)
-	}
-	for _, bad := range []string{"/etc/x", "/etc/x:/etc/y", "/usr/../etc:/usr/x", "/usr/x:/usr/../../y"} {
-		if _, _, err := rootfsSplitMapping(bad); err == nil {
-			t.Errorf("mapping %q accepted", bad)
-		}
-	}
-	if s, d, err := rootfsSplitMapping("/bin/busybox:/usr/bin/busybox"); err != nil || s != "bin/busybox" || d != "usr/bin/busybox" {
-		t.Errorf("mapping = %q %q %v", s, d, err)
-	}
-}
-
-func fxMust(t *testing.T, err error) {
+// Must fails the test on err.
+func Must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -1,16 +1,14 @@
-package sysextbuild
+package rootfs
 
 // Helpers shared by Flix, Flatwrap, OCIRootfs and Torcx: resolving paths
 // inside a root filesystem as if it were "/", and copying trees out of it.
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -22,13 +20,13 @@ import (
 // filesystem would lead outside of it.
 var ErrPathEscapes = errors.New("path escapes the root filesystem")
 
-// rootfsMaxLinks bounds symlink resolution like the kernel's MAXSYMLINKS.
-const rootfsMaxLinks = 40
+// maxLinks bounds symlink resolution like the kernel's MAXSYMLINKS.
+const maxLinks = 40
 
-// rootfsCleanArg checks a user-supplied absolute-or-relative path meant for
+// CleanArg checks a user-supplied absolute-or-relative path meant for
 // a place inside a root filesystem: it must not contain ".." components.
 // It returns the path relative to the root ("" for the root itself).
-func rootfsCleanArg(p string) (string, error) {
+func CleanArg(p string) (string, error) {
 	for _, c := range strings.Split(p, "/") {
 		if c == ".." {
 			return "", fmt.Errorf("%q contains \"..\": %w", p, ErrPathEscapes)
@@ -38,7 +36,7 @@ func rootfsCleanArg(p string) (string, error) {
 	return rel, nil
 }
 
-// rootfsResolve resolves rel (relative to the root, slash-separated)
+// Resolve resolves rel (relative to the root, slash-separated)
 // inside r the way the kernel would after chroot: absolute symlinks restart
 // at the root, relative ones are taken from the link's directory. A
 // symlink whose ".." climbs above the root is refused with ErrPathEscapes
@@ -47,9 +45,9 @@ func rootfsCleanArg(p string) (string, error) {
 // for the root); the file it names need not exist (missing components are
 // kept literally). Links are read through r, so even a raced resolution
 // cannot lead outside it.
-func rootfsResolve(r *os.Root, rel string, followLast bool) (string, error) {
+func Resolve(r *os.Root, rel string, followLast bool) (string, error) {
 	var cur []string
-	todo := rootfsSplit(rel)
+	todo := split(rel)
 	links := 0
 	for len(todo) > 0 {
 		c := todo[0]
@@ -77,7 +75,7 @@ func rootfsResolve(r *os.Root, rel string, followLast bool) (string, error) {
 			continue
 		}
 		links++
-		if links > rootfsMaxLinks {
+		if links > maxLinks {
 			return "", fmt.Errorf("resolving %q: too many levels of symbolic links", rel)
 		}
 		target, err := r.Readlink(name)
@@ -87,12 +85,12 @@ func rootfsResolve(r *os.Root, rel string, followLast bool) (string, error) {
 		if strings.HasPrefix(target, "/") {
 			cur = nil
 		}
-		todo = append(rootfsSplit(target), todo...)
+		todo = append(split(target), todo...)
 	}
 	return strings.Join(cur, "/"), nil
 }
 
-func rootfsSplit(p string) []string {
+func split(p string) []string {
 	var out []string
 	for _, c := range strings.Split(p, "/") {
 		if c != "" {
@@ -102,21 +100,21 @@ func rootfsSplit(p string) []string {
 	return out
 }
 
-// rootfsCopier copies files and trees out of a root filesystem, keeping
+// Copier copies files and trees out of a root filesystem, keeping
 // modes, ownership (when allowed), symlinks and hardlinks between copied
 // files.
-type rootfsCopier struct {
+type Copier struct {
 	// OneFileSystem skips the contents of directories on other devices.
 	OneFileSystem bool
 	// Warn receives non-fatal problems (skipped special files).
 	Warn func(string)
 
-	links map[rootfsInode]string // first copy of each multiply-linked file
+	links map[inode]string // first copy of each multiply-linked file
 }
 
-type rootfsInode struct{ dev, ino uint64 }
+type inode struct{ dev, ino uint64 }
 
-func (c *rootfsCopier) warn(format string, a ...any) {
+func (c *Copier) warn(format string, a ...any) {
 	if c.Warn != nil {
 		c.Warn(fmt.Sprintf(format, a...))
 	}
@@ -127,8 +125,8 @@ func (c *rootfsCopier) warn(format string, a ...any) {
 // exist yet unless both are directories. Both sides are accessed through
 // their os.Root only: nothing is read from or written to outside them,
 // and dstRel's parents are never symlinks.
-func (c *rootfsCopier) CopyTree(src *os.Root, srcRel string, dst *os.Root, dstRel string) error {
-	fi, err := src.Lstat(rootName(srcRel))
+func (c *Copier) CopyTree(src *os.Root, srcRel string, dst *os.Root, dstRel string) error {
+	fi, err := src.Lstat(Name(srcRel))
 	if err != nil {
 		return fmt.Errorf("reading /%s: %w", srcRel, err)
 	}
@@ -136,23 +134,23 @@ func (c *rootfsCopier) CopyTree(src *os.Root, srcRel string, dst *os.Root, dstRe
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		dev = uint64(st.Dev)
 	}
-	if err := treeMkdirAll(dst, path.Dir(dstRel)); err != nil {
+	if err := MkdirAll(dst, path.Dir(dstRel)); err != nil {
 		return err
 	}
 	return c.copyEntry(src, srcRel, dst, dstRel, fi, dev)
 }
 
-func (c *rootfsCopier) copyEntry(src *os.Root, srcRel string, dst *os.Root, dstRel string, fi fs.FileInfo, rootDev uint64) error {
+func (c *Copier) copyEntry(src *os.Root, srcRel string, dst *os.Root, dstRel string, fi fs.FileInfo, rootDev uint64) error {
 	st, _ := fi.Sys().(*syscall.Stat_t)
 	switch {
 	case fi.IsDir():
-		if err := treeMkdirAll(dst, dstRel); err != nil {
+		if err := MkdirAll(dst, dstRel); err != nil {
 			return err
 		}
 		if c.OneFileSystem && st != nil && uint64(st.Dev) != rootDev {
 			c.warn("skipping /%s: on another file system", srcRel)
 		} else {
-			d, err := src.OpenFile(rootName(srcRel), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
+			d, err := src.OpenFile(Name(srcRel), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
 			if err != nil {
 				return fmt.Errorf("reading directory /%s: %w", srcRel, err)
 			}
@@ -178,12 +176,12 @@ func (c *rootfsCopier) copyEntry(src *os.Root, srcRel string, dst *os.Root, dstR
 		if err != nil {
 			return fmt.Errorf("reading link /%s: %w", srcRel, err)
 		}
-		if err := treeSymlink(dst, target, dstRel); err != nil {
+		if err := Symlink(dst, target, dstRel); err != nil {
 			return err
 		}
 	case fi.Mode().IsRegular():
 		if st != nil && st.Nlink > 1 {
-			key := rootfsInode{uint64(st.Dev), uint64(st.Ino)}
+			key := inode{uint64(st.Dev), uint64(st.Ino)}
 			if first, ok := c.links[key]; ok {
 				_ = dst.RemoveAll(dstRel)
 				if err := dst.Link(first, dstRel); err != nil {
@@ -192,20 +190,20 @@ func (c *rootfsCopier) copyEntry(src *os.Root, srcRel string, dst *os.Root, dstR
 				return nil
 			}
 			if c.links == nil {
-				c.links = map[rootfsInode]string{}
+				c.links = map[inode]string{}
 			}
 			c.links[key] = dstRel
 		}
-		if err := rootfsCopyFile(src, srcRel, dst, dstRel, fi.Mode()); err != nil {
+		if err := CopyFile(src, srcRel, dst, dstRel, fi.Mode()); err != nil {
 			return err
 		}
 	default:
-		if err := rootfsMknod(dst, dstRel, fi); err != nil {
+		if err := copyNode(dst, dstRel, fi); err != nil {
 			c.warn("skipping special file /%s: %v", srcRel, err)
 			return nil
 		}
 	}
-	rootfsChown(dst, dstRel, fi)
+	chown(dst, dstRel, fi)
 	if fi.Mode()&fs.ModeSymlink == 0 {
 		if err := dst.Chmod(dstRel, fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
 			return fmt.Errorf("setting mode of /%s: %w", dstRel, err)
@@ -214,15 +212,15 @@ func (c *rootfsCopier) copyEntry(src *os.Root, srcRel string, dst *os.Root, dstR
 	return nil
 }
 
-// rootfsCopyFile copies the regular file srcRel of src to dstRel of dst
+// CopyFile copies the regular file srcRel of src to dstRel of dst
 // (replacing it) with mode.
-func rootfsCopyFile(src *os.Root, srcRel string, dst *os.Root, dstRel string, mode fs.FileMode) error {
-	in, err := treeOpenRegular(src, srcRel)
+func CopyFile(src *os.Root, srcRel string, dst *os.Root, dstRel string, mode fs.FileMode) error {
+	in, err := OpenRegular(src, srcRel)
 	if err != nil {
 		return fmt.Errorf("opening /%s: %w", srcRel, err)
 	}
 	defer in.Close()
-	if err := treeWriteFile(dst, dstRel, in, mode|0o200); err != nil {
+	if err := WriteFile(dst, dstRel, in, mode|0o200); err != nil {
 		return fmt.Errorf("copying /%s: %w", srcRel, err)
 	}
 	if mode&0o200 == 0 {
@@ -233,8 +231,8 @@ func rootfsCopyFile(src *os.Root, srcRel string, dst *os.Root, dstRel string, mo
 	return nil
 }
 
-// rootfsChown copies ownership when running with the privilege to do so.
-func rootfsChown(dst *os.Root, dstRel string, fi fs.FileInfo) {
+// chown copies ownership when running with the privilege to do so.
+func chown(dst *os.Root, dstRel string, fi fs.FileInfo) {
 	if os.Geteuid() != 0 {
 		return
 	}
@@ -243,8 +241,8 @@ func rootfsChown(dst *os.Root, dstRel string, fi fs.FileInfo) {
 	}
 }
 
-// rootfsMknod recreates a device node, fifo or socket placeholder.
-func rootfsMknod(dst *os.Root, dstRel string, fi fs.FileInfo) error {
+// copyNode recreates a device node, fifo or socket placeholder.
+func copyNode(dst *os.Root, dstRel string, fi fs.FileInfo) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return errors.New("no stat information")
@@ -261,24 +259,21 @@ func rootfsMknod(dst *os.Root, dstRel string, fi fs.FileInfo) error {
 		return fmt.Errorf("unsupported file type %v", fi.Mode().Type())
 	}
 	_ = dst.RemoveAll(dstRel)
-	return treeMknod(dst, dstRel, mode|uint32(fi.Mode().Perm()), int(st.Rdev))
+	return Mknod(dst, dstRel, mode|uint32(fi.Mode().Perm()), int(st.Rdev))
 }
 
-// rootfsCheckName validates an extension name used as a path component.
-func rootfsCheckName(name string) error { return validExtName(name) }
-
-// rootfsSplitMapping parses "SRC" or "SRC:DEST" path arguments as Flix and
+// SplitMapping parses "SRC" or "SRC:DEST" path arguments as Flix and
 // Flatwrap take them. Without DEST, SRC must be under /usr; DEST must always
 // be under /usr. Both are returned relative to their roots.
-func rootfsSplitMapping(arg string) (src, dest string, err error) {
+func SplitMapping(arg string) (src, dest string, err error) {
 	s, d, found := strings.Cut(arg, ":")
 	if !found {
 		d = s
 	}
-	if src, err = rootfsCleanArg(s); err != nil {
+	if src, err = CleanArg(s); err != nil {
 		return "", "", err
 	}
-	if dest, err = rootfsCleanArg(d); err != nil {
+	if dest, err = CleanArg(d); err != nil {
 		return "", "", err
 	}
 	if src == "" || !strings.HasPrefix(dest, "usr/") {
@@ -288,45 +283,4 @@ func rootfsSplitMapping(arg string) (src, dest string, err error) {
 		return "", "", fmt.Errorf("path %q is outside /usr: pass it as SRC:/usr/TARGET, e.g. /bin/foo:/usr/bin/foo", arg)
 	}
 	return src, dest, nil
-}
-
-// rootfsBuildAndPack builds a tree with build and packs it as extension
-// name. The tree is built in a temporary directory beside the output and
-// removed afterwards, unless keep: then it stays as NAME beside the output
-// (which must not exist yet).
-func rootfsBuildAndPack(ctx context.Context, name string, keep bool, pack PackOptions, build func(dst string) error) (*PackResult, error) {
-	if err := rootfsCheckName(name); err != nil {
-		return nil, err
-	}
-	pack.Name = name
-	if pack.Output == "" {
-		pack.Output = filepath.Join(pack.OutputDir, name+".raw")
-	}
-	outDir := filepath.Dir(pack.Output)
-	var dst string
-	if keep {
-		dst = filepath.Join(outDir, name)
-		if _, err := os.Lstat(dst); err == nil {
-			return nil, fmt.Errorf("tree directory %s already exists: remove it or drop the keep option", dst)
-		}
-	} else {
-		tmp, err := os.MkdirTemp(outDir, "."+name+".tree-*")
-		if err != nil {
-			return nil, fmt.Errorf("creating temporary tree directory: %w", err)
-		}
-		defer os.RemoveAll(tmp)
-		dst = filepath.Join(tmp, name)
-	}
-	if err := build(dst); err != nil {
-		if keep {
-			_ = os.RemoveAll(dst)
-		}
-		return nil, err
-	}
-	pack.Dir = dst
-	res, err := Pack(ctx, pack)
-	if err != nil {
-		return nil, fmt.Errorf("packing %s: %w", name, err)
-	}
-	return res, nil
 }
