@@ -45,30 +45,30 @@ func FuzzHostileArchive(f *testing.F) {
 		rootfstest.Write(t, filepath.Join(victim, "secret"), "secret\n")
 		rootfstest.Write(t, filepath.Join(victim, "sub/deep"), "deep\n")
 		before := fuzzSnapshot(t, base)
-		var ents []ociTarEnt
+		var ents []rootfstest.TarEnt
 		for _, line := range strings.Split(script, "\n") {
 			fs := strings.Fields(line)
 			if len(fs) < 2 || len(fs[1]) > 200 {
 				continue
 			}
-			e := ociTarEnt{name: fs[1], body: "x"}
+			e := rootfstest.TarEnt{Name: fs[1], Body: "x"}
 			if len(fs) > 2 {
-				e.link = strings.ReplaceAll(fs[2], "/V", victim)
+				e.Link = strings.ReplaceAll(fs[2], "/V", victim)
 			}
 			switch fs[0] {
 			case "f":
 			case "d":
-				e.typ = tar.TypeDir
+				e.Typ = tar.TypeDir
 			case "l":
-				e.typ = tar.TypeSymlink
+				e.Typ = tar.TypeSymlink
 			case "h":
-				e.typ = tar.TypeLink
+				e.Typ = tar.TypeLink
 			case "p":
-				e.typ = tar.TypeFifo
+				e.Typ = tar.TypeFifo
 			default:
 				continue
 			}
-			if e.typ == tar.TypeSymlink && e.link == "" || e.typ == tar.TypeLink && e.link == "" {
+			if e.Typ == tar.TypeSymlink && e.Link == "" || e.Typ == tar.TypeLink && e.Link == "" {
 				continue
 			}
 			ents = append(ents, e)
@@ -76,8 +76,8 @@ func FuzzHostileArchive(f *testing.F) {
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
 		for _, e := range ents {
-			h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: 0o755}
-			if e.typ == 0 {
+			h := &tar.Header{Name: e.Name, Typeflag: e.Typ, Linkname: e.Link, Mode: 0o755}
+			if e.Typ == 0 {
 				h.Typeflag, h.Size = tar.TypeReg, 1
 			}
 			if tw.WriteHeader(h) != nil {

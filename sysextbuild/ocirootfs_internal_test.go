@@ -3,7 +3,6 @@ package sysextbuild
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,67 +31,32 @@ import (
 	"github.com/bake-os/bake-os/sysextbuild/rootfs/rootfstest"
 )
 
-// ociTarEnt is one entry of a test layer.
-type ociTarEnt struct {
-	name, body, link string
-	typ              byte
-	mode             int64
-}
-
-func ociMakeTar(t *testing.T, ents []ociTarEnt) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range ents {
-		h := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.link, Size: int64(len(e.body))}
-		if h.Typeflag == 0 {
-			h.Typeflag = tar.TypeReg
-		}
-		if h.Typeflag != tar.TypeReg {
-			h.Size = 0
-		}
-		if h.Mode == 0 {
-			h.Mode = 0o644
-			if h.Typeflag == tar.TypeDir {
-				h.Mode = 0o755
-			}
-		}
-		rootfstest.Must(t, tw.WriteHeader(h))
-		if h.Size > 0 {
-			_, err := tw.Write([]byte(e.body))
-			rootfstest.Must(t, err)
-		}
-	}
-	rootfstest.Must(t, tw.Close())
-	return buf.Bytes()
-}
-
 // Two layers: the second removes a file by whiteout, empties a directory
 // with the opaque marker, replaces a file and writes through a symlinked
 // directory.
 var (
-	ociLayer1 = []ociTarEnt{
-		{name: "etc/", typ: tar.TypeDir},
-		{name: "etc/gone", body: "old"},
-		{name: "etc/kept", body: "kept"},
-		{name: "usr/", typ: tar.TypeDir},
-		{name: "usr/bin/", typ: tar.TypeDir},
-		{name: "usr/bin/tool", body: "v1", mode: 0o755},
-		{name: "usr/bin/tool-hard", typ: tar.TypeLink, link: "usr/bin/tool"},
-		{name: "bin", typ: tar.TypeSymlink, link: "usr/bin"},
-		{name: "opq/", typ: tar.TypeDir},
-		{name: "opq/old", body: "old"},
-		{name: "opq/sub/", typ: tar.TypeDir},
-		{name: "opq/sub/deep", body: "old"},
+	ociLayer1 = []rootfstest.TarEnt{
+		{Name: "etc/", Typ: tar.TypeDir},
+		{Name: "etc/gone", Body: "old"},
+		{Name: "etc/kept", Body: "kept"},
+		{Name: "usr/", Typ: tar.TypeDir},
+		{Name: "usr/bin/", Typ: tar.TypeDir},
+		{Name: "usr/bin/tool", Body: "v1", Mode: 0o755},
+		{Name: "usr/bin/tool-hard", Typ: tar.TypeLink, Link: "usr/bin/tool"},
+		{Name: "bin", Typ: tar.TypeSymlink, Link: "usr/bin"},
+		{Name: "opq/", Typ: tar.TypeDir},
+		{Name: "opq/old", Body: "old"},
+		{Name: "opq/sub/", Typ: tar.TypeDir},
+		{Name: "opq/sub/deep", Body: "old"},
 	}
-	ociLayer2 = []ociTarEnt{
-		{name: "etc/.wh.gone", body: ""},
-		{name: "opq/", typ: tar.TypeDir},
-		{name: "opq/.wh..wh..opq", body: ""},
-		{name: "opq/new", body: "new"},
-		{name: "./usr/bin/tool", body: "v2", mode: 0o755},
-		{name: "bin/other", body: "through the link", mode: 0o700},
-		{name: "suid", body: "s", mode: 0o4755},
+	ociLayer2 = []rootfstest.TarEnt{
+		{Name: "etc/.wh.gone", Body: ""},
+		{Name: "opq/", Typ: tar.TypeDir},
+		{Name: "opq/.wh..wh..opq", Body: ""},
+		{Name: "opq/new", Body: "new"},
+		{Name: "./usr/bin/tool", Body: "v2", Mode: 0o755},
+		{Name: "bin/other", Body: "through the link", Mode: 0o700},
+		{Name: "suid", Body: "s", Mode: 0o4755},
 	}
 )
 
@@ -155,15 +119,6 @@ func ociWriteBlob(t *testing.T, layoutDir string, b []byte) string {
 	return "sha256:" + h
 }
 
-func ociGzip(t *testing.T, b []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	_, err := zw.Write(b)
-	rootfstest.Must(t, err)
-	rootfstest.Must(t, zw.Close())
-	return buf.Bytes()
-}
-
 func ociDiffID(b []byte) string {
 	s := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(s[:])
@@ -179,8 +134,8 @@ func ociJSON(t *testing.T, v any) []byte {
 // two-layer amd64 image (gzip and plain layers).
 func makeOCILayout(t *testing.T) string {
 	dir := filepath.Join(t.TempDir(), "layout")
-	l1, l2 := ociMakeTar(t, ociLayer1), ociMakeTar(t, ociLayer2)
-	l1gz := ociGzip(t, l1)
+	l1, l2 := rootfstest.MakeTar(t, ociLayer1), rootfstest.MakeTar(t, ociLayer2)
+	l1gz := rootfstest.Gzip(t, l1)
 	cfg := ociJSON(t, map[string]any{
 		"architecture": "amd64", "os": "linux",
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{ociDiffID(l1), ociDiffID(l2)}},
@@ -228,18 +183,18 @@ func TestOCIRootfsLayout(t *testing.T) {
 // podman save --format oci-archive does.
 func TestOCIRootfsOCIArchive(t *testing.T) {
 	layoutDir := makeOCILayout(t)
-	var ents []ociTarEnt
+	var ents []rootfstest.TarEnt
 	rootfstest.Must(t, filepath.Walk(layoutDir, func(p string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
 			return err
 		}
 		rel, _ := filepath.Rel(layoutDir, p)
 		b, err := os.ReadFile(p)
-		ents = append(ents, ociTarEnt{name: rel, body: string(b)})
+		ents = append(ents, rootfstest.TarEnt{Name: rel, Body: string(b)})
 		return err
 	}))
 	p := filepath.Join(t.TempDir(), "img.oci.tar")
-	rootfstest.Must(t, os.WriteFile(p, ociMakeTar(t, ents), 0o644))
+	rootfstest.Must(t, os.WriteFile(p, rootfstest.MakeTar(t, ents), 0o644))
 	out := filepath.Join(t.TempDir(), "rootfs")
 	if err := OCIRootfs(context.Background(), OCIOptions{Image: p, Dir: out}); err != nil {
 		t.Fatal(err)
@@ -249,7 +204,7 @@ func TestOCIRootfsOCIArchive(t *testing.T) {
 
 // TestOCIRootfsDockerSave unpacks a docker-save style archive built by hand.
 func TestOCIRootfsDockerSave(t *testing.T) {
-	l1, l2 := ociMakeTar(t, ociLayer1), ociMakeTar(t, ociLayer2)
+	l1, l2 := rootfstest.MakeTar(t, ociLayer1), rootfstest.MakeTar(t, ociLayer2)
 	cfg := ociJSON(t, map[string]any{
 		"architecture": "amd64", "os": "linux",
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{ociDiffID(l1), ociDiffID(l2)}},
@@ -258,11 +213,11 @@ func TestOCIRootfsDockerSave(t *testing.T) {
 		"Config": "cfg.json", "RepoTags": []string{"test:latest"},
 		"Layers": []string{"aaa/layer.tar", "bbb/layer.tar"},
 	}})
-	archive := ociMakeTar(t, []ociTarEnt{
-		{name: "aaa/", typ: tar.TypeDir}, {name: "aaa/layer.tar", body: string(l1)},
-		{name: "bbb/", typ: tar.TypeDir}, {name: "bbb/layer.tar", body: string(l2)},
-		{name: "cfg.json", body: string(cfg)},
-		{name: "manifest.json", body: string(manifest)},
+	archive := rootfstest.MakeTar(t, []rootfstest.TarEnt{
+		{Name: "aaa/", Typ: tar.TypeDir}, {Name: "aaa/layer.tar", Body: string(l1)},
+		{Name: "bbb/", Typ: tar.TypeDir}, {Name: "bbb/layer.tar", Body: string(l2)},
+		{Name: "cfg.json", Body: string(cfg)},
+		{Name: "manifest.json", Body: string(manifest)},
 	})
 	p := filepath.Join(t.TempDir(), "img.tar")
 	rootfstest.Must(t, os.WriteFile(p, archive, 0o644))
@@ -280,7 +235,7 @@ func TestOCIRootfsRegistry(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	imgFor := func(content string) v1.Image {
-		data := ociMakeTar(t, []ociTarEnt{{name: "arch", body: content}})
+		data := rootfstest.MakeTar(t, []rootfstest.TarEnt{{Name: "arch", Body: content}})
 		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 		rootfstest.Must(t, err)
 		img, err := mutate.AppendLayers(empty.Image, l)
@@ -306,16 +261,16 @@ func TestOCIRootfsRegistry(t *testing.T) {
 }
 
 func TestOCIRootfsRefusesEscapes(t *testing.T) {
-	for _, layer := range [][]ociTarEnt{
-		{{name: "../evil", body: "x"}},
-		{{name: "a/../../evil", body: "x"}},
-		{{name: "up", typ: tar.TypeSymlink, link: "../.."}, {name: "up/evil", body: "x"}},
-		{{name: "h", typ: tar.TypeLink, link: "../etc/passwd"}},
+	for _, layer := range [][]rootfstest.TarEnt{
+		{{Name: "../evil", Body: "x"}},
+		{{Name: "a/../../evil", Body: "x"}},
+		{{Name: "up", Typ: tar.TypeSymlink, Link: "../.."}, {Name: "up/evil", Body: "x"}},
+		{{Name: "h", Typ: tar.TypeLink, Link: "../etc/passwd"}},
 	} {
 		root := filepath.Join(t.TempDir(), "r")
 		rootfstest.Must(t, os.Mkdir(root, 0o755))
 		a := &ociApplier{Root: rootfstest.OpenRoot(t, root), Whiteouts: true}
-		err := a.Apply(context.Background(), bytes.NewReader(ociMakeTar(t, layer)))
+		err := a.Apply(context.Background(), bytes.NewReader(rootfstest.MakeTar(t, layer)))
 		if !errors.Is(err, rootfs.ErrPathEscapes) {
 			t.Errorf("layer %v: %v, want rootfs.ErrPathEscapes", layer, err)
 		}
@@ -328,8 +283,8 @@ func TestOCIRootfsRefusesEscapes(t *testing.T) {
 	rootfstest.Must(t, os.Mkdir(root, 0o755))
 	a := &ociApplier{Root: rootfstest.OpenRoot(t, root), Whiteouts: true}
 	outside := t.TempDir()
-	rootfstest.Must(t, a.Apply(context.Background(), bytes.NewReader(ociMakeTar(t, []ociTarEnt{
-		{name: "abs", typ: tar.TypeSymlink, link: outside}, {name: "abs/file", body: "x"},
+	rootfstest.Must(t, a.Apply(context.Background(), bytes.NewReader(rootfstest.MakeTar(t, []rootfstest.TarEnt{
+		{Name: "abs", Typ: tar.TypeSymlink, Link: outside}, {Name: "abs/file", Body: "x"},
 	}))))
 	if _, err := os.Stat(filepath.Join(outside, "file")); err == nil {
 		t.Error("absolute symlink followed on the host")

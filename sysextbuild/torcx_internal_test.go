@@ -47,26 +47,26 @@ ExecStart=${TORCX_BINDIR}/dockerd --host=fd://
 WantedBy=multi-user.target
 `
 
-func makeTorcxTarball(t *testing.T, extra ...ociTarEnt) string {
+func makeTorcxTarball(t *testing.T, extra ...rootfstest.TarEnt) string {
 	t.Helper()
-	ents := append([]ociTarEnt{
-		{name: ".torcx/", typ: tar.TypeDir},
-		{name: ".torcx/manifest.json", body: "{}"},
-		{name: "bin/", typ: tar.TypeDir},
-		{name: "bin/dockerd", body: "#!/bin/sh\n", mode: 0o755},
-		{name: "bin/docker", body: "#!/bin/sh\n", mode: 0o755},
-		{name: "lib/", typ: tar.TypeDir},
-		{name: "lib/systemd/", typ: tar.TypeDir},
-		{name: "lib/systemd/system/", typ: tar.TypeDir},
-		{name: "lib/systemd/system/docker.service", body: torcxDockerService},
-		{name: "lib/systemd/system/docker.socket", body: "[Unit]\nAfter=torcx.target\n[Socket]\nListenStream=/run/docker.sock\n"},
-		{name: "lib/systemd/system/multi-user.target.wants/", typ: tar.TypeDir},
-		{name: "lib/systemd/system/multi-user.target.wants/docker.service", typ: tar.TypeSymlink, link: "../docker.service"},
-		{name: "lib/systemd/system/sockets.target.wants/", typ: tar.TypeDir},
-		{name: "lib/systemd/system/sockets.target.wants/docker.socket", typ: tar.TypeSymlink, link: "../docker.socket"},
+	ents := append([]rootfstest.TarEnt{
+		{Name: ".torcx/", Typ: tar.TypeDir},
+		{Name: ".torcx/manifest.json", Body: "{}"},
+		{Name: "bin/", Typ: tar.TypeDir},
+		{Name: "bin/dockerd", Body: "#!/bin/sh\n", Mode: 0o755},
+		{Name: "bin/docker", Body: "#!/bin/sh\n", Mode: 0o755},
+		{Name: "lib/", Typ: tar.TypeDir},
+		{Name: "lib/systemd/", Typ: tar.TypeDir},
+		{Name: "lib/systemd/system/", Typ: tar.TypeDir},
+		{Name: "lib/systemd/system/docker.service", Body: torcxDockerService},
+		{Name: "lib/systemd/system/docker.socket", Body: "[Unit]\nAfter=torcx.target\n[Socket]\nListenStream=/run/docker.sock\n"},
+		{Name: "lib/systemd/system/multi-user.target.wants/", Typ: tar.TypeDir},
+		{Name: "lib/systemd/system/multi-user.target.wants/docker.service", Typ: tar.TypeSymlink, Link: "../docker.service"},
+		{Name: "lib/systemd/system/sockets.target.wants/", Typ: tar.TypeDir},
+		{Name: "lib/systemd/system/sockets.target.wants/docker.socket", Typ: tar.TypeSymlink, Link: "../docker.socket"},
 	}, extra...)
 	p := filepath.Join(t.TempDir(), "docker.torcx.tgz")
-	rootfstest.Must(t, os.WriteFile(p, ociGzip(t, ociMakeTar(t, ents)), 0o644))
+	rootfstest.Must(t, os.WriteFile(p, rootfstest.Gzip(t, rootfstest.MakeTar(t, ents)), 0o644))
 	return p
 }
 
@@ -120,7 +120,7 @@ func TestTorcxTree(t *testing.T) {
 }
 
 func TestTorcxRefusesEscapes(t *testing.T) {
-	tb := makeTorcxTarball(t, ociTarEnt{name: "../../evil", body: "x"})
+	tb := makeTorcxTarball(t, rootfstest.TarEnt{Name: "../../evil", Body: "x"})
 	err := buildTorcxTree(context.Background(), TorcxOptions{Tarball: tb, Name: "docker"}, filepath.Join(t.TempDir(), "docker"))
 	if !errors.Is(err, rootfs.ErrPathEscapes) {
 		t.Errorf("error %v, want rootfs.ErrPathEscapes", err)
