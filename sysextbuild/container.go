@@ -13,6 +13,7 @@ import (
 
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
+	"github.com/bake-os/bake-os/sysextbuild/oci"
 	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
 
@@ -151,8 +152,8 @@ func copyTree(srcDir, srcRel string, dst *os.Root, dstRel string) error {
 	})
 }
 
-// ociRootfs is OCIRootfs; tests replace it to run without an engine.
-var ociRootfs = OCIRootfs
+// ociRootfs is oci.Rootfs; tests replace it to run without an engine.
+var ociRootfs = oci.Rootfs
 
 // rootfsBuild makes the recipe's root filesystem in a container and
 // packs what Flatwrap or Flix take from it.
@@ -165,7 +166,7 @@ func (b *builder) rootfsBuild(ctx context.Context, pack PackOptions) (*PackResul
 		return nil, fmt.Errorf("recipe %s installs packages in a container; install and start docker or podman: %w", b.r.Name, err)
 	}
 	rootfsDir := filepath.Join(b.work, "rootfs")
-	if err := ociRootfs(ctx, OCIOptions{Image: rf.Image, Dir: rootfsDir, Arch: b.o.Arch, Cmd: rf.Cmd, Warn: pack.Warn}); err != nil {
+	if err := ociRootfs(ctx, oci.Options{Image: rf.Image, Dir: rootfsDir, Arch: b.o.Arch, Cmd: rf.Cmd, Warn: pack.Warn}); err != nil {
 		return nil, fmt.Errorf("preparing %s root filesystem: %w", rf.Image, err)
 	}
 	paths := make([]string, len(rf.Paths))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bake-os/bake-os/sysextbuild/oci"
 	"github.com/bake-os/bake-os/sysextbuild/rootfs/rootfstest"
 )
 
@@ -101,7 +102,7 @@ func FuzzHostileArchive(f *testing.F) {
 		rootfstest.Must(t, os.Mkdir(filepath.Join(tree, "oci"), 0o755))
 		r, err := os.OpenRoot(filepath.Join(tree, "oci"))
 		rootfstest.Must(t, err)
-		a := &ociApplier{Root: r, Whiteouts: true}
+		a := &oci.Applier{Root: r, Whiteouts: true}
 		_ = a.Apply(context.Background(), bytes.NewReader(buf.Bytes()))
 		_ = a.Apply(context.Background(), bytes.NewReader(buf.Bytes())) // again, as a second layer
 		r.Close()

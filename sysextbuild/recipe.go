@@ -239,7 +239,7 @@ type Build struct {
 	Moves []Move `json:"moves,omitempty"`
 }
 
-// RootfsBuild runs Cmd in Image (OCIRootfs), then ships Paths of the
+// RootfsBuild runs Cmd in Image (oci.Rootfs), then ships Paths of the
 // resulting root filesystem with Tool: "flatwrap" (whole rootfs under
 // /usr/local/NAME plus wrappers) or "flix" (binaries with their libraries).
 type RootfsBuild struct {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/sysextbuild/oci"
 )
 
 // fakeEngine writes a docker stand-in that answers `info` and, for `run`,
@@ -97,10 +98,10 @@ func TestCreateScxSchedulerOption(t *testing.T) {
 func TestCreateBtopFlatwrap(t *testing.T) {
 	testutil.RequireTool(t, "mksquashfs", "unsquashfs")
 	engine, _ := fakeEngine(t, "unused")
-	var got OCIOptions
+	var got oci.Options
 	orig := ociRootfs
 	t.Cleanup(func() { ociRootfs = orig })
-	ociRootfs = func(ctx context.Context, o OCIOptions) error {
+	ociRootfs = func(ctx context.Context, o oci.Options) error {
 		got = o
 		for p, mode := range map[string]os.FileMode{"usr/bin/btop": 0o755, "lib/ld-musl-x86_64.so.1": 0o755, "etc/os-release": 0o644} {
 			full := filepath.Join(o.Dir, p)
@@ -121,7 +122,7 @@ func TestCreateBtopFlatwrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Image != "docker.io/alpine:latest" || !strings.Contains(got.Cmd, "apk add -U btop") || got.Arch != flatcar.ArchX86_64 {
-		t.Errorf("OCIRootfs called with %+v", got)
+		t.Errorf("oci.Rootfs called with %+v", got)
 	}
 	ents := listImage(t, res.Output)
 	for p, mode := range map[string]string{

@@ -21,6 +21,7 @@ import (
 	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
 
+	"github.com/bake-os/bake-os/sysextbuild/oci"
 	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
 
@@ -78,7 +79,7 @@ func buildTorcxTree(ctx context.Context, o TorcxOptions, dst string) error {
 		return err
 	}
 	defer root.Close()
-	a := &ociApplier{Root: root, Warn: o.Pack.Warn}
+	a := &oci.Applier{Root: root, Warn: o.Pack.Warn}
 	if err := a.Apply(ctx, r); err != nil {
 		return fmt.Errorf("unpacking Torcx tarball %s: %w", o.Tarball, err)
 	}

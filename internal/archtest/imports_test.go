@@ -29,7 +29,7 @@ var layerTable = [][]string{
 	{"flatcar", "osrelease", "progress", "internal/atomicfile", "internal/child", "internal/corrupt", "internal/cpio", "internal/runlog", "internal/sha256sums", "internal/verify"},
 	{"sparse", "internal/btrfsfix"},
 	{"gpt", "decompress", "partitions", "sysext", "provision", "vendors/diskfmt", "sysextbuild/rootfs", "internal/testutil"},
-	{"fetch", "sysextbuild", "vendors", "testimage", "gpt/gpttest", "partitions/partitionstest", "vendors/diskfmt/conformtest", "sysextbuild/rootfs/rootfstest"},
+	{"fetch", "sysextbuild", "sysextbuild/oci", "vendors", "testimage", "gpt/gpttest", "partitions/partitionstest", "vendors/diskfmt/conformtest", "sysextbuild/rootfs/rootfstest"},
 	{"bake", "boot", "install", "internal/benchimage"},
 }
 

@@ -1,4 +1,4 @@
-package sysextbuild
+package oci
 
 // Applying tar layers to a root filesystem directory: whiteouts, hardlinks,
 // symlinks and devices, with every path resolved inside the root.
@@ -26,11 +26,11 @@ const (
 	ociOpaqueMarker   = ".wh..wh..opq"
 )
 
-// ociApplier applies tar streams (image layers, Torcx tarballs) to Root.
+// Applier applies tar streams (image layers, Torcx tarballs) to Root.
 // Every entry's parent is resolved inside the root as the kernel would
 // after chroot, and every file operation goes through Root, so no entry
 // and no earlier symlink can make the applier touch anything outside it.
-type ociApplier struct {
+type Applier struct {
 	Root *os.Root
 	// Whiteouts interprets .wh.NAME and .wh..wh..opq entries (image
 	// layers); without it they are ordinary files.
@@ -40,7 +40,7 @@ type ociApplier struct {
 	layer map[string]bool // paths (and their parents) written by this layer
 }
 
-func (a *ociApplier) warn(format string, args ...any) {
+func (a *Applier) warn(format string, args ...any) {
 	if a.Warn != nil {
 		a.Warn(fmt.Sprintf(format, args...))
 	}
@@ -60,7 +60,7 @@ func ociEntryPath(name string) (string, error) {
 const ociModeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
 // Apply applies one tar stream (already decompressed) on top of Root.
-func (a *ociApplier) Apply(ctx context.Context, r io.Reader) error {
+func (a *Applier) Apply(ctx context.Context, r io.Reader) error {
 	a.layer = map[string]bool{}
 	type dirMode struct {
 		rel   string
@@ -175,7 +175,7 @@ func (a *ociApplier) Apply(ctx context.Context, r io.Reader) error {
 }
 
 // mark records that this layer wrote rel (and so its parents).
-func (a *ociApplier) mark(rel string) {
+func (a *Applier) mark(rel string) {
 	for rel != "" && rel != "." && !a.layer[rel] {
 		a.layer[rel] = true
 		rel = path.Dir(rel)
@@ -187,7 +187,7 @@ func (a *ociApplier) mark(rel string) {
 // parent is already resolved inside the root; removal never follows a
 // symlink (a whited-out symlinked directory loses the link, not what it
 // points to).
-func (a *ociApplier) whiteout(parent, base string) error {
+func (a *Applier) whiteout(parent, base string) error {
 	if base == ociOpaqueMarker {
 		fi, err := a.Root.Lstat(rootfs.Name(parent))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -232,7 +232,7 @@ func (a *ociApplier) whiteout(parent, base string) error {
 
 // linkSource resolves a hardlink target inside the root (parents followed,
 // the name itself not).
-func (a *ociApplier) linkSource(name string) (string, error) {
+func (a *Applier) linkSource(name string) (string, error) {
 	rel, err := ociEntryPath(name)
 	if err != nil {
 		return "", err
@@ -275,7 +275,7 @@ func ociMknod(r *os.Root, rel string, hdr *tar.Header) error {
 }
 
 // chown applies the entry's owner when running as root.
-func (a *ociApplier) chown(rel string, hdr *tar.Header) {
+func (a *Applier) chown(rel string, hdr *tar.Header) {
 	if os.Geteuid() == 0 {
 		_ = a.Root.Lchown(rel, hdr.Uid, hdr.Gid)
 	}
@@ -283,7 +283,7 @@ func (a *ociApplier) chown(rel string, hdr *tar.Header) {
 
 // xattrs applies extended attributes (such as file capabilities) when
 // running as root.
-func (a *ociApplier) xattrs(rel string, hdr *tar.Header) {
+func (a *Applier) xattrs(rel string, hdr *tar.Header) {
 	if os.Geteuid() != 0 {
 		return
 	}

@@ -1,4 +1,4 @@
-package sysextbuild
+package oci
 
 // Hostile input (see rootfstest.Victim): nothing outside the work
 // directory changes, whatever the planted links.
@@ -111,7 +111,7 @@ func TestHostileOCIRootfs(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			before := snap()
 			out := filepath.Join(t.TempDir(), "rootfs")
-			err := OCIRootfs(context.Background(), OCIOptions{Image: ociLayoutOf(t, c.layers...), Dir: out, Arch: flatcar.ArchX86_64})
+			err := Rootfs(context.Background(), Options{Image: ociLayoutOf(t, c.layers...), Dir: out, Arch: flatcar.ArchX86_64})
 			rootfstest.Expect(t, err, c.refuse, func() {
 				if c.check != nil {
 					c.check(t, out)

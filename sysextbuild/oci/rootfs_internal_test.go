@@ -1,4 +1,4 @@
-package sysextbuild
+package oci
 
 import (
 	"archive/tar"
@@ -163,17 +163,17 @@ func makeOCILayout(t *testing.T) string {
 func TestOCIRootfsLayout(t *testing.T) {
 	layoutDir := makeOCILayout(t)
 	out := filepath.Join(t.TempDir(), "rootfs")
-	if err := OCIRootfs(context.Background(), OCIOptions{Image: layoutDir, Dir: out}); err != nil {
+	if err := Rootfs(context.Background(), Options{Image: layoutDir, Dir: out}); err != nil {
 		t.Fatal(err)
 	}
 	checkOCITree(t, out)
 	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
 		t.Errorf("temporary files left beside the output: %v", ents)
 	}
-	if err := OCIRootfs(context.Background(), OCIOptions{Image: layoutDir, Dir: out}); err == nil || !strings.Contains(err.Error(), "not empty") {
+	if err := Rootfs(context.Background(), Options{Image: layoutDir, Dir: out}); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("unpacking into a non-empty directory: %v", err)
 	}
-	err := OCIRootfs(context.Background(), OCIOptions{Image: layoutDir, Dir: filepath.Join(t.TempDir(), "x"), Arch: flatcar.ArchARM64})
+	err := Rootfs(context.Background(), Options{Image: layoutDir, Dir: filepath.Join(t.TempDir(), "x"), Arch: flatcar.ArchARM64})
 	if err == nil || !strings.Contains(err.Error(), "no linux/arm64 image") {
 		t.Errorf("wrong arch: %v", err)
 	}
@@ -196,7 +196,7 @@ func TestOCIRootfsOCIArchive(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "img.oci.tar")
 	rootfstest.Must(t, os.WriteFile(p, rootfstest.MakeTar(t, ents), 0o644))
 	out := filepath.Join(t.TempDir(), "rootfs")
-	if err := OCIRootfs(context.Background(), OCIOptions{Image: p, Dir: out}); err != nil {
+	if err := Rootfs(context.Background(), Options{Image: p, Dir: out}); err != nil {
 		t.Fatal(err)
 	}
 	checkOCITree(t, out)
@@ -222,7 +222,7 @@ func TestOCIRootfsDockerSave(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "img.tar")
 	rootfstest.Must(t, os.WriteFile(p, archive, 0o644))
 	out := filepath.Join(t.TempDir(), "rootfs")
-	if err := OCIRootfs(context.Background(), OCIOptions{Image: p, Dir: out}); err != nil {
+	if err := Rootfs(context.Background(), Options{Image: p, Dir: out}); err != nil {
 		t.Fatal(err)
 	}
 	checkOCITree(t, out)
@@ -251,7 +251,7 @@ func TestOCIRootfsRegistry(t *testing.T) {
 	rootfstest.Must(t, remote.WriteIndex(ref, idx))
 	for _, arch := range []flatcar.Arch{flatcar.ArchX86_64, flatcar.ArchARM64} {
 		out := filepath.Join(t.TempDir(), "rootfs")
-		if err := OCIRootfs(context.Background(), OCIOptions{Image: ref.String(), Dir: out, Arch: arch}); err != nil {
+		if err := Rootfs(context.Background(), Options{Image: ref.String(), Dir: out, Arch: arch}); err != nil {
 			t.Fatal(err)
 		}
 		if b, _ := os.ReadFile(filepath.Join(out, "arch")); string(b) != arch.GoArch() {
@@ -269,7 +269,7 @@ func TestOCIRootfsRefusesEscapes(t *testing.T) {
 	} {
 		root := filepath.Join(t.TempDir(), "r")
 		rootfstest.Must(t, os.Mkdir(root, 0o755))
-		a := &ociApplier{Root: rootfstest.OpenRoot(t, root), Whiteouts: true}
+		a := &Applier{Root: rootfstest.OpenRoot(t, root), Whiteouts: true}
 		err := a.Apply(context.Background(), bytes.NewReader(rootfstest.MakeTar(t, layer)))
 		if !errors.Is(err, rootfs.ErrPathEscapes) {
 			t.Errorf("layer %v: %v, want rootfs.ErrPathEscapes", layer, err)
@@ -281,7 +281,7 @@ func TestOCIRootfsRefusesEscapes(t *testing.T) {
 	// An absolute symlink is followed inside the root, not on the host.
 	root := filepath.Join(t.TempDir(), "r")
 	rootfstest.Must(t, os.Mkdir(root, 0o755))
-	a := &ociApplier{Root: rootfstest.OpenRoot(t, root), Whiteouts: true}
+	a := &Applier{Root: rootfstest.OpenRoot(t, root), Whiteouts: true}
 	outside := t.TempDir()
 	rootfstest.Must(t, a.Apply(context.Background(), bytes.NewReader(rootfstest.MakeTar(t, []rootfstest.TarEnt{
 		{Name: "abs", Typ: tar.TypeSymlink, Link: outside}, {Name: "abs/file", Body: "x"},
@@ -296,8 +296,8 @@ func TestOCIRootfsRefusesEscapes(t *testing.T) {
 
 func TestOCIRootfsCmdNeedsEngine(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	err := OCIRootfs(context.Background(), OCIOptions{Image: "alpine", Dir: filepath.Join(t.TempDir(), "r"), Cmd: "true"})
-	if !errors.Is(err, ErrOCICmdNeedsEngine) || !strings.Contains(err.Error(), "podman or docker") {
+	err := Rootfs(context.Background(), Options{Image: "alpine", Dir: filepath.Join(t.TempDir(), "r"), Cmd: "true"})
+	if !errors.Is(err, ErrCmdNeedsEngine) || !strings.Contains(err.Error(), "podman or docker") {
 		t.Errorf("error %v", err)
 	}
 }

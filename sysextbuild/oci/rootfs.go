@@ -1,6 +1,6 @@
-package sysextbuild
+package oci
 
-// OCIRootfs: unpack a container image's root filesystem into a directory,
+// Rootfs: unpack a container image's root filesystem into a directory,
 // from an OCI image layout, a docker/podman save archive or a registry.
 
 import (
@@ -25,8 +25,8 @@ import (
 	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
 
-// OCIOptions say which image to unpack where.
-type OCIOptions struct {
+// Options say which image to unpack where.
+type Options struct {
 	// Image is an OCI image layout directory, a docker/podman save
 	// archive, or a registry reference such as "alpine:3.20" or
 	// "ghcr.io/org/img@sha256:...".
@@ -42,14 +42,14 @@ type OCIOptions struct {
 	Warn func(string)
 }
 
-// ErrOCICmdNeedsEngine is returned when OCIOptions.Cmd is set but no podman or
+// ErrCmdNeedsEngine is returned when Options.Cmd is set but no podman or
 // docker that answers "info" is installed.
-var ErrOCICmdNeedsEngine = errors.New("running a command in the image needs a working podman or docker: install or start one, or drop the command")
+var ErrCmdNeedsEngine = errors.New("running a command in the image needs a working podman or docker: install or start one, or drop the command")
 
-// OCIRootfs unpacks the image's layers in order into o.Dir, applying
+// Rootfs unpacks the image's layers in order into o.Dir, applying
 // whiteouts. Entries that would land outside o.Dir are refused. The tree
 // is assembled beside o.Dir and renamed into place at the end.
-func OCIRootfs(ctx context.Context, o OCIOptions) error {
+func Rootfs(ctx context.Context, o Options) error {
 	if o.Image == "" || o.Dir == "" {
 		return errors.New("both an image and a target directory are needed")
 	}
@@ -90,7 +90,7 @@ func OCIRootfs(ctx context.Context, o OCIOptions) error {
 	return nil
 }
 
-func ociUnpack(ctx context.Context, o OCIOptions, arch flatcar.Arch, root, scratch string) error {
+func ociUnpack(ctx context.Context, o Options, arch flatcar.Arch, root, scratch string) error {
 	img, err := ociOpenImage(ctx, o.Image, arch, scratch)
 	if err != nil {
 		return err
@@ -107,7 +107,7 @@ func ociUnpack(ctx context.Context, o OCIOptions, arch flatcar.Arch, root, scrat
 		return err
 	}
 	defer r.Close()
-	a := &ociApplier{Root: r, Whiteouts: true, Warn: o.Warn}
+	a := &Applier{Root: r, Whiteouts: true, Warn: o.Warn}
 	for i, l := range layers {
 		rc, err := l.Uncompressed()
 		if err != nil {
@@ -254,7 +254,7 @@ func ociUnpackArchive(ctx context.Context, image, scratch string) (string, error
 		return "", err
 	}
 	defer r.Close()
-	a := &ociApplier{Root: r}
+	a := &Applier{Root: r}
 	if err := a.Apply(ctx, f); err != nil {
 		return "", fmt.Errorf("unpacking OCI archive %s: %w", image, err)
 	}
@@ -276,9 +276,9 @@ func ociEngine(ctx context.Context) (string, error) {
 		return p, nil
 	}
 	if len(tried) > 0 {
-		return "", fmt.Errorf("%w; %s", ErrOCICmdNeedsEngine, strings.Join(tried, "; "))
+		return "", fmt.Errorf("%w; %s", ErrCmdNeedsEngine, strings.Join(tried, "; "))
 	}
-	return "", ErrOCICmdNeedsEngine
+	return "", ErrCmdNeedsEngine
 }
 
 func ociLastLine(s string) string {
@@ -288,7 +288,7 @@ func ociLastLine(s string) string {
 
 // ociRunAndExport runs o.Cmd in a container of the image and unpacks the
 // container's exported file system.
-func ociRunAndExport(ctx context.Context, o OCIOptions, arch flatcar.Arch, root string) error {
+func ociRunAndExport(ctx context.Context, o Options, arch flatcar.Arch, root string) error {
 	engine, err := ociEngine(ctx)
 	if err != nil {
 		return err
@@ -317,7 +317,7 @@ func ociRunAndExport(ctx context.Context, o OCIOptions, arch flatcar.Arch, root 
 	if err := exp.Start(); err != nil {
 		return fmt.Errorf("exporting container with %s: %w", filepath.Base(engine), err)
 	}
-	a := &ociApplier{Root: r, Warn: o.Warn}
+	a := &Applier{Root: r, Warn: o.Warn}
 	applyErr := a.Apply(ctx, stdout)
 	_, _ = io.Copy(io.Discard, stdout)
 	if err := exp.Wait(); err != nil {
