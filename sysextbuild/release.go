@@ -279,12 +279,9 @@ func resolveLatest(ctx context.Context, entries []VersionEntry, latest func(cont
 	return out, nil
 }
 
-// RecipeLatest resolves "latest" with ListVersions (o.Latest is set).
-func RecipeLatest(o ListOptions) func(ctx context.Context, recipe string) ([]string, error) {
-	o.Latest = true
-	return func(ctx context.Context, recipe string) ([]string, error) {
-		return ListVersions(ctx, recipe, o)
-	}
+// DefaultOutput is the default image name NAME-VERSION-ARCH.raw.
+func DefaultOutput(name, version string, arch flatcar.Arch) string {
+	return name + "-" + version + "-" + string(arch) + ".raw"
 }
 
 // fetchPublishedSums downloads a SHA256SUMS index; "" or a 404 give none.
