@@ -119,7 +119,7 @@ func (a *Applier) Apply(ctx context.Context, r io.Reader) error {
 			a.chown(target, hdr)
 			continue
 		case tar.TypeReg, tar.TypeRegA:
-			if err := ociWriteFile(a.Root, target, tr); err != nil {
+			if err := rootfs.CreateFile(a.Root, target, tr, 0o600); err != nil { // the mode is set below, after chown
 				return err
 			}
 		case tar.TypeSymlink:
@@ -243,21 +243,6 @@ func (a *Applier) linkSource(name string) (string, error) {
 		return "", err
 	}
 	return path.Join(parent, base), nil
-}
-
-func ociWriteFile(r *os.Root, rel string, src io.Reader) error {
-	f, err := r.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", rel, err)
-	}
-	if _, err := io.Copy(f, src); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", rel, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", rel, err)
-	}
-	return nil
 }
 
 func ociMknod(r *os.Root, rel string, hdr *tar.Header) error {

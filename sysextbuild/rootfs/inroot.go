@@ -83,6 +83,12 @@ func WriteFile(r *os.Root, rel string, src io.Reader, mode fs.FileMode) error {
 	if err := r.RemoveAll(rel); err != nil {
 		return fmt.Errorf("replacing %s: %w", rel, err)
 	}
+	return CreateFile(r, rel, src, mode)
+}
+
+// CreateFile writes src to the new file rel inside r (it must not exist
+// yet: a symlink there is an error, never followed) and sets mode.
+func CreateFile(r *os.Root, rel string, src io.Reader, mode fs.FileMode) error {
 	out, err := r.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", rel, err)
