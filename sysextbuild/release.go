@@ -30,7 +30,7 @@ type ReleaseOptions struct {
 	Build     Builder
 	// Latest resolves the version "latest" of a recipe to the versions a
 	// release builds (the newest, or one per minor line for some recipes);
-	// needed only when the versions file uses it. See RecipeLatest.
+	// needed only when the versions file uses it. See recipe.Latest.
 	Latest func(ctx context.Context, recipe string) ([]string, error)
 	Arches []flatcar.Arch // default x86-64 and arm64
 	Jobs   int            // builds in parallel; default 2

@@ -18,7 +18,7 @@ import (
 // architectures, http(s) downloads in a known format, every tree path a
 // clean relative path under usr/ or opt/ (never usr/sbin), every removal
 // and move a clean relative path, every mode an octal permission. The
-// seed corpus is the shipped recipes (sysextbuild/recipes/*.json).
+// seed corpus is the shipped recipes (recipes/*.json).
 func FuzzRecipeJSON(f *testing.F) {
 	files, err := fs.Glob(recipeFS, "recipes/*.json")
 	if err != nil || len(files) == 0 {

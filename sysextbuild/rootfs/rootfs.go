@@ -1,6 +1,6 @@
 package rootfs
 
-// Helpers shared by Flix, Flatwrap, oci.Rootfs and Torcx: resolving paths
+// Helpers shared by Flix, Flatwrap, OCI images and Torcx: resolving paths
 // inside a root filesystem as if it were "/", and copying trees out of it.
 
 import (
