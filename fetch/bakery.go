@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -167,16 +166,11 @@ func checkConf(sums []byte, name string, conf []byte, sumsName string) error {
 }
 
 func checkSHA256(path, file, want, sumsName string) error {
-	fh, err := os.Open(path)
+	got, err := sha256sums.File(path)
 	if err != nil {
 		return fmt.Errorf("checking sysext %s: %w", file, err)
 	}
-	defer fh.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		return fmt.Errorf("checking sysext %s: %w", file, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+	if got != want {
 		return fmt.Errorf("sysext %s: %w: SHA256 %s, %s lists %s; refusing it", file, verify.ErrFailed, got, sumsName, want)
 	}
 	return nil

@@ -2,7 +2,8 @@
 // directory tree into a squashfs, erofs, ext4, ext2 or btrfs image
 // ([Pack]), the extension-release metadata inside it, the sysupdate
 // configuration and SHA256SUMS files published beside it, and release
-// builds of many extensions for both architectures ([Release]).
+// builds of many extensions for both architectures ([Release]), each
+// image made by a [Builder] the caller passes.
 //
 // # Packing
 //
@@ -41,19 +42,13 @@
 // injected as a mksquashfs pseudo file); the other formats pack a staging
 // copy in a temporary directory beside the output.
 //
-// # Untrusted trees
+// # Where trees come from
 //
-// Torcx tarballs, container image layers, recipe archives and the root
-// filesystems Flix and Flatwrap read are hostile input. Every file
-// operation under such a tree, and under the trees built from it, goes
-// through an os.Root, so no entry and no earlier symlink (usr ->
-// /somewhere, usr/lib -> ../../.., a hard link to /etc/passwd) can make a
-// create, mkdir, rename, rewrite, chmod, chown, utimes, remove or
-// read-for-copy touch anything outside. Paths inside a root filesystem
-// are resolved as after chroot (absolute links restart at its root; a
-// link climbing above it is refused); a tree being assembled is never
-// written through a symlink: such a build is refused naming the link.
-// patchelf gets an already opened file, never a path it could follow.
+// This package packs trees; making them is elsewhere: recipes in
+// sysextbuild/recipe, root filesystem builders in sysextbuild/flix,
+// sysextbuild/flatwrap and sysextbuild/torcx (which end in BuildAndPack),
+// container images unpacked by sysextbuild/oci, and every file operation
+// under an untrusted tree in sysextbuild/rootfs.
 //
 // # Outputs
 //

@@ -172,9 +172,9 @@ func validOSID(id string) error {
 	return nil
 }
 
-// validExtName checks an extension name with the rule bake uses
+// CheckName checks an extension name with the rule bake uses
 // (sysext.ValidName), so that what pack builds, bake accepts.
-func validExtName(name string) error {
+func CheckName(name string) error {
 	if name == "" {
 		return fmt.Errorf("empty extension name: pass a name or a directory with a base name")
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/sha256sums"
 	"github.com/bake-os/bake-os/osrelease"
 )
 
@@ -91,7 +92,7 @@ func Pack(ctx context.Context, o PackOptions) (*PackResult, error) {
 	if err := os.Chmod(j.out, 0o644); err != nil {
 		return nil, fmt.Errorf("setting mode of %s: %w", o.Output, err)
 	}
-	sum, err := fileSHA256(j.out)
+	sum, err := sha256sums.File(j.out)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +160,7 @@ func resolvePack(o *PackOptions) (*packJob, error) {
 		}
 		o.Name = filepath.Base(abs)
 	}
-	if err := validExtName(o.Name); err != nil {
+	if err := CheckName(o.Name); err != nil {
 		return nil, err
 	}
 	if o.OS == "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/httpget"
+	"github.com/bake-os/bake-os/internal/sha256sums"
 	"github.com/bake-os/bake-os/sysext"
 )
 
@@ -32,7 +33,7 @@ type ReleaseOptions struct {
 	Build     Builder
 	// Latest resolves the version "latest" of a recipe to the versions a
 	// release builds (the newest, or one per minor line for some recipes);
-	// needed only when the versions file uses it. See RecipeLatest.
+	// needed only when the versions file uses it. See recipe.Latest.
 	Latest func(ctx context.Context, recipe string) ([]string, error)
 	Arches []flatcar.Arch // default x86-64 and arm64
 	Jobs   int            // builds in parallel; default 2
@@ -102,7 +103,7 @@ func ParseVersionsFile(r io.Reader) ([]VersionEntry, error) {
 			problems = append(problems, fmt.Sprintf("line %d: %q: want NAME VERSION", n, strings.TrimSpace(line)))
 			continue
 		}
-		if err := validExtName(e.Name); err != nil {
+		if err := CheckName(e.Name); err != nil {
 			problems = append(problems, fmt.Sprintf("line %d: %v", n, err))
 			continue
 		}
@@ -203,7 +204,7 @@ func Release(ctx context.Context, o ReleaseOptions) (*ReleaseResult, error) {
 			}
 			if _, err := os.Stat(dst); err == nil {
 				logf("skipping %s: already in %s", img.File, o.OutputDir)
-				sum, err := fileSHA256(dst)
+				sum, err := sha256sums.File(dst)
 				if err != nil {
 					return nil, err
 				}
@@ -281,21 +282,21 @@ func resolveLatest(ctx context.Context, entries []VersionEntry, latest func(cont
 	return out, nil
 }
 
-// RecipeLatest resolves "latest" with ListVersions (o.Latest is set).
-func RecipeLatest(o ListOptions) func(ctx context.Context, recipe string) ([]string, error) {
-	o.Latest = true
-	return func(ctx context.Context, recipe string) ([]string, error) {
-		return ListVersions(ctx, recipe, o)
-	}
+// DefaultOutput is the default image name NAME-VERSION-ARCH.raw.
+func DefaultOutput(name, version string, arch flatcar.Arch) string {
+	return name + "-" + version + "-" + string(arch) + ".raw"
 }
+
+// maxPublishedSums caps a published SHA256SUMS index.
+const maxPublishedSums = 64 << 20
 
 // fetchPublishedSums downloads a SHA256SUMS index; "" or a 404 give none.
 func fetchPublishedSums(ctx context.Context, c *http.Client, url string) (map[string]string, error) {
 	if url == "" {
 		return nil, nil
 	}
-	g := &httpget.Client{HTTP: c, Backoff: retryBackoff}
-	data, err := g.Small(ctx, url, maxSmallBody)
+	g := &httpget.Client{HTTP: c}
+	data, err := g.Small(ctx, url, maxPublishedSums)
 	if errors.Is(err, httpget.ErrNotFound) {
 		return nil, nil
 	}
@@ -324,7 +325,7 @@ func releaseBuildOne(ctx context.Context, o ReleaseOptions, img ReleaseImage, ds
 	if rel, err := filepath.Rel(tmp, p); err != nil || strings.HasPrefix(rel, "..") || filepath.IsAbs(rel) {
 		return "", fmt.Errorf("builder wrote %s outside its directory %s", p, tmp)
 	}
-	sum, err := fileSHA256(p)
+	sum, err := sha256sums.File(p)
 	if err != nil {
 		return "", err
 	}

@@ -1,31 +1,14 @@
 package sysextbuild
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/bake-os/bake-os/internal/sha256sums"
 )
 
 // SHA256SumsName is the per-extension checksum file name: SHA256SUMS.NAME.
 func SHA256SumsName(name string) string { return "SHA256SUMS." + name }
-
-// fileSHA256 hashes a file by streaming it.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
 
 // FormatSHA256Sums renders sums (file name -> hex digest) in sha256sum(1)
 // format ("DIGEST  NAME"), sorted by name.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bake-os/bake-os/internal/testutil"
+	"github.com/bake-os/bake-os/sysextbuild/rootfs/rootfstest"
 )
 
 // TestSquashfsSkippedLines runs the real mksquashfs as an unprivileged
@@ -18,17 +19,17 @@ import (
 func TestSquashfsSkippedLines(t *testing.T) {
 	testutil.RequireTool(t, "mksquashfs")
 	base, err := os.MkdirTemp("", "bake-sq-skip-")
-	fxMust(t, err)
+	rootfstest.Must(t, err)
 	t.Cleanup(func() {
 		_ = filepath.Walk(base, func(p string, _ os.FileInfo, _ error) error { _ = os.Chmod(p, 0o755); return nil })
 		os.RemoveAll(base)
 	})
-	fxMust(t, os.Chmod(base, 0o777))
+	rootfstest.Must(t, os.Chmod(base, 0o777))
 	tree := filepath.Join(base, "tree")
-	fxWrite(t, filepath.Join(tree, "usr/bin/ok"), "ok\n")
-	fxWrite(t, filepath.Join(tree, "usr/bin/secret"), "secret\n")
-	fxWrite(t, filepath.Join(tree, "usr/lib/private/data"), "data\n")
-	fxMust(t, filepath.Walk(tree, func(p string, fi os.FileInfo, err error) error {
+	rootfstest.Write(t, filepath.Join(tree, "usr/bin/ok"), "ok\n")
+	rootfstest.Write(t, filepath.Join(tree, "usr/bin/secret"), "secret\n")
+	rootfstest.Write(t, filepath.Join(tree, "usr/lib/private/data"), "data\n")
+	rootfstest.Must(t, filepath.Walk(tree, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && fi.IsDir() {
 			err = os.Chmod(p, 0o755)
 		}
@@ -36,9 +37,9 @@ func TestSquashfsSkippedLines(t *testing.T) {
 	}))
 	for _, p := range []string{"usr/bin/secret", "usr/lib/private"} {
 		t.Run(p, func(t *testing.T) {
-			fxMust(t, os.Chmod(filepath.Join(tree, "usr/bin/secret"), 0o644))
-			fxMust(t, os.Chmod(filepath.Join(tree, "usr/lib/private"), 0o755))
-			fxMust(t, os.Chmod(filepath.Join(tree, p), 0))
+			rootfstest.Must(t, os.Chmod(filepath.Join(tree, "usr/bin/secret"), 0o644))
+			rootfstest.Must(t, os.Chmod(filepath.Join(tree, "usr/lib/private"), 0o755))
+			rootfstest.Must(t, os.Chmod(filepath.Join(tree, p), 0))
 			out := filepath.Join(base, "out.raw")
 			_ = os.Remove(out)
 			cmd := exec.Command("mksquashfs", tree, out, "-noappend", "-quiet", "-no-progress")

@@ -27,7 +27,7 @@ func SysupdateConfName(name string) string { return name + ".conf" }
 // /opt/extensions/NAME, keeping 3, with /etc/extensions/NAME.raw pointing
 // at the current one.
 func SysupdateConf(o SysupdateOptions) (string, error) {
-	if err := validExtName(o.Name); err != nil {
+	if err := CheckName(o.Name); err != nil {
 		return "", err
 	}
 	base := o.BakeryURL

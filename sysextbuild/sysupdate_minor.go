@@ -10,10 +10,10 @@ import (
 
 var minorRe = regexp.MustCompile(`^v[0-9]+\.[0-9]+`)
 
-// writeMinorConf writes NAME-vX.Y.conf beside the image: a sysupdate
+// WriteMinorConf writes NAME-vX.Y.conf beside the image: a sysupdate
 // transfer that only follows the vX.Y minor line (kubernetes, k3s, rke2).
 // Written to a temp file and renamed.
-func writeMinorConf(name, version, dir string) error {
+func WriteMinorConf(name, version, dir string) error {
 	minor := minorRe.FindString(version)
 	if minor == "" {
 		return fmt.Errorf("writing %s minor sysupdate conf: version %q does not start with vX.Y", name, version)

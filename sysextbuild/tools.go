@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/bake-os/bake-os/internal/child"
@@ -17,19 +16,21 @@ import (
 // tool is not installed.
 var ErrToolMissing = errors.New("tool not found")
 
-// lookTool finds an external tool in PATH. A missing tool is a one-line
-// error saying which Debian package to install.
+// lookTool finds an external tool in PATH. A missing tool is child's
+// one-line "NAME not found: install PKG" error, also matching
+// ErrToolMissing.
 func lookTool(name string) (string, error) {
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p, nil
+	p, err := child.LookPath(name)
+	if err != nil {
+		return "", toolMissing{err}
 	}
-	if pkg := child.Packages[name]; pkg != "" {
-		return "", fmt.Errorf("%s %w in PATH: install the Debian package %s (apt-get install %s): %w",
-			name, ErrToolMissing, pkg, pkg, err)
-	}
-	return "", fmt.Errorf("%s %w in PATH: %w", name, ErrToolMissing, err)
+	return p, nil
 }
+
+// toolMissing is child.LookPath's error that also matches ErrToolMissing.
+type toolMissing struct{ error }
+
+func (e toolMissing) Unwrap() []error { return []error{e.error, ErrToolMissing} }
 
 // runTool runs an external tool with an environment from which
 // SOURCE_DATE_EPOCH and E2FSPROGS_FAKE_TIME are removed (we pass times
@@ -41,7 +42,7 @@ func runTool(ctx context.Context, extraEnv []string, stdin []byte, name string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	cmd := exec.CommandContext(ctx, path, args...)
+	cmd := child.Command(ctx, path, args...)
 	env := make([]string, 0, len(os.Environ())+len(extraEnv))
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "SOURCE_DATE_EPOCH=") || strings.HasPrefix(kv, "E2FSPROGS_FAKE_TIME=") {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/sha256sums"
 	"github.com/bake-os/bake-os/provision"
 	"github.com/bake-os/bake-os/sysext"
 )
@@ -95,7 +94,7 @@ func runButane(_ *cobra.Command, o *butaneOptions, d *deps, args []string) error
 			if err := checkForButane(local, name, arch); err != nil {
 				return err
 			}
-			if s.SHA256, err = fileSHA256(local); err != nil {
+			if s.SHA256, err = sha256sums.File(local); err != nil {
 				return err
 			}
 		case err == nil:
@@ -147,17 +146,4 @@ func wrongArch(file string, arch flatcar.Arch) string {
 		}
 	}
 	return ""
-}
-
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", p, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

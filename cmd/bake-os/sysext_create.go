@@ -9,6 +9,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/sysextbuild"
+	"github.com/bake-os/bake-os/sysextbuild/recipe"
 )
 
 type sysextCreateOptions struct {
@@ -63,7 +64,7 @@ GitHub API).` + exitStatusHelp,
 	return cmd
 }
 
-func runSysextCreate(cmd *cobra.Command, o *sysextCreateOptions, d *deps, recipe, version string) error {
+func runSysextCreate(cmd *cobra.Command, o *sysextCreateOptions, d *deps, name, version string) error {
 	arch, format := flatcar.ArchX86_64, sysextbuild.Format("")
 	var err error
 	if o.arch != "" {
@@ -76,7 +77,7 @@ func runSysextCreate(cmd *cobra.Command, o *sysextCreateOptions, d *deps, recipe
 			return usageError{err}
 		}
 	}
-	rws, err := sysextbuild.RewritesFromFlags(o.rewrites, os.Getenv)
+	rws, err := recipe.RewritesFromFlags(o.rewrites, os.Getenv)
 	if err != nil {
 		return usageError{err}
 	}
@@ -92,8 +93,8 @@ func runSysextCreate(cmd *cobra.Command, o *sysextCreateOptions, d *deps, recipe
 	if err != nil {
 		return err
 	}
-	res, err := sysextbuild.Create(cmd.Context(), sysextbuild.CreateOptions{
-		Recipe: recipe, Version: version, Arch: arch, Name: o.name, Output: absPath(d.cwd, o.output),
+	res, err := recipe.Create(cmd.Context(), recipe.CreateOptions{
+		Recipe: name, Version: version, Arch: arch, Name: o.name, Output: absPath(d.cwd, o.output),
 		Sysupdate: o.sysupdate, Without: o.without, Options: opts, URLRewrites: rws, Epoch: epoch,
 		Format: format, Reporter: d.reporter(cmd.Context()), Getenv: os.Getenv, OutputDir: d.cwd,
 		HTTPClient: d.httpClient(),

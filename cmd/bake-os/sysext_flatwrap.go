@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/bake-os/bake-os/sysextbuild"
+	"github.com/bake-os/bake-os/sysextbuild/flatwrap"
 )
 
 type flatwrapOptions struct {
@@ -14,9 +14,9 @@ type flatwrapOptions struct {
 }
 
 func (o *flatwrapOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.etcMap, "etc-map", sysextbuild.FlatwrapMapHost, "/etc from the host or the chroot")
-	fs.StringVar(&o.varMap, "var-map", sysextbuild.FlatwrapMapHost, "/var from the host or the chroot")
-	fs.StringVar(&o.homeMap, "home-map", sysextbuild.FlatwrapMapHost, "/home from the host or the chroot")
+	fs.StringVar(&o.etcMap, "etc-map", flatwrap.MapHost, "/etc from the host or the chroot")
+	fs.StringVar(&o.varMap, "var-map", flatwrap.MapHost, "/var from the host or the chroot")
+	fs.StringVar(&o.homeMap, "home-map", flatwrap.MapHost, "/home from the host or the chroot")
 	fs.StringSliceVar(&o.chrootDirs, "chroot-dirs", nil, "directories from the chroot (default: see above)")
 	fs.StringSliceVar(&o.hostDirs, "host-dirs", nil, "directories from the host (default: see above)")
 	o.pack.AddFlags(fs, true)
@@ -55,11 +55,11 @@ func runSysextFlatwrap(cmd *cobra.Command, o *flatwrapOptions, d *deps, args []s
 	}
 	defaultOutput(d, &pack, args[1])
 	for _, m := range []string{o.etcMap, o.varMap, o.homeMap} {
-		if m != sysextbuild.FlatwrapMapHost && m != sysextbuild.FlatwrapMapChroot {
+		if m != flatwrap.MapHost && m != flatwrap.MapChroot {
 			return usagef("invalid map mode %q: use host or chroot", m)
 		}
 	}
-	res, err := sysextbuild.Flatwrap(cmd.Context(), sysextbuild.FlatwrapOptions{
+	res, err := flatwrap.Build(cmd.Context(), flatwrap.Options{
 		Rootfs: absPath(d.cwd, args[0]), Name: args[1], Paths: args[2:],
 		EtcMap: o.etcMap, VarMap: o.varMap, HomeMap: o.homeMap,
 		ChrootDirs: o.chrootDirs, HostDirs: o.hostDirs, Keep: o.pack.keep, Pack: pack,

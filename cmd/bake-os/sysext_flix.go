@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/bake-os/bake-os/sysextbuild"
+	"github.com/bake-os/bake-os/sysextbuild/flix"
 )
 
 type flixOptions struct {
@@ -55,7 +55,7 @@ func runSysextFlix(cmd *cobra.Command, o *flixOptions, d *deps, args []string) e
 		return err
 	}
 	defaultOutput(d, &pack, args[1])
-	res, err := sysextbuild.Flix(cmd.Context(), sysextbuild.FlixOptions{
+	res, err := flix.Build(cmd.Context(), flix.Options{
 		Rootfs: absPath(d.cwd, args[0]), Name: args[1], Paths: args[2:],
 		ExtraLibs: o.extraLibs, Keep: o.pack.keep, Pack: pack,
 	})

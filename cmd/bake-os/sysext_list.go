@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/bake-os/bake-os/sysextbuild"
+	"github.com/bake-os/bake-os/sysextbuild/recipe"
 )
 
 type sysextListOptions struct {
@@ -46,15 +46,15 @@ func runSysextList(cmd *cobra.Command, o *sysextListOptions, d *deps, args []str
 			return usagef("--latest needs a RECIPE")
 		}
 		if d.g.json {
-			return printResult(d.stdout, true, sysextbuild.Recipes(), nil)
+			return printResult(d.stdout, true, recipe.All(), nil)
 		}
-		return sysextbuild.WriteRecipeTable(d.stdout, sysextbuild.Recipes())
+		return recipe.WriteTable(d.stdout, recipe.All())
 	}
-	rws, err := sysextbuild.RewritesFromFlags(o.rewrites, os.Getenv)
+	rws, err := recipe.RewritesFromFlags(o.rewrites, os.Getenv)
 	if err != nil {
 		return usageError{err}
 	}
-	vs, err := sysextbuild.ListVersions(cmd.Context(), args[0], sysextbuild.ListOptions{
+	vs, err := recipe.ListVersions(cmd.Context(), args[0], recipe.ListOptions{
 		Latest: o.latest, URLRewrites: rws, HTTPClient: d.httpClient()})
 	if err != nil {
 		return err

@@ -5,7 +5,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bake-os/bake-os/flatcar"
-	"github.com/bake-os/bake-os/sysextbuild"
+	"github.com/bake-os/bake-os/sysextbuild/oci"
 )
 
 type ociRootfsOptions struct {
@@ -52,7 +52,7 @@ func runSysextOCIRootfs(cmd *cobra.Command, o *ociRootfsOptions, d *deps, args [
 		image = absPath(d.cwd, image)
 	}
 	dir := absPath(d.cwd, args[1])
-	err = sysextbuild.OCIRootfs(cmd.Context(), sysextbuild.OCIOptions{
+	err = oci.Rootfs(cmd.Context(), oci.Options{
 		Image: image, Dir: dir, Arch: arch, Cmd: o.cmd, Warn: d.warn,
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/sysextbuild"
+	"github.com/bake-os/bake-os/sysextbuild/recipe"
 )
 
 type sysextReleaseOptions struct {
@@ -41,7 +42,7 @@ func newSysextReleaseCmd(d *deps) *cobra.Command {
 			"--published-sums SHA256SUMS, are not rebuilt. Then it writes SHA256SUMS,\n" +
 			"SHA256SUMS.NAME and NAME.conf per extension (sources in\n" +
 			"BAKERY-URL/BAKERY-RELEASE/, the release defaulting to NAME), noop.conf\n" +
-			"and Release.md. --url-rewrite also comes from $" + sysextbuild.URLRewriteEnv + ".\n" + exitStatusHelp,
+			"and Release.md. --url-rewrite also comes from $" + recipe.URLRewriteEnv + ".\n" + exitStatusHelp,
 		Example: "  bake-os sysext release --versions release_build_versions.txt \\\n" +
 			"    --output-dir out --jobs 4",
 		Args: cobra.NoArgs,
@@ -69,7 +70,7 @@ func runSysextRelease(cmd *cobra.Command, o *sysextReleaseOptions, d *deps) erro
 	if err != nil {
 		return usageError{err}
 	}
-	rws, err := sysextbuild.RewritesFromFlags(o.rewrites, os.Getenv)
+	rws, err := recipe.RewritesFromFlags(o.rewrites, os.Getenv)
 	if err != nil {
 		return usageError{err}
 	}
@@ -79,9 +80,9 @@ func runSysextRelease(cmd *cobra.Command, o *sysextReleaseOptions, d *deps) erro
 	}
 	res, err := sysextbuild.Release(cmd.Context(), sysextbuild.ReleaseOptions{
 		Versions: absPath(d.cwd, o.versions), OutputDir: absPath(d.cwd, o.outputDir), Arches: arches, Jobs: o.jobs,
-		Build: sysextbuild.RecipeBuilder(sysextbuild.CreateOptions{
+		Build: recipe.Builder(recipe.CreateOptions{
 			URLRewrites: rws, Epoch: epoch, Format: format, Getenv: os.Getenv, HTTPClient: d.httpClient()}),
-		Latest:        sysextbuild.RecipeLatest(sysextbuild.ListOptions{URLRewrites: rws, HTTPClient: d.httpClient()}),
+		Latest:        recipe.Latest(recipe.ListOptions{URLRewrites: rws, HTTPClient: d.httpClient()}),
 		HTTPClient:    d.httpClient(),
 		PublishedSums: o.publishedSums, BakeryURL: o.bakeryURL, BakeryRelease: o.bakeryRelease,
 		Log: func(msg string) { d.logger().Info(msg) },

@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/bake-os/bake-os/sysextbuild"
+	"github.com/bake-os/bake-os/sysextbuild/torcx"
 )
 
 type torcxOptions struct{ pack rootfsPackFlags }
@@ -39,7 +39,7 @@ func runSysextTorcx(cmd *cobra.Command, o *torcxOptions, d *deps, args []string)
 		return err
 	}
 	defaultOutput(d, &pack, args[1])
-	res, err := sysextbuild.Torcx(cmd.Context(), sysextbuild.TorcxOptions{
+	res, err := torcx.Build(cmd.Context(), torcx.Options{
 		Tarball: absPath(d.cwd, args[0]), Name: args[1], Keep: o.pack.keep, Pack: pack,
 	})
 	if err != nil {

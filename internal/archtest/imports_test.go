@@ -24,13 +24,15 @@ var cmdOnly = []string{
 const module = "github.com/bake-os/bake-os/"
 
 // layers is docs/ARCHITECTURE.md's table: a package imports only packages
-// of lower layers. Programs (cmd/ and internal tools) are layer 5.
+// of lower layers. Programs (cmd/ and internal tools) are the layer above
+// the table.
 var layerTable = [][]string{
 	{"flatcar", "osrelease", "progress", "internal/atomicfile", "internal/child", "internal/corrupt", "internal/cpio", "internal/runlog", "internal/sha256sums", "internal/verify"},
 	{"sparse", "internal/btrfsfix", "internal/httpget"},
-	{"gpt", "decompress", "partitions", "sysext", "provision", "vendors/diskfmt", "internal/testutil"},
-	{"fetch", "sysextbuild", "vendors", "testimage", "gpt/gpttest", "partitions/partitionstest", "vendors/diskfmt/conformtest"},
-	{"bake", "boot", "install", "internal/benchimage"},
+	{"gpt", "decompress", "partitions", "sysext", "provision", "vendors/diskfmt", "sysextbuild/rootfs", "internal/testutil"},
+	{"fetch", "sysextbuild", "sysextbuild/oci", "vendors", "testimage", "gpt/gpttest", "partitions/partitionstest", "vendors/diskfmt/conformtest", "sysextbuild/rootfs/rootfstest"},
+	{"bake", "boot", "install", "internal/benchimage", "sysextbuild/flix", "sysextbuild/flatwrap", "sysextbuild/torcx"},
+	{"sysextbuild/recipe"},
 }
 
 var layers = func() map[string]int {
@@ -46,7 +48,7 @@ var layers = func() map[string]int {
 // layerOf returns the layer of the package in directory rel.
 func layerOf(rel string) (int, bool) {
 	if strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "internal/cmd/") || strings.Contains(rel, "/internal/") {
-		return 5, true
+		return len(layerTable), true
 	}
 	l, ok := layers[rel]
 	return l, ok

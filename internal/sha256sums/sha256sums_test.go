@@ -157,3 +157,23 @@ func TestFormatNameStartingWithStar(t *testing.T) {
 		}
 	}
 }
+
+// TestFileMatchesSha256sum: File agrees with coreutils' sha256sum, and a
+// missing file is an error naming it.
+func TestFileMatchesSha256sum(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, bytes.Repeat([]byte("bake-os "), 100000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("sha256sum", p).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sha256sums.File(p)
+	if err != nil || got != strings.Fields(string(out))[0] {
+		t.Errorf("File = %q %v, sha256sum says %s", got, err, out)
+	}
+	if _, err := sha256sums.File(p + ".missing"); err == nil || !strings.Contains(err.Error(), "f.missing") {
+		t.Errorf("missing file: %v", err)
+	}
+}
