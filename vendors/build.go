@@ -266,6 +266,11 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 				return nil, err
 			}
 		}
+		if v.Bundle == BundleUSB {
+			if err := checkUSBGrub(); err != nil {
+				return nil, err
+			}
+		}
 		p.outputs = append(p.outputs, v.outputNames(j.comps)...)
 		if v.Bundle == BundlePXE && o.Ignition != nil {
 			p.outputs = append(p.outputs, pxeIgnitionName)

@@ -352,6 +352,15 @@ func (b *builder) buildBoot(ctx context.Context, j job) error {
 			return fmt.Errorf("building vendor %s: %w", v.Name, err)
 		}
 		return b.compress(ctx, j, p)
+	case BundleUSB:
+		p, err := b.output(v, "disk", v.File)
+		if err != nil {
+			return err
+		}
+		if err := writeUSB(ctx, p, b.kernel, b.initrd, b.plan.o.Ignition, b.plan.o.KernelArgs, filepath.Join(b.work, "usb-"+v.Name)); err != nil {
+			return fmt.Errorf("building vendor %s: %w", v.Name, err)
+		}
+		return b.compress(ctx, j, p)
 	}
 	return fmt.Errorf("vendor %s has no boot bundle", v.Name)
 }

@@ -40,6 +40,7 @@ const (
 	BundleXen              Bundle = "xen"               // xl configs (pygrub, pvgrub)
 	BundleISO              Bundle = "iso"               // ISO with kernel + initrd
 	BundlePXE              Bundle = "pxe"               // kernel + cpio.gz
+	BundleUSB              Bundle = "usb"               // raw live USB disk: GRUB (BIOS, UEFI), kernel, initrds
 )
 
 // Vendor is one row of the vendor table (docs/vendors.md).
@@ -205,6 +206,8 @@ var table = []Vendor{
 	{Name: "pxe", Help: "PXE: kernel and cpio.gz holding /usr",
 		File: img("pxe", "cpio.gz"), Compress: cNone, Arches: bothArch, Bundle: BundlePXE,
 		Extras: []string{"flatcar_production_pxe.vmlinuz"}},
+	{Name: "usb", Help: "USB stick: raw disk with kernel and initrd",
+		File: img("usb", "bin"), Compress: cBz2, Arches: amd64Only, Bundle: BundleUSB},
 }
 
 // All returns the vendors of docs/vendors.md in table order (without
