@@ -20,7 +20,7 @@ type builder struct {
 	st      *stage
 	rep     progress.Reporter
 	workers int
-	// kernel and initrd are made once for iso and pxe.
+	// kernel and initrd are made once for iso, pxe and usb.
 	kernel, initrd string
 	// warnings: what the OEM rebuilds could not keep, each line once.
 	warnings []string

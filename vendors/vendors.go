@@ -11,7 +11,8 @@ import (
 // Disk says how a vendor's disk is written by the diskfmt package.
 type Disk struct {
 	// Format is the diskfmt name: raw, qcow2, vmdk, vhd, vhdx or parallels.
-	// Empty for vendors without a partitioned disk (iso, pxe).
+	// Empty for vendors without a diskfmt disk (iso, pxe; usb writes its
+	// raw disk itself).
 	Format string
 	// Subformat: vmdk "monolithicSparse" or "streamOptimized"; vhd "fixed"
 	// or "dynamic"; empty otherwise.
@@ -49,8 +50,8 @@ type Vendor struct {
 	// Help is the one-line description shown by --help.
 	Help string
 	Disk Disk
-	// Layout is the flatcar.Layouts name the disk is grown to; "" for iso
-	// and pxe (not partitioned).
+	// Layout is the flatcar.Layouts name the disk is grown to; "" for iso,
+	// pxe and usb (not made from the Flatcar disk).
 	Layout string
 	// OEM is the OEM sysext id (oem-ID.raw); "" means no OEM content.
 	OEM string

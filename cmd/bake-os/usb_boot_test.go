@@ -172,6 +172,38 @@ func bootUSB(t *testing.T, img string, extra []string, firmware string) string {
 	return console.String()
 }
 
+// checkLiveUSB reads a usb vendor image back: sgdisk finds the GPT valid,
+// the ESP's grub.cfg (mtools) loads the Ignition initrd and carries
+// kernelArg on its linux line, and that initrd holds config (gzip, cpio).
+func checkLiveUSB(t *testing.T, img, config, kernelArg string) {
+	t.Helper()
+	testutil.RequireTool(t, "sgdisk", "mtype", "mcopy")
+	if v := testutil.Run(t, "sgdisk", "-v", img); !strings.Contains(v, "No problems found") {
+		t.Errorf("sgdisk -v %s:\n%s", img, v)
+	}
+	d, err := gpt.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	esp, err := d.ByNumber(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fat := fmt.Sprintf("%s@@%d", img, esp.Offset())
+	x := t.TempDir()
+	cmd := exec.Command("mcopy", "-i", fat, "::/EFI/BOOT/grub.cfg", "::/flatcar/ignition.cpio.gz", x)
+	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mcopy from the ESP: %v\n%s", err, b)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(x, "grub.cfg"))
+	if !strings.Contains(string(cfg), "initrd /flatcar/cpio.gz /flatcar/ignition.cpio.gz\n") ||
+		!strings.Contains(string(cfg), " flatcar.first_boot=1 flatcar.autologin "+kernelArg+"\n") {
+		t.Errorf("grub.cfg:\n%s", cfg)
+	}
+	checkIgnitionCpio(t, filepath.Join(x, "ignition.cpio.gz"), config)
+}
+
 // TestUSBVendorRefusals: an invalid Ignition config and a kernel argument
 // that would not stay one argument in grub.cfg are refused with the
 // usb vendor before any output is written.
