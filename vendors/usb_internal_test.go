@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,7 +74,7 @@ func TestUSBImage(t *testing.T) {
 // want are lines grub.cfg must hold.
 func checkUSB(t *testing.T, img, work string, ignition []byte, want ...string) {
 	t.Helper()
-	testutil.RequireTool(t, "sgdisk", "fsck.vfat", "mdir", "mtype", "mcopy", "minfo", "gzip", "cpio")
+	testutil.RequireTool(t, "sgdisk", "fsck.vfat", "mdir", "mtype", "mcopy", "minfo", "gzip", "cpio", "grub-mkimage")
 	if v := testutil.Run(t, "sgdisk", "-v", img); !strings.Contains(v, "No problems found") {
 		t.Errorf("sgdisk -v:\n%s", v)
 	}
@@ -163,9 +164,22 @@ func checkUSB(t *testing.T, img, work string, ignition []byte, want ...string) {
 	checkGrubPC(t, raw, bios.FirstLBA, bios.LastLBA)
 }
 
-// checkGrubPC compares the MBR and the core image's first sector of disk
-// with the files of grub-pc-bin.
+// checkGrubPC judges the BIOS boot path of disk against grub-pc-bin's
+// own files and a core image grub-mkimage builds here.
 func checkGrubPC(t *testing.T, disk []byte, first, last uint64) {
+	t.Helper()
+	for _, p := range grubPCProblems(t, disk, first, last) {
+		t.Error(p)
+	}
+}
+
+// grubPCProblems lists what is wrong with the BIOS boot path of disk: the
+// MBR code must be GRUB's boot.img (patched fields aside) loading the
+// core from the BIOS boot partition's first sector (first-last); that
+// sector must be diskboot.img with one block list entry covering exactly
+// the rest of the core, and the sectors must hold what grub-mkimage makes
+// for the prefix (,gpt1)/EFI/BOOT.
+func grubPCProblems(t *testing.T, disk []byte, first, last uint64) []string {
 	t.Helper()
 	boot, err := os.ReadFile(filepath.Join(grubPCDir, "boot.img"))
 	if err != nil {
@@ -175,37 +189,80 @@ func checkGrubPC(t *testing.T, disk []byte, first, last uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := filepath.Join(t.TempDir(), "core.img")
+	testutil.Run(t, "grub-mkimage", append([]string{"-O", "i386-pc", "-d", grubPCDir, "-o", p, "-p", "(,gpt1)/EFI/BOOT"}, grubPCModules...)...)
+	want, _ := os.ReadFile(p)
+
+	var bad []string
 	mbr := disk[:512]
 	if mbr[510] != 0x55 || mbr[511] != 0xaa || mbr[0x1be+4] != 0xee {
-		t.Errorf("no protective MBR: signature % x, type %#x", mbr[510:], mbr[0x1be+4])
+		bad = append(bad, fmt.Sprintf("no protective MBR: signature % x, type %#x", mbr[510:], mbr[0x1be+4]))
 	}
 	// boot.img's code past the patched fields (from 0x68 to the disk
 	// signature) is unchanged.
 	if !bytes.Equal(mbr[0x68:0x1b8], boot[0x68:0x1b8]) || !bytes.Equal(mbr[:3], boot[:3]) {
-		t.Error("the MBR code is not GRUB's boot.img")
+		bad = append(bad, "the MBR code is not GRUB's boot.img")
+	}
+	if mbr[0x64] != 0xff || mbr[0x66] != 0x90 || mbr[0x67] != 0x90 {
+		bad = append(bad, fmt.Sprintf("boot drive %#x, drive check % x", mbr[0x64], mbr[0x66:0x68]))
 	}
 	core := binary.LittleEndian.Uint64(mbr[0x5c:])
 	if core != first {
-		t.Errorf("boot.img loads the core from LBA %d, the BIOS boot partition starts at %d", core, first)
-	}
-	if mbr[0x64] != 0xff || mbr[0x66] != 0x90 || mbr[0x67] != 0x90 {
-		t.Errorf("boot drive %#x, drive check % x", mbr[0x64], mbr[0x66:0x68])
+		return append(bad, fmt.Sprintf("boot.img loads the core from LBA %d, the BIOS boot partition starts at %d", core, first))
 	}
 	sec := disk[core*512 : core*512+512]
 	if !bytes.Equal(sec[:0x1e8], diskboot[:0x1e8]) {
-		t.Error("the core image does not start with GRUB's diskboot.img")
+		bad = append(bad, "the core image does not start with GRUB's diskboot.img")
 	}
 	start := binary.LittleEndian.Uint64(sec[0x1f4:])
 	n := uint64(binary.LittleEndian.Uint16(sec[0x1fc:]))
 	seg := binary.LittleEndian.Uint16(sec[0x1fe:])
-	if start != core+1 || n == 0 || start+n-1 > last || seg != 0x820 || !sparse.IsZero(sec[0x1e8:0x1f4]) {
-		t.Errorf("block list start %d, %d sectors, segment %#x, terminator % x (BIOS boot partition %d-%d)", start, n, seg, sec[0x1e8:0x1f4], first, last)
+	sectors := uint64(len(want)+511) / 512
+	if start != core+1 || n != sectors-1 || start+n-1 > last || seg != 0x820 || !sparse.IsZero(sec[0x1e8:0x1f4]) {
+		return append(bad, fmt.Sprintf("block list start %d, %d sectors, segment %#x, terminator % x (BIOS boot partition %d-%d, core %d sectors)",
+			start, n, seg, sec[0x1e8:0x1f4], first, last, sectors))
 	}
-	// The last sector the block list names holds core data; the one
-	// after it is free.
-	end := (start + n) * 512
-	if sparse.IsZero(disk[end-512:end]) && sparse.IsZero(disk[end-1024:end-512]) {
-		t.Error("the block list runs past the core image")
+	if got := disk[start*512 : start*512+uint64(len(want))-512]; !bytes.Equal(got, want[512:]) {
+		bad = append(bad, "the sectors the block list names do not hold the core grub-mkimage makes")
+	}
+	return bad
+}
+
+// TestGrubPCJudge: the BIOS check sees planted defects: the MBR loading
+// the core from elsewhere, a block list one sector short, a byte of the
+// core changed, the drive check left in.
+func TestGrubPCJudge(t *testing.T) {
+	testutil.RequireTool(t, "grub-mkimage")
+	requireUSBGrub(t)
+	boot, _ := os.ReadFile(filepath.Join(grubPCDir, "boot.img"))
+	dir := t.TempDir()
+	core, err := grubPCCore(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mbr, core, err := grubPCSetup(boot, core, usbBIOSBootLBA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk := make([]byte, (usbBIOSBootLBA+usbBIOSBootSecs)*512)
+	copy(disk, mbr)
+	disk[510], disk[511], disk[0x1be+4] = 0x55, 0xaa, 0xee
+	copy(disk[usbBIOSBootLBA*512:], core)
+	last := uint64(usbBIOSBootLBA + usbBIOSBootSecs - 1)
+	if p := grubPCProblems(t, disk, usbBIOSBootLBA, last); len(p) != 0 {
+		t.Fatalf("the unplanted disk: %v", p)
+	}
+	for name, plant := range map[string]func(d []byte){
+		"core elsewhere": func(d []byte) { binary.LittleEndian.PutUint64(d[0x5c:], usbBIOSBootLBA+1) },
+		"short list":     func(d []byte) { d[usbBIOSBootLBA*512+0x1fc]-- },
+		"core byte":      func(d []byte) { d[(usbBIOSBootLBA+5)*512+7] ^= 1 },
+		"drive check":    func(d []byte) { copy(d[0x66:0x68], boot[0x66:0x68]) },
+	} {
+		d := bytes.Clone(disk)
+		plant(d)
+		if p := grubPCProblems(t, d, usbBIOSBootLBA, last); len(p) == 0 {
+			t.Errorf("%s: not seen", name)
+		}
 	}
 }
 
