@@ -19,7 +19,7 @@ import (
 var oemConfigKey = claimKey{PartOEM, provision.OEMConfigPath}
 
 // loadIgnition reads and validates o.IgnitionFile for Flatcar version
-// (nil when none is given). The live media vendors (iso, pxe) carry it
+// (nil when none is given). The live media vendors (iso, pxe, usb) carry it
 // in an extra initrd (vendors.BuildOptions.Ignition).
 func loadIgnition(ctx context.Context, o Options, version string, log *slog.Logger) (*provision.Ignition, error) {
 	if o.IgnitionFile == "" {

@@ -34,7 +34,7 @@ func (bp *bakePlan) planProvision(o Options) error {
 		for _, v := range o.Vendors {
 			// Live media put --kernel-arg on their boot entries' command
 			// line; they have no OEM grub.cfg to remove arguments from.
-			if (v.Bundle == vendors.BundleISO || v.Bundle == vendors.BundlePXE) && len(o.KernelArgsRemove) > 0 {
+			if (v.Bundle == vendors.BundleISO || v.Bundle == vendors.BundlePXE || v.Bundle == vendors.BundleUSB) && len(o.KernelArgsRemove) > 0 {
 				return fmt.Errorf("--kernel-arg-remove with --vendor %s: live media have no OEM /grub.cfg to remove kernel arguments from; bake the disk vendors only", v.Name)
 			}
 		}

@@ -232,6 +232,10 @@ func TestProvisionRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	usb, err := vendors.Parse([]string{"usb"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name string
 		o    bake.Options
@@ -241,6 +245,7 @@ func TestProvisionRefusals(t *testing.T) {
 		{"dollar", bake.Options{KernelArgsRemove: []string{"$x"}}, []string{`"$x"`}},
 		{"both", bake.Options{KernelArgs: []string{"console=ttyS0"}, KernelArgsRemove: []string{"console"}}, []string{"both added and removed"}},
 		{"live media", bake.Options{KernelArgsRemove: []string{"quiet"}, Vendors: iso}, []string{"--kernel-arg-remove with --vendor iso", "grub.cfg"}},
+		{"usb stick", bake.Options{KernelArgsRemove: []string{"quiet"}, Vendors: usb}, []string{"--kernel-arg-remove with --vendor usb", "grub.cfg"}},
 		{"no conf", bake.Options{Sysexts: plain, Sysupdate: true}, []string{"--sysupdate", "no baked sysext has a sysupdate config"}},
 		{"named sysext", bake.Options{Sysexts: named, Sysupdate: true}, []string{"sysext sysext", "sysext.conf"}},
 		{"collision", bake.Options{Sysexts: coll, Sysupdate: true, Target: dropDir}, []string{"sysext coll's image", "--sysupdate's sysext.conf", "ROOT:/etc/systemd/system/systemd-sysupdate.service.d/sysext.conf"}},

@@ -115,7 +115,7 @@ func releaseFile(ctx context.Context, f fetch.Options, ref fetch.ReleaseRef, nam
 	return p, err
 }
 
-// liveMediaWarnings says, for each live medium (iso, pxe) among the
+// liveMediaWarnings says, for each live medium (iso, pxe, usb) among the
 // vendors, that what the bake puts into ROOT and OEM is not on it: live
 // media carry the kernel and /usr only (and an --ignition config).
 func liveMediaWarnings(o Options, bp *bakePlan, log *slog.Logger) []string {
@@ -124,7 +124,7 @@ func liveMediaWarnings(o Options, bp *bakePlan, log *slog.Logger) []string {
 	}
 	var out []string
 	for _, v := range o.Vendors {
-		if v.Bundle != vendors.BundleISO && v.Bundle != vendors.BundlePXE {
+		if v.Bundle != vendors.BundleISO && v.Bundle != vendors.BundlePXE && v.Bundle != vendors.BundleUSB {
 			continue
 		}
 		w := fmt.Sprintf("--vendor %s carries the kernel and /usr only: the sysexts, masks, extensions and units this bake puts into ROOT and OEM are not on it (provision live media with --ignition)", v.Name)

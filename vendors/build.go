@@ -77,11 +77,11 @@ type BuildOptions struct {
 	Epoch int64
 	// KernelArgs and KernelArgsRemove are merged into the OEM /grub.cfg
 	// a vendor writes (provision.EditKernelArgs), as are the arguments
-	// an earlier bake added to Base's grub.cfg; live media (iso, pxe),
+	// an earlier bake added to Base's grub.cfg; live media (iso, pxe, usb),
 	// which have no OEM, add KernelArgs to their kernel command line.
 	KernelArgs, KernelArgsRemove []string
 	// Ignition, when set, is the Ignition config the live media (iso,
-	// pxe) carry in an extra initrd as usr/share/oem/config.ign; pxe
+	// pxe, usb) carry in an extra initrd as usr/share/oem/config.ign; pxe
 	// writes it as flatcar_production_pxe_ignition.cpio.gz.
 	Ignition []byte
 	// Ahead, when set, holds a qcow2 image of Base encoded while Base was
@@ -121,7 +121,7 @@ type plan struct {
 	arch    flatcar.Arch
 	version string
 	groups  []*group // partitioned vendors, by (layout, OEM id)
-	boot    []job    // iso, pxe
+	boot    []job    // iso, pxe, usb
 	outputs []string // final paths, for the existence check
 	// needVersion: an OEM sysext is installed, named by version.
 	needVersion bool
@@ -318,6 +318,11 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 				return nil, err
 			}
 			if err := checkGrubEFI(); err != nil {
+				return nil, err
+			}
+		}
+		if v.Bundle == BundleUSB {
+			if err := checkUSBGrub(); err != nil {
 				return nil, err
 			}
 		}

@@ -53,6 +53,10 @@ func buildAll(t *testing.T) (string, map[string][]Artifact) {
 				allSkip = append(allSkip, v.Name)
 				continue
 			}
+			if err := checkUSBGrub(); err != nil && v.Bundle == BundleUSB && !usbRequired() {
+				allSkip = append(allSkip, v.Name)
+				continue
+			}
 			vs = append(vs, v)
 		}
 		allOut = filepath.Join(f.dir, "out")
@@ -87,7 +91,7 @@ func TestVendors(t *testing.T) {
 		t.Run(v.Name, func(t *testing.T) {
 			for _, s := range allSkip {
 				if s == v.Name {
-					t.Skipf("no %s %s writer in diskfmt, or no ISOLINUX for iso (set BAKE_TEST_REQUIRE_TOOLS=isolinux to require it)", v.Disk.Format, v.Disk.Subformat)
+					t.Skipf("no %s %s writer in diskfmt, or no ISOLINUX for iso or GRUB for usb (set BAKE_TEST_REQUIRE_TOOLS=isolinux,grub-pc to require them)", v.Disk.Format, v.Disk.Subformat)
 				}
 			}
 			got := map[string]bool{}
@@ -112,6 +116,8 @@ func TestVendors(t *testing.T) {
 				checkPXE(t, out, v, work)
 			case BundleISO:
 				checkISO(t, main, work)
+			case BundleUSB:
+				checkUSB(t, main, work, nil, "initrd /flatcar/cpio.gz\n")
 			default:
 				checkDisk(t, v, main, work)
 			}

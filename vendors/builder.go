@@ -20,7 +20,7 @@ type builder struct {
 	st      *stage
 	rep     progress.Reporter
 	workers int
-	// kernel and initrd are made once for iso and pxe.
+	// kernel and initrd are made once for iso, pxe and usb.
 	kernel, initrd string
 	// warnings: what the OEM rebuilds could not keep, each line once.
 	warnings []string
@@ -349,6 +349,15 @@ func (b *builder) buildBoot(ctx context.Context, j job) error {
 			}
 		}
 		if err := writeISO(ctx, p, b.kernel, b.initrd, ignInitrd, b.plan.o.KernelArgs, work); err != nil {
+			return fmt.Errorf("building vendor %s: %w", v.Name, err)
+		}
+		return b.compress(ctx, j, p)
+	case BundleUSB:
+		p, err := b.output(v, "disk", v.File)
+		if err != nil {
+			return err
+		}
+		if err := writeUSB(ctx, p, b.kernel, b.initrd, b.plan.o.Ignition, b.plan.o.KernelArgs, filepath.Join(b.work, "usb-"+v.Name)); err != nil {
 			return fmt.Errorf("building vendor %s: %w", v.Name, err)
 		}
 		return b.compress(ctx, j, p)

@@ -3,8 +3,8 @@
 // output names, release compression, architectures, extra artefacts), the
 // OEM files each vendor writes (/grub.cfg, /oem-release), the bundles some
 // vendors ship (qemu_uefi launcher, .vmx, OVF, .ova, GCE tarball, Vagrant
-// .box, Parallels .tgz, Xen configs, ISO and PXE) and the release
-// compressions.
+// .box, Parallels .tgz, Xen configs, ISO, PXE and the live USB disk) and the
+// release compressions.
 //
 // # Registry
 //

@@ -47,6 +47,8 @@ func bootToolsFor(v Vendor) []string {
 		return []string{"btrfs", "mksquashfs"}
 	case BundleISO:
 		return []string{"btrfs", "mksquashfs", "xorriso", "grub-mkimage", "mkfs.vfat", "mmd", "mcopy"}
+	case BundleUSB:
+		return []string{"btrfs", "mksquashfs", "grub-mkimage", "mkfs.vfat", "mmd", "mcopy"}
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func TestBuildReproducible(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1600000000")
 	var archive string // the parallels tar.gz of the first build
 	var vs []Vendor
-	for _, n := range []string{"xen", "parallels", "iso", "pxe", "openstack_mini"} {
+	for _, n := range []string{"xen", "parallels", "iso", "pxe", "usb", "openstack_mini"} {
 		v, _ := Lookup(n)
 		vs = append(vs, v)
 	}

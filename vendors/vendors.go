@@ -11,7 +11,8 @@ import (
 // Disk says how a vendor's disk is written by the diskfmt package.
 type Disk struct {
 	// Format is the diskfmt name: raw, qcow2, vmdk, vhd, vhdx or parallels.
-	// Empty for vendors without a partitioned disk (iso, pxe).
+	// Empty for vendors without a diskfmt disk (iso, pxe; usb writes its
+	// raw disk itself).
 	Format string
 	// Subformat: vmdk "monolithicSparse" or "streamOptimized"; vhd "fixed"
 	// or "dynamic"; empty otherwise.
@@ -40,6 +41,7 @@ const (
 	BundleXen              Bundle = "xen"               // xl configs (pygrub, pvgrub)
 	BundleISO              Bundle = "iso"               // ISO with kernel + initrd
 	BundlePXE              Bundle = "pxe"               // kernel + cpio.gz
+	BundleUSB              Bundle = "usb"               // raw live USB disk: GRUB (BIOS, UEFI), kernel, initrds
 )
 
 // Vendor is one row of the vendor table (docs/vendors.md).
@@ -48,8 +50,8 @@ type Vendor struct {
 	// Help is the one-line description shown by --help.
 	Help string
 	Disk Disk
-	// Layout is the flatcar.Layouts name the disk is grown to; "" for iso
-	// and pxe (not partitioned).
+	// Layout is the flatcar.Layouts name the disk is grown to; "" for iso,
+	// pxe and usb (not made from the Flatcar disk).
 	Layout string
 	// OEM is the OEM sysext id (oem-ID.raw); "" means no OEM content.
 	OEM string
@@ -205,6 +207,8 @@ var table = []Vendor{
 	{Name: "pxe", Help: "PXE: kernel and cpio.gz holding /usr",
 		File: img("pxe", "cpio.gz"), Compress: cNone, Arches: bothArch, Bundle: BundlePXE,
 		Extras: []string{"flatcar_production_pxe.vmlinuz"}},
+	{Name: "usb", Help: "USB stick: raw disk with kernel and initrd",
+		File: img("usb", "bin"), Compress: cBz2, Arches: amd64Only, Bundle: BundleUSB},
 }
 
 // All returns the vendors of docs/vendors.md in table order (without

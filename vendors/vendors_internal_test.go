@@ -10,8 +10,8 @@ import (
 
 func TestTableValid(t *testing.T) {
 	checkTable(table)
-	if got := len(All()); got != 32 {
-		t.Errorf("All() has %d vendors, docs/vendors.md lists 32", got)
+	if got := len(All()); got != 33 {
+		t.Errorf("All() has %d vendors, docs/vendors.md lists 33", got)
 	}
 }
 
@@ -59,7 +59,7 @@ func TestParse(t *testing.T) {
 		}
 	}
 	all, err := Parse([]string{"all", "ami"})
-	if err != nil || len(all) != 32 {
+	if err != nil || len(all) != 33 {
 		t.Fatalf("Parse(all) = %d vendors, %v", len(all), err)
 	}
 	arm, err := ParseForArch([]string{"all"}, flatcar.ArchARM64)
@@ -71,7 +71,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("all for arm64 includes %s", v.Name)
 		}
 	}
-	if len(arm) == 0 || len(arm) == 32 {
+	if len(arm) == 0 || len(arm) == 33 {
 		t.Errorf("all for arm64 has %d vendors", len(arm))
 	}
 }

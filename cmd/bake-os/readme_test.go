@@ -288,6 +288,9 @@ var readmeCases = map[string]readmeCase{
 	"bake-os --image flatcar_production_image.bin.bz2 --vendor pxe --ignition config.ign --json": {noFlags, func(t *testing.T, dir, stdout string) {
 		checkLivePXE(t, dir, stdout)
 	}},
+	"bake-os --image flatcar_production_image.bin.bz2 --vendor usb --ignition config.ign --kernel-arg console=ttyS0,115200n8": {noFlags, func(t *testing.T, dir, _ string) {
+		checkLiveUSB(t, filepath.Join(dir, usbImageName), filepath.Join(dir, "config.ign"), "'console=ttyS0,115200n8'")
+	}},
 	"bake-os iso customize flatcar_production_iso_image.iso --ignition config.ign --kernel-arg console=ttyS0,115200n8 -o live.iso": {noFlags, func(t *testing.T, dir, _ string) {
 		checkLiveISO(t, filepath.Join(dir, "live.iso"), filepath.Join(dir, "config.ign"), false)
 		x := t.TempDir()

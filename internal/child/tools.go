@@ -16,7 +16,7 @@ var Packages = map[string]string{
 	"resize2fs": "e2fsprogs", "dumpe2fs": "e2fsprogs",
 	"btrfs": "btrfs-progs", "mkfs.btrfs": "btrfs-progs",
 	"mkfs.vfat": "dosfstools", "fsck.vfat": "dosfstools",
-	"mmd": "mtools", "mcopy": "mtools", "mtype": "mtools", "mren": "mtools", "mdir": "mtools",
+	"mmd": "mtools", "mcopy": "mtools", "mtype": "mtools", "mren": "mtools", "mdir": "mtools", "minfo": "mtools",
 	"mksquashfs": "squashfs-tools", "unsquashfs": "squashfs-tools",
 	"mkfs.erofs": "erofs-utils", "fsck.erofs": "erofs-utils", "dump.erofs": "erofs-utils",
 	"mkswap": "util-linux",

@@ -35,10 +35,10 @@ var files = map[string][][2]string{
 	"demo": {{"/usr/share/OVMF/OVMF_CODE.fd", "ovmf"}},
 	"test": {{"/usr/share/OVMF/OVMF_CODE.fd", "ovmf"}, {"/usr/share/AAVMF/AAVMF_CODE.fd", "qemu-efi-aarch64"},
 		{"/usr/lib/ISOLINUX/isolinux.bin", "isolinux"}, {"/usr/lib/syslinux/modules/bios/ldlinux.c32", "syslinux-common"},
-		{"/usr/lib/grub/x86_64-efi/linux.mod", "grub-efi-amd64-bin"}},
+		{"/usr/lib/grub/x86_64-efi/linux.mod", "grub-efi-amd64-bin"}, {"/usr/lib/grub/i386-pc/boot.img", "grub-pc-bin"}},
 	"boot": {{"/boot/vmlinuz-*-cloud-amd64", "linux-image-cloud-amd64"}, {"/usr/share/OVMF/OVMF_CODE.fd", "ovmf"},
 		{"/usr/lib/ISOLINUX/isolinux.bin", "isolinux"}, {"/usr/lib/syslinux/modules/bios/ldlinux.c32", "syslinux-common"},
-		{"/usr/lib/grub/x86_64-efi/linux.mod", "grub-efi-amd64-bin"}},
+		{"/usr/lib/grub/x86_64-efi/linux.mod", "grub-efi-amd64-bin"}, {"/usr/lib/grub/i386-pc/boot.img", "grub-pc-bin"}},
 }
 
 func main() {
