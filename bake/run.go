@@ -200,7 +200,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	out := filepath.Join(o.OutputDir, ImageName)
-	if err := checkOutput(o.Image, outputPaths(o)); err != nil {
+	outs, err := outputPaths(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOutput(o.Image, outs); err != nil {
 		return nil, err
 	}
 	version := o.Version
@@ -283,17 +287,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 }
 
 // outputPaths lists every file the run writes into OutputDir.
-func outputPaths(o Options) []string {
+func outputPaths(o Options) ([]string, error) {
 	if len(o.Vendors) == 0 {
-		return []string{filepath.Join(o.OutputDir, ImageName)}
+		return []string{filepath.Join(o.OutputDir, ImageName)}, nil
 	}
 	var out []string
+	ign := o.IgnitionFile != "" || o.VendorOptions.Ignition != nil
 	for _, v := range o.Vendors {
-		for _, f := range append([]string{v.File}, v.Extras...) {
+		names, err := v.OutputNames(o.VendorOptions.Compress, ign)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range names {
 			out = append(out, filepath.Join(o.OutputDir, f))
 		}
 	}
-	return out
+	return out, nil
 }
 
 // finishOutput moves the finished plain image from its temp file into

@@ -49,7 +49,7 @@ func buildAll(t *testing.T) (string, map[string][]Artifact) {
 					continue
 				}
 			}
-			if _, err := findIsolinux(); err != nil && v.Bundle == BundleISO && !isolinuxRequired() {
+			if _, err := findIsolinux(); err != nil && v.Bundle == "iso" && !isolinuxRequired() {
 				allSkip = append(allSkip, v.Name)
 				continue
 			}
@@ -94,7 +94,7 @@ func TestVendors(t *testing.T) {
 			for _, a := range arts[v.Name] {
 				got[filepath.Base(a.Path)] = true
 			}
-			for _, want := range v.outputNames([]Compression{CompressNone}) {
+			for _, want := range v.outputNames([]Compression{CompressNone}, false) {
 				if !got[want] {
 					t.Errorf("missing output %s (have %v)", want, got)
 				}
@@ -102,31 +102,31 @@ func TestVendors(t *testing.T) {
 			main := filepath.Join(out, v.File)
 			work := t.TempDir()
 			switch v.Bundle {
-			case BundleGCE:
+			case "gce":
 				checkGCE(t, v, main, work)
-			case BundleOVA:
+			case "ova":
 				checkOVA(t, v, main, work)
-			case BundleVagrant, BundleVagrantParallels, BundleParallels:
+			case "vagrant", "vagrant_parallels", "parallels":
 				checkBox(t, v, main, work)
-			case BundlePXE:
+			case "pxe":
 				checkPXE(t, out, v, work)
-			case BundleISO:
+			case "iso":
 				checkISO(t, main, work)
 			default:
 				checkDisk(t, v, main, work)
 			}
 			switch v.Bundle {
-			case BundleQEMUUEFI:
+			case "qemu_uefi":
 				checkQEMU(t, out, work)
-			case BundleVMX:
-				vmx, _ := os.ReadFile(filepath.Join(out, v.Extras[0]))
+			case "vmx":
+				vmx, _ := os.ReadFile(filepath.Join(out, v.Extras["vmx"]))
 				if !strings.Contains(string(vmx), `scsi0:0.fileName = "`+v.File+`"`) {
 					t.Errorf("vmx does not name the disk:\n%s", vmx)
 				}
-			case BundleOVF:
-				ovf, _ := os.ReadFile(filepath.Join(out, v.Extras[0]))
+			case "ovf":
+				ovf, _ := os.ReadFile(filepath.Join(out, v.Extras["ovf"]))
 				checkOVFRef(t, ovf, v.File, main)
-			case BundleXen:
+			case "xen":
 				for _, x := range v.Extras {
 					c, _ := os.ReadFile(filepath.Join(out, x))
 					if !strings.Contains(string(c), "target="+v.File) {
@@ -439,14 +439,14 @@ func checkBox(t *testing.T, v Vendor, p, work string) {
 	if v.Disk.Format == "parallels" {
 		checkParallelsBundle(t, work, members, disk)
 	}
-	if v.Bundle != BundleParallels {
+	if v.Bundle != "parallels" {
 		meta, err := os.ReadFile(filepath.Join(work, "metadata.json"))
 		var m struct{ Provider string }
 		if err != nil || json.Unmarshal(meta, &m) != nil {
 			t.Fatalf("metadata.json: %v %s", err, meta)
 		}
 		wantProv := "virtualbox"
-		if v.Bundle == BundleVagrantParallels {
+		if v.Bundle == "vagrant_parallels" {
 			wantProv = "parallels"
 		}
 		if m.Provider != wantProv {
@@ -456,7 +456,7 @@ func checkBox(t *testing.T, v Vendor, p, work string) {
 			t.Error(err)
 		}
 	}
-	if v.Bundle == BundleVagrant {
+	if v.Bundle == "vagrant" {
 		if members[0] != "box.ovf" {
 			t.Errorf("box members %v: box.ovf first", members)
 		}

@@ -2,7 +2,9 @@ package vendors
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"os"
 	"text/template"
 )
 
@@ -237,4 +239,33 @@ func renderOVF(p ovfParams, vmware bool) ([]byte, error) {
 		return nil, fmt.Errorf("rendering OVF: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// ovfBundle writes the disk and a VirtualBox .ovf beside it.
+type ovfBundle struct{}
+
+func (ovfBundle) Name() string { return "ovf" }
+
+func (ovfBundle) Files() []bundleFile {
+	return []bundleFile{{Role: roleMain, Kind: "disk", Compress: true}, {Role: "ovf", Kind: "config"}}
+}
+
+func (ovfBundle) Build(ctx context.Context, c *bundleContext) error {
+	disk, err := c.mainDisk(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(disk)
+	if err != nil {
+		return err
+	}
+	capacity, err := c.capacity()
+	if err != nil {
+		return err
+	}
+	ovf, err := renderOVF(defaultOVF(c.stem(), c.version(), c.name(roleMain), st.Size(), capacity, false), false)
+	if err != nil {
+		return err
+	}
+	return c.writeFile("ovf", ovf, 0o644)
 }
