@@ -106,6 +106,7 @@ type Artifact struct {
 // job is one validated vendor with everything resolved.
 type job struct {
 	v        Vendor
+	bundle   bundle
 	comps    []Compression
 	firmware firmware
 }
@@ -244,7 +245,11 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 	groups := map[string]*group{}
 	needVersion := false
 	for _, v := range vendors {
-		j := job{v: v}
+		bd, err := lookupBundle(v.Bundle)
+		if err != nil {
+			return nil, fmt.Errorf("vendor %s: %w", v.Name, err)
+		}
+		j := job{v: v, bundle: bd}
 		j.comps = v.compressions(override)
 		allComps = append(allComps, j.comps...)
 		if v.Disk.Format != "" {
@@ -252,7 +257,7 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 				return nil, err
 			}
 		}
-		if ch, ok := v.bundle().(checker); ok {
+		if ch, ok := bd.(checker); ok {
 			c := &checkContext{o: o, arch: p.arch}
 			if err := ch.Check(ctx, c); err != nil {
 				return nil, err

@@ -63,7 +63,7 @@ func (b *builder) buildGroup(ctx context.Context, g *group) error {
 // live media), checks it wrote every file it declares, and compresses the
 // main output.
 func (b *builder) buildJob(ctx context.Context, j job, src string) error {
-	bd := j.v.bundle()
+	bd := j.bundle
 	c := &bundleContext{b: b, j: j, src: src, staged: map[string]string{}}
 	if err := bd.Build(ctx, c); err != nil {
 		return err
@@ -92,7 +92,7 @@ func (b *builder) compress(ctx context.Context, j job, mainTmp string) error {
 			continue
 		}
 		// Compressed copies have the kind of what they compress.
-		p, err := b.st.temp(j.v.Name, mainFile(j.v.bundle()).Kind, j.v.File+c.Ext())
+		p, err := b.st.temp(j.v.Name, mainFile(j.bundle).Kind, j.v.File+c.Ext())
 		if err != nil {
 			return err
 		}

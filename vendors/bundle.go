@@ -221,12 +221,12 @@ func (c *bundleContext) stem() string {
 // declared returns the declaration of role, or an error naming the
 // bundle's mistake.
 func (c *bundleContext) declared(role string) (bundleFile, error) {
-	for _, f := range c.j.v.bundle().Files() {
+	for _, f := range c.j.bundle.Files() {
 		if f.Role == role {
 			return f, nil
 		}
 	}
-	return bundleFile{}, fmt.Errorf("bundle %s writes %q, which it does not declare", c.j.v.bundle().Name(), role)
+	return bundleFile{}, fmt.Errorf("bundle %s writes %q, which it does not declare", c.j.bundle.Name(), role)
 }
 
 // create stages the output file of role and returns its temp path (an
@@ -237,7 +237,7 @@ func (c *bundleContext) create(role string) (string, error) {
 		return "", err
 	}
 	if _, dup := c.staged[role]; dup {
-		return "", fmt.Errorf("bundle %s writes %s twice", c.j.v.bundle().Name(), role)
+		return "", fmt.Errorf("bundle %s writes %s twice", c.j.bundle.Name(), role)
 	}
 	p, err := c.b.st.temp(c.j.v.Name, f.Kind, c.name(role))
 	if err != nil {
