@@ -46,15 +46,7 @@ func (isoBundle) Build(ctx context.Context, c *bundleContext) error {
 			return err
 		}
 		ignInitrd = filepath.Join(work, "ignition.cpio.gz")
-		f, err := os.Create(ignInitrd)
-		if err != nil {
-			return err
-		}
-		err = writeIgnitionInitrd(ctx, f, o.Ignition)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := writeIgnitionInitrdFile(ctx, ignInitrd, o.Ignition); err != nil {
 			return err
 		}
 	}

@@ -187,6 +187,20 @@ func writeIgnitionInitrd(ctx context.Context, dst io.Writer, config []byte) erro
 	return zw.Close()
 }
 
+// writeIgnitionInitrdFile writes the Ignition initrd of config to a new
+// file p.
+func writeIgnitionInitrdFile(ctx context.Context, p string, config []byte) error {
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	err = writeIgnitionInitrd(ctx, f, config)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // ISOLINUX files the ISO boots with (BIOS, El Torito no-emulation, plus
 // an isohybrid MBR so the ISO also boots from a USB stick). Debian:
 // isolinux and syslinux-common.

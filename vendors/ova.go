@@ -40,19 +40,11 @@ func (ovaBundle) Files() []bundleFile { return []bundleFile{{Role: roleMain, Kin
 func (ovaBundle) Build(ctx context.Context, c *bundleContext) error {
 	stem := c.stem()
 	vmdkName := stem + "_image.vmdk"
-	vmdk, size, err := c.workDisk(ctx, vmdkName)
+	vmdk, ovf, err := workDiskWithOVF(ctx, c, vmdkName, true)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(vmdk)
-	capacity, err := c.capacity()
-	if err != nil {
-		return err
-	}
-	ovf, err := renderOVF(defaultOVF(stem, c.version(), vmdkName, size, capacity, true), true)
-	if err != nil {
-		return err
-	}
 	return c.writeTo(roleMain, func(f *os.File) error {
 		return writeOVA(ctx, f, stem, ovf, vmdkName, vmdk)
 	})

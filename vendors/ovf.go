@@ -269,3 +269,24 @@ func (ovfBundle) Build(ctx context.Context, c *bundleContext) error {
 	}
 	return c.writeFile("ovf", ovf, 0o644)
 }
+
+// workDiskWithOVF writes the vendor's disk into the work directory as
+// diskName and renders the OVF envelope describing it (VMware's with a
+// stream-optimized disk when vmware, else VirtualBox's); the caller
+// removes the disk.
+func workDiskWithOVF(ctx context.Context, c *bundleContext, diskName string, vmware bool) (string, []byte, error) {
+	disk, size, err := c.workDisk(ctx, diskName)
+	if err != nil {
+		return "", nil, err
+	}
+	capacity, err := c.capacity()
+	if err == nil {
+		var ovf []byte
+		ovf, err = renderOVF(defaultOVF(c.stem(), c.version(), diskName, size, capacity, vmware), vmware)
+		if err == nil {
+			return disk, ovf, nil
+		}
+	}
+	os.Remove(disk)
+	return "", nil, err
+}

@@ -47,19 +47,11 @@ func (vagrantBundle) Name() string { return "vagrant" }
 func (vagrantBundle) Files() []bundleFile { return []bundleFile{{Role: roleMain, Kind: "archive"}} }
 
 func (vagrantBundle) Build(ctx context.Context, c *bundleContext) error {
-	vmdk, size, err := c.workDisk(ctx, vagrantDiskName)
+	vmdk, ovf, err := workDiskWithOVF(ctx, c, vagrantDiskName, false)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(vmdk)
-	capacity, err := c.capacity()
-	if err != nil {
-		return err
-	}
-	ovf, err := renderOVF(defaultOVF(c.stem(), c.version(), vagrantDiskName, size, capacity, false), false)
-	if err != nil {
-		return err
-	}
 	return c.writeTo(roleMain, func(f *os.File) error {
 		return writeVagrantBox(ctx, f, ovf, vmdk, c.workers())
 	})
