@@ -48,18 +48,18 @@ func TestBundleConformance(t *testing.T) {
 
 	t.Run("ignition-gz", func(t *testing.T) {
 		f := testFixture(t)
-		// The bundles that write files only with a config, or compress
-		// their main output, with a cheap disk vendor.
+		// The live media: pxe writes a file only with a config, iso's
+		// main output is compressible and small (gzip -t of a disk's
+		// gigabytes of zeros takes minutes here).
 		var vs []Vendor
 		for _, v := range built {
-			b := v.bundle()
-			ignOnly := slices.ContainsFunc(b.Files(), func(f bundleFile) bool { return f.IgnitionOnly })
-			if ignOnly || (v.Live() && v.compressible()) || v.Name == "xen" {
+			ignOnly := slices.ContainsFunc(v.bundle().Files(), func(f bundleFile) bool { return f.IgnitionOnly })
+			if ignOnly || (v.Live() && v.compressible()) {
 				vs = append(vs, v)
 			}
 		}
-		if len(vs) < 2 {
-			t.Fatalf("vendors %v: want pxe, xen (and iso with ISOLINUX)", vs)
+		if !slices.ContainsFunc(vs, func(v Vendor) bool { return v.Name == "pxe" }) {
+			t.Fatalf("vendors %v: want pxe (and iso with ISOLINUX)", vs)
 		}
 		out := filepath.Join(t.TempDir(), "out")
 		got, err := Build(context.Background(), vs, BuildOptions{Base: f.base, OutputDir: out, Compress: "gz",
@@ -71,6 +71,7 @@ func TestBundleConformance(t *testing.T) {
 		for _, a := range got {
 			arts[a.Vendor] = append(arts[a.Vendor], a)
 		}
+		t.Logf("with Ignition, gz: %d vendors", len(vs))
 		checkConformance(t, out, arts, vs, []Compression{CompressGz}, true)
 	})
 }
