@@ -171,6 +171,9 @@ func judgeFile(p string, f conformFile) error {
 	switch f.kind {
 	case "disk":
 		format := qemuFormat[f.vendor.Disk.Format]
+		if f.vendor.Disk.Format == "" {
+			format = "raw" // a live medium's own raw disk
+		}
 		var info qemuInfo
 		if err := runJSON(&info, "qemu-img", "info", "--output=json", "-f", format, p); err != nil {
 			return err
