@@ -13,7 +13,6 @@ import (
 
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/provision"
-	"github.com/bake-os/bake-os/vendors"
 )
 
 // oemGrubKey is OEM /grub.cfg, where kernel arguments go.
@@ -34,7 +33,7 @@ func (bp *bakePlan) planProvision(o Options) error {
 		for _, v := range o.Vendors {
 			// Live media put --kernel-arg on their boot entries' command
 			// line; they have no OEM grub.cfg to remove arguments from.
-			if (v.Bundle == vendors.BundleISO || v.Bundle == vendors.BundlePXE || v.Bundle == vendors.BundleUSB) && len(o.KernelArgsRemove) > 0 {
+			if v.Live() && len(o.KernelArgsRemove) > 0 {
 				return fmt.Errorf("--kernel-arg-remove with --vendor %s: live media have no OEM /grub.cfg to remove kernel arguments from; bake the disk vendors only", v.Name)
 			}
 		}

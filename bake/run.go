@@ -240,7 +240,11 @@ func Preflight(ctx context.Context, o Options) (_ *Plan, err error) {
 	if err := resolveRemote(ctx, j); err != nil {
 		return nil, err
 	}
-	if err := checkOutput(j.image, outputPaths(j)); err != nil {
+	outs, err := outputPaths(j)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOutput(j.image, outs); err != nil {
 		return nil, err
 	}
 	if j.version == "" {
@@ -343,17 +347,22 @@ func (p *Plan) Build(ctx context.Context) (*Result, error) {
 }
 
 // outputPaths lists every file the run writes into OutputDir.
-func outputPaths(j *job) []string {
+func outputPaths(j *job) ([]string, error) {
 	if len(j.o.Vendors) == 0 {
-		return []string{filepath.Join(j.outputDir, ImageName)}
+		return []string{filepath.Join(j.outputDir, ImageName)}, nil
 	}
 	var out []string
+	ign := j.o.IgnitionFile != "" || j.o.VendorOptions.Ignition != nil
 	for _, v := range j.o.Vendors {
-		for _, f := range append([]string{v.File}, v.Extras...) {
+		names, err := v.OutputNames(j.o.VendorOptions.Compress, ign)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range names {
 			out = append(out, filepath.Join(j.outputDir, f))
 		}
 	}
-	return out
+	return out, nil
 }
 
 // finishOutput moves the finished plain image from its temp file into

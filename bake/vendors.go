@@ -124,7 +124,7 @@ func liveMediaWarnings(o Options, bp *bakePlan, log *slog.Logger) []string {
 	}
 	var out []string
 	for _, v := range o.Vendors {
-		if v.Bundle != vendors.BundleISO && v.Bundle != vendors.BundlePXE && v.Bundle != vendors.BundleUSB {
+		if !v.Live() {
 			continue
 		}
 		w := fmt.Sprintf("--vendor %s carries the kernel and /usr only: the sysexts, masks, extensions and units this bake puts into ROOT and OEM are not on it (provision live media with --ignition)", v.Name)

@@ -106,6 +106,7 @@ type Artifact struct {
 // job is one validated vendor with everything resolved.
 type job struct {
 	v        Vendor
+	bundle   bundle
 	comps    []Compression
 	firmware firmware
 }
@@ -229,8 +230,8 @@ func (p *plan) build(ctx context.Context) (*Result, error) {
 		}
 	}
 	for _, j := range p.boot {
-		if err := b.buildBoot(ctx, j); err != nil {
-			return nil, err
+		if err := b.buildJob(ctx, j, ""); err != nil {
+			return nil, fmt.Errorf("building vendor %s: %w", j.v.Name, err)
 		}
 	}
 	// Everything is written: the outputs are finalised here, all or none.
@@ -299,7 +300,11 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 	groups := map[string]*group{}
 	needVersion := false
 	for _, v := range vendors {
-		j := job{v: v}
+		bd, err := lookupBundle(v.Bundle)
+		if err != nil {
+			return nil, fmt.Errorf("vendor %s: %w", v.Name, err)
+		}
+		j := job{v: v, bundle: bd}
 		j.comps = v.compressions(override)
 		allComps = append(allComps, j.comps...)
 		if v.Disk.Format != "" {
@@ -307,29 +312,15 @@ func makePlanMode(ctx context.Context, vendors []Vendor, o BuildOptions, preflig
 				return nil, err
 			}
 		}
-		if v.NeedsFirmware() {
-			if j.firmware, err = resolveFirmware(ctx, o, p.arch); err != nil {
+		if ch, ok := bd.(checker); ok {
+			c := &checkContext{o: o, arch: p.arch}
+			if err := ch.Check(ctx, c); err != nil {
 				return nil, err
 			}
+			tools = append(tools, c.tools...)
+			j.firmware = c.firmware
 		}
-		tools = append(tools, bootToolsFor(v)...)
-		if v.Bundle == BundleISO {
-			if _, err := findIsolinux(); err != nil {
-				return nil, err
-			}
-			if err := checkGrubEFI(); err != nil {
-				return nil, err
-			}
-		}
-		if v.Bundle == BundleUSB {
-			if err := checkUSBGrub(); err != nil {
-				return nil, err
-			}
-		}
-		p.outputs = append(p.outputs, v.outputNames(j.comps)...)
-		if v.Bundle == BundlePXE && o.Ignition != nil {
-			p.outputs = append(p.outputs, pxeIgnitionName)
-		}
+		p.outputs = append(p.outputs, v.outputNames(j.comps, o.Ignition != nil)...)
 		if !v.Partitioned() {
 			p.boot = append(p.boot, j)
 			continue
@@ -520,13 +511,7 @@ func resolveOEM(ctx context.Context, o BuildOptions, arch flatcar.Arch, in *oemI
 
 // compressible reports whether release compression applies to the main
 // output (archives are already compressed).
-func (v Vendor) compressible() bool {
-	switch v.Bundle {
-	case BundleGCE, BundleOVA, BundleVagrant, BundleVagrantParallels, BundleParallels, BundlePXE:
-		return false
-	}
-	return true
-}
+func (v Vendor) compressible() bool { return mainFile(v.bundle()).Compress }
 
 // compressions resolves the --compress list for v: nil means the default,
 // the uncompressed output only; "release" expands to v's release
@@ -555,15 +540,6 @@ func (v Vendor) compressions(override []Compression) []Compression {
 		}
 	}
 	return out
-}
-
-// outputNames lists the final file names of a vendor for comps.
-func (v Vendor) outputNames(comps []Compression) []string {
-	var out []string
-	for _, c := range comps {
-		out = append(out, v.File+c.Ext())
-	}
-	return append(out, v.Extras...)
 }
 
 // hasNone reports whether the uncompressed main output is kept.

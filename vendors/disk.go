@@ -126,3 +126,21 @@ func copyPlain(src, dst string) error {
 	}
 	return out.Close()
 }
+
+// diskBundleName is the plain disk's bundle, what a vendor row without a
+// Bundle gets.
+const diskBundleName = "disk"
+
+// diskBundle writes the vendor's disk alone.
+type diskBundle struct{}
+
+func (diskBundle) Name() string { return diskBundleName }
+
+func (diskBundle) Files() []bundleFile {
+	return []bundleFile{{Role: roleMain, Kind: "disk", Compress: true}}
+}
+
+func (diskBundle) Build(ctx context.Context, c *bundleContext) error {
+	_, err := c.mainDisk(ctx)
+	return err
+}

@@ -12,6 +12,19 @@
 // Parse turns a --vendor list into vendors and is the single place that
 // validates names. The table drives --help (HelpText) and the tests.
 //
+// # Bundles
+//
+// A vendor row names its bundle (bundle.go): what writes the vendor's
+// files from its prepared disk, or, for live media, from the kernel and
+// /usr initrd. Each bundle is one file (disk.go's plain disk, qemu_uefi,
+// vmx, ova, ovf, gce, vagrant, vagrant_parallels, parallels, xen, iso,
+// pxe) listed in bundles(); it declares its files by role (main output
+// first, kind, release compression, Ignition-only) and the row names the
+// file of each role (File, Extras). Output names, the overwrite checks
+// and the artifacts all come from that declaration; the builder refuses a
+// bundle whose writes differ from it, and the conformance test checks
+// that nothing else appears in the output directory.
+//
 // # Build
 //
 // Build takes a baked generic image (never modified) and produces every

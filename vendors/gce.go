@@ -166,3 +166,16 @@ func putNumeric(field []byte, n int64) {
 	}
 	field[0] = 0x80
 }
+
+// gceBundle writes the tar.gz GCE imports, the raw disk as disk.raw.
+type gceBundle struct{}
+
+func (gceBundle) Name() string { return "gce" }
+
+func (gceBundle) Files() []bundleFile { return []bundleFile{{Role: roleMain, Kind: "archive"}} }
+
+func (gceBundle) Build(ctx context.Context, c *bundleContext) error {
+	return c.writeTo(roleMain, func(f *os.File) error {
+		return writeGCETar(ctx, f, c.src, c.workers())
+	})
+}

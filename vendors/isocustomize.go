@@ -114,15 +114,7 @@ func CustomizeISO(ctx context.Context, in, out string, o CustomizeOptions) error
 	}
 	if withIgn {
 		p := filepath.Join(work, "ignition.cpio.gz")
-		f, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		err = writeIgnitionInitrd(ctx, f, o.Ignition)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := writeIgnitionInitrdFile(ctx, p, o.Ignition); err != nil {
 			return err
 		}
 		maps = append(maps, "-map", p, "/"+isoIgnitionPath)

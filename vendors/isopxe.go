@@ -25,33 +25,20 @@ import (
 const (
 	espKernel      = "flatcar/vmlinuz-a"
 	usrSquashName  = "usr.squashfs"
-	pxeKernelName  = "flatcar_production_pxe.vmlinuz"
 	isoKernelPath  = "flatcar/vmlinuz"
 	isoInitrdPath  = "flatcar/cpio.gz"
 	isoVolumeLabel = "FLATCAR_BOOT"
 
 	// The Ignition initrd (docs/provisioning.md): where Flatcar's initrd
-	// finds a config embedded in the initramfs, its name beside the pxe
-	// files and its path on the ISO.
+	// finds a config embedded in the initramfs and its path on the ISO.
 	ignitionInitrdPath = "usr/share/oem/config.ign"
-	pxeIgnitionName    = "flatcar_production_pxe_ignition.cpio.gz"
 	isoIgnitionPath    = "flatcar/ignition.cpio.gz"
 	isoGrubCfgPath     = "EFI/BOOT/grub.cfg"
 	isoEFIImage        = "EFI/efiboot.img"
 )
 
-// bootToolsFor lists the tools a vendor's boot artefacts need.
-func bootToolsFor(v Vendor) []string {
-	switch v.Bundle {
-	case BundlePXE:
-		return []string{"btrfs", "mksquashfs"}
-	case BundleISO:
-		return []string{"btrfs", "mksquashfs", "xorriso", "grub-mkimage", "mkfs.vfat", "mmd", "mcopy"}
-	case BundleUSB:
-		return []string{"btrfs", "mksquashfs", "grub-mkimage", "mkfs.vfat", "mmd", "mcopy"}
-	}
-	return nil
-}
+// liveTools are the tools the /usr initrd of live media needs.
+var liveTools = []string{"btrfs", "mksquashfs"}
 
 // extractKernel copies flatcar/vmlinuz-a out of the ESP of image to dst.
 func extractKernel(image string, d *gpt.Disk, dst string) error {
@@ -200,6 +187,20 @@ func writeIgnitionInitrd(ctx context.Context, dst io.Writer, config []byte) erro
 	return zw.Close()
 }
 
+// writeIgnitionInitrdFile writes the Ignition initrd of config to a new
+// file p.
+func writeIgnitionInitrdFile(ctx context.Context, p string, config []byte) error {
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	err = writeIgnitionInitrd(ctx, f, config)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // ISOLINUX files the ISO boots with (BIOS, El Torito no-emulation, plus
 // an isohybrid MBR so the ISO also boots from a USB stick). Debian:
 // isolinux and syslinux-common.
@@ -250,8 +251,8 @@ func liveArgs(extra []string) string {
 // kernel with its initrd and, when withIgnition, the Ignition initrd
 // after it (pxelinux's comma-separated initrd= form; iPXE takes one
 // initrd=NAME per loaded file).
-func pxeCommandLine(initrd string, withIgnition bool, kernelArgs []string) string {
-	return "initrd=" + strings.Join(liveInitrds(initrd, pxeIgnitionName, withIgnition), ",") + " " + liveArgs(kernelArgs)
+func pxeCommandLine(initrd, ignition string, withIgnition bool, kernelArgs []string) string {
+	return "initrd=" + strings.Join(liveInitrds(initrd, ignition, withIgnition), ",") + " " + liveArgs(kernelArgs)
 }
 
 // checkKernelArgs refuses kernel arguments that would not stay one

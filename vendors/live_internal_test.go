@@ -14,6 +14,21 @@ import (
 	"github.com/bake-os/bake-os/internal/testutil"
 )
 
+// The pxe vendor's kernel and Ignition initrd, as the vendor table names
+// them.
+var (
+	pxeKernelName   = mustLookup("pxe").Extras["kernel"]
+	pxeIgnitionName = mustLookup("pxe").Extras["ignition"]
+)
+
+func mustLookup(name string) Vendor {
+	v, ok := Lookup(name)
+	if !ok {
+		panic("no vendor " + name)
+	}
+	return v
+}
+
 const liveIgnition = `{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA live"]}]}}`
 
 // TestLiveMediaIgnition builds pxe and iso with an Ignition config and

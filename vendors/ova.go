@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 )
 
 // writeOVA writes an .ova: a ustar archive whose first member is the OVF
@@ -27,4 +28,24 @@ func writeOVA(ctx context.Context, dst io.Writer, base string, ovf []byte, vmdkN
 		return err
 	}
 	return tw.close()
+}
+
+// ovaBundle writes the .ova around a stream-optimized vmdk.
+type ovaBundle struct{}
+
+func (ovaBundle) Name() string { return "ova" }
+
+func (ovaBundle) Files() []bundleFile { return []bundleFile{{Role: roleMain, Kind: "archive"}} }
+
+func (ovaBundle) Build(ctx context.Context, c *bundleContext) error {
+	stem := c.stem()
+	vmdkName := stem + "_image.vmdk"
+	vmdk, ovf, err := workDiskWithOVF(ctx, c, vmdkName, true)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(vmdk)
+	return c.writeTo(roleMain, func(f *os.File) error {
+		return writeOVA(ctx, f, stem, ovf, vmdkName, vmdk)
+	})
 }

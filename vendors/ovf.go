@@ -2,7 +2,9 @@ package vendors
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"os"
 	"text/template"
 )
 
@@ -237,4 +239,54 @@ func renderOVF(p ovfParams, vmware bool) ([]byte, error) {
 		return nil, fmt.Errorf("rendering OVF: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// ovfBundle writes the disk and a VirtualBox .ovf beside it.
+type ovfBundle struct{}
+
+func (ovfBundle) Name() string { return "ovf" }
+
+func (ovfBundle) Files() []bundleFile {
+	return []bundleFile{{Role: roleMain, Kind: "disk", Compress: true}, {Role: "ovf", Kind: "config"}}
+}
+
+func (ovfBundle) Build(ctx context.Context, c *bundleContext) error {
+	disk, err := c.mainDisk(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(disk)
+	if err != nil {
+		return err
+	}
+	capacity, err := c.capacity()
+	if err != nil {
+		return err
+	}
+	ovf, err := renderOVF(defaultOVF(c.stem(), c.version(), c.name(roleMain), st.Size(), capacity, false), false)
+	if err != nil {
+		return err
+	}
+	return c.writeFile("ovf", ovf, 0o644)
+}
+
+// workDiskWithOVF writes the vendor's disk into the work directory as
+// diskName and renders the OVF envelope describing it (VMware's with a
+// stream-optimized disk when vmware, else VirtualBox's); the caller
+// removes the disk.
+func workDiskWithOVF(ctx context.Context, c *bundleContext, diskName string, vmware bool) (string, []byte, error) {
+	disk, size, err := c.workDisk(ctx, diskName)
+	if err != nil {
+		return "", nil, err
+	}
+	capacity, err := c.capacity()
+	if err == nil {
+		var ovf []byte
+		ovf, err = renderOVF(defaultOVF(c.stem(), c.version(), diskName, size, capacity, vmware), vmware)
+		if err == nil {
+			return disk, ovf, nil
+		}
+	}
+	os.Remove(disk)
+	return "", nil, err
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/google/uuid"
 )
@@ -76,4 +77,36 @@ func parallelsDescriptor(name, hds string, size int64) string {
 // writeParallelsTgz writes the Parallels .tgz: the NAME.hdd bundle.
 func writeParallelsTgz(ctx context.Context, dst io.Writer, name, hdsPath string, size int64, workers int) error {
 	return writeTarGz(ctx, dst, parallelsMembers(name, hdsPath, size), workers)
+}
+
+// parallelsBundle writes the .tgz holding the NAME.hdd bundle.
+type parallelsBundle struct{}
+
+func (parallelsBundle) Name() string { return "parallels" }
+
+func (parallelsBundle) Files() []bundleFile { return []bundleFile{{Role: roleMain, Kind: "archive"}} }
+
+func (parallelsBundle) Build(ctx context.Context, c *bundleContext) error {
+	return withParallelsDisk(ctx, c, func(name, hds string, capacity int64) error {
+		return c.writeTo(roleMain, func(f *os.File) error {
+			return writeParallelsTgz(ctx, f, name, hds, capacity, c.workers())
+		})
+	})
+}
+
+// withParallelsDisk writes the vendor's Parallels image into the work
+// directory and calls fn with the bundle name (the main output's stem +
+// "_image"), the image and the disk's capacity.
+func withParallelsDisk(ctx context.Context, c *bundleContext, fn func(name, hds string, capacity int64) error) error {
+	name := c.stem() + "_image"
+	hds, _, err := c.workDisk(ctx, name+".hds")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(hds)
+	capacity, err := c.capacity()
+	if err != nil {
+		return err
+	}
+	return fn(name, hds, capacity)
 }

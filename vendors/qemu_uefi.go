@@ -1,6 +1,7 @@
 package vendors
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,8 +88,11 @@ type Firmware = firmware
 // in the distribution's OVMF/AAVMF directories.
 func FindFirmware(arch flatcar.Arch, dir string) (Firmware, error) { return findFirmware(arch, dir) }
 
+// qemuNames are the file names of a qemu_uefi bundle.
+type qemuNames struct{ image, script, code, vars string }
+
 // qemuScript renders the launcher script for arch.
-func qemuScript(arch flatcar.Arch, imageName string) string {
+func qemuScript(arch flatcar.Arch, n qemuNames) string {
 	qemu, machine, cpuKVM := "qemu-system-x86_64", "q35", "host"
 	if arch == flatcar.ArchARM64 {
 		qemu, machine, cpuKVM = "qemu-system-aarch64", "virt", "host"
@@ -155,11 +159,11 @@ exec "$qemu" \
 	-device virtio-net-pci,netdev=eth0 \
 	-object rng-random,filename=/dev/urandom,id=rng0 -device virtio-rng-pci,rng=rng0 \
 	"$@"
-`, qemuScriptName, imageName, qemuCodeName, qemuVarsName, qemu, machine, cpuKVM)
+`, n.script, n.image, n.code, n.vars, qemu, machine, cpuKVM)
 }
 
 // qemuReadme is the README shipped with the qemu_uefi image.
-func qemuReadme(version string, arch flatcar.Arch) string {
+func qemuReadme(version string, arch flatcar.Arch, n qemuNames) string {
 	return fmt.Sprintf(`Flatcar Container Linux %s (%s) for QEMU with UEFI
 ========================================================
 
@@ -175,6 +179,45 @@ Start it with:
   ./%s -p 2223 -- -vnc :1 # other ssh port, extra qemu arguments
 
 Needs qemu-system (KVM is used when /dev/kvm is writable).
-`, version, arch, "flatcar_production_qemu_uefi_image.img", qemuCodeName, qemuVarsName, qemuScriptName,
-		qemuScriptName, qemuScriptName, qemuScriptName)
+`, version, arch, n.image, n.code, n.vars, n.script, n.script, n.script, n.script)
+}
+
+// qemuUEFIBundle writes the qcow2 disk, the UEFI firmware it boots with,
+// a launcher script and a README.
+type qemuUEFIBundle struct{}
+
+func (qemuUEFIBundle) Name() string { return "qemu_uefi" }
+
+func (qemuUEFIBundle) Files() []bundleFile {
+	return []bundleFile{{Role: roleMain, Kind: "disk", Compress: true}, {Role: "script", Kind: "script"},
+		{Role: "code", Kind: "firmware"}, {Role: "vars", Kind: "firmware"}, {Role: "readme", Kind: "readme"}}
+}
+
+// Check finds the firmware (FirmwareDir, the release's, the
+// distribution's).
+func (qemuUEFIBundle) Check(ctx context.Context, c *checkContext) error {
+	var err error
+	c.firmware, err = resolveFirmware(ctx, c.o, c.arch)
+	return err
+}
+
+func (qemuUEFIBundle) Build(ctx context.Context, c *bundleContext) error {
+	if _, err := c.mainDisk(ctx); err != nil {
+		return err
+	}
+	n := qemuNames{image: c.name(roleMain), script: c.name("script"), code: c.name("code"), vars: c.name("vars")}
+	if err := c.writeFile("script", []byte(qemuScript(c.arch(), n)), 0o755); err != nil {
+		return err
+	}
+	fw := c.j.firmware
+	for _, f := range []struct{ src, role string }{{fw.Code, "code"}, {fw.Vars, "vars"}} {
+		p, err := c.create(f.role)
+		if err != nil {
+			return err
+		}
+		if err := convertFirmware(ctx, f.src, p, fw.Qcow2); err != nil {
+			return fmt.Errorf("writing firmware %s from %s: %w", c.name(f.role), f.src, err)
+		}
+	}
+	return c.writeFile("readme", []byte(qemuReadme(c.version(), c.arch(), n)), 0o644)
 }

@@ -97,6 +97,37 @@ func usbGrubCfg(withIgnition bool, kernelArgs []string) string {
 `, 1)
 }
 
+// usbBundle writes the live USB stick image: a raw disk whose ESP holds
+// GRUB (BIOS and UEFI), an editable grub.cfg, the kernel, the /usr initrd
+// and, when the build carries a config, the Ignition initrd.
+type usbBundle struct{}
+
+func (usbBundle) Name() string { return "usb" }
+
+func (usbBundle) Files() []bundleFile {
+	return []bundleFile{{Role: roleMain, Kind: "disk", Compress: true}}
+}
+
+// Check asks for the tools and GRUB for both firmwares.
+func (usbBundle) Check(ctx context.Context, c *checkContext) error {
+	c.tools = append(c.tools, liveTools...)
+	c.tools = append(c.tools, "grub-mkimage", "mkfs.vfat", "mmd", "mcopy")
+	return checkUSBGrub()
+}
+
+func (usbBundle) Build(ctx context.Context, c *bundleContext) error {
+	kernel, initrd, err := c.live(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := c.create(roleMain)
+	if err != nil {
+		return err
+	}
+	o := c.options()
+	return writeUSB(ctx, p, kernel, initrd, o.Ignition, o.KernelArgs, filepath.Join(c.workDir(), "usb-"+c.vendor().Name))
+}
+
 // usbFile is one file put on the ESP.
 type usbFile struct{ src, path string }
 
@@ -119,15 +150,7 @@ func writeUSB(ctx context.Context, dst, kernel, initrd string, ignition []byte, 
 	files := []usbFile{{kernel, isoKernelPath}, {initrd, isoInitrdPath}}
 	if withIgn {
 		p := filepath.Join(work, "ignition.cpio.gz")
-		f, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		err = writeIgnitionInitrd(ctx, f, ignition)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := writeIgnitionInitrdFile(ctx, p, ignition); err != nil {
 			return err
 		}
 		files = append(files, usbFile{p, isoIgnitionPath})

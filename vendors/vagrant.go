@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 )
 
 // Vagrant boxes are gzip'd tars: metadata.json naming the provider, a
@@ -38,11 +39,20 @@ func writeVagrantBox(ctx context.Context, dst io.Writer, ovf []byte, vmdkPath st
 // refers to it).
 const vagrantDiskName = "box-disk1.vmdk"
 
-// writeVagrantParallelsBox writes the Parallels .box around the NAME.hdd
-// disk bundle.
-func writeVagrantParallelsBox(ctx context.Context, dst io.Writer, name, hdsPath string, size int64, workers int) error {
-	return writeTarGz(ctx, dst, append(parallelsMembers(name, hdsPath, size),
-		tarMember{Name: "Vagrantfile", Data: []byte(vagrantfile)},
-		tarMember{Name: "metadata.json", Data: vagrantMetadata("parallels")},
-	), workers)
+// vagrantBundle writes the VirtualBox .box.
+type vagrantBundle struct{}
+
+func (vagrantBundle) Name() string { return "vagrant" }
+
+func (vagrantBundle) Files() []bundleFile { return []bundleFile{{Role: roleMain, Kind: "archive"}} }
+
+func (vagrantBundle) Build(ctx context.Context, c *bundleContext) error {
+	vmdk, ovf, err := workDiskWithOVF(ctx, c, vagrantDiskName, false)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(vmdk)
+	return c.writeTo(roleMain, func(f *os.File) error {
+		return writeVagrantBox(ctx, f, ovf, vmdk, c.workers())
+	})
 }

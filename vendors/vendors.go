@@ -24,26 +24,6 @@ type Disk struct {
 	VirtualSize int64
 }
 
-// Bundle names the extra artefacts a vendor ships beside (or around) its
-// disk.
-type Bundle string
-
-const (
-	BundleNone             Bundle = ""
-	BundleQEMUUEFI         Bundle = "qemu_uefi"         // launcher script, firmware, README
-	BundleVMX              Bundle = "vmx"               // .vmx config
-	BundleOVA              Bundle = "ova"               // .ova tar: .ovf, .vmdk, .mf
-	BundleOVF              Bundle = "ovf"               // VirtualBox .ovf beside the vmdk
-	BundleGCE              Bundle = "gce"               // .tar.gz holding disk.raw
-	BundleVagrant          Bundle = "vagrant"           // .box with box.ovf + vmdk
-	BundleVagrantParallels Bundle = "vagrant_parallels" // .box with the Parallels hdd
-	BundleParallels        Bundle = "parallels"         // .tgz holding the Parallels hdd
-	BundleXen              Bundle = "xen"               // xl configs (pygrub, pvgrub)
-	BundleISO              Bundle = "iso"               // ISO with kernel + initrd
-	BundlePXE              Bundle = "pxe"               // kernel + cpio.gz
-	BundleUSB              Bundle = "usb"               // raw live USB disk: GRUB (BIOS, UEFI), kernel, initrds
-)
-
 // Vendor is one row of the vendor table (docs/vendors.md).
 type Vendor struct {
 	Name string
@@ -63,16 +43,17 @@ type Vendor struct {
 	Compress []string
 	// Arches are the architectures Flatcar builds this vendor for.
 	Arches []flatcar.Arch
-	Bundle Bundle
-	// Extras are the names of the other files the vendor produces.
-	Extras []string
+	// Bundle names what makes the vendor's files from its disk (bundle.go
+	// lists them: qemu_uefi, vmx, ova, ovf, gce, vagrant,
+	// vagrant_parallels, parallels, xen, iso, pxe); "" is the plain disk.
+	Bundle string
+	// Extras names the other files the vendor ships, by the role its
+	// bundle gives them (every role the bundle declares, and no other).
+	Extras map[string]string
 }
 
 // Supports reports whether the vendor exists for arch.
 func (v Vendor) Supports(arch flatcar.Arch) bool { return slices.Contains(v.Arches, arch) }
-
-// NeedsFirmware reports whether the vendor ships UEFI firmware files.
-func (v Vendor) NeedsFirmware() bool { return v.Bundle == BundleQEMUUEFI }
 
 // Partitioned reports whether the vendor starts from the GPT disk and so
 // needs the disk prepared (grown, OEM installed).
@@ -109,9 +90,9 @@ var generic = Vendor{
 var table = []Vendor{
 	{Name: "qemu_uefi", Help: "QEMU with UEFI: qcow2, launcher script, firmware",
 		Disk: Disk{Format: "qcow2"}, Layout: "vm", OEM: "qemu", File: img("qemu_uefi", "img"),
-		Compress: cBz2None, Arches: bothArch, Bundle: BundleQEMUUEFI,
-		Extras: []string{"flatcar_production_qemu_uefi.sh", "flatcar_production_qemu_uefi_efi_code.qcow2",
-			"flatcar_production_qemu_uefi_efi_vars.qcow2", "flatcar_production_qemu_uefi.README"}},
+		Compress: cBz2None, Arches: bothArch, Bundle: "qemu_uefi",
+		Extras: map[string]string{"script": qemuScriptName, "code": qemuCodeName, "vars": qemuVarsName,
+			"readme": qemuReadmeName}},
 	{Name: "ami", Help: "Amazon EC2: raw",
 		Disk: Disk{Format: "raw"}, Layout: "vm", OEM: "ami", File: img("ami", "bin"),
 		Compress: cBz2, Arches: bothArch},
@@ -123,7 +104,7 @@ var table = []Vendor{
 		Compress: cBz2, Arches: bothArch},
 	{Name: "gce", Help: "Google Compute Engine: tar.gz with disk.raw",
 		Disk: Disk{Format: "raw"}, Layout: "vm", OEM: "gce", File: "flatcar_production_gce.tar.gz",
-		Compress: cNone, Arches: amd64Only, Bundle: BundleGCE},
+		Compress: cNone, Arches: amd64Only, Bundle: "gce"},
 	{Name: "openstack", Help: "OpenStack: qcow2",
 		Disk: Disk{Format: "qcow2"}, Layout: "vm", OEM: "openstack", File: img("openstack", "img"),
 		Compress: cGzBz2Non, Arches: bothArch},
@@ -177,38 +158,38 @@ var table = []Vendor{
 		Compress: cZip, Arches: amd64Only},
 	{Name: "vmware", Help: "VMware: vmdk (lsilogic) and .vmx",
 		Disk: Disk{Format: "vmdk", Subformat: "monolithicSparse", Adapter: "lsilogic"}, Layout: "vm", OEM: "vmware",
-		File: img("vmware", "vmdk"), Compress: cBz2, Arches: amd64Only, Bundle: BundleVMX,
-		Extras: []string{"flatcar_production_vmware.vmx"}},
+		File: img("vmware", "vmdk"), Compress: cBz2, Arches: amd64Only, Bundle: "vmx",
+		Extras: map[string]string{"vmx": "flatcar_production_vmware.vmx"}},
 	{Name: "vmware_ova", Help: "VMware: .ova with OVF, vmdk and SHA1 manifest",
 		Disk: Disk{Format: "vmdk", Subformat: "streamOptimized", Adapter: "lsilogic"}, Layout: "vm", OEM: "vmware",
-		File: "flatcar_production_vmware_ova.ova", Compress: cNone, Arches: amd64Only, Bundle: BundleOVA},
+		File: "flatcar_production_vmware_ova.ova", Compress: cNone, Arches: amd64Only, Bundle: "ova"},
 	{Name: "vmware_raw", Help: "VMware: raw",
 		Disk: Disk{Format: "raw"}, Layout: "base", OEM: "vmware", File: img("vmware_raw", "bin"),
 		Compress: cBz2, Arches: amd64Only},
 	{Name: "virtualbox", Help: "VirtualBox: vmdk (ide) and .ovf",
 		Disk: Disk{Format: "vmdk", Subformat: "monolithicSparse", Adapter: "ide"}, Layout: "vm", OEM: "virtualbox",
-		File: img("virtualbox", "vmdk"), Compress: cBz2, Arches: amd64Only, Bundle: BundleOVF,
-		Extras: []string{"flatcar_production_virtualbox.ovf"}},
+		File: img("virtualbox", "vmdk"), Compress: cBz2, Arches: amd64Only, Bundle: "ovf",
+		Extras: map[string]string{"ovf": "flatcar_production_virtualbox.ovf"}},
 	{Name: "vagrant", Help: "Vagrant (VirtualBox): .box",
 		Disk: Disk{Format: "vmdk", Subformat: "monolithicSparse", Adapter: "ide"}, Layout: "vagrant", OEM: "vagrant",
-		File: "flatcar_production_vagrant.box", Compress: cNone, Arches: amd64Only, Bundle: BundleVagrant},
+		File: "flatcar_production_vagrant.box", Compress: cNone, Arches: amd64Only, Bundle: "vagrant"},
 	{Name: "vagrant_parallels", Help: "Vagrant (Parallels): .box",
 		Disk: Disk{Format: "parallels"}, Layout: "vagrant", OEM: "vagrant",
-		File: "flatcar_production_vagrant_parallels.box", Compress: cNone, Arches: amd64Only, Bundle: BundleVagrantParallels},
+		File: "flatcar_production_vagrant_parallels.box", Compress: cNone, Arches: amd64Only, Bundle: "vagrant_parallels"},
 	{Name: "parallels", Help: "Parallels: hdd in .tgz",
 		Disk: Disk{Format: "parallels"}, Layout: "vm",
-		File: "flatcar_production_parallels.tgz", Compress: cNone, Arches: amd64Only, Bundle: BundleParallels},
+		File: "flatcar_production_parallels.tgz", Compress: cNone, Arches: amd64Only, Bundle: "parallels"},
 	{Name: "xen", Help: "Xen: raw and xl configs (pygrub, pvgrub)",
 		Disk: Disk{Format: "raw"}, Layout: "base", File: img("xen", "bin"),
-		Compress: cBz2, Arches: amd64Only, Bundle: BundleXen,
-		Extras: []string{"flatcar_production_xen_pygrub.cfg", "flatcar_production_xen_pvgrub.cfg"}},
+		Compress: cBz2, Arches: amd64Only, Bundle: "xen",
+		Extras: map[string]string{"pygrub": "flatcar_production_xen_pygrub.cfg", "pvgrub": "flatcar_production_xen_pvgrub.cfg"}},
 	{Name: "iso", Help: "ISO: kernel and initrd holding /usr",
-		File: img("iso", "iso"), Compress: cBz2, Arches: amd64Only, Bundle: BundleISO},
+		File: img("iso", "iso"), Compress: cBz2, Arches: amd64Only, Bundle: "iso"},
 	{Name: "pxe", Help: "PXE: kernel and cpio.gz holding /usr",
-		File: img("pxe", "cpio.gz"), Compress: cNone, Arches: bothArch, Bundle: BundlePXE,
-		Extras: []string{"flatcar_production_pxe.vmlinuz"}},
+		File: img("pxe", "cpio.gz"), Compress: cNone, Arches: bothArch, Bundle: "pxe",
+		Extras: map[string]string{"kernel": "flatcar_production_pxe.vmlinuz", "ignition": "flatcar_production_pxe_ignition.cpio.gz"}},
 	{Name: "usb", Help: "USB stick: raw disk with kernel and initrd",
-		File: img("usb", "bin"), Compress: cBz2, Arches: amd64Only, Bundle: BundleUSB},
+		File: img("usb", "bin"), Compress: cBz2, Arches: amd64Only, Bundle: "usb"},
 }
 
 // All returns the vendors of docs/vendors.md in table order (without
@@ -357,6 +338,7 @@ func checkTable(vs []Vendor) {
 		if len(v.Arches) == 0 || v.File == "" || len(v.Compress) == 0 {
 			panic("vendors: incomplete entry " + v.Name)
 		}
+		checkBundle(v)
 		for _, c := range v.Compress {
 			if _, err := ParseCompression(c); err != nil {
 				panic("vendors: " + v.Name + ": " + err.Error())

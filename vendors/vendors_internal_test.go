@@ -97,7 +97,7 @@ func TestOutputNames(t *testing.T) {
 		if !strings.HasPrefix(v.File, "flatcar_production_") {
 			t.Errorf("%s: output %s", v.Name, v.File)
 		}
-		for _, f := range append([]string{v.File}, v.Extras...) {
+		for _, f := range v.outputNames([]Compression{CompressNone}, true) {
 			if o, dup := seen[f]; dup {
 				t.Errorf("%s and %s both write %s", o, v.Name, f)
 			}

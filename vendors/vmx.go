@@ -1,6 +1,7 @@
 package vendors
 
 import (
+	"context"
 	"fmt"
 	"strings"
 )
@@ -37,4 +38,20 @@ func renderVMX(name, diskFile string, cpus, memoryMB int) string {
 		fmt.Fprintf(&b, "%s = %s\n", l[0], q(l[1]))
 	}
 	return b.String()
+}
+
+// vmxBundle writes the disk and a .vmx naming it.
+type vmxBundle struct{}
+
+func (vmxBundle) Name() string { return "vmx" }
+
+func (vmxBundle) Files() []bundleFile {
+	return []bundleFile{{Role: roleMain, Kind: "disk", Compress: true}, {Role: "vmx", Kind: "config"}}
+}
+
+func (vmxBundle) Build(ctx context.Context, c *bundleContext) error {
+	if _, err := c.mainDisk(ctx); err != nil {
+		return err
+	}
+	return c.writeFile("vmx", []byte(renderVMX(c.stem(), c.name(roleMain), 2, 2048)), 0o644)
 }

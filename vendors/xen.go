@@ -1,6 +1,9 @@
 package vendors
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // xenConfigs renders xl domain configs for the raw disk: one booting
 // through pygrub (dom0 reads GRUB's config from the disk) and one through
@@ -20,4 +23,25 @@ on_crash = "restart"
 		"# The kernel is grub-xen's image (Debian: grub-xen-host).\n" +
 		common + "kernel = \"/usr/lib/grub-xen/grub-x86_64-xen.bin\"\n"
 	return pygrub, pvgrub
+}
+
+// xenBundle writes the raw disk and the xl configs booting it.
+type xenBundle struct{}
+
+func (xenBundle) Name() string { return "xen" }
+
+func (xenBundle) Files() []bundleFile {
+	return []bundleFile{{Role: roleMain, Kind: "disk", Compress: true},
+		{Role: "pygrub", Kind: "config"}, {Role: "pvgrub", Kind: "config"}}
+}
+
+func (xenBundle) Build(ctx context.Context, c *bundleContext) error {
+	if _, err := c.mainDisk(ctx); err != nil {
+		return err
+	}
+	py, pv := xenConfigs(c.name(roleMain))
+	if err := c.writeFile("pygrub", []byte(py), 0o644); err != nil {
+		return err
+	}
+	return c.writeFile("pvgrub", []byte(pv), 0o644)
 }
