@@ -22,20 +22,19 @@ func TestHostileFlatwrap(t *testing.T) {
 		rootfstest.Write(t, filepath.Join(root, "usr/share/data"), "data\n")
 		return root
 	}
-	for _, c := range []struct {
-		name   string
-		plant  func(t *testing.T, root string)
-		paths  []string
-		refuse string
-		check  func(t *testing.T, tree string)
-	}{
-		{name: "helper name is a link to the victim's file",
-			plant: func(t *testing.T, root string) {
+	// in is a case's input: links planted in the root filesystem and the
+	// paths flatwrap is asked to ship.
+	type in struct {
+		plant func(t *testing.T, root string)
+		paths []string
+	}
+	rootfstest.Hostile(t, snap, []rootfstest.Case[in]{
+		{Name: "helper name is a link to the victim's file",
+			In: in{plant: func(t *testing.T, root string) {
 				rootfstest.Must(t, os.Symlink(v+"/file", filepath.Join(root, "unshare-helper")))
 				rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "mount-dir")))
-			},
-			paths: []string{"/usr/bin/tool"},
-			check: func(t *testing.T, tree string) {
+			}, paths: []string{"/usr/bin/tool"}},
+			Check: func(t *testing.T, tree string) {
 				if fi, err := os.Lstat(filepath.Join(tree, "usr/local/fw/unshare-helper")); err != nil || !fi.Mode().IsRegular() {
 					t.Errorf("helper: %v %v", fi, err)
 				}
@@ -43,32 +42,20 @@ func TestHostileFlatwrap(t *testing.T) {
 					t.Errorf("mount-dir: %v %v", fi, err)
 				}
 			}},
-		{name: "wrapper destination through a copied link",
-			plant: func(t *testing.T, root string) { rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "evil"))) },
-			paths: []string{"/usr/bin/tool:/usr/local/fw/evil/tool"}, refuse: "goes through the symlink usr/local/fw/evil"},
-		{name: "source through an absolute link stays in the root",
-			plant: func(t *testing.T, root string) { rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "usr/share/v"))) },
-			paths: []string{"/usr/share/v/file"}, refuse: "not found"},
-		{name: "source through a relative escape",
-			plant: func(t *testing.T, root string) {
+		{Name: "wrapper destination through a copied link",
+			In: in{plant: func(t *testing.T, root string) { rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "evil"))) },
+				paths: []string{"/usr/bin/tool:/usr/local/fw/evil/tool"}}, Refuse: "goes through the symlink usr/local/fw/evil"},
+		{Name: "source through an absolute link stays in the root",
+			In: in{plant: func(t *testing.T, root string) { rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "usr/share/v"))) },
+				paths: []string{"/usr/share/v/file"}}, Refuse: "not found"},
+		{Name: "source through a relative escape",
+			In: in{plant: func(t *testing.T, root string) {
 				rootfstest.Must(t, os.Symlink(rootfstest.Up+v, filepath.Join(root, "usr/share/v")))
-			},
-			paths: []string{"/usr/share/v/file"}, refuse: rootfs.ErrPathEscapes.Error()},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			before := snap()
-			root := mkRootfs(t)
-			c.plant(t, root)
-			tree := filepath.Join(t.TempDir(), "tree")
-			err := buildFlatwrapTree(context.Background(), Options{Rootfs: root, Name: "fw", Paths: c.paths}, tree)
-			rootfstest.Expect(t, err, c.refuse, func() {
-				if c.check != nil {
-					c.check(t, tree)
-				}
-			})
-			if after := snap(); after != before {
-				t.Errorf("victim changed:\nbefore:\n%s\nafter:\n%s", before, after)
-			}
-		})
-	}
+			}, paths: []string{"/usr/share/v/file"}}, Refuse: rootfs.ErrPathEscapes.Error()},
+	}, func(t *testing.T, c rootfstest.Case[in]) (string, error) {
+		root := mkRootfs(t)
+		c.In.plant(t, root)
+		tree := filepath.Join(t.TempDir(), "tree")
+		return tree, buildFlatwrapTree(context.Background(), Options{Rootfs: root, Name: "fw", Paths: c.In.paths}, tree)
+	})
 }

@@ -21,67 +21,51 @@ func TestHostileFlix(t *testing.T) {
 	testutil.RequireTool(t, "patchelf", "ldd")
 	v, snap := rootfstest.Victim(t)
 	base := rootfstest.HostRootfs(t, "cat")
-	for _, c := range []struct {
-		name   string
-		plant  func(t *testing.T, root string)
-		paths  []string
-		refuse string
-		check  func(t *testing.T, tree string)
-	}{
-		{name: "destination through a link copied by an earlier path",
-			plant: func(t *testing.T, root string) {
+	// in is a case's input: links planted in the root filesystem and the
+	// paths flix is asked to ship.
+	type in struct {
+		plant func(t *testing.T, root string)
+		paths []string
+	}
+	rootfstest.Hostile(t, snap, []rootfstest.Case[in]{
+		{Name: "destination through a link copied by an earlier path",
+			In: in{plant: func(t *testing.T, root string) {
 				rootfstest.Write(t, filepath.Join(root, "usr/share/foo/a"), "a")
 				rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "usr/share/foo/x")))
-			},
-			paths:  []string{"/usr/share/foo", "/usr/bin/cat:/usr/share/foo/x/cat"},
-			refuse: "goes through the symlink usr/share/foo/x"},
-		{name: "final component: a copied link replaced by a later path",
-			plant: func(t *testing.T, root string) {
+			}, paths: []string{"/usr/share/foo", "/usr/bin/cat:/usr/share/foo/x/cat"}},
+			Refuse: "goes through the symlink usr/share/foo/x"},
+		{Name: "final component: a copied link replaced by a later path",
+			In: in{plant: func(t *testing.T, root string) {
 				rootfstest.Write(t, filepath.Join(root, "usr/share/foo/a"), "a")
 				rootfstest.Must(t, os.Symlink(v+"/file", filepath.Join(root, "usr/share/foo/x")))
-			},
-			paths: []string{"/usr/share/foo", "/usr/share/foo/a:/usr/share/foo/x"},
-			check: func(t *testing.T, tree string) { rootfstest.IsFile(t, filepath.Join(tree, "usr/share/foo/x"), "a") }},
-		{name: "top-level usr -> victim",
-			plant: func(t *testing.T, root string) {
+			}, paths: []string{"/usr/share/foo", "/usr/share/foo/a:/usr/share/foo/x"}},
+			Check: func(t *testing.T, tree string) { rootfstest.IsFile(t, filepath.Join(tree, "usr/share/foo/x"), "a") }},
+		{Name: "top-level usr -> victim",
+			In: in{plant: func(t *testing.T, root string) {
 				rootfstest.Must(t, os.Rename(filepath.Join(root, "usr"), filepath.Join(root, "usr.real")))
 				rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "usr")))
-			},
-			paths: []string{"/usr/file"}, refuse: "not found"},
-		{name: "binary is a relative escape",
-			plant: func(t *testing.T, root string) {
+			}, paths: []string{"/usr/file"}}, Refuse: "not found"},
+		{Name: "binary is a relative escape",
+			In: in{plant: func(t *testing.T, root string) {
 				rootfstest.Must(t, os.Symlink(rootfstest.Up+v+"/file", filepath.Join(root, "usr/bin/k")))
-			},
-			paths: []string{"/usr/bin/k"}, refuse: rootfs.ErrPathEscapes.Error()},
-		{name: "library directory -> victim",
-			plant: func(t *testing.T, root string) {
+			}, paths: []string{"/usr/bin/k"}}, Refuse: rootfs.ErrPathEscapes.Error()},
+		{Name: "library directory -> victim",
+			In: in{plant: func(t *testing.T, root string) {
 				rootfstest.Must(t, os.Symlink(v, filepath.Join(root, "usr/lib/evil")))
 				rootfstest.Write(t, filepath.Join(root, "etc/ld.so.conf.d/0.conf"), "/usr/lib/evil\n")
-			},
-			paths: []string{"/usr/bin/cat"},
-			check: func(t *testing.T, tree string) {
+			}, paths: []string{"/usr/bin/cat"}},
+			Check: func(t *testing.T, tree string) {
 				if _, err := os.Stat(filepath.Join(tree, "usr/local/cattest/libc.so.6")); err != nil {
 					t.Error(err)
 				}
 			}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			before := snap()
-			root := filepath.Join(t.TempDir(), "rootfs")
-			rootfstest.Must(t, exec0(t, "cp", "-a", base, root))
-			c.plant(t, root)
-			tree := filepath.Join(t.TempDir(), "tree")
-			err := buildFlixTree(context.Background(), Options{Rootfs: root, Name: "cattest", Paths: c.paths}, tree)
-			rootfstest.Expect(t, err, c.refuse, func() {
-				if c.check != nil {
-					c.check(t, tree)
-				}
-			})
-			if after := snap(); after != before {
-				t.Errorf("victim changed:\nbefore:\n%s\nafter:\n%s", before, after)
-			}
-		})
-	}
+	}, func(t *testing.T, c rootfstest.Case[in]) (string, error) {
+		root := filepath.Join(t.TempDir(), "rootfs")
+		rootfstest.Must(t, exec0(t, "cp", "-a", base, root))
+		c.In.plant(t, root)
+		tree := filepath.Join(t.TempDir(), "tree")
+		return tree, buildFlixTree(context.Background(), Options{Rootfs: root, Name: "cattest", Paths: c.In.paths}, tree)
+	})
 }
 
 func exec0(t *testing.T, name string, args ...string) error {

@@ -45,45 +45,41 @@ func ociLayoutOf(t *testing.T, layers ...[]rootfstest.TarEnt) string {
 func TestHostileOCIRootfs(t *testing.T) {
 	v, snap := rootfstest.Victim(t)
 	vr := strings.TrimPrefix(v, "/") // where an absolute link to v lands inside the root
-	for _, c := range []struct {
-		name   string
-		layers [][]rootfstest.TarEnt
-		refuse string
-		check  func(t *testing.T, out string)
-	}{
-		{name: "top-level usr absolute, written by a later layer",
-			layers: [][]rootfstest.TarEnt{{{Name: "usr", Typ: tar.TypeSymlink, Link: v}},
+	// A case's input is the image's layers.
+	rootfstest.Hostile(t, snap, []rootfstest.Case[[][]rootfstest.TarEnt]{
+		{Name: "top-level usr absolute, written by a later layer",
+			In: [][]rootfstest.TarEnt{{{Name: "usr", Typ: tar.TypeSymlink, Link: v}},
 				{{Name: "usr/evil", Body: "e"}, {Name: "usr/sub/", Typ: tar.TypeDir, Mode: 0o777}, {Name: "usr/file", Body: "e", Mode: 0o777}}},
-			check: func(t *testing.T, out string) {
+			Check: func(t *testing.T, out string) {
 				// Resolved as after chroot: the files land in ROOT/<victim path>.
 				rootfstest.IsFile(t, filepath.Join(out, vr, "evil"), "e")
 				rootfstest.IsFile(t, filepath.Join(out, vr, "file"), "e")
 			}},
-		{name: "top-level usr relative escape",
-			layers: [][]rootfstest.TarEnt{{{Name: "usr", Typ: tar.TypeSymlink, Link: rootfstest.Up + vr}}, {{Name: "usr/evil", Body: "e"}}},
-			refuse: rootfs.ErrPathEscapes.Error()},
-		{name: "mid-level usr/lib -> ../../.. then written",
-			layers: [][]rootfstest.TarEnt{{{Name: "usr/", Typ: tar.TypeDir}, {Name: "usr/lib", Typ: tar.TypeSymlink, Link: "../../.."}, {Name: "usr/lib/evil", Body: "e"}}},
-			refuse: rootfs.ErrPathEscapes.Error()},
-		{name: "mid-level absolute link, same layer",
-			layers: [][]rootfstest.TarEnt{{{Name: "usr/", Typ: tar.TypeDir}, {Name: "usr/lib", Typ: tar.TypeSymlink, Link: v + "/sub"},
+		{Name: "top-level usr relative escape",
+			In:     [][]rootfstest.TarEnt{{{Name: "usr", Typ: tar.TypeSymlink, Link: rootfstest.Up + vr}}, {{Name: "usr/evil", Body: "e"}}},
+			Refuse: rootfs.ErrPathEscapes.Error()},
+		{Name: "mid-level usr/lib -> ../../.. then written",
+			In:     [][]rootfstest.TarEnt{{{Name: "usr/", Typ: tar.TypeDir}, {Name: "usr/lib", Typ: tar.TypeSymlink, Link: "../../.."}, {Name: "usr/lib/evil", Body: "e"}}},
+			Refuse: rootfs.ErrPathEscapes.Error()},
+		{Name: "mid-level absolute link, same layer",
+			In: [][]rootfstest.TarEnt{{{Name: "usr/", Typ: tar.TypeDir}, {Name: "usr/lib", Typ: tar.TypeSymlink, Link: v + "/sub"},
 				{Name: "usr/lib/deep", Body: "e", Mode: 0o700}}},
-			check: func(t *testing.T, out string) { rootfstest.IsFile(t, filepath.Join(out, vr, "sub/deep"), "e") }},
-		{name: "final component: link replaced by a file, a dir, a fifo",
-			layers: [][]rootfstest.TarEnt{
+			Check: func(t *testing.T, out string) { rootfstest.IsFile(t, filepath.Join(out, vr, "sub/deep"), "e") }},
+		{Name: "final component: link replaced by a file, a dir, a fifo",
+			In: [][]rootfstest.TarEnt{
 				{{Name: "f", Typ: tar.TypeSymlink, Link: v + "/file"}, {Name: "d", Typ: tar.TypeSymlink, Link: v}, {Name: "p", Typ: tar.TypeSymlink, Link: v + "/secret"}},
 				{{Name: "f", Body: "new", Mode: 0o777}, {Name: "d/", Typ: tar.TypeDir, Mode: 0o777}, {Name: "p", Typ: tar.TypeFifo, Mode: 0o666}}},
-			check: func(t *testing.T, out string) {
+			Check: func(t *testing.T, out string) {
 				rootfstest.IsFile(t, filepath.Join(out, "f"), "new")
 				if fi, err := os.Lstat(filepath.Join(out, "d")); err != nil || !fi.IsDir() {
 					t.Errorf("d: %v %v", fi, err)
 				}
 			}},
-		{name: "whiteouts of a symlinked directory",
-			layers: [][]rootfstest.TarEnt{
+		{Name: "whiteouts of a symlinked directory",
+			In: [][]rootfstest.TarEnt{
 				{{Name: "w", Typ: tar.TypeSymlink, Link: v}, {Name: "o", Typ: tar.TypeSymlink, Link: v}, {Name: "g", Typ: tar.TypeSymlink, Link: v}},
 				{{Name: "w/.wh.file", Body: ""}, {Name: "w/.wh.sub", Body: ""}, {Name: "o/.wh..wh..opq", Body: ""}, {Name: ".wh.g", Body: ""}}},
-			check: func(t *testing.T, out string) {
+			Check: func(t *testing.T, out string) {
 				if _, err := os.Lstat(filepath.Join(out, "g")); err == nil {
 					t.Error("whited-out link g is still there")
 				}
@@ -91,35 +87,24 @@ func TestHostileOCIRootfs(t *testing.T) {
 					t.Errorf("link w = %q", l)
 				}
 			}},
-		{name: "whiteout through a relative escape",
-			layers: [][]rootfstest.TarEnt{{{Name: "w", Typ: tar.TypeSymlink, Link: rootfstest.Up + vr}}, {{Name: "w/.wh.file", Body: ""}}},
-			refuse: rootfs.ErrPathEscapes.Error()},
-		{name: "hard link to a file outside",
-			layers: [][]rootfstest.TarEnt{{{Name: "h", Typ: tar.TypeLink, Link: v + "/secret"}}},
-			refuse: "creating hardlink"},
-		{name: "hard link through a symlinked directory",
-			layers: [][]rootfstest.TarEnt{{{Name: "s", Typ: tar.TypeSymlink, Link: rootfstest.Up + vr}, {Name: "h", Typ: tar.TypeLink, Link: "s/secret"}}},
-			refuse: rootfs.ErrPathEscapes.Error()},
-		{name: "hard link to a symlink pointing outside, then overwritten",
-			layers: [][]rootfstest.TarEnt{{{Name: "s", Typ: tar.TypeSymlink, Link: v + "/file"}, {Name: "h", Typ: tar.TypeLink, Link: "s"}},
+		{Name: "whiteout through a relative escape",
+			In:     [][]rootfstest.TarEnt{{{Name: "w", Typ: tar.TypeSymlink, Link: rootfstest.Up + vr}}, {{Name: "w/.wh.file", Body: ""}}},
+			Refuse: rootfs.ErrPathEscapes.Error()},
+		{Name: "hard link to a file outside",
+			In:     [][]rootfstest.TarEnt{{{Name: "h", Typ: tar.TypeLink, Link: v + "/secret"}}},
+			Refuse: "creating hardlink"},
+		{Name: "hard link through a symlinked directory",
+			In:     [][]rootfstest.TarEnt{{{Name: "s", Typ: tar.TypeSymlink, Link: rootfstest.Up + vr}, {Name: "h", Typ: tar.TypeLink, Link: "s/secret"}}},
+			Refuse: rootfs.ErrPathEscapes.Error()},
+		{Name: "hard link to a symlink pointing outside, then overwritten",
+			In: [][]rootfstest.TarEnt{{{Name: "s", Typ: tar.TypeSymlink, Link: v + "/file"}, {Name: "h", Typ: tar.TypeLink, Link: "s"}},
 				{{Name: "h", Body: "new"}, {Name: "s", Body: "new2"}}},
-			check: func(t *testing.T, out string) {
+			Check: func(t *testing.T, out string) {
 				rootfstest.IsFile(t, filepath.Join(out, "h"), "new")
 				rootfstest.IsFile(t, filepath.Join(out, "s"), "new2")
 			}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			before := snap()
-			out := filepath.Join(t.TempDir(), "rootfs")
-			err := Rootfs(context.Background(), Options{Image: ociLayoutOf(t, c.layers...), Dir: out, Arch: flatcar.ArchX86_64})
-			rootfstest.Expect(t, err, c.refuse, func() {
-				if c.check != nil {
-					c.check(t, out)
-				}
-			})
-			if after := snap(); after != before {
-				t.Errorf("victim changed:\nbefore:\n%s\nafter:\n%s", before, after)
-			}
-		})
-	}
+	}, func(t *testing.T, c rootfstest.Case[[][]rootfstest.TarEnt]) (string, error) {
+		out := filepath.Join(t.TempDir(), "rootfs")
+		return out, Rootfs(context.Background(), Options{Image: ociLayoutOf(t, c.In...), Dir: out, Arch: flatcar.ArchX86_64})
+	})
 }

@@ -261,31 +261,6 @@ func ociUnpackArchive(ctx context.Context, image, scratch string) (string, error
 	return dir, nil
 }
 
-// ociEngine finds a working podman or docker (one whose "info" answers).
-func ociEngine(ctx context.Context) (string, error) {
-	var tried []string
-	for _, n := range []string{"podman", "docker"} {
-		p, err := child.LookPath(n)
-		if err != nil {
-			continue
-		}
-		if out, err := child.Command(ctx, p, "info").CombinedOutput(); err != nil {
-			tried = append(tried, fmt.Sprintf("%s info failed (is its daemon running?): %s", n, ociLastLine(string(out))))
-			continue
-		}
-		return p, nil
-	}
-	if len(tried) > 0 {
-		return "", fmt.Errorf("%w; %s", ErrCmdNeedsEngine, strings.Join(tried, "; "))
-	}
-	return "", ErrCmdNeedsEngine
-}
-
-func ociLastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
-}
-
 // ociRunAndExport runs o.Cmd in a container of the image and unpacks the
 // container's exported file system.
 func ociRunAndExport(ctx context.Context, o Options, arch flatcar.Arch, root string) error {

@@ -24,25 +24,22 @@ import (
 // neither a working docker nor podman.
 var ErrNoContainerEngine = errors.New("no container engine")
 
-// findEngine returns the first engine in names that answers `ENGINE info`.
+// findEngine returns the first engine in names (default docker, podman)
+// that answers `ENGINE info`, else an error naming what each one lacked.
 func findEngine(ctx context.Context, names []string) (string, error) {
 	if len(names) == 0 {
 		names = []string{"docker", "podman"}
 	}
-	var tried []string
-	for _, n := range names {
-		p, err := child.LookPath(n)
-		if err != nil {
-			tried = append(tried, n+" (not installed)")
-			continue
+	p, tried := oci.FindEngine(ctx, names, func(n string, installed bool, _ string) string {
+		if !installed {
+			return n + " (not installed)"
 		}
-		if err := child.Command(ctx, p, "info").Run(); err != nil {
-			tried = append(tried, n+" (`"+n+" info` failed: is the daemon running?)")
-			continue
-		}
-		return p, nil
+		return n + " (`" + n + " info` failed: is the daemon running?)"
+	})
+	if p == "" {
+		return "", fmt.Errorf("%w: tried %s", ErrNoContainerEngine, strings.Join(tried, ", "))
 	}
-	return "", fmt.Errorf("%w: tried %s", ErrNoContainerEngine, strings.Join(tried, ", "))
+	return p, nil
 }
 
 // containerBuild runs the recipe's build script in a container (or on the

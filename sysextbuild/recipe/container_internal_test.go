@@ -2,6 +2,7 @@ package recipe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -137,5 +138,25 @@ func TestCreateBtopFlatwrap(t *testing.T) {
 	}
 	if s := catImage(t, res.Output, "usr/lib/extension-release.d/extension-release.btop"); strings.TrimSpace(s) != "ID=_any\nARCHITECTURE=x86-64" {
 		t.Errorf("extension-release:\n%s", s)
+	}
+}
+
+// TestFindEngineRefusal: engines are tried in the given order and the
+// refusal names each one and what it lacked.
+func TestFindEngineRefusal(t *testing.T) {
+	dir := t.TempDir()
+	down := "#!/bin/sh\necho 'Cannot connect to the daemon' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(dir, "docker"), []byte(down), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	_, err := findEngine(context.Background(), nil)
+	want := "no container engine: tried docker (`docker info` failed: is the daemon running?), podman (not installed)"
+	if !errors.Is(err, ErrNoContainerEngine) || err.Error() != want {
+		t.Errorf("error %v\nwant %s", err, want)
+	}
+	up, _ := fakeEngine(t, "x")
+	if p, err := findEngine(context.Background(), []string{"podman", "docker", up}); err != nil || p != up {
+		t.Errorf("engine %q %v, want %s", p, err, up)
 	}
 }

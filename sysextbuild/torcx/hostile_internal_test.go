@@ -16,65 +16,55 @@ import (
 
 func TestHostileTorcx(t *testing.T) {
 	v, snap := rootfstest.Victim(t)
-	for _, c := range []struct {
-		name   string
-		extra  []rootfstest.TarEnt
-		refuse string
-		check  func(t *testing.T, tree string)
-	}{
-		{name: "top-level usr -> victim, bin moved under it",
-			extra:  []rootfstest.TarEnt{{Name: "usr", Typ: tar.TypeSymlink, Link: v}},
-			refuse: "goes through the symlink usr"},
-		{name: "usr/lib -> victim, lib merged into it",
-			extra:  []rootfstest.TarEnt{{Name: "usr/", Typ: tar.TypeDir}, {Name: "usr/lib", Typ: tar.TypeSymlink, Link: v}},
-			refuse: "cannot merge"},
-		{name: "unit directory -> victim, units rewritten",
-			extra: []rootfstest.TarEnt{{Name: "usr/", Typ: tar.TypeDir}, {Name: "usr/lib/", Typ: tar.TypeDir}, {Name: "usr/lib/systemd/", Typ: tar.TypeDir},
+	// A case's input is the entries planted in the tarball.
+	rootfstest.Hostile(t, snap, []rootfstest.Case[[]rootfstest.TarEnt]{
+		{Name: "top-level usr -> victim, bin moved under it",
+			In:     []rootfstest.TarEnt{{Name: "usr", Typ: tar.TypeSymlink, Link: v}},
+			Refuse: "goes through the symlink usr"},
+		{Name: "usr/lib -> victim, lib merged into it",
+			In:     []rootfstest.TarEnt{{Name: "usr/", Typ: tar.TypeDir}, {Name: "usr/lib", Typ: tar.TypeSymlink, Link: v}},
+			Refuse: "cannot merge"},
+		{Name: "unit directory -> victim, units rewritten",
+			In: []rootfstest.TarEnt{{Name: "usr/", Typ: tar.TypeDir}, {Name: "usr/lib/", Typ: tar.TypeDir}, {Name: "usr/lib/systemd/", Typ: tar.TypeDir},
 				{Name: "usr/lib/systemd/system", Typ: tar.TypeSymlink, Link: v}},
-			refuse: "cannot merge"},
-		{name: "drop-in directory -> victim",
-			extra:  []rootfstest.TarEnt{{Name: "lib/systemd/system/multi-user.target.d", Typ: tar.TypeSymlink, Link: v}},
-			refuse: "goes through the symlink usr/lib/systemd/system/multi-user.target.d"},
-		{name: "unit file -> victim's unit, rewrite skipped",
-			extra: []rootfstest.TarEnt{{Name: "lib/systemd/system/x.service", Typ: tar.TypeSymlink, Link: v + "/x.service"}},
-			check: func(t *testing.T, tree string) {
+			Refuse: "cannot merge"},
+		{Name: "drop-in directory -> victim",
+			In:     []rootfstest.TarEnt{{Name: "lib/systemd/system/multi-user.target.d", Typ: tar.TypeSymlink, Link: v}},
+			Refuse: "goes through the symlink usr/lib/systemd/system/multi-user.target.d"},
+		{Name: "unit file -> victim's unit, rewrite skipped",
+			In: []rootfstest.TarEnt{{Name: "lib/systemd/system/x.service", Typ: tar.TypeSymlink, Link: v + "/x.service"}},
+			Check: func(t *testing.T, tree string) {
 				if l, _ := os.Readlink(filepath.Join(tree, "usr/lib/systemd/system/x.service")); l != v+"/x.service" {
 					t.Errorf("x.service link = %q", l)
 				}
 			}},
-		{name: "unit file hard link outside",
-			extra:  []rootfstest.TarEnt{{Name: "lib/systemd/system/y.service", Typ: tar.TypeLink, Link: v + "/x.service"}},
-			refuse: "creating hardlink"},
-		{name: ".torcx -> victim, removed",
-			extra: []rootfstest.TarEnt{{Name: ".torcx", Typ: tar.TypeSymlink, Link: v}},
-			check: func(t *testing.T, tree string) {
+		{Name: "unit file hard link outside",
+			In:     []rootfstest.TarEnt{{Name: "lib/systemd/system/y.service", Typ: tar.TypeLink, Link: v + "/x.service"}},
+			Refuse: "creating hardlink"},
+		{Name: ".torcx -> victim, removed",
+			In: []rootfstest.TarEnt{{Name: ".torcx", Typ: tar.TypeSymlink, Link: v}},
+			Check: func(t *testing.T, tree string) {
 				if _, err := os.Lstat(filepath.Join(tree, ".torcx")); err == nil {
 					t.Error(".torcx kept")
 				}
 			}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			before := snap()
-			ents := c.extra
-			// A .torcx symlink must replace the directory, so it comes last;
-			// everything else is planted before the regular entries.
-			tarball := makeTorcxTarball(t, ents...)
-			if !strings.HasPrefix(c.name, ".torcx") && !strings.HasPrefix(c.name, "unit file") {
-				tarball = makeTorcxTarballFirst(t, ents...)
-			}
-			tree := filepath.Join(t.TempDir(), "tree")
-			err := buildTorcxTree(context.Background(), Options{Tarball: tarball, Name: "docker"}, tree)
-			rootfstest.Expect(t, err, c.refuse, func() {
-				rootfstest.IsFile(t, filepath.Join(tree, "usr/bin/dockerd"), "#!/bin/sh\n")
-				if c.check != nil {
-					c.check(t, tree)
-				}
-			})
-			if after := snap(); after != before {
-				t.Errorf("victim changed:\nbefore:\n%s\nafter:\n%s", before, after)
-			}
-		})
-	}
+	}, func(t *testing.T, c rootfstest.Case[[]rootfstest.TarEnt]) (string, error) {
+		// A .torcx symlink must replace the directory, so it comes last;
+		// everything else is planted before the regular entries.
+		var tarball string
+		if strings.HasPrefix(c.Name, ".torcx") || strings.HasPrefix(c.Name, "unit file") {
+			tarball = makeTorcxTarball(t, c.In...)
+		} else {
+			tarball = makeTorcxTarballFirst(t, c.In...)
+		}
+		tree := filepath.Join(t.TempDir(), "tree")
+		err := buildTorcxTree(context.Background(), Options{Tarball: tarball, Name: "docker"}, tree)
+		if err == nil && c.Refuse == "" {
+			// Every tree built, whatever was planted, holds the payload.
+			rootfstest.IsFile(t, filepath.Join(tree, "usr/bin/dockerd"), "#!/bin/sh\n")
+		}
+		return tree, err
+	})
 }
 
 // makeTorcxTarballFirst is makeTorcxTarball with the planted entries

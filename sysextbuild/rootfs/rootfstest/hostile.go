@@ -8,7 +8,8 @@ package rootfstest
 // files) pointing at a Victim directory outside the work directory. The
 // victim's names, modes, owners, times and content hashes are recorded
 // before and compared after; each case states whether the build must
-// refuse (and with what) or produce a correct tree (and which): Expect.
+// refuse (and with what) or produce a correct tree (and which): Case,
+// run by Hostile.
 
 import (
 	"crypto/sha256"
@@ -73,23 +74,43 @@ func Victim(t *testing.T) (string, func() string) {
 // anywhere in a work directory.
 var Up = strings.Repeat("../", 30)
 
-// Expect checks a build's outcome: refuse non-empty means the build must
-// fail with an error containing it; otherwise it must succeed and check
-// (if set) inspects the result.
-func Expect(t *testing.T, err error, refuse string, check func()) {
+// Case is one hostile-input case of a builder: the input In it is fed
+// and the outcome it must have: Refuse non-empty means the build must
+// fail with an error containing it; otherwise it must succeed and Check
+// (if set) inspects its output.
+type Case[In any] struct {
+	Name   string
+	In     In
+	Refuse string
+	Check  func(t *testing.T, out string)
+}
+
+// Hostile runs each case as a subtest: it records the victim's state
+// (snap, from Victim), runs build on the case (planting its input and
+// building, returning the output directory Check inspects), judges the
+// outcome and fails if the victim changed, whether the build refused or
+// not.
+func Hostile[In any](t *testing.T, snap func() string, cases []Case[In], build func(t *testing.T, c Case[In]) (out string, err error)) {
 	t.Helper()
-	if refuse != "" {
-		if err == nil || !strings.Contains(err.Error(), refuse) {
-			t.Errorf("want a refusal containing %q, got %v", refuse, err)
-		}
-		return
-	}
-	if err != nil {
-		t.Errorf("want a correct tree, got %v", err)
-		return
-	}
-	if check != nil {
-		check()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Helper()
+			before := snap()
+			out, err := build(t, c)
+			switch {
+			case c.Refuse != "":
+				if err == nil || !strings.Contains(err.Error(), c.Refuse) {
+					t.Errorf("want a refusal containing %q, got %v", c.Refuse, err)
+				}
+			case err != nil:
+				t.Errorf("want a correct tree, got %v", err)
+			case c.Check != nil:
+				c.Check(t, out)
+			}
+			if after := snap(); after != before {
+				t.Errorf("victim changed:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+		})
 	}
 }
 
