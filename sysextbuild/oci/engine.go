@@ -37,10 +37,14 @@ func FindEngine(ctx context.Context, names []string, miss func(name string, inst
 	return "", tried
 }
 
-// ociEngine finds a working podman or docker; an installed one whose
-// "info" fails is named with the last line it printed.
-func ociEngine(ctx context.Context) (string, error) {
-	p, tried := FindEngine(ctx, []string{"podman", "docker"}, func(n string, installed bool, out string) string {
+// ociEngine finds the first working engine of names (default podman,
+// then docker); an installed one whose "info" fails is named with the
+// last line it printed.
+func ociEngine(ctx context.Context, names []string) (string, error) {
+	if len(names) == 0 {
+		names = []string{"podman", "docker"}
+	}
+	p, tried := FindEngine(ctx, names, func(n string, installed bool, out string) string {
 		if !installed {
 			return ""
 		}

@@ -63,21 +63,26 @@ func TestFindEngine(t *testing.T) {
 // engine whose info failed, with the last line it printed.
 func TestOCIEngine(t *testing.T) {
 	dir := engineStandIns(t, map[string]string{"podman": engineDown, "docker": engineUp})
-	if p, err := ociEngine(context.Background()); err != nil || p != filepath.Join(dir, "docker") {
+	if p, err := ociEngine(context.Background(), nil); err != nil || p != filepath.Join(dir, "docker") {
 		t.Errorf("engine %q %v, want docker after a broken podman", p, err)
 	}
 	engineStandIns(t, map[string]string{"podman": engineUp, "docker": engineUp})
-	if p, err := ociEngine(context.Background()); err != nil || filepath.Base(p) != "podman" {
+	if p, err := ociEngine(context.Background(), nil); err != nil || filepath.Base(p) != "podman" {
 		t.Errorf("engine %q %v, want podman first", p, err)
 	}
 	engineStandIns(t, map[string]string{"podman": engineDown})
-	_, err := ociEngine(context.Background())
+	_, err := ociEngine(context.Background(), nil)
 	want := ErrCmdNeedsEngine.Error() + "; podman info failed (is its daemon running?): Cannot connect to the daemon. Is it running?"
 	if !errors.Is(err, ErrCmdNeedsEngine) || err.Error() != want {
 		t.Errorf("error %v\nwant %s", err, want)
 	}
 	engineStandIns(t, nil)
-	if _, err := ociEngine(context.Background()); err != ErrCmdNeedsEngine {
+	if _, err := ociEngine(context.Background(), nil); err != ErrCmdNeedsEngine {
 		t.Errorf("error %v, want ErrCmdNeedsEngine alone", err)
+	}
+	// The caller's order wins (a recipe's Engines: docker first).
+	engineStandIns(t, map[string]string{"podman": engineUp, "docker": engineUp})
+	if p, err := ociEngine(context.Background(), []string{"docker", "podman"}); err != nil || filepath.Base(p) != "docker" {
+		t.Errorf("engine %q %v, want docker as the caller asked", p, err)
 	}
 }

@@ -38,6 +38,9 @@ type Options struct {
 	// Cmd, when set, runs "sh -c CMD" in a container of a registry image
 	// before exporting it. It needs podman or docker.
 	Cmd string
+	// Engines are the container engines tried for Cmd, in order; default
+	// podman, then docker.
+	Engines []string
 	// Warn receives non-fatal problems (skipped devices, xattrs).
 	Warn func(string)
 }
@@ -264,7 +267,7 @@ func ociUnpackArchive(ctx context.Context, image, scratch string) (string, error
 // ociRunAndExport runs o.Cmd in a container of the image and unpacks the
 // container's exported file system.
 func ociRunAndExport(ctx context.Context, o Options, arch flatcar.Arch, root string) error {
-	engine, err := ociEngine(ctx)
+	engine, err := ociEngine(ctx, o.Engines)
 	if err != nil {
 		return err
 	}

@@ -166,7 +166,7 @@ func (b *builder) rootfsBuild(ctx context.Context, pack sysextbuild.PackOptions)
 		return nil, fmt.Errorf("recipe %s installs packages in a container; install and start docker or podman: %w", b.r.Name, err)
 	}
 	rootfsDir := filepath.Join(b.work, "rootfs")
-	if err := ociRootfs(ctx, oci.Options{Image: rf.Image, Dir: rootfsDir, Arch: b.o.Arch, Cmd: rf.Cmd, Warn: pack.Warn}); err != nil {
+	if err := ociRootfs(ctx, oci.Options{Image: rf.Image, Dir: rootfsDir, Arch: b.o.Arch, Cmd: rf.Cmd, Engines: b.o.Engines, Warn: pack.Warn}); err != nil {
 		return nil, fmt.Errorf("preparing %s root filesystem: %w", rf.Image, err)
 	}
 	paths := make([]string, len(rf.Paths))

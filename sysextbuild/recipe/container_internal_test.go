@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -121,6 +122,9 @@ func TestCreateBtopFlatwrap(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(got.Engines, []string{engine}) {
+		t.Errorf("the container ran with engines %q, not the recipe's checked %q", got.Engines, engine)
 	}
 	if got.Image != "docker.io/alpine:latest" || !strings.Contains(got.Cmd, "apk add -U btop") || got.Arch != flatcar.ArchX86_64 {
 		t.Errorf("oci.Rootfs called with %+v", got)
