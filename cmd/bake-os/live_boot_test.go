@@ -34,18 +34,8 @@ func TestBootLiveISO(t *testing.T) {
 	}
 	testutil.RequireTool(t, testimage.RequiredTools...)
 	testutil.RequireTool(t, "mksquashfs", "btrfs", "xorriso", "grub-mkimage", "qemu-system-x86_64", "cpio", "busybox")
-	kernel, modDir := debianKernel(t)
-	ctx := context.Background()
 	dir := t.TempDir()
-	esp := filepath.Join(dir, "esp")
-	os.MkdirAll(filepath.Join(esp, "flatcar"), 0o755)
-	copyTo(t, kernel, filepath.Join(esp, "flatcar", "vmlinuz-a"), 0o644)
-	img := filepath.Join(dir, "flatcar_production_image.bin")
-	if err := testimage.Generate(ctx, img, testimage.Options{ESPTree: esp}); err != nil {
-		t.Fatal(err)
-	}
-	ign := `{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA live"]}]}}`
-	os.WriteFile(filepath.Join(dir, "config.ign"), []byte(ign), 0o644)
+	img, ign, modDir := liveTestImage(t, dir, "live")
 	start := time.Now()
 	if _, stderr, code := run(t, dir, "--image", img, "--output-dir", "out", "--vendor", "iso", "--ignition", "config.ign"); code != 0 {
 		t.Fatalf("bake: exit %d: %s", code, stderr)
@@ -67,28 +57,12 @@ func TestBootLiveISO(t *testing.T) {
 	t.Run("seabios", func(t *testing.T) {
 		console := bootISO(t, test, nil, "BIOS")
 		// ISOLINUX passes its initrd= argument on to the kernel.
-		for _, w := range append(want, "BAKE-CHECK cmdline BOOT_IMAGE=/flatcar/vmlinuz initrd=/flatcar/cpio.gz,/flatcar/ignition.cpio.gz,/test/init.cpio flatcar.first_boot=1 flatcar.autologin console=ttyS0") {
-			if !strings.Contains(console, w) {
-				t.Errorf("the console lacks %q", w)
-			}
-		}
+		wantConsole(t, console, append(want, "BAKE-CHECK cmdline BOOT_IMAGE=/flatcar/vmlinuz initrd=/flatcar/cpio.gz,/flatcar/ignition.cpio.gz,/test/init.cpio flatcar.first_boot=1 flatcar.autologin console=ttyS0")...)
 	})
 	t.Run("ovmf", func(t *testing.T) {
-		code, vars := "/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"
-		_, errC := os.Stat(code)
-		_, errV := os.Stat(vars)
-		testutil.Require(t, errC == nil && errV == nil, "ovmf", "UEFI firmware "+code+" and "+vars+": install ovmf")
-		v := filepath.Join(t.TempDir(), "vars.fd")
-		copyTo(t, vars, v, 0o644)
-		console := bootISO(t, test, []string{"-machine", "q35",
-			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + code,
-			"-drive", "if=pflash,format=raw,unit=1,file=" + v}, "UEFI")
+		console := bootISO(t, test, ovmfArgs(t), "UEFI")
 		// GRUB names the kernel it booted in BOOT_IMAGE.
-		for _, w := range append(want, "Welcome to GRUB", "BAKE-CHECK cmdline BOOT_IMAGE=/flatcar/vmlinuz flatcar.first_boot=1 flatcar.autologin console=ttyS0") {
-			if !strings.Contains(console, w) {
-				t.Errorf("the console lacks %q", w)
-			}
-		}
+		wantConsole(t, console, append(want, "Welcome to GRUB", "BAKE-CHECK cmdline BOOT_IMAGE=/flatcar/vmlinuz flatcar.first_boot=1 flatcar.autologin console=ttyS0")...)
 	})
 }
 
@@ -136,27 +110,80 @@ func remasterWithInit(t *testing.T, iso, initramfs string) string {
 }
 
 // bootISO boots iso from a CD drive under TCG and returns the serial
-// console, copied to the test log; the guest powers off by itself.
+// console; the guest powers off by itself.
 func bootISO(t *testing.T, iso string, extra []string, firmware string) string {
+	t.Helper()
+	return qemuConsole(t, firmware+" boot of the ISO", append([]string{"-cdrom", iso, "-boot", "d"}, extra...)...)
+}
+
+// qemuConsole runs an x86-64 guest under TCG (1 GiB, 2 CPUs, serial
+// console on stdio, no reboot) with args added, and returns the console,
+// copied to the test log line by line. The guest must power off by
+// itself within 2 minutes; what names the boot in the log.
+func qemuConsole(t *testing.T, what string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	args := append([]string{"-accel", "tcg", "-m", "1024", "-smp", "2", "-display", "none", "-serial", "stdio",
-		"-monitor", "none", "-no-reboot", "-cdrom", iso, "-boot", "d"}, extra...)
+	args = append([]string{"-accel", "tcg", "-m", "1024", "-smp", "2", "-display", "none", "-serial", "stdio",
+		"-monitor", "none", "-no-reboot"}, args...)
 	var console bytes.Buffer
 	w := &lineLogger{t: t, buf: &console}
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
 	cmd.Stdout, cmd.Stderr = w, w
 	start := time.Now()
 	err := cmd.Run()
-	t.Logf("%s boot of the ISO took %s", firmware, time.Since(start).Round(time.Second))
+	t.Logf("%s took %s", what, time.Since(start).Round(time.Second))
 	if ctx.Err() != nil {
-		t.Fatalf("the guest did not power off within 2 minutes")
+		t.Fatalf("%s: the guest did not power off within 2 minutes", what)
 	}
 	if err != nil {
-		t.Fatalf("qemu: %v", err)
+		t.Fatalf("%s: qemu: %v", what, err)
 	}
 	return console.String()
+}
+
+// ovmfArgs are the QEMU arguments booting by UEFI: q35 with OVMF's code
+// and a private copy of its variables.
+func ovmfArgs(t *testing.T) []string {
+	t.Helper()
+	code, vars := "/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"
+	_, errC := os.Stat(code)
+	_, errV := os.Stat(vars)
+	testutil.Require(t, errC == nil && errV == nil, "ovmf", "UEFI firmware "+code+" and "+vars+": install ovmf")
+	v := filepath.Join(t.TempDir(), "vars.fd")
+	copyTo(t, vars, v, 0o644)
+	return []string{"-machine", "q35",
+		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + code,
+		"-drive", "if=pflash,format=raw,unit=1,file=" + v}
+}
+
+// liveTestImage generates a Flatcar-layout image in dir whose ESP holds
+// the Debian cloud kernel as flatcar/vmlinuz-a, and dir/config.ign, an
+// Ignition config with an ssh key named who. It returns the image, the
+// config's text and the kernel's module directory.
+func liveTestImage(t *testing.T, dir, who string) (img, ign, modDir string) {
+	t.Helper()
+	kernel, modDir := debianKernel(t)
+	esp := filepath.Join(dir, "esp")
+	os.MkdirAll(filepath.Join(esp, "flatcar"), 0o755)
+	copyTo(t, kernel, filepath.Join(esp, "flatcar", "vmlinuz-a"), 0o644)
+	img = filepath.Join(dir, "flatcar_production_image.bin")
+	if err := testimage.Generate(context.Background(), img, testimage.Options{ESPTree: esp}); err != nil {
+		t.Fatal(err)
+	}
+	ign = `{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA ` + who + `"]}]}}`
+	os.WriteFile(filepath.Join(dir, "config.ign"), []byte(ign), 0o644)
+	return img, ign, modDir
+}
+
+// wantConsole fails the test for each line of want the console lacks.
+func wantConsole(t *testing.T, console string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(console, w) {
+			t.Errorf("the console lacks %q", w)
+		}
+	}
 }
 
 // checkLiveISO reads a live ISO back with xorriso: its BIOS (and, with
@@ -301,18 +328,8 @@ func TestBootLivePXE(t *testing.T) {
 	}
 	testutil.RequireTool(t, testimage.RequiredTools...)
 	testutil.RequireTool(t, "mksquashfs", "btrfs", "qemu-system-x86_64", "cpio", "busybox")
-	kernel, modDir := debianKernel(t)
-	ctx := context.Background()
 	dir := t.TempDir()
-	esp := filepath.Join(dir, "esp")
-	os.MkdirAll(filepath.Join(esp, "flatcar"), 0o755)
-	copyTo(t, kernel, filepath.Join(esp, "flatcar", "vmlinuz-a"), 0o644)
-	img := filepath.Join(dir, "flatcar_production_image.bin")
-	if err := testimage.Generate(ctx, img, testimage.Options{ESPTree: esp}); err != nil {
-		t.Fatal(err)
-	}
-	ign := `{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA pxe"]}]}}`
-	os.WriteFile(filepath.Join(dir, "config.ign"), []byte(ign), 0o644)
+	img, ign, modDir := liveTestImage(t, dir, "pxe")
 	stdout, stderr, code := run(t, dir, "--json", "--image", img, "--output-dir", "out", "--vendor", "pxe", "--ignition", "config.ign")
 	if code != 0 {
 		t.Fatalf("bake: exit %d: %s", code, stderr)
@@ -355,31 +372,11 @@ func TestBootLivePXE(t *testing.T) {
 	initrd := filepath.Join(dir, "initrds")
 	os.WriteFile(initrd, all, 0o644)
 
-	qctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	var console bytes.Buffer
-	w := &lineLogger{t: t, buf: &console}
-	cmd := exec.CommandContext(qctx, "qemu-system-x86_64", "-accel", "tcg", "-m", "1024", "-smp", "2", "-display", "none",
-		"-serial", "stdio", "-monitor", "none", "-no-reboot", "-kernel", filepath.Join(dir, "out", "flatcar_production_pxe.vmlinuz"),
+	console := qemuConsole(t, "PXE-style boot", "-kernel", filepath.Join(dir, "out", "flatcar_production_pxe.vmlinuz"),
 		"-initrd", initrd, "-append", rest+" console=ttyS0 panic=-1 loglevel=4")
-	cmd.Stdout, cmd.Stderr = w, w
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("PXE-style boot took %s", time.Since(start).Round(time.Second))
-	if qctx.Err() != nil {
-		t.Fatal("the guest did not power off within 2 minutes")
-	}
-	if err != nil {
-		t.Fatalf("qemu: %v", err)
-	}
-	for _, want := range []string{
-		"BAKE-CHECK config.ign matches " + ign,
+	wantConsole(t, console,
+		"BAKE-CHECK config.ign matches "+ign,
 		"BAKE-CHECK usr.squashfs mounted ID=flatcar",
 		"BAKE-CHECK cmdline flatcar.first_boot=1 flatcar.autologin console=ttyS0",
-		"BAKE-CHECK done",
-	} {
-		if !strings.Contains(console.String(), want) {
-			t.Errorf("the console lacks %q", want)
-		}
-	}
+		"BAKE-CHECK done")
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -37,18 +35,8 @@ func TestBootLiveUSB(t *testing.T) {
 	}
 	testutil.RequireTool(t, testimage.RequiredTools...)
 	testutil.RequireTool(t, "mksquashfs", "btrfs", "grub-mkimage", "mkfs.vfat", "mcopy", "mtype", "qemu-system-x86_64", "cpio", "busybox")
-	kernel, modDir := debianKernel(t)
-	ctx := context.Background()
 	dir := t.TempDir()
-	esp := filepath.Join(dir, "esp")
-	os.MkdirAll(filepath.Join(esp, "flatcar"), 0o755)
-	copyTo(t, kernel, filepath.Join(esp, "flatcar", "vmlinuz-a"), 0o644)
-	img := filepath.Join(dir, "flatcar_production_image.bin")
-	if err := testimage.Generate(ctx, img, testimage.Options{ESPTree: esp}); err != nil {
-		t.Fatal(err)
-	}
-	ign := `{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA usb"]}]}}`
-	os.WriteFile(filepath.Join(dir, "config.ign"), []byte(ign), 0o644)
+	img, ign, modDir := liveTestImage(t, dir, "usb")
 	start := time.Now()
 	stdout, stderr, code := run(t, dir, "--json", "--image", img, "--output-dir", "out", "--vendor", "usb", "--ignition", "config.ign",
 		"--kernel-arg", "console=ttyS0", "--kernel-arg", "panic=-1", "--kernel-arg", "loglevel=4")
@@ -82,27 +70,11 @@ func TestBootLiveUSB(t *testing.T) {
 	}
 	t.Run("seabios", func(t *testing.T) {
 		console := bootUSB(t, test, nil, "BIOS")
-		for _, w := range want {
-			if !strings.Contains(console, w) {
-				t.Errorf("the console lacks %q", w)
-			}
-		}
+		wantConsole(t, console, want...)
 	})
 	t.Run("ovmf", func(t *testing.T) {
-		code, vars := "/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"
-		_, errC := os.Stat(code)
-		_, errV := os.Stat(vars)
-		testutil.Require(t, errC == nil && errV == nil, "ovmf", "UEFI firmware "+code+" and "+vars+": install ovmf")
-		v := filepath.Join(t.TempDir(), "vars.fd")
-		copyTo(t, vars, v, 0o644)
-		console := bootUSB(t, test, []string{"-machine", "q35",
-			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + code,
-			"-drive", "if=pflash,format=raw,unit=1,file=" + v}, "UEFI")
-		for _, w := range append(want, "Welcome to GRUB") {
-			if !strings.Contains(console, w) {
-				t.Errorf("the console lacks %q", w)
-			}
-		}
+		console := bootUSB(t, test, ovmfArgs(t), "UEFI")
+		wantConsole(t, console, append(want, "Welcome to GRUB")...)
 	})
 }
 
@@ -146,30 +118,13 @@ func editUSBStick(t *testing.T, src, initramfs string) string {
 	return out
 }
 
-// bootUSB boots img as a USB stick under TCG and returns the serial
-// console, copied to the test log; the guest powers off by itself.
+// bootUSB boots img as a USB stick (usb-storage on xHCI) under TCG and
+// returns the serial console; the guest powers off by itself.
 func bootUSB(t *testing.T, img string, extra []string, firmware string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	args := append([]string{"-accel", "tcg", "-m", "1024", "-smp", "2", "-display", "none", "-serial", "stdio",
-		"-monitor", "none", "-no-reboot", "-device", "qemu-xhci,id=xhci",
+	return qemuConsole(t, firmware+" boot of the USB image", append([]string{"-device", "qemu-xhci,id=xhci",
 		"-drive", "if=none,id=stick,format=raw,snapshot=on,file=" + img,
-		"-device", "usb-storage,bus=xhci.0,drive=stick,bootindex=0"}, extra...)
-	var console bytes.Buffer
-	w := &lineLogger{t: t, buf: &console}
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
-	cmd.Stdout, cmd.Stderr = w, w
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("%s boot of the USB image took %s", firmware, time.Since(start).Round(time.Second))
-	if ctx.Err() != nil {
-		t.Fatalf("the guest did not power off within 2 minutes")
-	}
-	if err != nil {
-		t.Fatalf("qemu: %v", err)
-	}
-	return console.String()
+		"-device", "usb-storage,bus=xhci.0,drive=stick,bootindex=0"}, extra...)...)
 }
 
 // checkLiveUSB reads a usb vendor image back: sgdisk finds the GPT valid,
