@@ -3,8 +3,11 @@ package decompress
 import (
 	"fmt"
 	"os/exec"
+	"runtime"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // benchCorpus lists the blocks the stage benchmarks decode: each one
@@ -54,6 +57,7 @@ func BenchmarkStages(b *testing.B) {
 				}
 				b.SetBytes(o.size)
 				b.ResetTimer()
+				cpu := startThreadCPU()
 				for b.Loop() {
 					switch stage {
 					case "symbols":
@@ -73,7 +77,31 @@ func BenchmarkStages(b *testing.B) {
 						}
 					}
 				}
+				cpu.report(b)
 			})
 		}
 	}
+}
+
+// threadCPU measures the CPU time of the benchmark's thread, a steadier
+// figure than wall time on a shared machine: startThreadCPU locks the
+// goroutine to its thread, report adds the metric cpu-ns/op (it includes
+// work done between StopTimer and StartTimer).
+type threadCPU struct{ t0 time.Duration }
+
+func threadTime() time.Duration {
+	var r syscall.Rusage
+	syscall.Getrusage(1, &r) // RUSAGE_THREAD
+	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
+}
+
+func startThreadCPU() threadCPU {
+	runtime.LockOSThread()
+	return threadCPU{threadTime()}
+}
+
+func (c threadCPU) report(b *testing.B) {
+	dt := threadTime() - c.t0
+	runtime.UnlockOSThread()
+	b.ReportMetric(float64(dt.Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
