@@ -1,6 +1,7 @@
 package decompress
 
 import (
+	"bytes"
 	"fmt"
 	"os/exec"
 	"runtime"
@@ -104,4 +105,30 @@ func (c threadCPU) report(b *testing.B) {
 	dt := threadTime() - c.t0
 	runtime.UnlockOSThread()
 	b.ReportMetric(float64(dt.Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkScan measures the scanner cutting bzip2 -9 of 8 MB of random
+// data (incompressible, as most of a Flatcar image's data) into pieces.
+func BenchmarkScan(b *testing.B) {
+	bz := corpusBlock(b, "random8m", "head -c 8000000 /dev/urandom")
+	bz = bz[:len(bz)-inputPad]
+	b.SetBytes(int64(len(bz)))
+	pieces := 0
+	cpu := startThreadCPU()
+	for b.Loop() {
+		pieces = 0
+		s := &scanner{
+			r:     bytes.NewReader(bz[4:]),
+			buf:   append(make([]byte, 0, 2*readSize), bz[:4]...),
+			alloc: func(n int) []byte { return make([]byte, n) },
+			emit:  func(*piece) error { pieces++; return nil },
+		}
+		if err := s.run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report(b)
+	if pieces < 9 {
+		b.Fatalf("%d pieces, want at least 9 blocks and the end of stream", pieces)
+	}
 }
