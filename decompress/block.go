@@ -36,6 +36,7 @@ type blockDecoder struct {
 	sel    []uint8
 	tables [maxGroups]huffTable
 	arcs   []arc
+	repeat repeatCache
 
 	// Set by decodeSymbols.
 	n, origPtr int

@@ -200,7 +200,15 @@ func (p *piece) fail(err error) {
 // decodeWith decodes block piece p with d.
 func (p *piece) decodeWith(d *blockDecoder) {
 	base := p.startBit &^ 7
-	end, err := d.decode(p.data, int(p.startBit-base), int(p.endBit-base), p.out)
+	start, limit := int(p.startBit-base), int(p.endBit-base)
+	if end, ok := d.repeat.lookup(p.data, start, limit, p.out); ok {
+		p.end = base + int64(start+end)
+		return
+	}
+	end, err := d.decode(p.data, start, limit, p.out)
+	if err == nil {
+		d.repeat.remember(p.data, start, limit, end, p.out)
+	}
 	p.end = base + int64(end)
 	p.err = err
 }
