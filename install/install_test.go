@@ -496,21 +496,64 @@ func TestRefusesBusyLoopDevices(t *testing.T) {
 		}
 	})
 	t.Run("device-mapper holder", func(t *testing.T) {
-		testutil.RequireTool(t, "dmsetup")
-		if misc, _ := os.ReadFile("/proc/misc"); !strings.Contains(string(misc), "device-mapper") {
-			t.Skip("the kernel has no device-mapper")
-		}
-		dev := loop(t, smallDisk(t))
+		requireDeviceMapper(t)
+		f := smallDisk(t)
+		os.Truncate(f, 9<<30)
+		dev := loop(t, f)
+		before := testutil.DataSHA256(t, f)
+		// A linear target over the loop device's first MiB makes the
+		// kernel list dm-N in the loop device's holders/.
 		name := fmt.Sprintf("bake-os-test-%d", os.Getpid())
 		out, err := exec.Command("dmsetup", "create", name, "--noudevsync", "--table", "0 2048 linear "+dev+" 0").CombinedOutput()
 		if err != nil {
 			t.Fatalf("dmsetup create: %v\n%s", err, out)
 		}
-		defer exec.Command("dmsetup", "remove", "--noudevsync", name).Run()
-		if _, err := install.Run(context.Background(), noBake(options(t, dev))); err == nil || !strings.Contains(err.Error(), "held by dm-") {
-			t.Errorf("error %v", err)
+		// Registered after loop's, so it runs first: the loop device
+		// cannot be detached while dm holds it.
+		t.Cleanup(func() {
+			if out, err := exec.Command("dmsetup", "remove", "--retry", "--noudevsync", name).CombinedOutput(); err != nil {
+				t.Errorf("dmsetup remove %s: %v\n%s", name, err, out)
+			}
+		})
+		holders, _ := os.ReadDir(filepath.Join("/sys/class/block", filepath.Base(dev), "holders"))
+		if len(holders) != 1 || !strings.HasPrefix(holders[0].Name(), "dm-") {
+			t.Fatalf("%s holders: %v, want one dm-N", dev, holders)
+		}
+		_, err = install.Run(context.Background(), noBake(options(t, dev)))
+		want := "/dev/" + filepath.Base(dev) + " is held by " + holders[0].Name()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want %q", err, want)
+		}
+		if testutil.DataSHA256(t, f) != before {
+			t.Error("the refused disk was changed")
 		}
 	})
+}
+
+// requireDeviceMapper loads device-mapper when the kernel has it as a
+// module. A kernel without it (neither built in nor a module: modprobe
+// says "not found") cannot run the test on this machine whatever is
+// installed, so the test skips there; any other failure fails it under
+// BAKE_TEST_REQUIRE_TOOLS=all.
+func requireDeviceMapper(t *testing.T) {
+	t.Helper()
+	testutil.RequireTool(t, "dmsetup", "modprobe")
+	has := func() bool {
+		misc, _ := os.ReadFile("/proc/misc")
+		return strings.Contains(string(misc), " device-mapper\n")
+	}
+	if has() {
+		return
+	}
+	out, err := exec.Command("modprobe", "dm_mod").CombinedOutput()
+	if err == nil && has() {
+		return
+	}
+	why := fmt.Sprintf("modprobe dm_mod: %v: %s", err, strings.TrimSpace(string(out)))
+	if strings.Contains(string(out), "not found") {
+		t.Skipf("the running kernel has no device-mapper (%s)", why)
+	}
+	testutil.Require(t, false, "device-mapper", why)
 }
 
 func TestRefusesSystemDisk(t *testing.T) {
