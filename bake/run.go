@@ -76,6 +76,15 @@ type Options struct {
 	// has a sysupdate config (provision.SysupdateUnits).
 	Sysupdate bool
 
+	// WorkingCopyWritten, when set, is called as the working copy is
+	// made, with its path (a temp file in OutputDir) and the offset below
+	// which it is final (decompress.Options.Written; for a raw input once,
+	// at its size), so that a consumer (install) can read the parts the
+	// bake does not edit while decoding goes on. Every later edit of the
+	// bake lies in ROOT, OEM or the partition tables. Calls come from one
+	// goroutine with increasing offsets, and must return quickly.
+	WorkingCopyWritten func(path string, end int64)
+
 	Reporter progress.Reporter
 	Logger   *slog.Logger
 
@@ -232,7 +241,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	ahead := newVendorAhead(ctx, o)
 	defer ahead.close()
-	work, disk, err := workingCopy(ctx, o.Image, o.OutputDir, o.Workers, o.Reporter, ahead)
+	work, disk, err := workingCopy(ctx, o.Image, o.OutputDir, o.Workers, o.Reporter, ahead, o.WorkingCopyWritten)
 	if err != nil {
 		return nil, err
 	}

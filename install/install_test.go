@@ -73,9 +73,9 @@ func options(t *testing.T, dev string) install.Options {
 	img, ext := inputs(t)
 	return install.Options{
 		Device: dev, Source: img, ScratchDir: t.TempDir(),
-		Bake: func(ctx context.Context, dir string) (string, error) {
+		Bake: func(ctx context.Context, dir string, written func(string, int64)) (string, error) {
 			res, err := bake.Run(ctx, bake.Options{Image: img, OutputDir: dir, Epoch: 1700000000,
-				Sysexts: []bake.Sysext{{Name: "hello", File: ext}}})
+				Sysexts: []bake.Sysext{{Name: "hello", File: ext}}, WorkingCopyWritten: written})
 			if err != nil {
 				return "", err
 			}
@@ -293,7 +293,10 @@ func TestRefusesTooSmall(t *testing.T) {
 		o.Source = source
 		baked := false
 		bakeFn := o.Bake
-		o.Bake = func(ctx context.Context, dir string) (string, error) { baked = true; return bakeFn(ctx, dir) }
+		o.Bake = func(ctx context.Context, dir string, w func(string, int64)) (string, error) {
+			baked = true
+			return bakeFn(ctx, dir, w)
+		}
 		_, err := install.Run(context.Background(), o)
 		if err == nil || !strings.Contains(err.Error(), "too small") || !strings.Contains(err.Error(), "4.0 GiB") {
 			t.Errorf("source %q: error %v, want too small", source, err)
@@ -326,7 +329,7 @@ func TestRefusesBadTargets(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := options(t, c.dev)
-			o.Bake = func(context.Context, string) (string, error) { t.Fatal("baked"); return "", nil }
+			o.Bake = func(context.Context, string, func(string, int64)) (string, error) { t.Fatal("baked"); return "", nil }
 			if _, err := install.Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want %q", err, c.want)
 			}
@@ -426,7 +429,7 @@ func TestRefusesBusyLoopDevices(t *testing.T) {
 	requireRoot(t)
 	inputs(t)
 	noBake := func(o install.Options) install.Options {
-		o.Bake = func(context.Context, string) (string, error) { t.Error("baked"); return "", nil }
+		o.Bake = func(context.Context, string, func(string, int64)) (string, error) { t.Error("baked"); return "", nil }
 		return o
 	}
 	t.Run("partition mounted", func(t *testing.T) {
@@ -580,7 +583,7 @@ func TestRefusesSystemDisk(t *testing.T) {
 		rootDev = "/dev/" + filepath.Base(filepath.Dir(sysfs))
 	}
 	o := options(t, rootDev)
-	o.Bake = func(context.Context, string) (string, error) { t.Fatal("baked"); return "", nil }
+	o.Bake = func(context.Context, string, func(string, int64)) (string, error) { t.Fatal("baked"); return "", nil }
 	_, err = install.Run(context.Background(), o)
 	if err == nil || !strings.Contains(err.Error(), "holds the running system") {
 		t.Errorf("error %v", err)
@@ -653,6 +656,116 @@ func TestInterruptedInstallLeavesNoTable(t *testing.T) {
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), ".bake-os-tmp") {
 			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+// bakeThen is options(t, dev) whose Bake calls after(image) once the bake
+// succeeded.
+func bakeThen(t *testing.T, dev string, after func(image string) error) install.Options {
+	o := options(t, dev)
+	bakeFn := o.Bake
+	o.Bake = func(ctx context.Context, dir string, w func(string, int64)) (string, error) {
+		image, err := bakeFn(ctx, dir, w)
+		if err != nil {
+			return "", err
+		}
+		return image, after(image)
+	}
+	return o
+}
+
+// Writing while decoding gives the same disk as writing after the bake.
+func TestStreamedEqualsWrittenAfterBake(t *testing.T) {
+	const size = 9 << 30
+	var disks []string
+	for _, noStream := range []bool{false, true} {
+		disk, _ := newTarget(t, size)
+		o := options(t, disk)
+		o.NoStream = noStream
+		res, err := install.Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		judge(t, disk, res)
+		if noStream && res.WrittenAhead != 0 || !noStream && (res.WrittenAhead == 0 || res.WrittenAhead >= res.BytesWritten) {
+			t.Errorf("no-stream %v: %d of %d bytes written while decoding", noStream, res.WrittenAhead, res.BytesWritten)
+		}
+		t.Logf("no-stream %v: %d of %d bytes written while decoding", noStream, res.WrittenAhead, res.BytesWritten)
+		disks = append(disks, disk)
+	}
+	if testutil.DataSHA256(t, disks[0]) != testutil.DataSHA256(t, disks[1]) {
+		if out, err := exec.Command("cmp", disks[0], disks[1]).CombinedOutput(); err != nil {
+			t.Errorf("streamed and no-stream disks differ: %v %s", err, out)
+		}
+	}
+}
+
+// An extent written while decoding that the bake (or anything after the
+// decoder) changed is written again: the disk holds the baked image.
+func TestStreamedExtentChangedAfterDecodingIsRewritten(t *testing.T) {
+	disk, _ := newTarget(t, 9<<30)
+	usrA := flatcar.BaseLayout[2]
+	if usrA.Label != flatcar.LabelUSRA {
+		t.Fatalf("layout: %+v", usrA)
+	}
+	var at int64
+	mark := bytes.Repeat([]byte{0xee}, 4096)
+	o := bakeThen(t, disk, func(image string) error {
+		f, err := os.OpenFile(image, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		first := int64(usrA.FirstSector) * 512
+		exts, err := sparse.DataExtents(f, first, int64(usrA.Sectors)*512)
+		if err != nil || len(exts) == 0 {
+			return fmt.Errorf("no data in USR-A: %v", err)
+		}
+		at = exts[0].Off
+		_, err = f.WriteAt(mark, at)
+		return err
+	})
+	res, err := install.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.WrittenAhead == 0 {
+		t.Error("nothing was written while decoding")
+	}
+	f, _ := os.Open(disk)
+	defer f.Close()
+	got := make([]byte, len(mark))
+	f.ReadAt(got, at)
+	if !bytes.Equal(got, mark) {
+		t.Errorf("the disk holds the decoded bytes at %d, not the baked image's", at)
+	}
+	if v := run(t, "sgdisk", "-v", disk); !strings.Contains(v, "No problems found") {
+		t.Errorf("sgdisk -v %s:\n%s", disk, v)
+	}
+}
+
+// A bake failing after the decoding started writing leaves no valid table
+// and says so; with NoStream it leaves the disk as it was.
+func TestBakeFailingAfterDecoding(t *testing.T) {
+	for _, noStream := range []bool{false, true} {
+		disk, _ := newTarget(t, 9<<30)
+		run(t, "sgdisk", "-n", "1:2048:+100M", disk) // an old table
+		before := testutil.DataSHA256(t, disk)
+		o := bakeThen(t, disk, func(string) error { return errors.New("planted bake failure") })
+		o.NoStream = noStream
+		_, err := install.Run(context.Background(), o)
+		if err == nil || !strings.Contains(err.Error(), "planted bake failure") {
+			t.Fatalf("no-stream %v: error %v", noStream, err)
+		}
+		partly := strings.Contains(err.Error(), "partly written and has no valid partition table")
+		_, gptErr := gpt.Open(disk)
+		if noStream {
+			if partly || testutil.DataSHA256(t, disk) != before {
+				t.Errorf("no-stream: the disk was changed (error %v)", err)
+			}
+		} else if !partly || gptErr == nil {
+			t.Errorf("streamed: error %v, table error %v", err, gptErr)
 		}
 	}
 }
