@@ -10,6 +10,8 @@ import (
 	"sort"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/sparse"
 )
@@ -34,6 +36,7 @@ type ahead struct {
 	size   int64 // of the target
 	log    *slog.Logger
 	ranges []Extent // what may be written ahead, sorted
+	punch  []bool   // per range: punch what was written out of the working copy
 
 	once   sync.Once
 	wake   chan struct{} // buffered 1: Follow's non-blocking nudge
@@ -50,6 +53,8 @@ type ahead struct {
 	wrote   []Extent
 	sums    map[int64][32]byte // extent offset -> SHA-256 of the bytes written
 	length  map[int64]int64    // extent offset -> length
+	held    []Extent           // extents punched out of the working copy: the target holds them
+	blksize int64              // the working copy's block size: only whole blocks are punched
 	written int64
 	err     error
 	skipped string // why nothing was written ahead, for the log
@@ -64,14 +69,19 @@ func newAhead(ctx context.Context, dst *os.File, block bool, size int64, log *sl
 		first[p.Label] = int64(p.FirstSector) * sector
 		end[p.Label] = int64(p.FirstSector+p.Sectors) * sector
 	}
-	oem, root := flatcar.LabelOEM, flatcar.LabelROOT
-	for _, r := range []Extent{
-		{primarySectors * sector, first[oem] - primarySectors*sector},
-		{end[oem], first[root] - end[oem]},
+	oem, root, usrA := flatcar.LabelOEM, flatcar.LabelROOT, flatcar.LabelUSRA
+	for _, r := range []struct {
+		Extent
+		punch bool
+	}{
+		{Extent{primarySectors * sector, first[usrA] - primarySectors*sector}, false}, // ESP (read by the bake), BIOS-BOOT
+		{Extent{first[usrA], first[oem] - first[usrA]}, true},                         // USR-A, USR-B
+		{Extent{end[oem], first[root] - end[oem]}, false},                             // OEM-CONFIG
 	} {
 		// Never into the backup table area of the target.
 		if r.end() <= size-backupSectors*sector {
-			a.ranges = append(a.ranges, r)
+			a.ranges = append(a.ranges, r.Extent)
+			a.punch = append(a.punch, r.punch)
 		}
 	}
 	a.pos = make([]int64, len(a.ranges))
@@ -169,7 +179,7 @@ func (a *ahead) run() {
 
 func (a *ahead) caughtUp(end int64) bool {
 	for i, r := range a.ranges {
-		if a.pos[i] < min(r.end(), end) {
+		if a.pos[i] < min(r.end(), end/(1<<20)*(1<<20)) {
 			return false
 		}
 	}
@@ -185,19 +195,26 @@ func (a *ahead) step(path string, end int64) error {
 		if end < primarySectors*sector {
 			return nil
 		}
-		src, err := os.Open(path)
+		src, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
 			a.skipped = err.Error()
 			return nil
 		}
 		a.src = src
+		a.blksize = 1 << 20
+		var st unix.Stat_t
+		if unix.Fstat(int(src.Fd()), &st) == nil && st.Blksize > 0 && st.Blksize <= 1<<20 {
+			a.blksize = int64(st.Blksize)
+		}
 		if why := a.check(); why != "" {
 			a.skipped = why
 			return nil
 		}
 	}
 	for i, r := range a.ranges {
-		stop := min(r.end(), end)
+		// Whole MiBs: the extents written (and punched) then start and
+		// end on block boundaries, as SEEK_DATA reports them.
+		stop := min(r.end(), end/(1<<20)*(1<<20))
 		if a.pos[i] >= stop {
 			continue
 		}
@@ -206,8 +223,17 @@ func (a *ahead) step(path string, end int64) error {
 			return fmt.Errorf("reading the working copy: %w", err)
 		}
 		for _, e := range exts {
-			if err := a.copy(Extent{e.Off, e.Len}); err != nil {
+			x := Extent{e.Off, e.Len}
+			if err := a.copy(x); err != nil {
 				return err
+			}
+			// The bake never reads USR-A or USR-B, and the writer takes
+			// them as written: the scratch directory then needs room
+			// only for the rest of the image's data.
+			if a.punch[i] && x.Offset%a.blksize == 0 && x.Length%a.blksize == 0 {
+				if err := sparse.PunchHole(a.src, x.Offset, x.Length); err == nil {
+					a.held = append(a.held, x)
+				}
 			}
 		}
 		a.pos[i] = stop
@@ -284,4 +310,11 @@ func (a *ahead) bounds() []int64 {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// isHeld reports whether e is one of the extents punched out of the
+// working copy.
+func (a *ahead) isHeld(e Extent) bool {
+	i := sort.Search(len(a.held), func(i int) bool { return a.held[i].Offset >= e.Offset })
+	return i < len(a.held) && a.held[i] == e
 }

@@ -83,7 +83,11 @@ type Result struct {
 	BytesWritten int64 `json:"bytes_written"`
 	// WrittenAhead counts the bytes of BytesWritten written while the
 	// input was decoded (and found equal to the baked image after).
-	WrittenAhead int64    `json:"written_while_decoding"`
+	WrittenAhead int64 `json:"written_while_decoding"`
+	// ScratchFreed counts the bytes of WrittenAhead dropped from the
+	// scratch copy once on the target (USR-A and USR-B), so that the
+	// scratch directory needs room only for the rest.
+	ScratchFreed int64    `json:"scratch_freed"`
 	BytesZeroed  int64    `json:"bytes_zeroed"`
 	Extents      []Extent `json:"extents"` // the data extents written, by offset
 	// Verified: every extent was read back from the target and matched
@@ -181,13 +185,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, partly(err)
 	}
 	var cut []int64
+	var held []Extent
 	if pre != nil {
 		if err := pre.finish(); err != nil {
 			return nil, partly(err)
 		}
 		if pre.started {
-			cut = pre.bounds()
-			log.Debug("written while decoding", "bytes", pre.written, "extents", len(pre.wrote))
+			cut, held = pre.bounds(), pre.held
+			log.Debug("written while decoding", "bytes", pre.written, "extents", len(pre.wrote), "punched_extents", len(held))
 		} else {
 			pre = nil
 		}
@@ -197,7 +202,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, partly(fmt.Errorf("opening baked image: %w", err))
 	}
 	defer src.Close()
-	p, err := planWrite(src, fit, dev.Size, cut)
+	p, err := planWrite(src, fit, dev.Size, cut, held)
 	if err != nil {
 		return nil, partly(err)
 	}
@@ -213,6 +218,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("writing %s (it is partly written and has no valid partition table: run the install again): %w", dev.Path, err)
 	}
 	res.BytesWritten, res.BytesZeroed, res.WrittenAhead = w.written, w.zeroed, w.reused
+	for _, e := range held {
+		res.ScratchFreed += e.Length
+	}
 	sum, err := w.verify(p, rep, dev.Path)
 	if err != nil {
 		return nil, err

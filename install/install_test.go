@@ -688,10 +688,11 @@ func TestStreamedEqualsWrittenAfterBake(t *testing.T) {
 			t.Fatal(err)
 		}
 		judge(t, disk, res)
-		if noStream && res.WrittenAhead != 0 || !noStream && (res.WrittenAhead == 0 || res.WrittenAhead >= res.BytesWritten) {
-			t.Errorf("no-stream %v: %d of %d bytes written while decoding", noStream, res.WrittenAhead, res.BytesWritten)
+		if noStream && (res.WrittenAhead != 0 || res.ScratchFreed != 0) ||
+			!noStream && (res.WrittenAhead == 0 || res.WrittenAhead >= res.BytesWritten || res.ScratchFreed == 0 || res.ScratchFreed > res.WrittenAhead) {
+			t.Errorf("no-stream %v: %d of %d bytes written while decoding, %d freed from the scratch copy", noStream, res.WrittenAhead, res.BytesWritten, res.ScratchFreed)
 		}
-		t.Logf("no-stream %v: %d of %d bytes written while decoding", noStream, res.WrittenAhead, res.BytesWritten)
+		t.Logf("no-stream %v: %d of %d bytes written while decoding, %d freed from the scratch copy", noStream, res.WrittenAhead, res.BytesWritten, res.ScratchFreed)
 		disks = append(disks, disk)
 	}
 	if testutil.DataSHA256(t, disks[0]) != testutil.DataSHA256(t, disks[1]) {
@@ -702,46 +703,55 @@ func TestStreamedEqualsWrittenAfterBake(t *testing.T) {
 }
 
 // An extent written while decoding that the bake (or anything after the
-// decoder) changed is written again: the disk holds the baked image.
-func TestStreamedExtentChangedAfterDecodingIsRewritten(t *testing.T) {
-	disk, _ := newTarget(t, 9<<30)
-	usrA := flatcar.BaseLayout[2]
-	if usrA.Label != flatcar.LabelUSRA {
-		t.Fatalf("layout: %+v", usrA)
-	}
-	var at int64
-	mark := bytes.Repeat([]byte{0xee}, 4096)
-	o := bakeThen(t, disk, func(image string) error {
-		f, err := os.OpenFile(image, os.O_RDWR, 0)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		first := int64(usrA.FirstSector) * 512
-		exts, err := sparse.DataExtents(f, first, int64(usrA.Sectors)*512)
-		if err != nil || len(exts) == 0 {
-			return fmt.Errorf("no data in USR-A: %v", err)
-		}
-		at = exts[0].Off
-		_, err = f.WriteAt(mark, at)
-		return err
-	})
-	res, err := install.Run(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.WrittenAhead == 0 {
-		t.Error("nothing was written while decoding")
-	}
-	f, _ := os.Open(disk)
-	defer f.Close()
-	got := make([]byte, len(mark))
-	f.ReadAt(got, at)
-	if !bytes.Equal(got, mark) {
-		t.Errorf("the disk holds the decoded bytes at %d, not the baked image's", at)
-	}
-	if v := run(t, "sgdisk", "-v", disk); !strings.Contains(v, "No problems found") {
-		t.Errorf("sgdisk -v %s:\n%s", disk, v)
+// decoder) changed is written again in the ESP, which stays in the
+// scratch copy: the disk holds the baked image. In USR-A, dropped from
+// the scratch copy once written, such a change cannot be honoured and is
+// refused.
+func TestStreamedExtentChangedAfterDecoding(t *testing.T) {
+	for _, part := range []flatcar.PartitionSpec{flatcar.BaseLayout[0], flatcar.BaseLayout[2]} {
+		t.Run(part.Label, func(t *testing.T) {
+			disk, _ := newTarget(t, 9<<30)
+			var at int64
+			mark := bytes.Repeat([]byte{0xee}, 4096)
+			o := bakeThen(t, disk, func(image string) error {
+				f, err := os.OpenFile(image, os.O_RDWR, 0)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				exts, err := sparse.DataExtents(f, int64(part.FirstSector)*512, int64(part.Sectors)*512)
+				if err != nil {
+					return err
+				}
+				at = int64(part.FirstSector)*512 + 1<<20
+				if len(exts) > 0 {
+					at = exts[0].Off
+				}
+				_, err = f.WriteAt(mark, at)
+				return err
+			})
+			res, err := install.Run(context.Background(), o)
+			if part.Label == flatcar.LabelUSRA {
+				if err == nil || !strings.Contains(err.Error(), "the bake edited them") || !strings.Contains(err.Error(), "partly written") {
+					t.Errorf("error %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.WrittenAhead == 0 {
+				t.Error("nothing was written while decoding")
+			}
+			f, _ := os.Open(disk)
+			defer f.Close()
+			got := make([]byte, len(mark))
+			f.ReadAt(got, at)
+			if !bytes.Equal(got, mark) {
+				t.Errorf("the disk holds the decoded bytes at %d, not the baked image's", at)
+			}
+			judge(t, disk, res)
+		})
 	}
 }
 

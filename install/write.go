@@ -42,8 +42,11 @@ type plan struct {
 func (p *plan) isTable(e Extent) bool { return e.Offset < p.primaryEnd || e.Offset >= p.backupStart }
 
 // planWrite plans the target from the fitted image; extents are also cut
-// at cut (sorted), the bounds of the extents written ahead.
-func planWrite(src *os.File, fit *fitted, size int64, cut []int64) (*plan, error) {
+// at cut (sorted), the bounds of the extents written ahead. held (sorted,
+// disjoint) are extents written ahead and then punched out of the image:
+// they are data of the plan (the target holds them), and the image must
+// have no data inside them.
+func planWrite(src *os.File, fit *fitted, size int64, cut []int64, held []Extent) (*plan, error) {
 	p := &plan{size: size, primaryEnd: primarySectors * sector, backupStart: size - backupSectors*sector}
 	exts, err := sparse.DataExtents(src, 0, size)
 	if err != nil {
@@ -51,6 +54,21 @@ func planWrite(src *os.File, fit *fitted, size int64, cut []int64) (*plan, error
 	}
 	for _, e := range exts {
 		p.data = append(p.data, Extent{e.Off, e.Len})
+	}
+	if over := subtract(p.data, held); len(held) > 0 {
+		var n int64
+		for _, e := range over {
+			n += e.Length
+		}
+		var all int64
+		for _, e := range p.data {
+			all += e.Length
+		}
+		if n != all {
+			return nil, fmt.Errorf("the baked image has data where it was written to the disk while decoding and then dropped from the scratch copy (USR-A, USR-B): the bake edited them; run the install again with --no-stream")
+		}
+		p.data = append(p.data, held...)
+		sort.Slice(p.data, func(i, j int) bool { return p.data[i].Offset < p.data[j].Offset })
 	}
 	cover := []Extent{{0, fit.imageSize}, {p.backupStart, backupSectors * sector}}
 	for _, part := range fit.disk.Partitions {
@@ -226,6 +244,15 @@ func (w *writer) copyExtent(e Extent) error {
 func (w *writer) already(e Extent) (bool, error) {
 	if w.pre == nil || w.pre.length[e.Offset] != e.Length {
 		return false, nil
+	}
+	if w.pre.isHeld(e) {
+		// Punched out of the image: the plan has it from the writing
+		// ahead only, and the read-back checks the target against it.
+		w.sums[e.Offset] = w.pre.sums[e.Offset]
+		w.written += e.Length
+		w.reused += e.Length
+		w.counter.Add(e.Length)
+		return true, nil
 	}
 	buf := make([]byte, min(e.Length, chunk))
 	h := sha256.New()
