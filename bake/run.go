@@ -80,9 +80,10 @@ type Options struct {
 	// made, with its path (a temp file in OutputDir) and the offset below
 	// which it is final (decompress.Options.Written; for a raw input once,
 	// at its size), so that a consumer (install) can read the parts the
-	// bake does not edit while decoding goes on. Every later edit of the
-	// bake lies in ROOT, OEM or the partition tables. Calls come from one
-	// goroutine with increasing offsets, and must return quickly.
+	// bake does not edit while decoding goes on: without Vendors, the
+	// bake edits only ROOT and OEM of the working copy, and reads of the
+	// rest only the GPT and the ESP. Calls come from one goroutine with
+	// increasing offsets, and must return quickly.
 	WorkingCopyWritten func(path string, end int64)
 
 	Reporter progress.Reporter
