@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sort"
@@ -224,6 +226,12 @@ func (a *ahead) step(path string, end int64) error {
 		}
 		for _, e := range exts {
 			x := Extent{e.Off, e.Len}
+			// The decoder seeks over zeros, so the file may end short of
+			// end, inside a block: that block's rest is final zeros, and
+			// the finished file has the whole block as data.
+			if r := x.end() % a.blksize; r != 0 {
+				x.Length = min(x.end()+a.blksize-r, stop) - x.Offset
+			}
 			if err := a.copy(x); err != nil {
 				return err
 			}
@@ -283,7 +291,9 @@ func (a *ahead) copy(e Extent) error {
 			return err
 		}
 		b := buf[:min(int64(len(buf)), e.end()-off)]
-		if _, err := a.src.ReadAt(b, off); err != nil {
+		if n, err := a.src.ReadAt(b, off); errors.Is(err, io.EOF) {
+			clear(b[n:]) // past the file's current end: final zeros
+		} else if err != nil {
 			return fmt.Errorf("reading the working copy at %d: %w", off, err)
 		}
 		h.Write(b)

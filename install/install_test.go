@@ -779,3 +779,43 @@ func TestBakeFailingAfterDecoding(t *testing.T) {
 		}
 	}
 }
+
+// From a .bin.bz2 the writing ahead follows the decoder: the disk equals
+// the one written after the bake, and USR-A's data left the scratch copy.
+func TestStreamedFromBzip2(t *testing.T) {
+	img, ext := inputs(t)
+	testutil.RequireTool(t, "bzip2")
+	bz := filepath.Join(t.TempDir(), bake.ImageName+".bz2")
+	if err := testimage.Bzip2(context.Background(), img, bz); err != nil {
+		t.Fatal(err)
+	}
+	var disks []string
+	for _, noStream := range []bool{false, true} {
+		disk, _ := newTarget(t, 9<<30)
+		o := options(t, disk)
+		o.Source, o.NoStream = bz, noStream
+		o.Bake = func(ctx context.Context, dir string, w func(string, int64)) (string, error) {
+			res, err := bake.Run(ctx, bake.Options{Image: bz, OutputDir: dir, Epoch: 1700000000,
+				Sysexts: []bake.Sysext{{Name: "hello", File: ext}}, WorkingCopyWritten: w})
+			if err != nil {
+				return "", err
+			}
+			return res.Image, nil
+		}
+		res, err := install.Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		judge(t, disk, res)
+		t.Logf("no-stream %v: %d of %d bytes written while decoding, %d freed from the scratch copy", noStream, res.WrittenAhead, res.BytesWritten, res.ScratchFreed)
+		if noStream != (res.ScratchFreed == 0) || noStream != (res.WrittenAhead == 0) {
+			t.Errorf("no-stream %v: result %+v", noStream, res)
+		}
+		disks = append(disks, disk)
+	}
+	if testutil.DataSHA256(t, disks[0]) != testutil.DataSHA256(t, disks[1]) {
+		if out, err := exec.Command("cmp", disks[0], disks[1]).CombinedOutput(); err != nil {
+			t.Errorf("streamed and no-stream disks differ: %v %s", err, out)
+		}
+	}
+}
