@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"unicode/utf16"
 
 	"golang.org/x/sys/unix"
 
@@ -267,6 +268,52 @@ func (a *ahead) check() string {
 	}
 	if n := len(a.ranges); n == 0 || a.ranges[n-1].end() > size {
 		return "the image is smaller than the base layout"
+	}
+	return a.checkLayout(h)
+}
+
+// checkLayout requires the primary GPT's entries to be exactly the base
+// layout (labels, first and last sectors), so that the ranges hold no
+// partition the bake edits or reads (ROOT, OEM), whatever the image.
+func (a *ahead) checkLayout(h []byte) string {
+	lba := int64(binary.LittleEndian.Uint64(h[72:80]))
+	count := int64(binary.LittleEndian.Uint32(h[80:84]))
+	size := int64(binary.LittleEndian.Uint32(h[84:88]))
+	if lba < 2 || size < 128 || count <= 0 || count > 1024 || (lba*sector+count*size) > primarySectors*sector {
+		return "the primary GPT entries are not in the first 34 sectors"
+	}
+	entries := make([]byte, count*size)
+	if _, err := a.src.ReadAt(entries, lba*sector); err != nil {
+		return "reading the GPT entries: " + err.Error()
+	}
+	want := map[string]flatcar.PartitionSpec{}
+	for _, p := range flatcar.BaseLayout {
+		want[p.Label] = p
+	}
+	found := 0
+	for i := int64(0); i < count; i++ {
+		e := entries[i*size : (i+1)*size]
+		if sparse.IsZero(e[:16]) {
+			continue
+		}
+		u := make([]uint16, 0, 36)
+		for j := 56; j+1 < 128; j += 2 {
+			c := binary.LittleEndian.Uint16(e[j:])
+			if c == 0 {
+				break
+			}
+			u = append(u, c)
+		}
+		label := string(utf16.Decode(u))
+		first, last := binary.LittleEndian.Uint64(e[32:40]), binary.LittleEndian.Uint64(e[40:48])
+		p, ok := want[label]
+		if !ok || first != p.FirstSector || last != p.FirstSector+p.Sectors-1 {
+			return fmt.Sprintf("partition %q at sectors %d-%d is not the base layout's", label, first, last)
+		}
+		found++
+	}
+	if found != len(flatcar.BaseLayout) {
+		return "the image does not have the base layout's partitions"
 	}
 	return ""
 }
