@@ -46,7 +46,8 @@ type Options struct {
 	NoStream bool
 	// ScratchDir holds the scratch directory (default "."): it needs
 	// room for the baked image's data (it is sparse), plus ROOT's with
-	// GrowRoot.
+	// GrowRoot; without NoStream, less USR-A's and USR-B's, which leave
+	// it as they reach the target.
 	ScratchDir string
 	// GrowRoot grows ROOT (partition 9) and its ext4 to the end of the
 	// disk; without it ROOT keeps its size and Flatcar grows it on its
