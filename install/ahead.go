@@ -256,7 +256,7 @@ func (a *ahead) step(path string, end int64) error {
 // the bake give the error.
 func (a *ahead) check() string {
 	h := make([]byte, sector)
-	if _, err := a.src.ReadAt(h, sector); err != nil {
+	if err := a.readFinal(h, sector); err != nil {
 		return "reading the GPT header: " + err.Error()
 	}
 	if string(h[:8]) != "EFI PART" {
@@ -283,7 +283,7 @@ func (a *ahead) checkLayout(h []byte) string {
 		return "the primary GPT entries are not in the first 34 sectors"
 	}
 	entries := make([]byte, count*size)
-	if _, err := a.src.ReadAt(entries, lba*sector); err != nil {
+	if err := a.readFinal(entries, lba*sector); err != nil {
 		return "reading the GPT entries: " + err.Error()
 	}
 	want := map[string]flatcar.PartitionSpec{}
@@ -338,9 +338,7 @@ func (a *ahead) copy(e Extent) error {
 			return err
 		}
 		b := buf[:min(int64(len(buf)), e.end()-off)]
-		if n, err := a.src.ReadAt(b, off); errors.Is(err, io.EOF) {
-			clear(b[n:]) // past the file's current end: final zeros
-		} else if err != nil {
+		if err := a.readFinal(b, off); err != nil {
 			return fmt.Errorf("reading the working copy at %d: %w", off, err)
 		}
 		h.Write(b)
@@ -374,4 +372,16 @@ func (a *ahead) bounds() []int64 {
 func (a *ahead) isHeld(e Extent) bool {
 	i := sort.Search(len(a.held), func(i int) bool { return a.held[i].Offset >= e.Offset })
 	return i < len(a.held) && a.held[i] == e
+}
+
+// readFinal reads the working copy below the decoder's Written offset.
+// The decoder seeks over zeros, so the file may still end before that
+// offset: bytes past its end are final zeros.
+func (a *ahead) readFinal(b []byte, off int64) error {
+	n, err := a.src.ReadAt(b, off)
+	if errors.Is(err, io.EOF) {
+		clear(b[n:])
+		return nil
+	}
+	return err
 }
