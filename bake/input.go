@@ -34,12 +34,13 @@ func isBzip2(path string) (bool, error) {
 // .bin.bz2 on the way) as a temp file in dir (atomicfile.CreateTemp), and
 // validates its GPT as a Flatcar image. The caller renames or removes the returned file.
 func WorkingCopy(ctx context.Context, input, dir string, workers int, rep progress.Reporter) (string, *gpt.Disk, error) {
-	return workingCopy(ctx, input, dir, workers, rep, nil)
+	return workingCopy(ctx, input, dir, workers, rep, nil, nil)
 }
 
-// workingCopy is WorkingCopy, telling ahead (when not nil) how far the
-// copy is written.
-func workingCopy(ctx context.Context, input, dir string, workers int, rep progress.Reporter, ahead *vendorAhead) (_ string, _ *gpt.Disk, err error) {
+// workingCopy is WorkingCopy, telling ahead and follow (each when not
+// nil) how far the copy is written.
+func workingCopy(ctx context.Context, input, dir string, workers int, rep progress.Reporter, ahead *vendorAhead,
+	follow func(path string, end int64)) (_ string, _ *gpt.Disk, err error) {
 	rep = progress.OrNop(rep)
 	st, err := checkFile("image", input)
 	if err != nil {
@@ -75,10 +76,16 @@ func workingCopy(ctx context.Context, input, dir string, workers int, rep progre
 	}
 	defer in.Close()
 	ahead.start(tmp.Name())
+	advance := func(end int64) {
+		ahead.advance(end)
+		if follow != nil {
+			follow(tmp.Name(), end)
+		}
+	}
 	if bz {
 		// The decoder reports its own progress (compressed bytes).
 		_, err = decompress.Bzip2ToSparse(ctx, in, tmp, decompress.Options{Workers: workers, Size: st.Size(), Name: input, Reporter: rep,
-			Written: ahead.advance})
+			Written: advance})
 		if err != nil {
 			return "", nil, err
 		}
@@ -92,7 +99,7 @@ func workingCopy(ctx context.Context, input, dir string, workers int, rep progre
 		if err != nil {
 			return "", nil, err
 		}
-		ahead.advance(st.Size())
+		advance(st.Size())
 	}
 	d, err := gpt.Read(tmp)
 	if err == nil {

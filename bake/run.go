@@ -78,6 +78,16 @@ type Options struct {
 	// has a sysupdate config (provision.SysupdateUnits).
 	Sysupdate bool
 
+	// WorkingCopyWritten, when set, is called as the working copy is
+	// made, with its path (a temp file in OutputDir) and the offset below
+	// which it is final (decompress.Options.Written; for a raw input once,
+	// at its size), so that a consumer (install) can read the parts the
+	// bake does not edit while decoding goes on: without Vendors, the
+	// bake edits only ROOT and OEM of the working copy, and reads of the
+	// rest only the GPT and the ESP. Calls come from one goroutine with
+	// increasing offsets, and must return quickly.
+	WorkingCopyWritten func(path string, end int64)
+
 	Reporter progress.Reporter
 	Logger   *slog.Logger
 }
@@ -296,7 +306,7 @@ func (p *Plan) Build(ctx context.Context) (*Result, error) {
 	ctx = runlog.With(ctx, j.log)
 	ahead := newVendorAhead(ctx, j)
 	defer ahead.close()
-	work, disk, err := workingCopy(ctx, j.image, j.outputDir, o.Workers, o.Reporter, ahead)
+	work, disk, err := workingCopy(ctx, j.image, j.outputDir, o.Workers, o.Reporter, ahead, o.WorkingCopyWritten)
 	if err != nil {
 		return nil, err
 	}

@@ -19,5 +19,11 @@
 //     sampled) before reporting success.
 //
 // The bake itself is the caller's (Options.Bake): this package gets a
-// finished image in a scratch directory and removes it afterwards.
+// finished image in a scratch directory and removes it afterwards. Unless
+// Options.NoStream, it follows the bake's working copy as it is decoded
+// (bake.Options.WorkingCopyWritten) and writes the partitions the bake
+// does not edit to the target meanwhile (ahead.go), punching USR-A and
+// USR-B out of the working copy once written; the writer then writes only
+// the rest, rewriting any extent written ahead that the finished image no
+// longer matches, and the read-back covers both.
 package install

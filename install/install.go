@@ -34,10 +34,20 @@ type Options struct {
 	Source string
 	// Bake bakes into dir, a scratch directory of this run, and returns
 	// the baked image's path there. Install removes dir afterwards.
-	Bake func(ctx context.Context, dir string) (string, error)
+	// written, when not nil, is for bake.Options.WorkingCopyWritten: the
+	// parts of the image the bake does not edit are then written to the
+	// target while the working copy is decoded.
+	Bake func(ctx context.Context, dir string, written func(path string, end int64)) (string, error)
+	// NoStream writes nothing before the bake succeeded. By default the
+	// partitions the bake does not edit (ESP, BIOS-BOOT, USR-A, USR-B,
+	// OEM-CONFIG) are written while the input decodes; a bake that then
+	// fails (after its checks of the inputs, e.g. no room in ROOT) leaves
+	// the target without a valid partition table.
+	NoStream bool
 	// ScratchDir holds the scratch directory (default "."): it needs
 	// room for the baked image's data (it is sparse), plus ROOT's with
-	// GrowRoot.
+	// GrowRoot; without NoStream, less USR-A's and USR-B's, which leave
+	// it as they reach the target.
 	ScratchDir string
 	// GrowRoot grows ROOT (partition 9) and its ext4 to the end of the
 	// disk; without it ROOT keeps its size and Flatcar grows it on its
@@ -71,7 +81,14 @@ type Result struct {
 	RootSize    int64  `json:"root_size"` // ROOT partition on the target
 	// BytesWritten counts the data written; BytesZeroed the bytes made
 	// zero without writing data (holes of the image, partition ranges).
-	BytesWritten int64    `json:"bytes_written"`
+	BytesWritten int64 `json:"bytes_written"`
+	// WrittenAhead counts the bytes of BytesWritten written while the
+	// input was decoded (and found equal to the baked image after).
+	WrittenAhead int64 `json:"written_while_decoding"`
+	// ScratchFreed counts the bytes of WrittenAhead dropped from the
+	// scratch copy once on the target (USR-A and USR-B), so that the
+	// scratch directory needs room only for the rest.
+	ScratchFreed int64    `json:"scratch_freed"`
 	BytesZeroed  int64    `json:"bytes_zeroed"`
 	Extents      []Extent `json:"extents"` // the data extents written, by offset
 	// Verified: every extent was read back from the target and matched
@@ -88,7 +105,8 @@ type Result struct {
 // removes the scratch directory. The target is opened exclusively
 // (O_EXCL for a block device) before the bake and held until the end, so
 // nobody mounts it meanwhile. Nothing is written to the target before the
-// bake succeeded and the fitted image was checked; once writing started,
+// bake's own checks of its inputs passed (and, with NoStream, before the
+// bake succeeded and the fitted image was checked); once writing started,
 // an error (or ctx's cancellation) leaves a target without a valid
 // partition table, and the error says so.
 func Run(ctx context.Context, o Options) (*Result, error) {
@@ -142,35 +160,68 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("creating scratch directory: %w", err)
 	}
 	defer atomicfile.Remove(scratch)
-	image, err := o.Bake(ctx, scratch)
+	var pre *ahead
+	var follow func(string, int64)
+	if !o.NoStream {
+		pre = newAhead(ctx, target, dev.Block, dev.Size, log)
+		defer pre.cancel()
+		follow = pre.Follow
+	}
+	// partly names the state of a target that writing ahead changed.
+	partly := func(err error) error {
+		if pre != nil && pre.stop() {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return fmt.Errorf("writing %s (it is partly written and has no valid partition table: run the install again): %w", dev.Path, err)
+		}
+		return err
+	}
+	image, err := o.Bake(ctx, scratch, follow)
 	if err != nil {
-		return nil, err
+		return nil, partly(err)
 	}
 	fit, err := fitImage(ctx, image, dev, o, log)
 	if err != nil {
-		return nil, err
+		return nil, partly(err)
+	}
+	var cut []int64
+	var held []Extent
+	if pre != nil {
+		if err := pre.finish(); err != nil {
+			return nil, partly(err)
+		}
+		if pre.started {
+			cut, held = pre.bounds(), pre.held
+			log.Debug("written while decoding", "bytes", pre.written, "extents", len(pre.wrote), "punched_extents", len(held))
+		} else {
+			pre = nil
+		}
 	}
 	src, err := os.Open(image)
 	if err != nil {
-		return nil, fmt.Errorf("opening baked image: %w", err)
+		return nil, partly(fmt.Errorf("opening baked image: %w", err))
 	}
 	defer src.Close()
-	p, err := planWrite(src, fit, dev.Size)
+	p, err := planWrite(src, fit, dev.Size, cut, held)
 	if err != nil {
-		return nil, err
+		return nil, partly(err)
 	}
 	res := &Result{Device: dev.Path, RealDevice: dev.Real, BlockDevice: dev.Block, Model: dev.Model, Size: dev.Size,
 		ImageSize: fit.imageSize, GrowRoot: o.GrowRoot, RootSize: fit.rootSize, Extents: p.data}
 	start := time.Now()
 	rep := progress.OrNop(o.Reporter)
-	w := &writer{ctx: ctx, dst: target, src: src, block: dev.Block, log: log, sums: map[int64][32]byte{}}
+	w := &writer{ctx: ctx, dst: target, src: src, block: dev.Block, log: log, sums: map[int64][32]byte{}, pre: pre}
 	if err := w.write(p, rep, dev.Path); err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
 		return nil, fmt.Errorf("writing %s (it is partly written and has no valid partition table: run the install again): %w", dev.Path, err)
 	}
-	res.BytesWritten, res.BytesZeroed = w.written, w.zeroed
+	res.BytesWritten, res.BytesZeroed, res.WrittenAhead = w.written, w.zeroed, w.reused
+	for _, e := range held {
+		res.ScratchFreed += e.Length
+	}
 	sum, err := w.verify(p, rep, dev.Path)
 	if err != nil {
 		return nil, err

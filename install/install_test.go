@@ -73,9 +73,9 @@ func options(t *testing.T, dev string) install.Options {
 	img, ext := inputs(t)
 	return install.Options{
 		Device: dev, Source: img, ScratchDir: t.TempDir(),
-		Bake: func(ctx context.Context, dir string) (string, error) {
+		Bake: func(ctx context.Context, dir string, written func(string, int64)) (string, error) {
 			res, err := bake.Run(ctx, bake.Options{Image: img, OutputDir: dir, Epoch: 1700000000,
-				Sysexts: []bake.Sysext{{Name: "hello", File: ext}}})
+				Sysexts: []bake.Sysext{{Name: "hello", File: ext}}, WorkingCopyWritten: written})
 			if err != nil {
 				return "", err
 			}
@@ -293,7 +293,10 @@ func TestRefusesTooSmall(t *testing.T) {
 		o.Source = source
 		baked := false
 		bakeFn := o.Bake
-		o.Bake = func(ctx context.Context, dir string) (string, error) { baked = true; return bakeFn(ctx, dir) }
+		o.Bake = func(ctx context.Context, dir string, w func(string, int64)) (string, error) {
+			baked = true
+			return bakeFn(ctx, dir, w)
+		}
 		_, err := install.Run(context.Background(), o)
 		if err == nil || !strings.Contains(err.Error(), "too small") || !strings.Contains(err.Error(), "4.0 GiB") {
 			t.Errorf("source %q: error %v, want too small", source, err)
@@ -326,7 +329,7 @@ func TestRefusesBadTargets(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := options(t, c.dev)
-			o.Bake = func(context.Context, string) (string, error) { t.Fatal("baked"); return "", nil }
+			o.Bake = func(context.Context, string, func(string, int64)) (string, error) { t.Fatal("baked"); return "", nil }
 			if _, err := install.Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want %q", err, c.want)
 			}
@@ -426,7 +429,7 @@ func TestRefusesBusyLoopDevices(t *testing.T) {
 	requireRoot(t)
 	inputs(t)
 	noBake := func(o install.Options) install.Options {
-		o.Bake = func(context.Context, string) (string, error) { t.Error("baked"); return "", nil }
+		o.Bake = func(context.Context, string, func(string, int64)) (string, error) { t.Error("baked"); return "", nil }
 		return o
 	}
 	t.Run("partition mounted", func(t *testing.T) {
@@ -496,21 +499,64 @@ func TestRefusesBusyLoopDevices(t *testing.T) {
 		}
 	})
 	t.Run("device-mapper holder", func(t *testing.T) {
-		testutil.RequireTool(t, "dmsetup")
-		if misc, _ := os.ReadFile("/proc/misc"); !strings.Contains(string(misc), "device-mapper") {
-			t.Skip("the kernel has no device-mapper")
-		}
-		dev := loop(t, smallDisk(t))
+		requireDeviceMapper(t)
+		f := smallDisk(t)
+		os.Truncate(f, 9<<30)
+		dev := loop(t, f)
+		before := testutil.DataSHA256(t, f)
+		// A linear target over the loop device's first MiB makes the
+		// kernel list dm-N in the loop device's holders/.
 		name := fmt.Sprintf("bake-os-test-%d", os.Getpid())
 		out, err := exec.Command("dmsetup", "create", name, "--noudevsync", "--table", "0 2048 linear "+dev+" 0").CombinedOutput()
 		if err != nil {
 			t.Fatalf("dmsetup create: %v\n%s", err, out)
 		}
-		defer exec.Command("dmsetup", "remove", "--noudevsync", name).Run()
-		if _, err := install.Run(context.Background(), noBake(options(t, dev))); err == nil || !strings.Contains(err.Error(), "held by dm-") {
-			t.Errorf("error %v", err)
+		// Registered after loop's, so it runs first: the loop device
+		// cannot be detached while dm holds it.
+		t.Cleanup(func() {
+			if out, err := exec.Command("dmsetup", "remove", "--retry", "--noudevsync", name).CombinedOutput(); err != nil {
+				t.Errorf("dmsetup remove %s: %v\n%s", name, err, out)
+			}
+		})
+		holders, _ := os.ReadDir(filepath.Join("/sys/class/block", filepath.Base(dev), "holders"))
+		if len(holders) != 1 || !strings.HasPrefix(holders[0].Name(), "dm-") {
+			t.Fatalf("%s holders: %v, want one dm-N", dev, holders)
+		}
+		_, err = install.Run(context.Background(), noBake(options(t, dev)))
+		want := "/dev/" + filepath.Base(dev) + " is held by " + holders[0].Name()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want %q", err, want)
+		}
+		if testutil.DataSHA256(t, f) != before {
+			t.Error("the refused disk was changed")
 		}
 	})
+}
+
+// requireDeviceMapper loads device-mapper when the kernel has it as a
+// module. A kernel without it (neither built in nor a module: modprobe
+// says "not found") cannot run the test on this machine whatever is
+// installed, so the test skips there; any other failure fails it under
+// BAKE_TEST_REQUIRE_TOOLS=all.
+func requireDeviceMapper(t *testing.T) {
+	t.Helper()
+	testutil.RequireTool(t, "dmsetup", "modprobe")
+	has := func() bool {
+		misc, _ := os.ReadFile("/proc/misc")
+		return strings.Contains(string(misc), " device-mapper\n")
+	}
+	if has() {
+		return
+	}
+	out, err := exec.Command("modprobe", "dm_mod").CombinedOutput()
+	if err == nil && has() {
+		return
+	}
+	why := fmt.Sprintf("modprobe dm_mod: %v: %s", err, strings.TrimSpace(string(out)))
+	if strings.Contains(string(out), "not found") {
+		t.Skipf("the running kernel has no device-mapper (%s)", why)
+	}
+	testutil.Require(t, false, "device-mapper", why)
 }
 
 func TestRefusesSystemDisk(t *testing.T) {
@@ -537,7 +583,7 @@ func TestRefusesSystemDisk(t *testing.T) {
 		rootDev = "/dev/" + filepath.Base(filepath.Dir(sysfs))
 	}
 	o := options(t, rootDev)
-	o.Bake = func(context.Context, string) (string, error) { t.Fatal("baked"); return "", nil }
+	o.Bake = func(context.Context, string, func(string, int64)) (string, error) { t.Fatal("baked"); return "", nil }
 	_, err = install.Run(context.Background(), o)
 	if err == nil || !strings.Contains(err.Error(), "holds the running system") {
 		t.Errorf("error %v", err)
@@ -610,6 +656,166 @@ func TestInterruptedInstallLeavesNoTable(t *testing.T) {
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), ".bake-os-tmp") {
 			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+// bakeThen is options(t, dev) whose Bake calls after(image) once the bake
+// succeeded.
+func bakeThen(t *testing.T, dev string, after func(image string) error) install.Options {
+	o := options(t, dev)
+	bakeFn := o.Bake
+	o.Bake = func(ctx context.Context, dir string, w func(string, int64)) (string, error) {
+		image, err := bakeFn(ctx, dir, w)
+		if err != nil {
+			return "", err
+		}
+		return image, after(image)
+	}
+	return o
+}
+
+// Writing while decoding gives the same disk as writing after the bake.
+func TestStreamedEqualsWrittenAfterBake(t *testing.T) {
+	const size = 9 << 30
+	var disks []string
+	for _, noStream := range []bool{false, true} {
+		disk, _ := newTarget(t, size)
+		o := options(t, disk)
+		o.NoStream = noStream
+		res, err := install.Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		judge(t, disk, res)
+		if noStream && (res.WrittenAhead != 0 || res.ScratchFreed != 0) ||
+			!noStream && (res.WrittenAhead == 0 || res.WrittenAhead >= res.BytesWritten || res.ScratchFreed == 0 || res.ScratchFreed > res.WrittenAhead) {
+			t.Errorf("no-stream %v: %d of %d bytes written while decoding, %d freed from the scratch copy", noStream, res.WrittenAhead, res.BytesWritten, res.ScratchFreed)
+		}
+		t.Logf("no-stream %v: %d of %d bytes written while decoding, %d freed from the scratch copy", noStream, res.WrittenAhead, res.BytesWritten, res.ScratchFreed)
+		disks = append(disks, disk)
+	}
+	if testutil.DataSHA256(t, disks[0]) != testutil.DataSHA256(t, disks[1]) {
+		if out, err := exec.Command("cmp", disks[0], disks[1]).CombinedOutput(); err != nil {
+			t.Errorf("streamed and no-stream disks differ: %v %s", err, out)
+		}
+	}
+}
+
+// An extent written while decoding that the bake (or anything after the
+// decoder) changed is written again in the ESP, which stays in the
+// scratch copy: the disk holds the baked image. In USR-A, dropped from
+// the scratch copy once written, such a change cannot be honoured and is
+// refused.
+func TestStreamedExtentChangedAfterDecoding(t *testing.T) {
+	for _, part := range []flatcar.PartitionSpec{flatcar.BaseLayout[0], flatcar.BaseLayout[2]} {
+		t.Run(part.Label, func(t *testing.T) {
+			disk, _ := newTarget(t, 9<<30)
+			var at int64
+			mark := bytes.Repeat([]byte{0xee}, 4096)
+			o := bakeThen(t, disk, func(image string) error {
+				f, err := os.OpenFile(image, os.O_RDWR, 0)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				exts, err := sparse.DataExtents(f, int64(part.FirstSector)*512, int64(part.Sectors)*512)
+				if err != nil {
+					return err
+				}
+				at = int64(part.FirstSector)*512 + 1<<20
+				if len(exts) > 0 {
+					at = exts[0].Off
+				}
+				_, err = f.WriteAt(mark, at)
+				return err
+			})
+			res, err := install.Run(context.Background(), o)
+			if part.Label == flatcar.LabelUSRA {
+				if err == nil || !strings.Contains(err.Error(), "the bake edited them") || !strings.Contains(err.Error(), "partly written") {
+					t.Errorf("error %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.WrittenAhead == 0 {
+				t.Error("nothing was written while decoding")
+			}
+			f, _ := os.Open(disk)
+			defer f.Close()
+			got := make([]byte, len(mark))
+			f.ReadAt(got, at)
+			if !bytes.Equal(got, mark) {
+				t.Errorf("the disk holds the decoded bytes at %d, not the baked image's", at)
+			}
+			judge(t, disk, res)
+		})
+	}
+}
+
+// A bake failing after the decoding started writing leaves no valid table
+// and says so; with NoStream it leaves the disk as it was.
+func TestBakeFailingAfterDecoding(t *testing.T) {
+	for _, noStream := range []bool{false, true} {
+		disk, _ := newTarget(t, 9<<30)
+		run(t, "sgdisk", "-n", "1:2048:+100M", disk) // an old table
+		before := testutil.DataSHA256(t, disk)
+		o := bakeThen(t, disk, func(string) error { return errors.New("planted bake failure") })
+		o.NoStream = noStream
+		_, err := install.Run(context.Background(), o)
+		if err == nil || !strings.Contains(err.Error(), "planted bake failure") {
+			t.Fatalf("no-stream %v: error %v", noStream, err)
+		}
+		partly := strings.Contains(err.Error(), "partly written and has no valid partition table")
+		_, gptErr := gpt.Open(disk)
+		if noStream {
+			if partly || testutil.DataSHA256(t, disk) != before {
+				t.Errorf("no-stream: the disk was changed (error %v)", err)
+			}
+		} else if !partly || gptErr == nil {
+			t.Errorf("streamed: error %v, table error %v", err, gptErr)
+		}
+	}
+}
+
+// From a .bin.bz2 the writing ahead follows the decoder: the disk equals
+// the one written after the bake, and USR-A's data left the scratch copy.
+func TestStreamedFromBzip2(t *testing.T) {
+	img, ext := inputs(t)
+	testutil.RequireTool(t, "bzip2")
+	bz := filepath.Join(t.TempDir(), bake.ImageName+".bz2")
+	if err := testimage.Bzip2(context.Background(), img, bz); err != nil {
+		t.Fatal(err)
+	}
+	var disks []string
+	for _, noStream := range []bool{false, true} {
+		disk, _ := newTarget(t, 9<<30)
+		o := options(t, disk)
+		o.Source, o.NoStream = bz, noStream
+		o.Bake = func(ctx context.Context, dir string, w func(string, int64)) (string, error) {
+			res, err := bake.Run(ctx, bake.Options{Image: bz, OutputDir: dir, Epoch: 1700000000,
+				Sysexts: []bake.Sysext{{Name: "hello", File: ext}}, WorkingCopyWritten: w})
+			if err != nil {
+				return "", err
+			}
+			return res.Image, nil
+		}
+		res, err := install.Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		judge(t, disk, res)
+		t.Logf("no-stream %v: %d of %d bytes written while decoding, %d freed from the scratch copy", noStream, res.WrittenAhead, res.BytesWritten, res.ScratchFreed)
+		if noStream != (res.ScratchFreed == 0) || noStream != (res.WrittenAhead == 0) {
+			t.Errorf("no-stream %v: result %+v", noStream, res)
+		}
+		disks = append(disks, disk)
+	}
+	if testutil.DataSHA256(t, disks[0]) != testutil.DataSHA256(t, disks[1]) {
+		if out, err := exec.Command("cmp", disks[0], disks[1]).CombinedOutput(); err != nil {
+			t.Errorf("streamed and no-stream disks differ: %v %s", err, out)
 		}
 	}
 }

@@ -41,7 +41,12 @@ type plan struct {
 // isTable reports whether e lies in a partition table area.
 func (p *plan) isTable(e Extent) bool { return e.Offset < p.primaryEnd || e.Offset >= p.backupStart }
 
-func planWrite(src *os.File, fit *fitted, size int64) (*plan, error) {
+// planWrite plans the target from the fitted image; extents are also cut
+// at cut (sorted), the bounds of the extents written ahead. held (sorted,
+// disjoint) are extents written ahead and then punched out of the image:
+// they are data of the plan (the target holds them), and the image must
+// have no data inside them.
+func planWrite(src *os.File, fit *fitted, size int64, cut []int64, held []Extent) (*plan, error) {
 	p := &plan{size: size, primaryEnd: primarySectors * sector, backupStart: size - backupSectors*sector}
 	exts, err := sparse.DataExtents(src, 0, size)
 	if err != nil {
@@ -50,6 +55,21 @@ func planWrite(src *os.File, fit *fitted, size int64) (*plan, error) {
 	for _, e := range exts {
 		p.data = append(p.data, Extent{e.Off, e.Len})
 	}
+	if over := subtract(p.data, held); len(held) > 0 {
+		var n int64
+		for _, e := range over {
+			n += e.Length
+		}
+		var all int64
+		for _, e := range p.data {
+			all += e.Length
+		}
+		if n != all {
+			return nil, fmt.Errorf("the baked image has data where it was written to the disk while decoding and then dropped from the scratch copy (USR-A, USR-B): the bake edited them; run the install again with --no-stream")
+		}
+		p.data = append(p.data, held...)
+		sort.Slice(p.data, func(i, j int) bool { return p.data[i].Offset < p.data[j].Offset })
+	}
 	cover := []Extent{{0, fit.imageSize}, {p.backupStart, backupSectors * sector}}
 	for _, part := range fit.disk.Partitions {
 		cover = append(cover, Extent{part.Offset(), part.Size()})
@@ -57,6 +77,7 @@ func planWrite(src *os.File, fit *fitted, size int64) (*plan, error) {
 	p.zero = subtract(merge(cover), p.data)
 	bounds := []int64{p.primaryEnd, p.backupStart}
 	p.data, p.zero = split(p.data, bounds), split(p.zero, bounds)
+	p.data = split(p.data, cut)
 	return p, nil
 }
 
@@ -124,6 +145,8 @@ type writer struct {
 	block    bool
 	log      *slog.Logger
 	sums     map[int64][32]byte // extent offset -> SHA-256 of the image's bytes
+	pre      *ahead             // what was written while decoding, or nil
+	reused   int64              // bytes of pre found equal to the image
 	written  int64
 	zeroed   int64
 	noUnmap  bool  // the device cannot zero by unmapping: BLKZEROOUT writes zeros
@@ -159,6 +182,11 @@ func (w *writer) write(p *plan, rep progress.Reporter, name string) error {
 	for _, tables := range []bool{false, true} {
 		for _, e := range p.data {
 			if p.isTable(e) == tables {
+				if ok, err := w.already(e); err != nil {
+					return err
+				} else if ok {
+					continue
+				}
 				if err := w.copyExtent(e); err != nil {
 					return err
 				}
@@ -207,6 +235,49 @@ func (w *writer) copyExtent(e Extent) error {
 	copy(sum[:], h.Sum(nil))
 	w.sums[e.Offset] = sum
 	return nil
+}
+
+// already reports whether e was written ahead with the bytes the fitted
+// image holds there (the image's bytes are hashed again and compared), and
+// then counts it as written. An extent written ahead that differs is
+// written again by the caller.
+func (w *writer) already(e Extent) (bool, error) {
+	if w.pre == nil || w.pre.length[e.Offset] != e.Length {
+		return false, nil
+	}
+	if w.pre.isHeld(e) {
+		// Punched out of the image: the plan has it from the writing
+		// ahead only, and the read-back checks the target against it.
+		w.sums[e.Offset] = w.pre.sums[e.Offset]
+		w.written += e.Length
+		w.reused += e.Length
+		w.counter.Add(e.Length)
+		return true, nil
+	}
+	buf := make([]byte, min(e.Length, chunk))
+	h := sha256.New()
+	for off := e.Offset; off < e.end(); {
+		if err := w.ctx.Err(); err != nil {
+			return false, err
+		}
+		b := buf[:min(int64(len(buf)), e.end()-off)]
+		if _, err := w.src.ReadAt(b, off); err != nil {
+			return false, fmt.Errorf("reading baked image at %d: %w", off, err)
+		}
+		h.Write(b)
+		off += int64(len(b))
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	if sum != w.pre.sums[e.Offset] {
+		w.log.Debug("an extent written while decoding differs from the baked image: writing it again", "offset", e.Offset, "length", e.Length)
+		return false, nil
+	}
+	w.sums[e.Offset] = sum
+	w.written += e.Length
+	w.reused += e.Length
+	w.counter.Add(e.Length)
+	return true, nil
 }
 
 // zeroRange makes e read as zeros without writing data where the target

@@ -21,6 +21,7 @@ type installOptions struct {
 	device   string
 	yes      bool
 	growRoot bool
+	noStream bool
 }
 
 func newInstallCmd(d *deps) *cobra.Command {
@@ -42,7 +43,14 @@ smaller than the image, or the disk of the running system. Without --yes,
 install asks on the terminal, naming DEV, its size and model; without a
 terminal it needs --yes.
 
---output-dir holds the temporary working copy (removed at the end).
+While the image decodes, the partitions the bake does not edit (ESP,
+BIOS-BOOT, USR-A, USR-B, OEM-CONFIG) are already written to DEV, after its
+partition table areas are zeroed: a bake that fails after that point
+(its inputs are checked before) leaves DEV without a valid partition
+table. --no-stream writes nothing before the bake succeeded.
+
+--output-dir holds the temporary working copy (removed at the end): it
+needs room for the image's data (the copy is sparse), not its full size.
 ` + exitStatusHelp,
 		Example: `  bake-os install --device /dev/sdX --image flatcar_production_image.bin.bz2 \
     wasmtime:wasmtime-24.0.0-x86-64.raw
@@ -59,6 +67,7 @@ terminal it needs --yes.
 	fs.StringVar(&o.device, "device", "", "disk to write: a whole block device or an existing disk-image file")
 	fs.BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
 	fs.BoolVar(&o.growRoot, "grow-root", false, "grow ROOT and its filesystem to the end of the disk now")
+	fs.BoolVar(&o.noStream, "no-stream", false, "write nothing to DEV before the bake succeeded (default: the partitions the bake does not edit are written while the image decodes)")
 	fs.Lookup("output-dir").Usage = "directory for the temporary working copy"
 	for _, name := range []string{"vendor", "compress", "oem-sysext-dir", "firmware-dir", "flatcar-version", "force"} {
 		_ = fs.MarkHidden(name)
@@ -79,11 +88,11 @@ func runInstall(cmd *cobra.Command, o *installOptions, d *deps, args []string) e
 	}
 	var baked *bake.Result
 	res, err := install.Run(cmd.Context(), install.Options{
-		Device: absPath(d.cwd, o.device), Source: bo.Image, ScratchDir: bo.OutputDir, GrowRoot: o.growRoot,
+		Device: absPath(d.cwd, o.device), Source: bo.Image, ScratchDir: bo.OutputDir, GrowRoot: o.growRoot, NoStream: o.noStream,
 		Epoch: bo.Epoch, Reporter: bo.Reporter, Logger: bo.Logger,
 		Confirm: func(dev install.Device) error { return confirm(cmd.InOrStdin(), d.stderr, dev, o.yes) },
-		Bake: func(ctx context.Context, dir string) (string, error) {
-			bo.OutputDir = dir
+		Bake: func(ctx context.Context, dir string, written func(string, int64)) (string, error) {
+			bo.OutputDir, bo.WorkingCopyWritten = dir, written
 			r, err := bake.Run(ctx, bo)
 			if err != nil {
 				return "", err

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bake-os/bake-os/gpt"
 	"github.com/bake-os/bake-os/install"
 	"github.com/bake-os/bake-os/internal/testutil"
 	"github.com/bake-os/bake-os/sparse"
@@ -162,33 +163,50 @@ func TestConfirmOnTerminal(t *testing.T) {
 }
 
 // TestInstallInterrupted signals the real binary while it grows ROOT for
-// --grow-root (resize2fs, before anything is written to the disk): it
-// ends with 130, removes its scratch directory, stops the tool and leaves
-// the disk as it was.
+// --grow-root (resize2fs, after the bake): it ends with 130, removes its
+// scratch directory and stops the tool. With --no-stream nothing was
+// written to the disk before then, and the disk is as it was; without,
+// the partitions the bake does not edit were written while decoding, and
+// the disk has no valid partition table.
 func TestInstallInterrupted(t *testing.T) {
 	f := lifecycleFixture(t)
 	wrappers := slowTools(t, "resize2fs")
-	disk := filepath.Join(t.TempDir(), "disk.img")
-	os.WriteFile(disk, []byte("old contents"), 0o644)
-	os.Truncate(disk, 9<<30)
-	out := filepath.Join(t.TempDir(), "out")
-	p := startBake(t, f.dir, wrappers, "resize2fs", nil, "install", "--device", disk, "--yes", "--grow-root",
-		"--output-dir", out, "--image", f.image, "ext:"+f.ext)
-	p.waitFor(t, "resize2fs")
-	code, took := p.signalAndWait(t, syscall.SIGINT)
-	t.Logf("exit %d %v after SIGINT; stderr:\n%s", code, took, p.stderr.String())
-	if code != 130 || !strings.Contains(p.stderr.String(), "interrupted by SIGINT") {
-		t.Errorf("exit %d: %s", code, p.stderr.String())
-	}
-	assertClean(t, "output directory", out)
-	assertClean(t, "TMPDIR", p.tmp)
-	p.assertToolsGone(t)
-	d, _ := os.Open(disk)
-	defer d.Close()
-	got := make([]byte, 4096)
-	d.ReadAt(got, 0)
-	if n, _ := sparse.DataBytes(d, 0, 9<<30); string(got[:12]) != "old contents" || !sparse.IsZero(got[12:]) || n > 4096 {
-		t.Errorf("the disk was written (%d data bytes): %q", n, got[:16])
+	for _, noStream := range []bool{true, false} {
+		t.Run(fmt.Sprintf("no-stream=%v", noStream), func(t *testing.T) {
+			disk := filepath.Join(t.TempDir(), "disk.img")
+			os.WriteFile(disk, []byte("old contents"), 0o644)
+			os.Truncate(disk, 9<<30)
+			out := filepath.Join(t.TempDir(), "out")
+			args := []string{"install", "--device", disk, "--yes", "--grow-root",
+				"--output-dir", out, "--image", f.image, "ext:" + f.ext}
+			if noStream {
+				args = append(args, "--no-stream")
+			}
+			p := startBake(t, f.dir, wrappers, "resize2fs", nil, args...)
+			p.waitFor(t, "resize2fs")
+			code, took := p.signalAndWait(t, syscall.SIGINT)
+			t.Logf("exit %d %v after SIGINT; stderr:\n%s", code, took, p.stderr.String())
+			if code != 130 || !strings.Contains(p.stderr.String(), "interrupted by SIGINT") {
+				t.Errorf("exit %d: %s", code, p.stderr.String())
+			}
+			assertClean(t, "output directory", out)
+			assertClean(t, "TMPDIR", p.tmp)
+			p.assertToolsGone(t)
+			d, _ := os.Open(disk)
+			defer d.Close()
+			got := make([]byte, 4096)
+			d.ReadAt(got, 0)
+			n, _ := sparse.DataBytes(d, 0, 9<<30)
+			if noStream {
+				if string(got[:12]) != "old contents" || !sparse.IsZero(got[12:]) || n > 4096 {
+					t.Errorf("the disk was written (%d data bytes): %q", n, got[:16])
+				}
+				return
+			}
+			if _, err := gpt.Open(disk); err == nil || n <= 4096 || string(got[:12]) == "old contents" {
+				t.Errorf("streamed: %d data bytes, table error %v, first bytes %q", n, err, got[:16])
+			}
+		})
 	}
 }
 

@@ -24,7 +24,7 @@ var Packages = map[string]string{
 	"sgdisk": "gdisk", "qemu-img": "qemu-utils", "xorriso": "xorriso", "osirrox": "xorriso", "dmsetup": "dmsetup",
 	"grub-mkimage": "grub-common",
 	"losetup":      "mount", "mount": "mount", "umount": "mount", "swapon": "mount", "swapoff": "mount",
-	"partx": "util-linux", "systemd-dissect": "systemd",
+	"partx": "util-linux", "systemd-dissect": "systemd", "modprobe": "kmod",
 	// compression and archives
 	"bzip2": "bzip2", "bunzip2": "bzip2", "lbzip2": "lbzip2", "xz": "xz-utils", "zstd": "zstd",
 	"gzip": "gzip", "zip": "zip", "unzip": "unzip", "tar": "tar", "cpio": "cpio", "dpkg-deb": "dpkg",
