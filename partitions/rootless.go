@@ -3,7 +3,6 @@ package partitions
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 
@@ -16,18 +15,10 @@ import (
 // "unshare --map-root-user", a user namespace in which the caller is uid 0,
 // so files the caller owns are recorded as owned by root.
 func command(ctx context.Context, name string, args ...string) (*exec.Cmd, error) {
-	if _, err := child.LookPath(name); err != nil {
+	cmd, err := child.AsRoot(ctx, name, args...)
+	if err != nil {
 		return nil, err
 	}
-	if os.Geteuid() == 0 {
-		cmd := child.Command(ctx, name, args...)
-		runlog.Tool(runlog.From(ctx), cmd)
-		return cmd, nil
-	}
-	if _, err := child.LookPath("unshare"); err != nil {
-		return nil, fmt.Errorf("running %s without root needs unshare: install %s", name, child.Packages["unshare"])
-	}
-	cmd := child.Command(ctx, "unshare", append([]string{"--map-root-user", name}, args...)...)
 	runlog.Tool(runlog.From(ctx), cmd)
 	return cmd, nil
 }

@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/coreos/ignition/v2/config"
 	"github.com/coreos/ignition/v2/config/util"
 	"github.com/coreos/vcontext/report"
@@ -87,14 +87,14 @@ func readConfig(path string) ([]byte, error) {
 
 // transpile runs butane on a Butane config.
 func transpile(ctx context.Context, path string, log *slog.Logger) ([]byte, error) {
-	bin, err := exec.LookPath("butane")
+	bin, err := child.LookPath("butane")
 	if err != nil {
 		return nil, fmt.Errorf("%s is a Butane config and butane is not installed: install butane, or transpile it yourself (butane --strict --files-dir %s %s > config.ign) and pass the JSON",
 			path, filepath.Dir(path), path)
 	}
 	args := []string{"--strict", "--files-dir", filepath.Dir(path), path}
 	log.Debug("running", "cmd", bin+" "+strings.Join(args, " "))
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := child.Command(ctx, bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

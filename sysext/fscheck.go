@@ -2,11 +2,14 @@ package sysext
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os/exec"
 	"strings"
+
+	"github.com/bake-os/bake-os/internal/child"
 )
 
 // UnreadableError means the filesystem's own tool refuses a sysext image
@@ -57,7 +60,7 @@ func CheckFilesystem(image string) error {
 			return fmt.Errorf("checking %s: %w", image, err)
 		}
 		out := &headBuffer{max: 64 << 10}
-		cmd := exec.Command(c.argv[0], append(c.argv[1:], image)...)
+		cmd := child.Command(context.Background(), c.argv[0], append(c.argv[1:], image)...)
 		cmd.Stdout, cmd.Stderr = io.Discard, out
 		if c.name != "unsquashfs" {
 			// These tools print their findings on stdout.

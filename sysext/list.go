@@ -3,17 +3,18 @@ package sysext
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/corrupt"
 )
 
@@ -153,7 +154,7 @@ func listUnsquashfs(image string) ([]Entry, error) {
 		return nil, err
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("unsquashfs", "-lln", "-d", "", image)
+	cmd := child.Command(context.Background(), "unsquashfs", "-lln", "-d", "", image)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("unsquashfs -lln: %w: %s", err, strings.TrimSpace(stderr.String()))
@@ -225,7 +226,7 @@ func listExtracted(image, tool string, args func(dir string) []string) ([]Entry,
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	out, err := exec.Command(tool, args(dir)...).CombinedOutput()
+	out, err := child.Command(context.Background(), tool, args(dir)...).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %s", tool, err, strings.TrimSpace(string(out)))
 	}

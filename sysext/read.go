@@ -2,12 +2,12 @@ package sysext
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -128,7 +128,7 @@ func readUnsquashfs(image, path string) ([]byte, error) {
 	}
 	var stderr bytes.Buffer
 	stdout := &cappedBuffer{max: maxFileSize}
-	cmd := exec.Command("unsquashfs", "-cat", image, path)
+	cmd := child.Command(context.Background(), "unsquashfs", "-cat", image, path)
 	cmd.Stdout, cmd.Stderr = stdout, &stderr
 	if err := cmd.Run(); stdout.over {
 		return nil, fmt.Errorf("reading %s from %s: larger than %d bytes", path, image, maxFileSize)
@@ -147,7 +147,7 @@ func readDebugfs(image, path string) ([]byte, error) {
 	}
 	var stderr bytes.Buffer
 	stdout := &cappedBuffer{max: maxFileSize}
-	cmd := exec.Command("debugfs", "-R", "cat /"+path, image)
+	cmd := child.Command(context.Background(), "debugfs", "-R", "cat /"+path, image)
 	cmd.Stdout, cmd.Stderr = stdout, &stderr
 	if err := cmd.Run(); stdout.over {
 		return nil, fmt.Errorf("reading %s from %s: larger than %d bytes", path, image, maxFileSize)
@@ -170,7 +170,7 @@ func readExtracted(image, path, tool string, args func(dir string) []string) ([]
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	out, err := exec.Command(tool, args(dir)...).CombinedOutput()
+	out, err := child.Command(context.Background(), tool, args(dir)...).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w: %s", tool, image, err, strings.TrimSpace(string(out)))
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -106,7 +105,7 @@ func checkCompressionTools(cs []Compression) error {
 
 func bzip2Tool() (string, error) {
 	for _, t := range []string{"lbzip2", "bzip2"} {
-		if p, err := exec.LookPath(t); err == nil {
+		if p, err := child.LookPath(t); err == nil {
 			return p, nil
 		}
 	}

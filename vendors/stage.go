@@ -3,13 +3,13 @@ package vendors
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	"github.com/bake-os/bake-os/internal/atomicfile"
+	"github.com/bake-os/bake-os/internal/child"
 )
 
-var execLookPath = exec.LookPath
+var execLookPath = child.LookPath
 
 // stage tracks output files written under temporary names in the output
 // directory; commit renames them all, cleanup removes whatever was not

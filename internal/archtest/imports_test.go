@@ -151,3 +151,59 @@ func TestNoOutsideReferences(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// runnerExempt are the packages that may start processes with os/exec
+// themselves; everything else goes through internal/child (process group,
+// killed with the run, NotFound errors naming the package).
+var runnerExempt = map[string]string{
+	"internal/child":                "the runner itself",
+	"boot":                          "QEMU stays in the terminal's process group: --console reads the TTY and gets its Ctrl-C",
+	"testimage":                     "test and demo image generator",
+	"internal/benchimage":           "benchmark image generator",
+	"internal/testutil":             "test helpers",
+	"sysextbuild/rootfs/rootfstest": "test helpers",
+	"vendors/diskfmt/conformtest":   "test helpers (qemu-img as judge)",
+}
+
+// TestOneRunner: outside runnerExempt, no non-test file calls
+// exec.Command, exec.CommandContext or exec.LookPath.
+func TestOneRunner(t *testing.T) {
+	root := "../.."
+	checked := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); strings.HasPrefix(name, ".") && p != root || name == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if _, ok := runnerExempt[filepath.ToSlash(filepath.Dir(rel))]; ok {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		checked++
+		for _, call := range []string{"exec.Command(", "exec.CommandContext(", "exec.LookPath("} {
+			if strings.Contains(string(b), call) {
+				t.Errorf("%s calls %s: run tools through internal/child (Command, AsRoot, Unshare, LookPath)", rel, strings.TrimSuffix(call, "("))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 50 {
+		t.Fatalf("only %d Go files checked: wrong root?", checked)
+	}
+}

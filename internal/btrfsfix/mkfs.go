@@ -5,11 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/bake-os/bake-os/internal/child"
 )
@@ -47,25 +43,20 @@ mkfs.btrfs "$@" --rootdir "$t/tree"
 // The tmpfs holds the tree's data in memory (sparse files stay sparse)
 // until mkfs.btrfs exits.
 func Mkfs(ctx context.Context, tree, mnt string, tmpfsSize int64, args ...string) error {
-	for _, tool := range []string{"mkfs.btrfs", "unshare", "tar"} {
+	for _, tool := range []string{"mkfs.btrfs", "tar"} {
 		if _, err := child.LookPath(tool); err != nil {
 			return err
 		}
 	}
-	ns := []string{"--mount"}
-	if os.Geteuid() != 0 {
-		ns = []string{"--map-root-user", "--mount"}
-	}
-	cmdArgs := append(ns, "sh", "-c", stageScript, "sh", mnt, tree, fmt.Sprint(tmpfsSize))
-	cmd := exec.CommandContext(ctx, "unshare", append(cmdArgs, args...)...)
 	// The script's tar and mkfs.btrfs are killed with it (one process
 	// group), and with them the namespace and its tmpfs.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
+	cmd, err := child.Unshare(ctx, []string{"--mount"}, "sh", append([]string{"-c", stageScript, "sh", mnt, tree, fmt.Sprint(tmpfsSize)}, args...)...)
+	if err != nil {
+		return err
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	err := cmd.Run()
+	err = cmd.Run()
 	if err == nil {
 		return nil
 	}

@@ -102,3 +102,31 @@ func Run(ctx context.Context, cmd *exec.Cmd) (stdout, stderr []byte, err error) 
 	}
 	return out.Bytes(), errb.Bytes(), err
 }
+
+// AsRoot is Command for a tool that must see files as owned by root (it
+// records owners, as mkfs and debugfs do): as root it runs the tool
+// directly; otherwise under "unshare --map-root-user", a user namespace
+// in which the caller is uid 0, so files the caller owns are root's.
+func AsRoot(ctx context.Context, name string, args ...string) (*exec.Cmd, error) {
+	return Unshare(ctx, nil, name, args...)
+}
+
+// Unshare is Command for name run by unshare(1) in the namespaces ns
+// (e.g. "--mount"), plus, when the caller is not root, a user namespace
+// mapping it to root (--map-root-user). With no ns, root runs name
+// directly. Missing tools give NotFound errors.
+func Unshare(ctx context.Context, ns []string, name string, args ...string) (*exec.Cmd, error) {
+	if _, err := LookPath(name); err != nil {
+		return nil, err
+	}
+	if os.Geteuid() != 0 {
+		ns = append([]string{"--map-root-user"}, ns...)
+	}
+	if len(ns) == 0 {
+		return Command(ctx, name, args...), nil
+	}
+	if _, err := LookPath("unshare"); err != nil {
+		return nil, fmt.Errorf("running %s in a namespace needs unshare: %w", name, err)
+	}
+	return Command(ctx, "unshare", append(append(ns, name), args...)...), nil
+}

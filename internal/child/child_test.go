@@ -93,3 +93,38 @@ func TestParentAndGroup(t *testing.T) {
 		t.Errorf("parentAndGroup(self) = %d %d %v", ppid, pgid, ok)
 	}
 }
+
+// TestAsRootAndUnshare: AsRoot's tool runs as uid 0 (directly for root);
+// Unshare's mount namespace is private: a tmpfs mounted inside is not
+// seen outside. (As non-root, the user-namespace path runs in partitions'
+// and btrfsfix's non-root tests.)
+func TestAsRootAndUnshare(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs as root; the non-root path is tested in partitions")
+	}
+	ctx := context.Background()
+	cmd, err := AsRoot(ctx, "id", "-u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(cmd.Path) != "id" {
+		t.Errorf("as root AsRoot runs %s, want id directly", cmd.Path)
+	}
+	if out, err := cmd.Output(); err != nil || strings.TrimSpace(string(out)) != "0" {
+		t.Errorf("id -u: %q %v", out, err)
+	}
+	dir := t.TempDir()
+	cmd, err = Unshare(ctx, []string{"--mount"}, "sh", "-c", `mount -t tmpfs none "$0" && touch "$0/inside"`, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("unshare: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "inside")); err == nil {
+		t.Error("the namespace's tmpfs is visible outside it")
+	}
+	if _, err := AsRoot(ctx, "no-such-tool-bake-os"); err == nil || !strings.Contains(err.Error(), "no-such-tool-bake-os not found") {
+		t.Errorf("missing tool: %v", err)
+	}
+}

@@ -9,7 +9,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 
@@ -80,7 +79,7 @@ func missingPackages(purpose string, have func(tool string) bool) ([]string, err
 }
 
 func found(tool string) bool {
-	if _, err := exec.LookPath(tool); err == nil {
+	if _, err := child.LookPath(tool); err == nil {
 		return true
 	}
 	for _, dir := range []string{"/usr/sbin", "/sbin"} {
