@@ -2,7 +2,11 @@
 // mkfs.btrfs, resize2fs, lbzip2, xorriso, ...) so that an interrupt ends
 // them with their own children: each tool starts in a process group of its
 // own, and a cancelled context kills that whole group. It also owns the
-// table of which Debian package provides each tool (Packages, LookPath).
+// table of which Debian package provides each tool (Packages, LookPath),
+// and running a tool that must see files as owned by root (AsRoot,
+// Unshare: directly as root, else in a user namespace mapping the caller
+// to root). It is the one runner: internal/archtest refuses os/exec calls
+// elsewhere.
 package child
 
 import (
