@@ -328,6 +328,37 @@ func (c *bundleContext) live(ctx context.Context) (kernel, initrd string, err er
 	return c.b.kernel, c.b.initrd, nil
 }
 
+// liveMedium is what a bootable live medium (iso, usb) is made of: the
+// kernel, the /usr initrd, the Ignition initrd when the build carries a
+// config ("" otherwise), the main output's path and a scratch directory.
+type liveMedium struct{ kernel, initrd, ignition, out, work string }
+
+// liveMedium makes the live files and creates the main output.
+func (c *bundleContext) liveMedium(ctx context.Context) (liveMedium, error) {
+	var m liveMedium
+	var err error
+	if m.kernel, m.initrd, err = c.live(ctx); err != nil {
+		return m, err
+	}
+	if m.out, err = c.create(roleMain); err != nil {
+		return m, err
+	}
+	m.work = filepath.Join(c.workDir(), c.vendor().Bundle+"-"+c.vendor().Name)
+	if err := os.MkdirAll(m.work, 0o755); err != nil {
+		return m, err
+	}
+	if config := c.options().Ignition; config != nil {
+		m.ignition = filepath.Join(m.work, "ignition.cpio.gz")
+		if err := writeIgnitionInitrdFile(ctx, m.ignition, config); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// grubESPTools are the tools that put GRUB on a FAT ESP (iso, usb).
+var grubESPTools = []string{"grub-mkimage", "mkfs.vfat", "mmd", "mcopy"}
+
 // setCmdline records the kernel command line to boot the file of role
 // with (Artifact.Cmdline).
 func (c *bundleContext) setCmdline(role, line string) { c.b.cmdlines[c.name(role)] = line }

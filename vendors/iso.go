@@ -3,7 +3,6 @@ package vendors
 import (
 	"context"
 	"os"
-	"path/filepath"
 )
 
 // isoBundle writes the live ISO (BIOS and UEFI, isohybrid) holding the
@@ -21,7 +20,8 @@ func (isoBundle) Files() []bundleFile {
 // for UEFI).
 func (isoBundle) Check(ctx context.Context, c *checkContext) error {
 	c.tools = append(c.tools, liveTools...)
-	c.tools = append(c.tools, "xorriso", "grub-mkimage", "mkfs.vfat", "mmd", "mcopy")
+	c.tools = append(c.tools, "xorriso")
+	c.tools = append(c.tools, grubESPTools...)
 	if _, err := findIsolinux(); err != nil {
 		return err
 	}
@@ -29,26 +29,10 @@ func (isoBundle) Check(ctx context.Context, c *checkContext) error {
 }
 
 func (isoBundle) Build(ctx context.Context, c *bundleContext) error {
-	kernel, initrd, err := c.live(ctx)
+	m, err := c.liveMedium(ctx)
 	if err != nil {
 		return err
 	}
-	p, err := c.create(roleMain)
-	if err != nil {
-		return err
-	}
-	os.Remove(p) // xorriso wants to create it
-	o := c.options()
-	work := filepath.Join(c.workDir(), "iso-"+c.vendor().Name)
-	ignInitrd := ""
-	if o.Ignition != nil {
-		if err := os.MkdirAll(work, 0o755); err != nil {
-			return err
-		}
-		ignInitrd = filepath.Join(work, "ignition.cpio.gz")
-		if err := writeIgnitionInitrdFile(ctx, ignInitrd, o.Ignition); err != nil {
-			return err
-		}
-	}
-	return writeISO(ctx, p, kernel, initrd, ignInitrd, o.KernelArgs, work)
+	os.Remove(m.out) // xorriso wants to create it
+	return writeISO(ctx, m.out, m.kernel, m.initrd, m.ignition, c.options().KernelArgs, m.work)
 }

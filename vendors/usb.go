@@ -111,21 +111,16 @@ func (usbBundle) Files() []bundleFile {
 // Check asks for the tools and GRUB for both firmwares.
 func (usbBundle) Check(ctx context.Context, c *checkContext) error {
 	c.tools = append(c.tools, liveTools...)
-	c.tools = append(c.tools, "grub-mkimage", "mkfs.vfat", "mmd", "mcopy")
+	c.tools = append(c.tools, grubESPTools...)
 	return checkUSBGrub()
 }
 
 func (usbBundle) Build(ctx context.Context, c *bundleContext) error {
-	kernel, initrd, err := c.live(ctx)
+	m, err := c.liveMedium(ctx)
 	if err != nil {
 		return err
 	}
-	p, err := c.create(roleMain)
-	if err != nil {
-		return err
-	}
-	o := c.options()
-	return writeUSB(ctx, p, kernel, initrd, o.Ignition, o.KernelArgs, filepath.Join(c.workDir(), "usb-"+c.vendor().Name))
+	return writeUSB(ctx, m.out, m.kernel, m.initrd, m.ignition, c.options().KernelArgs, m.work)
 }
 
 // usbFile is one file put on the ESP.
@@ -136,7 +131,7 @@ type usbFile struct{ src, path string }
 // kernelArgs on the command line, booting by BIOS and UEFI. work is a
 // scratch directory. dst is created sparse: only the tables, GRUB, the
 // FAT metadata and the files are written.
-func writeUSB(ctx context.Context, dst, kernel, initrd string, ignition []byte, kernelArgs []string, work string) error {
+func writeUSB(ctx context.Context, dst, kernel, initrd, ignInitrd string, kernelArgs []string, work string) error {
 	if err := checkKernelArgs(kernelArgs); err != nil {
 		return err
 	}
@@ -146,14 +141,10 @@ func writeUSB(ctx context.Context, dst, kernel, initrd string, ignition []byte, 
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return err
 	}
-	withIgn := ignition != nil
+	withIgn := ignInitrd != ""
 	files := []usbFile{{kernel, isoKernelPath}, {initrd, isoInitrdPath}}
 	if withIgn {
-		p := filepath.Join(work, "ignition.cpio.gz")
-		if err := writeIgnitionInitrdFile(ctx, p, ignition); err != nil {
-			return err
-		}
-		files = append(files, usbFile{p, isoIgnitionPath})
+		files = append(files, usbFile{ignInitrd, isoIgnitionPath})
 	}
 	cfg := filepath.Join(work, "grub.cfg")
 	if err := os.WriteFile(cfg, []byte(usbGrubCfg(withIgn, kernelArgs)), 0o644); err != nil {
@@ -210,7 +201,7 @@ func writeUSB(ctx context.Context, dst, kernel, initrd string, ignition []byte, 
 	if err := out.Truncate(size); err != nil {
 		return fmt.Errorf("sizing %s: %w", dst, err)
 	}
-	if err := writeUSBTable(out, size, espBytes, usbSeed(files, ignition, kernelArgs, t.Unix())); err != nil {
+	if err := writeUSBTable(out, size, espBytes, usbSeed(files, ignInitrd, kernelArgs, t.Unix())); err != nil {
 		return err
 	}
 	if _, err := out.WriteAt(mbr, 0); err != nil {
@@ -298,7 +289,7 @@ func grubPCSetup(boot, core []byte, coreLBA uint64) (mbr, out []byte, err error)
 // usbSeed names the disk's GUIDs: a hash of what goes on it (file sizes,
 // config, arguments, time), so the same bake gives the same image and
 // different ones different GUIDs.
-func usbSeed(files []usbFile, ignition []byte, args []string, epoch int64) []byte {
+func usbSeed(files []usbFile, ignInitrd string, args []string, epoch int64) []byte {
 	h := sha256.New()
 	for _, f := range files {
 		st, _ := os.Stat(f.src)
@@ -307,7 +298,13 @@ func usbSeed(files []usbFile, ignition []byte, args []string, epoch int64) []byt
 		}
 	}
 	fmt.Fprintf(h, "%d %q\n", epoch, args)
-	h.Write(ignition)
+	if ignInitrd != "" {
+		// The Ignition initrd is small and made reproducibly from the
+		// config: its bytes stand for the config.
+		if b, err := os.ReadFile(ignInitrd); err == nil {
+			h.Write(b)
+		}
+	}
 	return h.Sum(nil)
 }
 
