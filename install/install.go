@@ -100,6 +100,26 @@ type Result struct {
 	Seconds float64 `json:"seconds"` // writing and verifying, not the bake
 }
 
+// PartlyWrittenError means the install stopped after it began writing the
+// target, which now has no valid partition table (the table is written
+// last): the target must be installed again before it is used.
+type PartlyWrittenError struct {
+	Device string
+	Err    error
+}
+
+func (e *PartlyWrittenError) Error() string {
+	return fmt.Sprintf("writing %s: %v; %s", e.Device, e.Err, e.Damage())
+}
+
+func (e *PartlyWrittenError) Unwrap() error { return e.Err }
+
+// Damage says what state the target was left in, for a message that
+// replaces Error (an interrupted run says why it stopped, then this).
+func (e *PartlyWrittenError) Damage() string {
+	return e.Device + " is partly written and has no valid partition table: run the install again"
+}
+
 // Run checks the target, asks Confirm, bakes (Options.Bake) into a
 // scratch directory, fits the image to the target, writes, verifies and
 // removes the scratch directory. The target is opened exclusively
@@ -173,7 +193,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			if ctx.Err() != nil {
 				err = ctx.Err()
 			}
-			return fmt.Errorf("writing %s (it is partly written and has no valid partition table: run the install again): %w", dev.Path, err)
+			return &PartlyWrittenError{Device: dev.Path, Err: err}
 		}
 		return err
 	}
@@ -216,7 +236,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return nil, fmt.Errorf("writing %s (it is partly written and has no valid partition table: run the install again): %w", dev.Path, err)
+		return nil, &PartlyWrittenError{Device: dev.Path, Err: err}
 	}
 	res.BytesWritten, res.BytesZeroed, res.WrittenAhead = w.written, w.zeroed, w.reused
 	for _, e := range held {

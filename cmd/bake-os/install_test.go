@@ -197,14 +197,21 @@ func TestInstallInterrupted(t *testing.T) {
 			got := make([]byte, 4096)
 			d.ReadAt(got, 0)
 			n, _ := sparse.DataBytes(d, 0, 9<<30)
+			damage := strings.Contains(p.stderr.String(), "interrupted by SIGINT: "+disk+" is partly written and has no valid partition table: run the install again")
 			if noStream {
 				if string(got[:12]) != "old contents" || !sparse.IsZero(got[12:]) || n > 4096 {
 					t.Errorf("the disk was written (%d data bytes): %q", n, got[:16])
+				}
+				if damage {
+					t.Errorf("an untouched disk is said to be partly written")
 				}
 				return
 			}
 			if _, err := gpt.Open(disk); err == nil || n <= 4096 || string(got[:12]) == "old contents" {
 				t.Errorf("streamed: %d data bytes, table error %v, first bytes %q", n, err, got[:16])
+			}
+			if !damage {
+				t.Errorf("the interrupted streamed install does not say the disk is partly written")
 			}
 		})
 	}

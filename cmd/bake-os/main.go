@@ -60,8 +60,14 @@ func main() {
 	err := root.ExecuteContext(ctx)
 	code := exitCode(err)
 	if sig := interrupted(); sig != 0 && err != nil {
-		// Whatever failed after the signal failed because of it.
-		err, code = fmt.Errorf("interrupted by %s", signalName(sig)), 128+int(sig)
+		// Whatever failed after the signal failed because of it; what it
+		// left behind (a partly written disk) is still said.
+		msg := "interrupted by " + signalName(sig)
+		var d interface{ Damage() string }
+		if errors.As(err, &d) {
+			msg += ": " + d.Damage()
+		}
+		err, code = errors.New(msg), 128+int(sig)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bake-os: %v\n", err)
