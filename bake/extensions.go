@@ -15,6 +15,7 @@ import (
 	"github.com/bake-os/bake-os/fetch"
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/osrelease"
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/progress"
@@ -322,11 +323,11 @@ func extensionRelease(ctx context.Context, p, name string) (*osrelease.Release, 
 		return nil, err
 	}
 	defer src.Close()
-	work, err := os.MkdirTemp("", "bake-os-ddi-")
+	work, err := atomicfile.MkdirTemp("", "ddi")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("creating a work directory for %s: %w", p, err)
 	}
-	defer os.RemoveAll(work)
+	defer atomicfile.Remove(work)
 	for i, part := range disk.Partitions {
 		out := filepath.Join(work, fmt.Sprintf("part%d.img", i))
 		head := min(part.Size(), int64(0x10048))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/partitions"
 	"github.com/bake-os/bake-os/provision"
 	"github.com/bake-os/bake-os/sysext"
@@ -174,7 +175,7 @@ func Inspect(ctx context.Context, image string) (*Inspection, error) {
 		if err != nil {
 			return nil, err
 		}
-		if tmp, err = os.MkdirTemp("", "bake-os-inspect-"); err != nil {
+		if tmp, err = atomicfile.MkdirTemp("", "inspect"); err != nil {
 			return nil, err
 		}
 		b, err := partitions.OpenBtrfs(ctx, image, p.Offset(), p.Size(), partitions.BtrfsOptions{WorkDir: tmp})
@@ -189,7 +190,7 @@ func Inspect(ctx context.Context, image string) (*Inspection, error) {
 			oem.Close()
 		}
 		if tmp != "" {
-			os.RemoveAll(tmp)
+			atomicfile.Remove(tmp)
 		}
 	}()
 	for _, dir := range sysext.Dirs {
@@ -358,11 +359,11 @@ func release(ed partitions.Editor, p, name string) (map[string]string, string) {
 		}
 		return rel.Map(), ""
 	}
-	tmp, err := os.CreateTemp("", "bake-os-sysext-*.raw")
+	tmp, err := atomicfile.CreateTemp("", name+".raw")
 	if err != nil {
 		return nil, err.Error()
 	}
-	defer os.Remove(tmp.Name())
+	defer atomicfile.Remove(tmp.Name())
 	defer tmp.Close()
 	if _, err := io.Copy(tmp, r); err != nil {
 		return nil, err.Error()

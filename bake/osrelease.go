@@ -11,6 +11,7 @@ import (
 
 	"github.com/bake-os/bake-os/flatcar"
 	"github.com/bake-os/bake-os/gpt"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/osrelease"
@@ -38,11 +39,11 @@ func ImageOSRelease(ctx context.Context, image string) (*osrelease.Release, erro
 	if err != nil {
 		return nil, fmt.Errorf("finding USR-A in %s: %w", image, err)
 	}
-	work, err := os.MkdirTemp("", "bake-os-usr-")
+	work, err := atomicfile.MkdirTemp("", "usr")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("creating a work directory for %s: %w", image, err)
 	}
-	defer os.RemoveAll(work)
+	defer atomicfile.Remove(work)
 	src, err := os.Open(image)
 	if err != nil {
 		return nil, err

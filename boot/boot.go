@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/vendors"
 )
@@ -218,11 +219,11 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	tmp, err := os.MkdirTemp("", "bake-os-boot-")
+	tmp, err := atomicfile.MkdirTemp("", "boot")
 	if err != nil {
 		return fmt.Errorf("making a temporary directory: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer atomicfile.Remove(tmp)
 	argv, err := Command(o, tmp)
 	if err != nil {
 		return err

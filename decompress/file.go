@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/bake-os/bake-os/internal/atomicfile"
 )
 
 // Bzip2FileToSparse decompresses the bzip2 file srcPath into dstPath with
@@ -24,14 +26,14 @@ func Bzip2FileToSparse(ctx context.Context, srcPath, dstPath string, o Options) 
 	if o.Name == "" {
 		o.Name = filepath.Base(srcPath)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dstPath), "."+filepath.Base(dstPath)+".*.tmp")
+	tmp, err := atomicfile.CreateTemp(filepath.Dir(dstPath), filepath.Base(dstPath))
 	if err != nil {
 		return 0, fmt.Errorf("creating temporary output: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			atomicfile.Remove(tmp.Name())
 		}
 	}()
 	written, err = Bzip2ToSparse(ctx, src, tmp, o)
@@ -47,5 +49,6 @@ func Bzip2FileToSparse(ctx context.Context, srcPath, dstPath string, o Options) 
 	if err := os.Rename(tmp.Name(), dstPath); err != nil {
 		return 0, fmt.Errorf("renaming decompressed image: %w", err)
 	}
+	atomicfile.Forget(tmp.Name())
 	return written, nil
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -28,6 +29,7 @@ type Ext4 struct {
 	offset  int64
 	pending []string
 	tmpDir  string
+	spooled int // files spooled into tmpDir, for their names
 	env     []string
 	// dirs caches directory listings, kept in step with the queued edits
 	// so that Stat and ReadDir need no debugfs run of their own while
@@ -288,7 +290,10 @@ func (e *Ext4) WriteFile(p string, src io.Reader, perm fs.FileMode) error {
 			}
 			e.tmpDir = d
 		}
-		tf, err := os.CreateTemp(e.tmpDir, "spool-")
+		// The spool directory is a recorded temporary: its files go
+		// with it.
+		e.spooled++
+		tf, err := os.OpenFile(filepath.Join(e.tmpDir, fmt.Sprintf("spool-%d", e.spooled)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return fmt.Errorf("spooling %s: %w", p, err)
 		}

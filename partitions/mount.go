@@ -13,6 +13,7 @@ import (
 	"github.com/u-root/u-root/pkg/mount/loop"
 	"golang.org/x/sys/unix"
 
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
 )
 
@@ -50,12 +51,13 @@ func OpenMount(image string, offset, length int64, fsType string) (_ *Mounted, e
 			loop.ClearFile(dev)
 		}
 	}()
-	mnt, err := os.MkdirTemp("", "bake-os-mnt-")
+	mnt, err := atomicfile.MkdirTemp("", "mnt")
 	if err != nil {
 		return nil, err
 	}
 	mp, err := mount.Mount(dev, mnt, fsType, "", 0)
 	if err != nil {
+		atomicfile.Forget(mnt)
 		os.Remove(mnt)
 		return nil, fmt.Errorf("mounting %s (offset %d of %s) on %s: %w", dev, offset, image, mnt, err)
 	}
@@ -133,6 +135,9 @@ func (m *Mounted) Close() error {
 	if cerr := loop.ClearFile(m.dev); err == nil && cerr != nil {
 		err = fmt.Errorf("detaching %s: %w", m.dev, cerr)
 	}
+	// Remove, not RemoveAll: after a failed unmount the directory still
+	// shows the partition's files.
+	atomicfile.Forget(m.mnt)
 	os.Remove(m.mnt)
 	return err
 }

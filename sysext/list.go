@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/corrupt"
 )
@@ -221,11 +222,11 @@ func listExtracted(image, tool string, args func(dir string) []string) ([]Entry,
 	if err := lookTool(tool); err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "bake-os-sysext-list-")
+	dir, err := atomicfile.MkdirTemp("", "sysext-list")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing %s: %w", image, err)
 	}
-	defer os.RemoveAll(dir)
+	defer atomicfile.Remove(dir)
 	out, err := child.Command(context.Background(), tool, args(dir)...).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %s", tool, err, strings.TrimSpace(string(out)))

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/corrupt"
 	"github.com/diskfs/go-diskfs/backend/file"
@@ -165,11 +166,11 @@ func readExtracted(image, path, tool string, args func(dir string) []string) ([]
 	if err := lookTool(tool); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", image, err)
 	}
-	dir, err := os.MkdirTemp("", "bake-os-sysext-")
+	dir, err := atomicfile.MkdirTemp("", "sysext-read")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading %s: %w", image, err)
 	}
-	defer os.RemoveAll(dir)
+	defer atomicfile.Remove(dir)
 	out, err := child.Command(context.Background(), tool, args(dir)...).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w: %s", tool, image, err, strings.TrimSpace(string(out)))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/bake-os/bake-os/internal/atomicfile"
 )
 
 // BuildAndPack builds a tree with build and packs it as extension
@@ -27,11 +29,11 @@ func BuildAndPack(ctx context.Context, name string, keep bool, pack PackOptions,
 			return nil, fmt.Errorf("tree directory %s already exists: remove it or drop the keep option", dst)
 		}
 	} else {
-		tmp, err := os.MkdirTemp(outDir, "."+name+".tree-*")
+		tmp, err := atomicfile.MkdirTemp(outDir, name+".tree")
 		if err != nil {
 			return nil, fmt.Errorf("creating temporary tree directory: %w", err)
 		}
-		defer os.RemoveAll(tmp)
+		defer atomicfile.Remove(tmp)
 		dst = filepath.Join(tmp, name)
 	}
 	if err := build(dst); err != nil {

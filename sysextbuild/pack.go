@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/sha256sums"
 	"github.com/bake-os/bake-os/osrelease"
 )
@@ -78,11 +79,11 @@ func Pack(ctx context.Context, o PackOptions) (*PackResult, error) {
 		}
 	}
 	outDir := filepath.Dir(o.Output)
-	scratch, err := os.MkdirTemp(outDir, "."+j.name+".pack-*")
+	scratch, err := atomicfile.MkdirTemp(outDir, j.name+".pack")
 	if err != nil {
 		return nil, fmt.Errorf("creating temporary directory for %s: %w", o.Output, err)
 	}
-	defer os.RemoveAll(scratch)
+	defer atomicfile.Remove(scratch)
 	j.scratch = scratch
 	j.out = filepath.Join(scratch, "image.raw")
 

@@ -313,11 +313,11 @@ func fetchPublishedSums(ctx context.Context, c *http.Client, url string) (map[st
 // releaseBuildOne runs the builder in a private directory in OutputDir
 // and renames its image to dst.
 func releaseBuildOne(ctx context.Context, o ReleaseOptions, img ReleaseImage, dst string) (string, error) {
-	tmp, err := os.MkdirTemp(o.OutputDir, "."+img.File+".build-*")
+	tmp, err := atomicfile.MkdirTemp(o.OutputDir, img.File+".build")
 	if err != nil {
 		return "", fmt.Errorf("creating build directory: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer atomicfile.Remove(tmp)
 	p, err := o.Build(ctx, img.Recipe, img.Version, img.Arch, tmp)
 	if err != nil {
 		return "", err

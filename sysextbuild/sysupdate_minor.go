@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/bake-os/bake-os/internal/atomicfile"
 )
 
 var minorRe = regexp.MustCompile(`^v[0-9]+\.[0-9]+`)
@@ -35,11 +37,11 @@ func WriteMinorConf(name, version, dir string) error {
 		"",
 	}, "\n")
 	out := filepath.Join(dir, name+"-"+minor+".conf")
-	tmp, err := os.CreateTemp(dir, "."+name+"-*.conf.tmp")
+	tmp, err := atomicfile.CreateTemp(dir, filepath.Base(out))
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
-	defer os.Remove(tmp.Name())
+	defer atomicfile.Remove(tmp.Name()) // after the rename: only forgets
 	if _, err := tmp.WriteString(conf); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing %s: %w", out, err)

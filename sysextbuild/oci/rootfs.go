@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/sysextbuild/rootfs"
 )
@@ -69,11 +70,11 @@ func Rootfs(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", parent, err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(o.Dir)+".oci-*")
+	tmp, err := atomicfile.MkdirTemp(parent, filepath.Base(o.Dir)+".oci")
 	if err != nil {
 		return fmt.Errorf("creating temporary directory for %s: %w", o.Dir, err)
 	}
-	defer os.RemoveAll(tmp)
+	defer atomicfile.Remove(tmp)
 	root := filepath.Join(tmp, "rootfs")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", root, err)

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/progress"
@@ -122,11 +123,11 @@ func create(ctx context.Context, o CreateOptions, pack packFunc) (*sysextbuild.P
 	}
 	// The work dir (downloads, tree) lives beside the output: /tmp may be
 	// a small tmpfs and artefacts reach GBs (ollama).
-	work, err := os.MkdirTemp(filepath.Dir(o.Output), "."+o.Name+".recipe-*")
+	work, err := atomicfile.MkdirTemp(filepath.Dir(o.Output), o.Name+".recipe")
 	if err != nil {
 		return nil, fmt.Errorf("creating work dir: %w", err)
 	}
-	defer os.RemoveAll(work)
+	defer atomicfile.Remove(work)
 	b.work = work
 	b.root = filepath.Join(work, "root")
 	packOpts := sysextbuild.PackOptions{
