@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/bake-os/bake-os/bake"
 	"github.com/bake-os/bake-os/flatcar"
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/runlog"
 	"github.com/bake-os/bake-os/vendors"
 )
@@ -109,7 +113,9 @@ systemd-sysupdate config.
 		// Every command's packages log through the one logger, also
 		// where no option takes it (tool runners find it in the context).
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
-			cmd.SetContext(runlog.With(cmd.Context(), d.logger()))
+			log := d.logger()
+			cmd.SetContext(runlog.With(cmd.Context(), log))
+			removeStaleTemps(log)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBake(cmd, o, d, args)
@@ -222,4 +228,18 @@ func printResult(w io.Writer, asJSON bool, v any, plain func(io.Writer)) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// removeStaleTemps removes what killed runs left in the system temp
+// directory (output directories are swept under their lock). Nothing
+// here stops the run: a failure is a debug line.
+func removeStaleTemps(log *slog.Logger) {
+	dir := os.TempDir()
+	removed, err := atomicfile.RemoveStaleIn(dir, atomicfile.StaleAge)
+	if err != nil {
+		log.Debug("not removing stale temporary files", "err", err)
+	}
+	for _, name := range removed {
+		log.Debug("removed a temporary file of a killed run", "path", filepath.Join(dir, name))
+	}
 }

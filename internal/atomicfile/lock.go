@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // LockName is the lock file a run holds in its output directory. It
@@ -101,7 +102,7 @@ func (l *DirLock) RemoveStale() ([]string, error) {
 		if !ok || pid == os.Getpid() || alive(pid) {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(l.dir, e.Name())); err != nil {
+		if err := removeTree(filepath.Join(l.dir, e.Name())); err != nil {
 			return removed, fmt.Errorf("removing stale temp file of an earlier run: %w", err)
 		}
 		removed = append(removed, e.Name())
@@ -126,4 +127,97 @@ func (l *DirLock) Unlock() {
 	_ = os.Remove(l.path)
 	_ = l.f.Close()
 	l.f = nil
+}
+
+// StaleAge is how old a dead run's temporary file in a shared directory
+// must be before RemoveStaleIn removes it: the system temp directory may
+// be shared with other PID namespaces, where a live run's pid looks dead.
+const StaleAge = time.Hour
+
+// RemoveStaleIn removes the temporary files and directories (TempPrefix
+// names) in dir, such as the system temp directory, whose owning process
+// no longer exists and which were last modified more than minAge ago.
+// Other users' entries are left alone, even by root (in a shared
+// directory their owner could swap a subdirectory for a symlink while it
+// is removed), and so are entries it fails to remove; a directory
+// another filesystem is mounted on is neither entered nor removed. It
+// returns the names removed; the error is only for an unreadable dir.
+func RemoveStaleIn(dir string, minAge time.Duration) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s for stale temp files: %w", dir, err)
+	}
+	cutoff := time.Now().Add(-minAge)
+	var removed []string
+	for _, e := range ents {
+		pid, ok := tempOwner(e.Name())
+		if !ok || pid == os.Getpid() || alive(pid) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		st, err := os.Lstat(p)
+		if err != nil || !st.ModTime().Before(cutoff) || !ownedBySelf(st) {
+			continue
+		}
+		if removeTree(p) == nil {
+			removed = append(removed, e.Name())
+		}
+	}
+	return removed, nil
+}
+
+// removeTree is os.RemoveAll that stays on path's filesystem: it neither
+// enters nor removes a directory something is mounted on (a killed run's
+// --mount mount point), so the mounted files are never deleted.
+func removeTree(path string) error {
+	parent, err := os.Lstat(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	return removeOnDev(path, devOf(parent))
+}
+
+func removeOnDev(path string, dev uint64) error {
+	st, err := os.Lstat(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return os.Remove(path)
+	}
+	if devOf(st) != dev {
+		return fmt.Errorf("not removing %s: a filesystem is mounted on it", path)
+	}
+	ents, err := os.ReadDir(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	var first error
+	for _, e := range ents {
+		if err := removeOnDev(filepath.Join(path, e.Name()), dev); err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+func ownedBySelf(st os.FileInfo) bool {
+	s, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(s.Uid) == os.Geteuid()
+}
+
+func devOf(st os.FileInfo) uint64 {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return uint64(s.Dev)
+	}
+	return 0
 }

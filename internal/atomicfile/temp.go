@@ -90,10 +90,11 @@ func Forget(path string) {
 	delete(registry.paths, path)
 }
 
-// Remove removes a temporary file or directory tree and forgets it.
+// Remove removes a temporary file or directory tree and forgets it. It
+// does not enter a directory another filesystem is mounted on.
 func Remove(path string) error {
 	Forget(path)
-	return os.RemoveAll(path)
+	return removeTree(path)
 }
 
 // register records a path RemoveTemps must remove (the lock file).
@@ -110,7 +111,7 @@ func register(path string) {
 func RemoveTemps() {
 	registry.Lock() // never unlocked: the process exits
 	for p := range registry.paths {
-		_ = os.RemoveAll(p)
+		_ = removeTree(p)
 	}
 }
 

@@ -6,7 +6,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/bake-os/bake-os/internal/testutil"
 )
 
 func TestTempNames(t *testing.T) {
@@ -116,4 +120,115 @@ func TestLockDir(t *testing.T) {
 		t.Fatalf("lock after unlock: %v", err)
 	}
 	l2.Unlock()
+}
+
+// deadPid returns the pid of a process that has exited (reused pids are
+// unlikely within a test).
+func deadPid(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+// TestRemoveStaleIn: in a shared temp directory only a dead run's entries
+// older than the age go; a live pid's, this process's, a dead run's fresh
+// entry and other names stay.
+func TestRemoveStaleIn(t *testing.T) {
+	dir := t.TempDir()
+	dead := strconv.Itoa(deadPid(t))
+	old := time.Now().Add(-2 * time.Hour)
+	type entry struct {
+		dir, old, stale bool
+	}
+	names := map[string]entry{
+		TempPrefix + dead + "-0a1b2c3d4e5f-spool.raw":                 {old: true, stale: true},
+		TempPrefix + dead + "-0a1b2c3d4e5f-ext4-spool":                {dir: true, old: true, stale: true},
+		TempPrefix + dead + "-0a1b2c3d4e5f-fresh":                     {dir: true},
+		TempPrefix + "1-0a1b2c3d4e5f-x":                               {old: true}, // pid 1 lives
+		TempPrefix + strconv.Itoa(os.Getpid()) + "-0a1b2c3d4e5f-mine": {old: true},
+		"bake-os-mnt-123":        {dir: true, old: true},
+		".bake-os-tmp-notapid-x": {old: true},
+	}
+	for n, e := range names {
+		p := filepath.Join(dir, n)
+		if e.dir {
+			if err := os.MkdirAll(filepath.Join(p, "sub"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(p, "sub", "f"), []byte("x"), 0o600)
+		} else {
+			os.WriteFile(p, []byte("x"), 0o600)
+		}
+		if e.old {
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	removed, err := RemoveStaleIn(dir, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 2 {
+		t.Errorf("removed %v, want the two old entries of the dead pid", removed)
+	}
+	for n, e := range names {
+		if _, err := os.Lstat(filepath.Join(dir, n)); (err == nil) == e.stale {
+			t.Errorf("%s: exists %v, stale %v", n, err == nil, e.stale)
+		}
+	}
+	if _, err := RemoveStaleIn(filepath.Join(dir, "missing"), time.Hour); err == nil {
+		t.Error("a missing directory gave no error")
+	}
+}
+
+// TestRemoveStaleInOthers: even root leaves another user's stale entry
+// alone, and never enters a directory with a filesystem mounted on it (a
+// killed --mount run's mount point).
+func TestRemoveStaleInOthers(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	dead := strconv.Itoa(deadPid(t))
+	old := time.Now().Add(-2 * time.Hour)
+	other := filepath.Join(dir, TempPrefix+dead+"-0a1b2c3d4e5f-other")
+	os.WriteFile(other, []byte("x"), 0o600)
+	if err := os.Lchown(other, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(dir, TempPrefix+dead+"-0a1b2c3d4e5f-work")
+	mnt := filepath.Join(work, "mnt")
+	if err := os.MkdirAll(mnt, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v", err)
+	}
+	defer syscall.Unmount(mnt, syscall.MNT_DETACH)
+	kept := filepath.Join(mnt, "kept")
+	os.WriteFile(kept, []byte("x"), 0o600)
+	for _, p := range []string{other, work} {
+		os.Chtimes(p, old, old)
+	}
+	removed, err := RemoveStaleIn(dir, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 0 {
+		t.Errorf("removed %v", removed)
+	}
+	for _, p := range []string{other, kept} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	// The same for RemoveTemps' and Remove's path.
+	if err := Remove(work); err == nil {
+		t.Error("Remove of a tree with a mount point in it succeeded")
+	}
+	if _, err := os.Lstat(kept); err != nil {
+		t.Errorf("Remove deleted a file on the mounted filesystem: %v", err)
+	}
 }
