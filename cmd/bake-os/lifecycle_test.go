@@ -498,3 +498,93 @@ func stillRunning(pid int) bool {
 	}
 	return running(pid)
 }
+
+// TestKilledRunStaleTemps: a run killed with SIGKILL while debugfs
+// writes from its ext4 spool leaves the spool in TMPDIR, where no output
+// directory lock sweeps it. The next run leaves it while it is fresh
+// (another PID namespace's live run looks dead too) and removes it,
+// saying so at debug level, once it is older than atomicfile.StaleAge.
+func TestKilledRunStaleTemps(t *testing.T) {
+	f := lifecycleFixture(t)
+	// A sysupdate config makes the bake write noop.conf from memory:
+	// spooled.
+	cwd := t.TempDir()
+	if err := os.Symlink(f.ext, filepath.Join(cwd, "ext.raw")); err != nil {
+		t.Fatal(err)
+	}
+	conf := "[Transfer]\nVerify=false\n\n[Source]\nType=url-file\nPath=https://extensions.example.org/ext/\nMatchPattern=ext-@v-%a.raw\n\n" +
+		"[Target]\nInstancesMax=3\nType=regular-file\nPath=/opt/extensions/ext\nCurrentSymlink=/etc/extensions/ext.raw\n"
+	if err := os.WriteFile(filepath.Join(cwd, "ext.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// debugfs waits once the spool exists, so the kill finds it.
+	real, err := exec.LookPath("debugfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrappers := t.TempDir()
+	script := fmt.Sprintf(`#!/bin/sh
+echo $$ >> "$BAKE_TEST_MARK/debugfs.pids"
+for d in "$TMPDIR"/%s*-ext4-spool; do
+	if [ -d "$d" ] && [ "$BAKE_TEST_SLOW" = debugfs ]; then
+		sleep 60 &
+		echo $! >> "$BAKE_TEST_MARK/debugfs.pids"
+		touch "$BAKE_TEST_MARK/debugfs.started"
+		wait
+	fi
+done
+exec %s "$@"
+`, atomicfile.TempPrefix, real)
+	if err := os.WriteFile(filepath.Join(wrappers, "debugfs"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	env := []string{"TMPDIR=" + tmp}
+	out := filepath.Join(t.TempDir(), "out")
+	first := startBake(t, cwd, wrappers, "debugfs", env, "--image", f.image, "--output-dir", out, "ext:ext.raw")
+	first.waitFor(t, "debugfs")
+	if code, _ := first.signalAndWait(t, syscall.SIGKILL); code != -1 {
+		t.Fatalf("first run: exit %d, want killed", code)
+	}
+	mine := atomicfile.TempPrefix + strconv.Itoa(first.cmd.Process.Pid) + "-"
+	var stale []string
+	spool := false
+	ents, _ := os.ReadDir(tmp)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), mine) {
+			stale = append(stale, e.Name())
+			spool = spool || atomicfile.FinalName(e.Name()) == "ext4-spool"
+		}
+	}
+	t.Logf("left in TMPDIR by the killed run: %v", stale)
+	if !spool {
+		t.Fatalf("the killed run left no ext4 spool in TMPDIR (%v): nothing to test", ents)
+	}
+
+	next := func() string {
+		p := startBake(t, cwd, wrappers, "", env, "-v", "version")
+		if code, _ := p.wait(t, time.Now()); code != 0 {
+			t.Fatalf("version: exit %d: %s", code, p.stderr.String())
+		}
+		return p.stderr.String()
+	}
+	next()
+	for _, n := range stale {
+		if !fileExists(filepath.Join(tmp, n)) {
+			t.Errorf("%s was removed while fresh", n)
+		}
+	}
+	old := time.Now().Add(-atomicfile.StaleAge - time.Minute)
+	for _, n := range stale {
+		if err := os.Chtimes(filepath.Join(tmp, n), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := next()
+	assertClean(t, "TMPDIR", tmp)
+	for _, n := range stale {
+		if !strings.Contains(logs, "removed a temporary file of a killed run (path="+filepath.Join(tmp, n)) {
+			t.Errorf("no debug line for %s: %s", n, logs)
+		}
+	}
+}
