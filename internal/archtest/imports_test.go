@@ -5,6 +5,7 @@
 package archtest
 
 import (
+	"fmt"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -206,4 +207,85 @@ func TestOneRunner(t *testing.T) {
 	if checked < 50 {
 		t.Fatalf("only %d Go files checked: wrong root?", checked)
 	}
+}
+
+// tempExempt are the packages that may make temporary files with
+// os.CreateTemp and os.MkdirTemp; everything else goes through
+// internal/atomicfile, whose names carry the run's pid so that the forced
+// exit and the next run remove what a killed run left.
+var tempExempt = map[string]string{
+	"internal/atomicfile":           "the temporary files' owner",
+	"testimage":                     "test and demo image generator",
+	"internal/benchimage":           "benchmark image generator",
+	"internal/testutil":             "test helpers",
+	"sysextbuild/rootfs/rootfstest": "test helpers",
+	"vendors/diskfmt/conformtest":   "test helpers",
+}
+
+// TestOneTempMaker: outside tempExempt, no non-test file calls
+// os.CreateTemp or os.MkdirTemp.
+func TestOneTempMaker(t *testing.T) {
+	bad, checked := tempMakers(t, "../..")
+	for _, b := range bad {
+		t.Error(b)
+	}
+	if checked < 50 {
+		t.Fatalf("only %d Go files checked: wrong root?", checked)
+	}
+}
+
+// TestOneTempMakerRefuses plants a call in a copy of a package and
+// expects the refusal.
+func TestOneTempMakerRefuses(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "bake"), 0o755)
+	for i := range 50 {
+		os.WriteFile(filepath.Join(root, "bake", fmt.Sprintf("f%d.go", i)), []byte("package bake\n"), 0o644)
+	}
+	os.MkdirAll(filepath.Join(root, "testimage"), 0o755)
+	os.WriteFile(filepath.Join(root, "testimage", "gen.go"), []byte("package testimage\n\nvar _, _ = os.MkdirTemp(\"\", \"x\")\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "bake", "x_test.go"), []byte("package bake\n\nvar _, _ = os.CreateTemp(\"\", \"x\")\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "bake", "work.go"), []byte("package bake\n\nvar _, _ = os.MkdirTemp(\"\", \"bake-os-x-\")\n"), 0o644)
+	bad, _ := tempMakers(t, root)
+	if len(bad) != 1 || !strings.Contains(bad[0], "bake/work.go calls os.MkdirTemp") {
+		t.Errorf("planted call: got %q, want one refusal of bake/work.go", bad)
+	}
+}
+
+func tempMakers(t *testing.T, root string) (bad []string, checked int) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); strings.HasPrefix(name, ".") && p != root || name == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if _, ok := tempExempt[filepath.ToSlash(filepath.Dir(rel))]; ok {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		checked++
+		for _, call := range []string{"os.CreateTemp(", "os.MkdirTemp("} {
+			if strings.Contains(string(b), call) {
+				bad = append(bad, fmt.Sprintf("%s calls %s: make temporary files with internal/atomicfile (CreateTemp, MkdirTemp)", rel, strings.TrimSuffix(call, "(")))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bad, checked
 }
