@@ -2,9 +2,11 @@
 // part of one: outputs are written as recognisable temporary files
 // (TempPrefix) beside their final name and renamed into place; small files
 // are written, synced and renamed in one call (WriteFile). It also owns a
-// run's claim on its output directory (LockDir) and the removal of
-// temporary files: its own on an interrupt (RemoveTemps) and those of
-// killed earlier runs (DirLock.RemoveStale).
+// run's claim on its output directory (LockDir), the making of every
+// temporary file and directory (CreateTemp, MkdirTemp) and their removal:
+// its own on an interrupt (RemoveTemps) and those of killed earlier runs
+// (DirLock.RemoveStale in an output directory, RemoveStaleIn in the
+// system temp directory).
 package atomicfile
 
 import (
