@@ -567,24 +567,9 @@ func checkISO(t *testing.T, p, work string) {
 // GrubConfig(oem, arch).
 func checkRawGrub(t *testing.T, raw, oem string, arch flatcar.Arch) {
 	t.Helper()
-	d, err := gpt.Open(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := d.ByLabel(flatcar.LabelOEM)
-	ed, err := partitions.OpenBtrfs(context.Background(), raw, p.Offset(), p.Size(), partitions.BtrfsOptions{WorkDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ed.Close()
-	r, err := ed.Open("/grub.cfg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	got, _ := io.ReadAll(r)
+	got := readEd(t, openOEM(t, raw), "/grub.cfg")
 	want, _ := GrubConfig(oem, arch)
-	if string(got) != want {
+	if got != want {
 		t.Errorf("grub.cfg for %s %s:\n%s\nwant:\n%s", oem, arch, got, want)
 	}
 }

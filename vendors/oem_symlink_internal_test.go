@@ -58,17 +58,7 @@ func TestOEMGrubCfgSymlinkReplaced(t *testing.T) {
 				OEMSysextDir: f.oemDir, Compress: "none", Workers: 2}); err != nil {
 				t.Fatal(err)
 			}
-			raw := filepath.Join(out, ami.File)
-			d, err := gpt.Open(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, _ := d.ByLabel(flatcar.LabelOEM)
-			ed, err := partitions.OpenBtrfs(context.Background(), raw, p.Offset(), p.Size(), partitions.BtrfsOptions{WorkDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ed.Close()
+			ed := openOEM(t, filepath.Join(out, ami.File))
 			st, err := ed.Stat("/grub.cfg")
 			if err != nil || !st.Mode.IsRegular() {
 				t.Fatalf("OEM /grub.cfg after the bake: %+v %v, want a regular file", st, err)
@@ -105,22 +95,34 @@ func mustRead(t *testing.T, p string) []byte {
 	return b
 }
 
-func editOEM(t *testing.T, img string, edit func(partitions.Editor)) {
+// openOEM opens the OEM partition of the raw disk img for reading and
+// editing; the test closes it.
+func openOEM(t *testing.T, img string) *partitions.Btrfs {
 	t.Helper()
 	d, err := gpt.Open(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := d.ByLabel(flatcar.LabelOEM)
+	p, err := d.ByLabel(flatcar.LabelOEM)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ed, err := partitions.OpenBtrfs(context.Background(), img, p.Offset(), p.Size(), partitions.BtrfsOptions{WorkDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ed.Close()
+	t.Cleanup(func() { ed.Close() })
+	return ed
+}
+
+func editOEM(t *testing.T, img string, edit func(partitions.Editor)) {
+	t.Helper()
+	ed := openOEM(t, img)
 	edit(ed)
 	if err := ed.Commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	ed.Close()
 }
 
 func readEd(t *testing.T, ed partitions.Editor, p string) string {

@@ -169,40 +169,10 @@ var runnerExempt = map[string]string{
 // TestOneRunner: outside runnerExempt, no non-test file calls
 // exec.Command, exec.CommandContext or exec.LookPath.
 func TestOneRunner(t *testing.T) {
-	root := "../.."
-	checked := 0
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if name := d.Name(); strings.HasPrefix(name, ".") && p != root || name == "testdata" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		if _, ok := runnerExempt[filepath.ToSlash(filepath.Dir(rel))]; ok {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		checked++
-		for _, call := range []string{"exec.Command(", "exec.CommandContext(", "exec.LookPath("} {
-			if strings.Contains(string(b), call) {
-				t.Errorf("%s calls %s: run tools through internal/child (Command, AsRoot, Unshare, LookPath)", rel, strings.TrimSuffix(call, "("))
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	bad, checked := bannedCalls(t, "../..", runnerExempt, []string{"exec.Command(", "exec.CommandContext(", "exec.LookPath("},
+		"run tools through internal/child (Command, AsRoot, Unshare, LookPath)")
+	for _, b := range bad {
+		t.Error(b)
 	}
 	if checked < 50 {
 		t.Fatalf("only %d Go files checked: wrong root?", checked)
@@ -253,6 +223,14 @@ func TestOneTempMakerRefuses(t *testing.T) {
 }
 
 func tempMakers(t *testing.T, root string) (bad []string, checked int) {
+	return bannedCalls(t, root, tempExempt, []string{"os.CreateTemp(", "os.MkdirTemp("},
+		"make temporary files with internal/atomicfile (CreateTemp, MkdirTemp)")
+}
+
+// bannedCalls lists the non-test Go files under root, outside the
+// packages of exempt, that contain one of calls, each with the rule's
+// advice; checked counts the files read.
+func bannedCalls(t *testing.T, root string, exempt map[string]string, calls []string, advice string) (bad []string, checked int) {
 	t.Helper()
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -269,7 +247,7 @@ func tempMakers(t *testing.T, root string) (bad []string, checked int) {
 		}
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
-		if _, ok := tempExempt[filepath.ToSlash(filepath.Dir(rel))]; ok {
+		if _, ok := exempt[filepath.ToSlash(filepath.Dir(rel))]; ok {
 			return nil
 		}
 		b, err := os.ReadFile(p)
@@ -277,9 +255,9 @@ func tempMakers(t *testing.T, root string) (bad []string, checked int) {
 			return err
 		}
 		checked++
-		for _, call := range []string{"os.CreateTemp(", "os.MkdirTemp("} {
+		for _, call := range calls {
 			if strings.Contains(string(b), call) {
-				bad = append(bad, fmt.Sprintf("%s calls %s: make temporary files with internal/atomicfile (CreateTemp, MkdirTemp)", rel, strings.TrimSuffix(call, "(")))
+				bad = append(bad, fmt.Sprintf("%s calls %s: %s", rel, strings.TrimSuffix(call, "("), advice))
 			}
 		}
 		return nil
