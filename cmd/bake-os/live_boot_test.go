@@ -217,18 +217,7 @@ func checkLiveISO(t *testing.T, iso, config string, uefi bool) {
 // initrd and the kernel command line on the kernel's artifact.
 func checkLivePXE(t *testing.T, dir, stdout string) {
 	t.Helper()
-	var res struct {
-		Artifacts []struct{ Kind, Path, Cmdline string }
-	}
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
-		t.Fatalf("--json output: %v\n%s", err, stdout)
-	}
-	var cmdline string
-	for _, a := range res.Artifacts {
-		if a.Kind == "kernel" {
-			cmdline = a.Cmdline
-		}
-	}
+	cmdline := artifactOf(jsonArtifacts(t, stdout), "kernel").Cmdline
 	if want := "initrd=flatcar_production_pxe_image.cpio.gz,flatcar_production_pxe_ignition.cpio.gz flatcar.first_boot=1"; !strings.HasPrefix(cmdline, want) {
 		t.Errorf("kernel command line %q, want it to start with %q", cmdline, want)
 	}
@@ -334,18 +323,7 @@ func TestBootLivePXE(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("bake: exit %d: %s", code, stderr)
 	}
-	var res struct {
-		Artifacts []struct{ Kind, Path, Cmdline string }
-	}
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
-		t.Fatal(err)
-	}
-	var line string
-	for _, a := range res.Artifacts {
-		if a.Kind == "kernel" {
-			line = a.Cmdline
-		}
-	}
+	line := artifactOf(jsonArtifacts(t, stdout), "kernel").Cmdline
 	initrdArg, rest, _ := strings.Cut(line, " ")
 	names, ok := strings.CutPrefix(initrdArg, "initrd=")
 	if !ok {
@@ -379,4 +357,28 @@ func TestBootLivePXE(t *testing.T) {
 		"BAKE-CHECK usr.squashfs mounted ID=flatcar",
 		"BAKE-CHECK cmdline flatcar.first_boot=1 flatcar.autologin console=ttyS0",
 		"BAKE-CHECK done")
+}
+
+// jsonArtifact is one entry of a --json bake's "artifacts".
+type jsonArtifact struct{ Vendor, Kind, Path, Cmdline string }
+
+// jsonArtifacts decodes the artifacts of a --json bake's stdout.
+func jsonArtifacts(t *testing.T, stdout string) []jsonArtifact {
+	t.Helper()
+	var res struct{ Artifacts []jsonArtifact }
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, stdout)
+	}
+	return res.Artifacts
+}
+
+// artifactOf returns the last artifact of kind (zero if none).
+func artifactOf(arts []jsonArtifact, kind string) jsonArtifact {
+	var found jsonArtifact
+	for _, a := range arts {
+		if a.Kind == kind {
+			found = a
+		}
+	}
+	return found
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -44,14 +43,8 @@ func TestBootLiveUSB(t *testing.T) {
 		t.Fatalf("bake: exit %d: %s", code, stderr)
 	}
 	t.Logf("baked the USB image in %s", time.Since(start).Round(time.Second))
-	var res struct {
-		Artifacts []struct{ Vendor, Kind, Path string }
-	}
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
-		t.Fatalf("--json output: %v\n%s", err, stdout)
-	}
 	listed := false
-	for _, a := range res.Artifacts {
+	for _, a := range jsonArtifacts(t, stdout) {
 		listed = listed || a.Vendor == "usb" && a.Kind == "disk" && filepath.Base(a.Path) == usbImageName
 	}
 	if !listed {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,20 +45,10 @@ func TestBakeWithVendor(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var res struct {
-		Artifacts []struct{ Vendor, Kind, Path string }
-	}
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
-		t.Fatalf("%v: %s", err, stdout)
-	}
-	var disk string
-	for _, a := range res.Artifacts {
-		if a.Kind == "disk" {
-			disk = a.Path
-		}
-	}
+	arts := jsonArtifacts(t, stdout)
+	disk := artifactOf(arts, "disk").Path
 	if disk != filepath.Join(dir, "out/flatcar_production_qemu_uefi_image.img") {
-		t.Fatalf("artifacts %+v", res.Artifacts)
+		t.Fatalf("artifacts %+v", arts)
 	}
 	testutil.Run(t, "qemu-img", "check", disk)
 	if st, err := os.Stat(disk); err != nil || st.Mode().Perm() != 0o644 {
