@@ -75,8 +75,8 @@ func Bzip2ToSparse(ctx context.Context, src io.Reader, dst *os.File, o Options) 
 	if !IsBzip2(hdr[:]) {
 		return 0, ErrNotBzip2
 	}
-	if err := dst.Truncate(0); err != nil {
-		return 0, fmt.Errorf("truncating %s: %w", dst.Name(), err)
+	if err := emptyFile(dst); err != nil {
+		return 0, err
 	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -259,4 +259,19 @@ func (b *bufPool) putOut(o *blockOut) {
 	case b.outs <- o:
 	default:
 	}
+}
+
+// emptyFile truncates dst to nothing unless it is empty already: ext4
+// writes a file truncated to zero out in full when it is closed
+// (auto_da_alloc), which for a fresh temporary file is 700 MB of disk
+// writes nobody asked for.
+func emptyFile(dst *os.File) error {
+	st, err := dst.Stat()
+	if err == nil && st.Size() == 0 {
+		return nil
+	}
+	if err := dst.Truncate(0); err != nil {
+		return fmt.Errorf("truncating %s: %w", dst.Name(), err)
+	}
+	return nil
 }

@@ -419,3 +419,35 @@ func TestReadErrorReported(t *testing.T) {
 		t.Fatalf("err = %v, want the read error", err)
 	}
 }
+
+// TestOverwritesLongerFile decodes into a file that already holds more
+// (and non-zero) bytes than the output: the result is the output alone,
+// holes included, as bunzip2 writes it.
+func TestOverwritesLongerFile(t *testing.T) {
+	data := append(textish(100000, 4), make([]byte, 1<<20)...)
+	bz := compress(t, writeFile(t, "in.bin", data), "bzip2", "-9")
+	out := filepath.Join(t.TempDir(), "out.bin")
+	if err := os.WriteFile(out, bytes.Repeat([]byte{0xee}, 3<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(bz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(out, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if _, err := decompress.Bzip2ToSparse(context.Background(), src, dst, decompress.Options{Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("output of %d bytes differs from the input's %d", len(got), len(data))
+	}
+}
