@@ -522,8 +522,9 @@ func (b *Btrfs) Commit(ctx context.Context) error {
 	if err := sparse.Replace(ctx, dst, src, b.offset, 0, b.length, nil); err != nil {
 		return fmt.Errorf("writing rebuilt btrfs into %s: %w", b.image, err)
 	}
-	if err := dst.Sync(); err != nil {
-		return err
+	// No fsync (the image is a bake's temporary): see GrowExt4.
+	if err := dst.Close(); err != nil {
+		return fmt.Errorf("writing rebuilt btrfs into %s: %w", b.image, err)
 	}
 	os.Remove(part)
 	b.dirty = false

@@ -62,5 +62,7 @@ func GrowExt4(ctx context.Context, image string, off, size, epoch int64) error {
 	if st, err := img.Stat(); err != nil || st.Size() < off+size {
 		return fmt.Errorf("growing ext4: image %s is smaller than the partition end", image)
 	}
-	return img.Sync()
+	// No fsync: the image is a bake's temporary, and an fsync would
+	// write out every page the decompressor left dirty in it.
+	return img.Close()
 }

@@ -216,6 +216,12 @@ func (a *Ahead) Finish(ctx context.Context, src *os.File, dstPath string, o Opti
 	if err := a.tmp.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", a.tmp.Name(), err)
 	}
+	// dstPath may be an empty placeholder. Renaming over an existing
+	// file makes ext4 start writing the renamed file out (auto_da_alloc:
+	// 0.1 s for 700 MB), so the placeholder goes first.
+	if err := os.Remove(dstPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("moving qcow2 into place: %w", err)
+	}
 	if err := os.Rename(a.tmp.Name(), dstPath); err != nil {
 		return fmt.Errorf("moving qcow2 into place: %w", err)
 	}
