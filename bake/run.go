@@ -487,7 +487,7 @@ func install(ctx context.Context, work string, disk *gpt.Disk, j *job) (*Result,
 	if o.Mount {
 		root, err = partitions.OpenMount(work, rootPart.Offset(), rootPart.Size(), partitions.FSExt4)
 	} else {
-		root, err = partitions.OpenExt4(work, rootPart.Offset(), partitions.Ext4Options{Epoch: o.Epoch, Context: ctx, Logger: o.Logger})
+		root, err = partitions.OpenExt4(work, rootPart.Offset(), partitions.Ext4Options{Epoch: o.Epoch, Context: ctx, Logger: o.Logger, Size: rootPart.Size()})
 	}
 	if err != nil {
 		return nil, err

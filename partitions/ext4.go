@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,13 +21,24 @@ import (
 	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
+	"github.com/bake-os/bake-os/sparse"
 )
 
 // Ext4 edits an ext4 filesystem at a byte offset of a disk image with
 // debugfs. It is not safe for concurrent use.
+//
+// Given the partition's size (Ext4Options.Size), it edits a sparse copy
+// of the partition and writes it back on Commit: debugfs then cannot
+// write outside the partition whatever the superblock claims, edits
+// that are never committed leave the image as it was, and debugfs's
+// fsync at exit flushes the small copy instead of every page a
+// decompressor left dirty in the image (0.3 s for a fresh Flatcar
+// image).
 type Ext4 struct {
 	image   string
 	offset  int64
+	size    int64  // partition size; 0: debugfs works on image itself
+	copyDir string // holds part.ext4, the partition copy, when size > 0
 	pending []string
 	tmpDir  string
 	spooled int // files spooled into tmpDir, for their names
@@ -35,7 +47,10 @@ type Ext4 struct {
 	// so that Stat and ReadDir need no debugfs run of their own while
 	// edits pile up; a bake then costs a handful of debugfs runs.
 	dirs map[string][]FileInfo
-	runs int // debugfs processes started, for tests
+	// stats is debugfs's "stats" output while no edit has been written
+	// since it ran.
+	stats []byte
+	runs  int // debugfs processes started, for tests
 	ctx  context.Context
 	log  *slog.Logger
 }
@@ -50,6 +65,10 @@ type Ext4Options struct {
 	Context context.Context
 	// Logger gets each debugfs run (debug); nil discards.
 	Logger *slog.Logger
+	// Size, when non-zero, is the partition's size: the editor works on
+	// a copy of [offset, offset+Size), made next to the image, and
+	// Commit writes it back.
+	Size int64
 }
 
 // OpenExt4 opens the ext4 filesystem at offset in image for editing.
@@ -64,13 +83,85 @@ func OpenExt4(image string, offset int64, o Ext4Options) (*Ext4, error) {
 	if o.Epoch != 0 {
 		e.env = []string{fmt.Sprintf("E2FSPROGS_FAKE_TIME=%d", o.Epoch)}
 	}
-	if _, err := e.run(false, "stats"); err != nil {
+	if o.Size > 0 {
+		if err := e.detach(o.Size); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if e.stats, err = e.run(false, "stats"); err != nil {
+		e.Close()
 		return nil, fmt.Errorf("opening ext4 at offset %d of %s: %w", offset, image, err)
 	}
 	return e, nil
 }
 
+// spec names the filesystem in messages: the image and offset.
 func (e *Ext4) spec() string { return fmt.Sprintf("%s?offset=%d", e.image, e.offset) }
+
+// device is what debugfs opens: the partition copy, or the image at the
+// offset.
+func (e *Ext4) device() string {
+	if e.size > 0 {
+		return e.copyPath()
+	}
+	return e.spec()
+}
+
+func (e *Ext4) copyPath() string { return filepath.Join(e.copyDir, "part.ext4") }
+
+// detach makes the partition copy debugfs works on.
+func (e *Ext4) detach(size int64) error {
+	img, err := os.Open(e.image)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", e.image, err)
+	}
+	defer img.Close()
+	if st, err := img.Stat(); err != nil || st.Size() < e.offset+size {
+		return fmt.Errorf("opening ext4 at offset %d of %s: the image ends before the partition's end", e.offset, e.image)
+	}
+	dir, err := atomicfile.MkdirTemp(filepath.Dir(e.image), "ext4")
+	if err != nil {
+		return fmt.Errorf("creating work dir: %w", err)
+	}
+	e.copyDir, e.size = dir, size
+	part, err := os.OpenFile(e.copyPath(), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		defer part.Close()
+		err = part.Truncate(size)
+	}
+	if err == nil {
+		err = sparse.CopyRange(e.ctx, part, img, 0, e.offset, size, nil)
+	}
+	if err != nil {
+		e.Close()
+		return fmt.Errorf("copying ext4 out of %s: %w", e.image, err)
+	}
+	return nil
+}
+
+// attach writes the partition copy back into the image. A copy that
+// grew (debugfs writing past the partition for a superblock that claims
+// more blocks) is refused, the image left as it was.
+func (e *Ext4) attach(ctx context.Context) error {
+	part, err := os.Open(e.copyPath())
+	if err != nil {
+		return err
+	}
+	defer part.Close()
+	if st, err := part.Stat(); err != nil || st.Size() != e.size {
+		return fmt.Errorf("writing ext4 at offset %d of %s: the filesystem reaches past its partition", e.offset, e.image)
+	}
+	img, err := os.OpenFile(e.image, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", e.image, err)
+	}
+	defer img.Close()
+	if err := sparse.Replace(ctx, img, part, e.offset, 0, e.size, nil); err != nil {
+		return fmt.Errorf("writing ext4 back into %s: %w", e.image, err)
+	}
+	return img.Close()
+}
 
 // quote makes a debugfs argument; debugfs splits on blanks and honours
 // double quotes.
@@ -91,7 +182,7 @@ func (e *Ext4) run(write bool, cmds ...string) ([]byte, error) {
 	if write {
 		args = append(args, "-w")
 	}
-	args = append(args, "-f", "-", e.spec())
+	args = append(args, "-f", "-", e.device())
 	e.runs++
 	cmd := child.Command(e.ctx, "debugfs", args...)
 	cmd.Env = append(os.Environ(), e.env...)
@@ -127,7 +218,7 @@ func (e *Ext4) flush() error {
 		return nil
 	}
 	cmds := e.pending
-	e.pending = nil
+	e.pending, e.stats = nil, nil
 	if _, err := e.run(true, cmds...); err != nil {
 		return err
 	}
@@ -431,6 +522,9 @@ func (e *Ext4) ReadDir(p string) ([]FileInfo, error) {
 		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 		return out, nil
 	}
+	if err := e.cachedAbsence(p); err != nil {
+		return nil, err
+	}
 	if err := e.flush(); err != nil {
 		return nil, err
 	}
@@ -483,6 +577,30 @@ func (e *Ext4) ReadDir(p string) ([]FileInfo, error) {
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	e.dirs[p] = append([]FileInfo(nil), list...)
 	return list, nil
+}
+
+// cachedAbsence answers, without a debugfs run, for a directory p that a
+// cached listing of one of its ancestors shows missing (fs.ErrNotExist)
+// or not a directory; nil means debugfs must be asked. A fresh ROOT has
+// no /etc: every path under it is then answered from the listing of /.
+func (e *Ext4) cachedAbsence(p string) error {
+	var walked string
+	for _, name := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		dir := "/" + walked
+		list, ok := e.dirs[path.Clean(dir)]
+		if !ok {
+			return nil
+		}
+		walked = path.Join(walked, name)
+		i := slices.IndexFunc(list, func(fi FileInfo) bool { return fi.Name == name })
+		switch {
+		case i < 0:
+			return fmt.Errorf("listing %s: %w", p, &fs.PathError{Op: "stat", Path: "/" + walked, Err: fs.ErrNotExist})
+		case !list[i].Mode.IsDir():
+			return fmt.Errorf("listing %s: /%s is a %s, not a directory", p, walked, typeName(list[i].Mode))
+		}
+	}
+	return nil
 }
 
 // listError explains why listing p failed by looking p up in its
@@ -546,7 +664,7 @@ func (e *Ext4) readLinks(list []FileInfo, cmds []string) error {
 // with echoed command lines.
 func (e *Ext4) request(command string) ([]byte, error) {
 	e.runs++
-	cmd := child.Command(e.ctx, "debugfs", "-R", command, e.spec())
+	cmd := child.Command(e.ctx, "debugfs", "-R", command, e.device())
 	cmd.Env = append(os.Environ(), e.env...)
 	runlog.Tool(e.log, cmd)
 	stdout, stderr, err := child.Run(e.ctx, cmd)
@@ -565,9 +683,13 @@ func (e *Ext4) FreeBytes() (int64, error) {
 	if err := e.flush(); err != nil {
 		return 0, err
 	}
-	out, err := e.run(false, "stats")
-	if err != nil {
-		return 0, err
+	out := e.stats
+	if out == nil {
+		var err error
+		if out, err = e.run(false, "stats"); err != nil {
+			return 0, err
+		}
+		e.stats = out
 	}
 	var free, bs int64
 	for _, l := range strings.Split(string(out), "\n") {
@@ -594,7 +716,13 @@ func (e *Ext4) Commit(ctx context.Context) error {
 	saved := e.ctx
 	e.ctx = ctx
 	defer func() { e.ctx = saved }()
-	return e.flush()
+	if err := e.flush(); err != nil {
+		return err
+	}
+	if e.size > 0 {
+		return e.attach(ctx)
+	}
+	return nil
 }
 
 // Close implements Editor; uncommitted edits are dropped.
@@ -604,6 +732,10 @@ func (e *Ext4) Close() error {
 	if e.tmpDir != "" {
 		atomicfile.Remove(e.tmpDir)
 		e.tmpDir = ""
+	}
+	if e.copyDir != "" {
+		atomicfile.Remove(e.copyDir)
+		e.copyDir, e.size = "", 0
 	}
 	return nil
 }

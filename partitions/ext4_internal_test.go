@@ -2,6 +2,9 @@ package partitions
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,5 +69,67 @@ func TestExt4BatchesEdits(t *testing.T) {
 	again, err := f.ReadDir("/etc/extensions")
 	if err != nil || len(again) != 4 || again[0].LinkTarget != "/opt/extensions/a.raw" || again[3].LinkTarget != "/dev/null" {
 		t.Errorf("%+v %v", again, err)
+	}
+}
+
+// TestExt4AbsenceFromCache checks that a path below a missing directory
+// or a regular file is answered from a cached listing of an ancestor,
+// with no debugfs run (a fresh ROOT has no /etc: a bake asks about
+// /etc/extensions, /etc/sysupdate.*.d, /var/lib/extensions, ...), and
+// that the answers are those debugfs gives.
+func TestExt4AbsenceFromCache(t *testing.T) {
+	testutil.RequireTool(t, "mkfs.ext4", "debugfs")
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	if err := os.MkdirAll(filepath.Join(root, "opt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "fs.img")
+	testutil.Run(t, "mkfs.ext4", "-q", "-F", "-d", root, img, "16M")
+	ask := func(e *Ext4) []error {
+		var errs []error
+		for _, p := range []string{"/etc/extensions", "/etc/sysupdate.a.d", "/var/lib/extensions", "/f/x", "/opt/none"} {
+			_, err := e.ReadDir(p)
+			errs = append(errs, err)
+		}
+		return errs
+	}
+	// Without a cache: every answer from debugfs.
+	cold, err := OpenExt4(img, 0, Ext4Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cold.Close()
+	var want []error
+	for _, p := range []string{"/etc/extensions", "/etc/sysupdate.a.d", "/var/lib/extensions", "/f/x", "/opt/none"} {
+		clear(cold.dirs)
+		_, err := cold.ReadDir(p)
+		want = append(want, err)
+	}
+	e, err := OpenExt4(img, 0, Ext4Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.ReadDir("/"); err != nil {
+		t.Fatal(err)
+	}
+	start := e.runs
+	got := ask(e)
+	// The listing of / answers for /etc, /var and /f; /opt/none costs
+	// two (its ls fails, then /opt is listed to learn why).
+	if n := e.runs - start; n > 2 {
+		t.Errorf("%d debugfs runs, want at most 2", n)
+	}
+	for i, err := range got {
+		if (err == nil) != (want[i] == nil) || errors.Is(err, fs.ErrNotExist) != errors.Is(want[i], fs.ErrNotExist) {
+			t.Errorf("answer %d: %v, debugfs says %v", i, err, want[i])
+		}
+	}
+	if !errors.Is(got[0], fs.ErrNotExist) || got[3] == nil || errors.Is(got[3], fs.ErrNotExist) {
+		t.Errorf("answers: %v", got)
 	}
 }

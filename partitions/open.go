@@ -58,7 +58,7 @@ func Open(ctx context.Context, image string, offset, length int64, o Options) (E
 	var ed Editor
 	switch kind {
 	case FSExt4:
-		ed, err = OpenExt4(image, offset, Ext4Options{Epoch: o.Epoch, Context: ctx})
+		ed, err = OpenExt4(image, offset, Ext4Options{Epoch: o.Epoch, Context: ctx, Size: length})
 	case FSBtrfs:
 		ed, err = OpenBtrfs(ctx, image, offset, length, BtrfsOptions{WorkDir: o.WorkDir})
 	case FSVFAT:
