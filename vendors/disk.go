@@ -54,11 +54,7 @@ func writeDisk(ctx context.Context, d Disk, srcPath, dstPath, extentName string,
 		return fmt.Errorf("creating %s: %w", dstPath, err)
 	}
 	defer dst.Close()
-	if rep != nil && extentName != "" {
-		// dstPath is a staged temp file: progress names the output.
-		rep = namedReporter{Reporter: rep, tmp: dstPath, name: extentName}
-	}
-	o := diskfmt.Options{VirtualSize: d.VirtualSize, Adapter: d.Adapter, Workers: workers, Reporter: rep,
+	o := diskfmt.Options{VirtualSize: d.VirtualSize, Adapter: d.Adapter, Workers: workers, Reporter: named(rep, dstPath, extentName),
 		ExtentName: extentName}
 	if err := f.Write(ctx, src, dst, o); err != nil {
 		return fmt.Errorf("writing %s disk %s: %w", f.Name(), extentName, err)
@@ -67,6 +63,15 @@ func writeDisk(ctx context.Context, d Disk, srcPath, dstPath, extentName string,
 		return fmt.Errorf("writing %s: %w", dstPath, err)
 	}
 	return nil
+}
+
+// named makes rep show name for the staged temp file tmp in the
+// descriptions of steps: progress names the output.
+func named(rep progress.Reporter, tmp, name string) progress.Reporter {
+	if rep == nil || name == "" {
+		return rep
+	}
+	return namedReporter{Reporter: rep, tmp: tmp, name: name}
 }
 
 // namedReporter shows name instead of the temp path tmp in the
@@ -93,7 +98,7 @@ func (b *builder) writeMainDisk(ctx context.Context, v Vendor, srcPath, dstPath 
 		return fmt.Errorf("opening prepared disk: %w", err)
 	}
 	defer src.Close()
-	o := diskfmt.Options{VirtualSize: v.Disk.VirtualSize, Workers: b.workers, Reporter: b.rep}
+	o := diskfmt.Options{VirtualSize: v.Disk.VirtualSize, Workers: b.workers, Reporter: named(b.rep, dstPath, v.File)}
 	if err := a.Finish(ctx, src, dstPath, o); err != nil {
 		return fmt.Errorf("writing qcow2 disk %s: %w", v.File, err)
 	}

@@ -2,11 +2,15 @@ package vendors
 
 import (
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/progress"
+	"github.com/bake-os/bake-os/sparse"
+	"github.com/bake-os/bake-os/vendors/diskfmt"
 )
 
 // descRecorder remembers the step descriptions it is asked for.
@@ -38,7 +42,36 @@ func TestProgressNamesOutputs(t *testing.T) {
 			t.Errorf("no step %q in:\n%s", want, all)
 		}
 	}
-	if strings.Contains(all, ".tmp") {
+	if strings.Contains(all, atomicfile.TempPrefix) {
+		t.Errorf("temp file named in a step:\n%s", all)
+	}
+}
+
+// TestProgressNamesAheadOutput: a qcow2 finished from the disk encoded
+// ahead (a bake's --vendor openstack) names the output too, not its temp file.
+func TestProgressNamesAheadOutput(t *testing.T) {
+	f := testFixture(t)
+	out := t.TempDir()
+	st, err := os.Stat(f.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := diskfmt.StartQcow2Ahead(context.Background(), f.base, out, []sparse.Extent{{Off: 0, Len: st.Size() / 2}}, diskfmt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	a.Advance(st.Size())
+	rec := &descRecorder{}
+	if _, err := Build(context.Background(), []Vendor{lookupVendor(t, "openstack")}, BuildOptions{Base: f.base, OutputDir: out,
+		OEMSysextDir: f.oemDir, Reporter: rec, Ahead: a}); err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(rec.descs, "\n")
+	if !strings.Contains(all, "writing flatcar_production_openstack_image.img") {
+		t.Errorf("no step naming the qcow2 output in:\n%s", all)
+	}
+	if strings.Contains(all, atomicfile.TempPrefix) {
 		t.Errorf("temp file named in a step:\n%s", all)
 	}
 }
