@@ -51,8 +51,8 @@ type Ext4 struct {
 	// since it ran.
 	stats []byte
 	runs  int // debugfs processes started, for tests
-	ctx  context.Context
-	log  *slog.Logger
+	ctx   context.Context
+	log   *slog.Logger
 }
 
 // Ext4Options tunes the ext4 editor.
