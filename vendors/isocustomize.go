@@ -24,6 +24,12 @@ type CustomizeOptions struct {
 	KernelArgs []string
 	// Force replaces an existing output.
 	Force bool
+	// Epoch, when set (seconds since 1970, $SOURCE_DATE_EPOCH), is the
+	// time of the files the customization adds or rewrites; 0 stamps
+	// 2000-01-01, so the output is reproducible either way. The
+	// volume's own dates stay the input's (GRUB may find an ISO by the
+	// UUID they make).
+	Epoch int64
 	// Logger gets each tool run (debug); nil: the one ctx carries.
 	Logger *slog.Logger
 }
@@ -41,6 +47,9 @@ const maxBootCfg = 1 << 20
 // not at all.
 func CustomizeISO(ctx context.Context, in, out string, o CustomizeOptions) error {
 	ctx = runlog.With(ctx, o.Logger)
+	if o.Epoch != 0 {
+		ctx = withEpoch(ctx, o.Epoch)
+	}
 	if o.Ignition == nil && len(o.KernelArgs) == 0 {
 		return errors.New("nothing to customize: give an Ignition config or kernel arguments")
 	}
@@ -100,6 +109,9 @@ func CustomizeISO(ctx context.Context, in, out string, o CustomizeOptions) error
 		if err := os.WriteFile(local, []byte(text), 0o644); err != nil {
 			return err
 		}
+		if err := stampFile(ctx, local); err != nil {
+			return err
+		}
 		maps = append(maps, "-map", local, isoPath)
 		return nil
 	}
@@ -115,6 +127,9 @@ func CustomizeISO(ctx context.Context, in, out string, o CustomizeOptions) error
 	if withIgn {
 		p := filepath.Join(work, "ignition.cpio.gz")
 		if err := writeIgnitionInitrdFile(ctx, p, o.Ignition); err != nil {
+			return err
+		}
+		if err := stampFile(ctx, p); err != nil {
 			return err
 		}
 		maps = append(maps, "-map", p, "/"+isoIgnitionPath)
@@ -226,4 +241,15 @@ func addArgs(args, more []string) []string {
 		}
 	}
 	return args
+}
+
+// stampFile sets the times of a file about to be added to an ISO to the
+// archive time (the Epoch, or 2000-01-01): xorriso records a mapped
+// file's own mtime, which would make every run's ISO differ.
+func stampFile(ctx context.Context, p string) error {
+	t := archiveTime(ctx)
+	if err := os.Chtimes(p, t, t); err != nil {
+		return fmt.Errorf("setting times of %s: %w", p, err)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bake-os/bake-os/internal/testutil"
 )
@@ -217,6 +218,26 @@ func TestCustomizeISO(t *testing.T) {
 	checkIgnitionInitrd(t, filepath.Join(x, isoIgnitionPath), t.TempDir())
 	if after := testutil.Run(t, "sha256sum", in); after != before {
 		t.Error("customizing modified the input ISO")
+	}
+	// The files a customization adds or rewrites carry the Epoch
+	// (SOURCE_DATE_EPOCH), not the time of the run, and two runs a
+	// second apart are byte-identical.
+	stamped := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := CustomizeISO(ctx, in, p, CustomizeOptions{Ignition: []byte(liveIgnition), Epoch: 1700000000}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	s1 := stamped("s1.iso")
+	time.Sleep(1100 * time.Millisecond) // ISO 9660 times count seconds
+	s2 := stamped("s2.iso")
+	if testutil.FileSHA256(t, s1) != testutil.FileSHA256(t, s2) {
+		t.Error("two customizations with the same Epoch differ")
+	}
+	ls := testutil.Run(t, "xorriso", "-indev", s1, "-lsl", "/flatcar/ignition.cpio.gz", "/isolinux/isolinux.cfg", "/"+isoGrubCfgPath)
+	if n := strings.Count(ls, " Nov 14  2023 "); n != 3 {
+		t.Errorf("%d of the 3 customized files carry the Epoch's date (Nov 14 2023):\n%s", n, ls)
 	}
 
 	// Refusals.

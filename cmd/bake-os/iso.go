@@ -51,7 +51,11 @@ only read; OUT appears whole or not at all.` + exitStatusHelp,
 			if o.ignition == "" && len(o.kernelArgs) == 0 {
 				return usagef("iso customize needs --ignition FILE or --kernel-arg ARG")
 			}
-			co := vendors.CustomizeOptions{KernelArgs: o.kernelArgs, Force: o.force, Logger: d.logger()}
+			epoch, err := sourceDateEpoch()
+			if err != nil {
+				return err
+			}
+			co := vendors.CustomizeOptions{KernelArgs: o.kernelArgs, Force: o.force, Logger: d.logger(), Epoch: epoch}
 			if o.ignition != "" {
 				ign, err := provision.Load(cmd.Context(), absPath(d.cwd, o.ignition), "", d.logger())
 				if err != nil {
