@@ -24,7 +24,9 @@ var purposes = map[string][]string{
 		"mkfs.vfat", "fsck.vfat", "mmd", "mcopy", "mtype", "mksquashfs", "unsquashfs",
 		"mkfs.erofs", "fsck.erofs", "dump.erofs", "qemu-img", "bzip2", "bunzip2", "lbzip2",
 		"xz", "zstd", "gzip", "zip", "unzip", "tar", "cpio", "patchelf", "bwrap", "unshare",
-		"xorriso", "osirrox", "grub-mkimage", "mdir", "dd"},
+		"xorriso", "osirrox", "grub-mkimage", "mdir", "dd",
+		// install's refusals of busy devices (loop, swap, device-mapper)
+		"losetup", "mount", "mkswap", "swapon", "partx", "dmsetup", "modprobe"},
 	"boot": {"qemu-system-x86_64", "busybox", "cpio", "mksquashfs", "debugfs", "mkfs.btrfs",
 		"mke2fs", "mkfs.vfat", "mmd", "mcopy", "xorriso", "grub-mkimage"},
 }
