@@ -17,7 +17,6 @@ import (
 
 	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/btrfsfix"
-	"github.com/bake-os/bake-os/sparse"
 )
 
 // Btrfs edits a btrfs filesystem inside a partition by unpacking it into a
@@ -410,21 +409,8 @@ func (b *Btrfs) Lost() []string { return append([]string(nil), b.lost...) }
 func (b *Btrfs) Refusal() error { return b.refusal }
 
 func (b *Btrfs) copyOut(ctx context.Context, part string) error {
-	src, err := os.Open(b.image)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", b.image, err)
-	}
-	defer src.Close()
-	dst, err := os.Create(part)
-	if err != nil {
-		return err
-	}
-	defer dst.Close()
-	if err := dst.Truncate(b.length); err != nil {
-		return err
-	}
-	if err := sparse.CopyRange(ctx, dst, src, 0, b.offset, b.length, nil); err != nil {
-		return fmt.Errorf("copying btrfs partition out of %s: %w", b.image, err)
+	if err := copyOut(ctx, b.image, b.offset, b.length, part); err != nil {
+		return fmt.Errorf("copying btrfs partition out: %w", err)
 	}
 	return nil
 }
@@ -506,25 +492,8 @@ func (b *Btrfs) Commit(ctx context.Context) error {
 	if err := btrfsfix.Fix(part, fix); err != nil {
 		return fmt.Errorf("rebuilding btrfs for %s: %w", b.image, err)
 	}
-	src, err := os.Open(part)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	if st, err := src.Stat(); err != nil || st.Size() != b.length {
-		return fmt.Errorf("rebuilding btrfs for %s: mkfs.btrfs changed the partition file size", b.image)
-	}
-	dst, err := os.OpenFile(b.image, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", b.image, err)
-	}
-	defer dst.Close()
-	if err := sparse.Replace(ctx, dst, src, b.offset, 0, b.length, nil); err != nil {
-		return fmt.Errorf("writing rebuilt btrfs into %s: %w", b.image, err)
-	}
-	// No fsync (the image is a bake's temporary): see GrowExt4.
-	if err := dst.Close(); err != nil {
-		return fmt.Errorf("writing rebuilt btrfs into %s: %w", b.image, err)
+	if err := copyBack(ctx, b.image, b.offset, b.length, part, "mkfs.btrfs"); err != nil {
+		return fmt.Errorf("rebuilding btrfs for %s: %w", b.image, err)
 	}
 	os.Remove(part)
 	b.dirty = false

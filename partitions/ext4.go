@@ -21,7 +21,6 @@ import (
 	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
-	"github.com/bake-os/bake-os/sparse"
 )
 
 // Ext4 edits an ext4 filesystem at a byte offset of a disk image with
@@ -112,55 +111,16 @@ func (e *Ext4) copyPath() string { return filepath.Join(e.copyDir, "part.ext4") 
 
 // detach makes the partition copy debugfs works on.
 func (e *Ext4) detach(size int64) error {
-	img, err := os.Open(e.image)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", e.image, err)
-	}
-	defer img.Close()
-	if st, err := img.Stat(); err != nil || st.Size() < e.offset+size {
-		return fmt.Errorf("opening ext4 at offset %d of %s: the image ends before the partition's end", e.offset, e.image)
-	}
 	dir, err := atomicfile.MkdirTemp(filepath.Dir(e.image), "ext4")
 	if err != nil {
 		return fmt.Errorf("creating work dir: %w", err)
 	}
 	e.copyDir, e.size = dir, size
-	part, err := os.OpenFile(e.copyPath(), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		defer part.Close()
-		err = part.Truncate(size)
-	}
-	if err == nil {
-		err = sparse.CopyRange(e.ctx, part, img, 0, e.offset, size, nil)
-	}
-	if err != nil {
+	if err := copyOut(e.ctx, e.image, e.offset, size, e.copyPath()); err != nil {
 		e.Close()
-		return fmt.Errorf("copying ext4 out of %s: %w", e.image, err)
+		return fmt.Errorf("opening ext4 at offset %d of %s: %w", e.offset, e.image, err)
 	}
 	return nil
-}
-
-// attach writes the partition copy back into the image. A copy that
-// grew (debugfs writing past the partition for a superblock that claims
-// more blocks) is refused, the image left as it was.
-func (e *Ext4) attach(ctx context.Context) error {
-	part, err := os.Open(e.copyPath())
-	if err != nil {
-		return err
-	}
-	defer part.Close()
-	if st, err := part.Stat(); err != nil || st.Size() != e.size {
-		return fmt.Errorf("writing ext4 at offset %d of %s: the filesystem reaches past its partition", e.offset, e.image)
-	}
-	img, err := os.OpenFile(e.image, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", e.image, err)
-	}
-	defer img.Close()
-	if err := sparse.Replace(ctx, img, part, e.offset, 0, e.size, nil); err != nil {
-		return fmt.Errorf("writing ext4 back into %s: %w", e.image, err)
-	}
-	return img.Close()
 }
 
 // quote makes a debugfs argument; debugfs splits on blanks and honours
@@ -720,7 +680,7 @@ func (e *Ext4) Commit(ctx context.Context) error {
 		return err
 	}
 	if e.size > 0 {
-		return e.attach(ctx)
+		return copyBack(ctx, e.image, e.offset, e.size, e.copyPath(), "debugfs")
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/bake-os/bake-os/internal/atomicfile"
 	"github.com/bake-os/bake-os/internal/child"
 	"github.com/bake-os/bake-os/internal/runlog"
-	"github.com/bake-os/bake-os/sparse"
 )
 
 // GrowExt4 grows the ext4 filesystem at [off, off+size) of image to fill
@@ -28,22 +27,9 @@ func GrowExt4(ctx context.Context, image string, off, size, epoch int64) error {
 		return fmt.Errorf("creating work dir: %w", err)
 	}
 	defer atomicfile.Remove(work)
-	img, err := os.OpenFile(image, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", image, err)
-	}
-	defer img.Close()
 	part := filepath.Join(work, "root.img")
-	pf, err := os.Create(part)
-	if err != nil {
-		return err
-	}
-	defer pf.Close()
-	if err := pf.Truncate(size); err != nil {
-		return err
-	}
-	if err := sparse.CopyRange(ctx, pf, img, 0, off, size, nil); err != nil {
-		return fmt.Errorf("copying ext4 out of %s: %w", image, err)
+	if err := copyOut(ctx, image, off, size, part); err != nil {
+		return fmt.Errorf("growing ext4: %w", err)
 	}
 	cmd := child.Command(ctx, "resize2fs", "-f", part)
 	if epoch != 0 {
@@ -53,16 +39,8 @@ func GrowExt4(ctx context.Context, image string, off, size, epoch int64) error {
 	if out, errOut, err := child.Run(ctx, cmd); err != nil {
 		return fmt.Errorf("resize2fs: %w: %s", err, strings.TrimSpace(string(errOut)+"\n"+string(out)))
 	}
-	if st, err := pf.Stat(); err != nil || st.Size() != size {
-		return fmt.Errorf("growing ext4: resize2fs changed the partition copy's size")
+	if err := copyBack(ctx, image, off, size, part, "resize2fs"); err != nil {
+		return fmt.Errorf("growing ext4: %w", err)
 	}
-	if err := sparse.Replace(ctx, img, pf, off, 0, size, nil); err != nil {
-		return fmt.Errorf("copying grown ext4 back into %s: %w", image, err)
-	}
-	if st, err := img.Stat(); err != nil || st.Size() < off+size {
-		return fmt.Errorf("growing ext4: image %s is smaller than the partition end", image)
-	}
-	// No fsync: the image is a bake's temporary, and an fsync would
-	// write out every page the decompressor left dirty in it.
-	return img.Close()
+	return nil
 }
