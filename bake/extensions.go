@@ -330,14 +330,14 @@ func extensionRelease(ctx context.Context, p, name string) (*osrelease.Release, 
 	defer atomicfile.Remove(work)
 	for i, part := range disk.Partitions {
 		out := filepath.Join(work, fmt.Sprintf("part%d.img", i))
-		head := min(part.Size(), int64(0x10048))
-		if err := copyOut(ctx, src, out, part.Offset(), head); err != nil {
+		head := out + ".head"
+		if err := sparse.Extract(ctx, head, src, part.Offset(), min(part.Size(), int64(0x10048))); err != nil {
 			return nil, fmt.Errorf("reading partition %d of %s: %w", part.Number, p, err)
 		}
-		if _, err := sysext.DetectFormat(out); err != nil {
+		if _, err := sysext.DetectFormat(head); err != nil {
 			continue // dm-verity data, its signature
 		}
-		if err := copyOut(ctx, src, out, part.Offset(), part.Size()); err != nil {
+		if err := sparse.Extract(ctx, out, src, part.Offset(), part.Size()); err != nil {
 			return nil, fmt.Errorf("reading partition %d of %s: %w", part.Number, p, err)
 		}
 		rel, err := sysext.ReadRelease(out, name)
@@ -347,22 +347,6 @@ func extensionRelease(ctx context.Context, p, name string) (*osrelease.Release, 
 		return rel, nil
 	}
 	return nil, fmt.Errorf("disk image %s has no partition with a sysext filesystem (squashfs, erofs, ext4, btrfs)", p)
-}
-
-// copyOut copies length bytes at off of src into a new sparse file out.
-func copyOut(ctx context.Context, src *os.File, out string, off, length int64) error {
-	f, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	err = f.Truncate(length)
-	if err == nil {
-		err = sparse.CopyRange(ctx, f, src, 0, off, length, nil)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // installExtensions writes enabled-sysext.conf (merged with the image's)

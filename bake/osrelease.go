@@ -50,18 +50,7 @@ func ImageOSRelease(ctx context.Context, image string) (*osrelease.Release, erro
 	}
 	defer src.Close()
 	part := filepath.Join(work, "usr-a.img")
-	pf, err := os.Create(part)
-	if err != nil {
-		return nil, err
-	}
-	err = pf.Truncate(usr.Size())
-	if err == nil {
-		err = sparse.CopyRange(ctx, pf, src, 0, usr.Offset(), usr.Size(), nil)
-	}
-	if cerr := pf.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := sparse.Extract(ctx, part, src, usr.Offset(), usr.Size()); err != nil {
 		return nil, fmt.Errorf("copying USR-A out of %s: %w", image, err)
 	}
 	tree := filepath.Join(work, "usr")

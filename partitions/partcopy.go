@@ -24,18 +24,10 @@ func copyOut(ctx context.Context, image string, off, size int64, part string) er
 	if st, err := img.Stat(); err != nil || st.Size() < off+size {
 		return fmt.Errorf("copying a partition out of %s: the image ends before the partition's end", image)
 	}
-	dst, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer dst.Close()
-	if err := dst.Truncate(size); err != nil {
-		return err
-	}
-	if err := sparse.CopyRange(ctx, dst, img, 0, off, size, nil); err != nil {
+	if err := sparse.Extract(ctx, part, img, off, size); err != nil {
 		return fmt.Errorf("copying a partition out of %s: %w", image, err)
 	}
-	return dst.Close()
+	return nil
 }
 
 // copyBack writes part, a partition copy made by copyOut and worked on

@@ -47,7 +47,18 @@ func CopyFile(ctx context.Context, dstPath string, src *os.File, perm os.FileMod
 	if err != nil {
 		return fmt.Errorf("reading size of %s: %w", src.Name(), err)
 	}
-	dst, err := os.OpenFile(dstPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, perm)
+	return extract(ctx, dstPath, os.O_TRUNC, perm, src, 0, st.Size(), c)
+}
+
+// Extract copies [off, off+length) of src, a disk image say, into dstPath,
+// a new file of length bytes (it must not exist) with the holes kept: a
+// partition copied out for a tool to work on.
+func Extract(ctx context.Context, dstPath string, src *os.File, off, length int64) error {
+	return extract(ctx, dstPath, os.O_EXCL, 0o600, src, off, length, nil)
+}
+
+func extract(ctx context.Context, dstPath string, flag int, perm os.FileMode, src *os.File, off, length int64, c progress.Counter) (err error) {
+	dst, err := os.OpenFile(dstPath, os.O_RDWR|os.O_CREATE|flag, perm)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", dstPath, err)
 	}
@@ -56,10 +67,10 @@ func CopyFile(ctx context.Context, dstPath string, src *os.File, perm os.FileMod
 			err = fmt.Errorf("closing %s: %w", dstPath, cerr)
 		}
 	}()
-	if err := dst.Truncate(st.Size()); err != nil {
+	if err := dst.Truncate(length); err != nil {
 		return fmt.Errorf("sizing %s: %w", dstPath, err)
 	}
-	return CopyRange(ctx, dst, src, 0, 0, st.Size(), c)
+	return CopyRange(ctx, dst, src, 0, off, length, c)
 }
 
 const chunk = 8 << 20

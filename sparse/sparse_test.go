@@ -78,3 +78,50 @@ func TestReplacePunchesOldData(t *testing.T) {
 		t.Errorf("range not replaced: %q...", got[:8])
 	}
 }
+
+// TestExtractRange copies a range out of a large sparse file: the copy
+// has the range's size, its data at the same relative offsets, its holes,
+// and Extract never overwrites an existing file.
+func TestExtractRange(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.Create(filepath.Join(dir, "disk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := src.Truncate(1 << 30); err != nil {
+		t.Fatal(err)
+	}
+	before, inside, after := make([]byte, 8192), make([]byte, 50000), make([]byte, 8192)
+	for _, b := range [][]byte{before, inside, after} {
+		rand.Read(b)
+	}
+	const off, length = 64 << 20, 256 << 20
+	src.WriteAt(before, off-8192)
+	src.WriteAt(inside, off+1000)
+	src.WriteAt(after, off+length)
+	out := filepath.Join(dir, "part")
+	if err := sparse.Extract(context.Background(), out, src, off, length); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != length {
+		t.Fatalf("copy is %d bytes, want %d", len(got), length)
+	}
+	want := make([]byte, length)
+	copy(want[1000:], inside)
+	if !bytes.Equal(got, want) {
+		t.Error("the copy is not the range")
+	}
+	f, _ := os.Open(out)
+	defer f.Close()
+	if n, err := sparse.DataBytes(f, 0, length); err != nil || n > 1<<20 {
+		t.Errorf("copy has %d data bytes (%v), want it sparse", n, err)
+	}
+	if err := sparse.Extract(context.Background(), out, src, 0, 4096); err == nil {
+		t.Error("Extract overwrote an existing file")
+	}
+}
