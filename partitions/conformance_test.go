@@ -69,8 +69,7 @@ func extractPart(t *testing.T, img, label string) string {
 	t.Helper()
 	p := spec(label)
 	out := filepath.Join(t.TempDir(), label+".img")
-	testutil.Run(t, "dd", "if="+img, "of="+out, "bs=512", fmt.Sprintf("skip=%d", p.FirstSector),
-		fmt.Sprintf("count=%d", p.Sectors), "conv=sparse", "status=none")
+	testutil.ExtractSectors(t, img, out, uint64(p.FirstSector), uint64(p.Sectors))
 	return out
 }
 

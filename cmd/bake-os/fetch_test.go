@@ -117,7 +117,7 @@ func TestFetchAndBake(t *testing.T) {
 	raw := filepath.Join(t.TempDir(), "disk.raw")
 	testutil.Run(t, "qemu-img", "convert", "-O", "raw", disk, raw)
 	oem := filepath.Join(t.TempDir(), "oem.img")
-	testutil.Run(t, "dd", "if="+raw, "of="+oem, "bs=512", "skip=10493952", "count=2097152", "conv=sparse", "status=none")
+	testutil.ExtractSectors(t, raw, oem, 10493952, 2097152)
 	restored := t.TempDir()
 	testutil.Run(t, "btrfs", "restore", oem, restored)
 	if _, err := os.Stat(filepath.Join(restored, "sysext/oem-qemu-4593.2.5.raw")); err != nil {

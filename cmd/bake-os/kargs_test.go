@@ -46,7 +46,7 @@ func TestKernelArgsWithVendor(t *testing.T) {
 	raw := filepath.Join(t.TempDir(), "disk.raw")
 	testutil.Run(t, "qemu-img", "convert", "-O", "raw", filepath.Join(dir, "out", "flatcar_production_qemu_uefi_image.img"), raw)
 	oem := filepath.Join(t.TempDir(), "oem.img")
-	testutil.Run(t, "dd", "if="+raw, "of="+oem, "bs=512", "skip=10493952", "count=2097152", "conv=sparse", "status=none")
+	testutil.ExtractSectors(t, raw, oem, 10493952, 2097152)
 	restored := t.TempDir()
 	testutil.Run(t, "btrfs", "restore", oem, restored)
 	grub, err := os.ReadFile(filepath.Join(restored, "grub.cfg"))

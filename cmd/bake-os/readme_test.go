@@ -199,7 +199,7 @@ var readmeCases = map[string]readmeCase{
 		img := filepath.Join(dir, baked)
 		sysextIn(t, img, "/opt/extensions/wasmtime-24.0.0-x86-64.raw")
 		oem := filepath.Join(t.TempDir(), "oem")
-		testutil.Run(t, "dd", "if="+img, "of="+oem, "bs=512", "skip=10493952", "count=2097152", "conv=sparse", "status=none")
+		testutil.ExtractSectors(t, img, oem, 10493952, 2097152)
 		restored := t.TempDir()
 		testutil.Run(t, "btrfs", "restore", oem, restored)
 		want, _ := os.ReadFile(filepath.Join(dir, "config.ign"))
@@ -232,7 +232,7 @@ var readmeCases = map[string]readmeCase{
 			t.Errorf("k3s drop-in: %q", v)
 		}
 		oem := filepath.Join(t.TempDir(), "oem")
-		testutil.Run(t, "dd", "if="+img, "of="+oem, "bs=512", "skip=10493952", "count=2097152", "conv=sparse", "status=none")
+		testutil.ExtractSectors(t, img, oem, 10493952, 2097152)
 		restored := t.TempDir()
 		testutil.Run(t, "btrfs", "restore", oem, restored)
 		if b, _ := os.ReadFile(filepath.Join(restored, "grub.cfg")); !strings.Contains(string(b), `set linux_append="$linux_append flatcar.autologin console=ttyS0,115200n8"`) &&
@@ -245,7 +245,7 @@ var readmeCases = map[string]readmeCase{
 	}},
 	"bake-os --image flatcar_production_image.bin --output-dir out --install_to oem:/sysext/ myext:myext.raw": {noFlags, func(t *testing.T, dir, _ string) {
 		oem := filepath.Join(t.TempDir(), "oem")
-		testutil.Run(t, "dd", "if="+filepath.Join(dir, "out", baked), "of="+oem, "bs=512", "skip=10493952", "count=2097152", "conv=sparse", "status=none")
+		testutil.ExtractSectors(t, filepath.Join(dir, "out", baked), oem, 10493952, 2097152)
 		restored := t.TempDir()
 		testutil.Run(t, "btrfs", "restore", oem, restored)
 		requireOutput(t, filepath.Join(restored, "sysext/myext.raw"))

@@ -247,7 +247,7 @@ func TestSysextPackOEMVendorBuild(t *testing.T) {
 		t.Fatalf("OEM partition not found in %s", raw)
 	}
 	oem := filepath.Join(t.TempDir(), "oem.img")
-	testutil.Run(t, "dd", "if="+raw, "of="+oem, "bs=512", fmt.Sprintf("skip=%d", first), fmt.Sprintf("count=%d", last-first+1), "conv=sparse", "status=none")
+	testutil.ExtractSectors(t, raw, oem, uint64(first), uint64(last-first+1))
 	restored := t.TempDir()
 	testutil.Run(t, "btrfs", "restore", "-i", oem, restored)
 	got, err := os.ReadFile(filepath.Join(restored, "sysext", "oem-qemu-"+version+".raw"))
