@@ -171,7 +171,7 @@ func TestExt4DetachedStaysInPartition(t *testing.T) {
 	}
 	defer d.Close()
 	err = write(d)
-	if err == nil || !strings.Contains(err.Error(), "debugfs reached past the partition") {
+	if err == nil || !strings.Contains(err.Error(), "debugfs wrote past the partition") {
 		t.Fatalf("detached: %v, want a refusal naming the partition's end", err)
 	}
 	if errors.Is(err, fs.ErrNotExist) {

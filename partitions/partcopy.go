@@ -42,8 +42,12 @@ func copyBack(ctx context.Context, image string, off, size int64, part, tool str
 		return err
 	}
 	defer src.Close()
-	if st, err := src.Stat(); err != nil || st.Size() != size {
-		return fmt.Errorf("writing a partition back into %s: %s reached past the partition's end (the copy is no longer %d bytes)", image, tool, size)
+	st, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() != size {
+		return fmt.Errorf("writing a partition back into %s: %s wrote past the partition's end or resized its copy (%d bytes, the partition %d): refused", image, tool, st.Size(), size)
 	}
 	dst, err := os.OpenFile(image, os.O_RDWR, 0)
 	if err != nil {
