@@ -339,6 +339,8 @@ func (d *blockDecoder) huffLoop(data []byte, p int, bits uint64, nbits uint, lim
 				b = mtf.near8(idx)
 			} else if idx < 16 {
 				b = mtf.near16(idx)
+			} else if haveAVX2 {
+				b = farAVX2(&mtf.buf, idx)
 			} else {
 				b = mtf.far(idx)
 			}

@@ -47,3 +47,32 @@ func TestMTFList(t *testing.T) {
 		}
 	}
 }
+
+// TestMTFFarAVX2 checks the assembly long move against far over random
+// moves of every index (the decoder uses it where the CPU has AVX2).
+func TestMTFFarAVX2(t *testing.T) {
+	if !haveAVX2 {
+		t.Skip("no AVX2 on this CPU: the decoder uses far")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var a, b mtfList
+	syms := make([]byte, 256)
+	for i, v := range rng.Perm(256) {
+		syms[i] = byte(v)
+	}
+	a.init(syms)
+	b.init(syms)
+	for op := range 200000 {
+		idx := uint(rng.IntN(256))
+		if op%5 == 0 {
+			idx = 255 - uint(rng.IntN(3)) // the far end: every byte moves
+		}
+		want, got := a.far(idx), farAVX2(&b.buf, idx)
+		if got != want {
+			t.Fatalf("op %d: farAVX2(%d) = %d, far gives %d", op, idx, got, want)
+		}
+		if [256]byte(a.buf[mtfFront:]) != [256]byte(b.buf[mtfFront:]) {
+			t.Fatalf("op %d: lists differ after moving %d", op, idx)
+		}
+	}
+}
