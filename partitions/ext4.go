@@ -541,9 +541,13 @@ func (e *Ext4) ReadDir(p string) ([]FileInfo, error) {
 
 // cachedAbsence answers, without a debugfs run, for a directory p that a
 // cached listing of one of its ancestors shows missing (fs.ErrNotExist)
-// or not a directory; nil means debugfs must be asked. A fresh ROOT has
+// or not a directory (a symlink on the way is left to debugfs); nil
+// means debugfs must be asked. A fresh ROOT has
 // no /etc: every path under it is then answered from the listing of /.
 func (e *Ext4) cachedAbsence(p string) error {
+	if p == "/" {
+		return nil
+	}
 	var walked string
 	for _, name := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
 		dir := "/" + walked
@@ -556,6 +560,8 @@ func (e *Ext4) cachedAbsence(p string) error {
 		switch {
 		case i < 0:
 			return fmt.Errorf("listing %s: %w", p, &fs.PathError{Op: "stat", Path: "/" + walked, Err: fs.ErrNotExist})
+		case list[i].Mode&fs.ModeSymlink != 0:
+			return nil // debugfs decides, as it does for every symlink
 		case !list[i].Mode.IsDir():
 			return fmt.Errorf("listing %s: /%s is a %s, not a directory", p, walked, typeName(list[i].Mode))
 		}

@@ -177,8 +177,9 @@ func (a *Ahead) follow(ctx context.Context, yield func(sparse.Extent) error) err
 }
 
 // Finish completes the image from src, the finished source, and renames
-// it to dstPath. o is as for Write (Level and Workers as given to
-// StartQcow2Ahead are kept).
+// it to dstPath, which must be a staged temporary name: a file there
+// (the stage's empty placeholder) is removed first. o is as for Write
+// (Level and Workers as given to StartQcow2Ahead are kept).
 func (a *Ahead) Finish(ctx context.Context, src *os.File, dstPath string, o Options) error {
 	a.Advance(math.MaxInt64)
 	select {
